@@ -1,0 +1,1 @@
+//! Authorization server library.

@@ -1,0 +1,33 @@
+//! Types that the authorization server, the MCP server and the client all need.
+//!
+//! Nothing here performs I/O. The modules follow the RFC vocabulary:
+//! [`secret`] (redacted secret newtypes), [`pkce`] (RFC 7636), [`oauth`] (RFC 6749 errors,
+//! RFC 8414 / RFC 9728 metadata, token responses), [`jwt`] (RFC 9068 access-token claims),
+//! [`scope`] (scope sets with the `mcp` umbrella scope), [`clock`] (injectable time) and
+//! [`url`](mod@crate::urls) helpers for loopback and canonical-URI rules.
+//!
+//! ```
+//! use shared::pkce::{PkceVerifier, PkceChallenge};
+//! let verifier = PkceVerifier::generate();
+//! let challenge = PkceChallenge::s256(&verifier);
+//! assert!(challenge.verify(&verifier));
+//! ```
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod jwt;
+pub mod oauth;
+pub mod pkce;
+pub mod random;
+pub mod scope;
+pub mod secret;
+pub mod urls;
+
+/// The MCP protocol versions this project speaks, newest first.
+pub const MCP_PROTOCOL_VERSIONS: &[&str] = &[
+    "2026-07-28",
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
