@@ -1,1 +1,302 @@
-//! Authorization server library.
+//! OAuth 2.1 authorization server for local MCP development and tests.
+//!
+//! "Mock" only means it runs locally and can auto-approve: wherever the standards say MUST it
+//! is strict. Endpoints: RFC 8414 metadata, `/authorize` (code + PKCE S256, RFC 9207 `iss`),
+//! `/token` (authorization_code, refresh_token with rotation, client_credentials), `/jwks`,
+//! `/register` (RFC 7591), `/revoke` (RFC 7009), `/introspect` (RFC 7662), Client ID Metadata
+//! Documents, and fault injection for tests.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), auth_server::Error> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let server = auth_server::serve(listener, auth_server::Config::default()).await?;
+//! println!("issuer {}", server.issuer());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod cimd;
+pub mod config;
+pub mod endpoints;
+pub mod error;
+pub mod faults;
+pub mod keys;
+mod middleware;
+pub mod ratelimit;
+pub mod store;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use shared::clock::SharedClock;
+use shared::scope::ScopeSet;
+
+pub use config::Config;
+pub use error::OAuthError;
+pub use faults::{Fault, FaultController};
+
+use crate::config::TokenEndpointAuthMethod;
+use crate::store::{ClientRecord, MemoryStore, Store};
+
+/// Start-up failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Invalid configuration.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] config::ConfigError),
+    /// Key loading or generation.
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    /// Socket or file I/O.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// TLS set-up.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// Validated configuration.
+    pub config: Config,
+    /// The exact issuer string.
+    pub issuer: String,
+    /// Signing keys.
+    pub keys: Arc<keys::Keys>,
+    /// Grant state.
+    pub store: Arc<dyn Store>,
+    /// Time source.
+    pub clock: SharedClock,
+    /// Fault injection.
+    pub faults: FaultController,
+    /// Per-address limits.
+    pub limiter: ratelimit::RateLimiter,
+    /// Client ID Metadata Document fetcher.
+    pub cimd: cimd::MetadataDocuments,
+    /// Offered scopes.
+    pub offered_scopes: ScopeSet,
+    /// Pending consent decisions.
+    pub consents: endpoints::authorize::PendingConsents,
+    metadata_json: bytes::Bytes,
+    oidc_json: bytes::Bytes,
+}
+
+impl AppState {
+    /// Builds the state from a validated config and the final issuer.
+    pub fn new(
+        mut config: Config,
+        issuer: String,
+        keys: Arc<keys::Keys>,
+        clock: SharedClock,
+    ) -> Result<Arc<Self>, Error> {
+        config.validate()?;
+        config.issuer = issuer.clone();
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        let now = clock.now_unix();
+        for c in &config.clients {
+            let record = ClientRecord {
+                client_id: c.client_id.clone(),
+                secret_digest: c.client_secret.as_ref().map(|s| store::digest(s.secret())),
+                auth_method: if c.client_secret.is_some() {
+                    TokenEndpointAuthMethod::ClientSecretBasic
+                } else {
+                    TokenEndpointAuthMethod::None
+                },
+                redirect_uris: c.redirect_uris.clone(),
+                grant_types: c.grant_types.clone(),
+                scopes: (!c.scopes.is_empty())
+                    .then(|| ScopeSet::from_iter(c.scopes.iter().cloned())),
+                client_name: c.client_name.clone(),
+                application_type: "native".into(),
+                dynamic: false,
+                issued_at: now,
+            };
+            store.put_client(record, 0);
+        }
+        let offered_scopes = ScopeSet::from_iter(config.scopes.iter().cloned());
+        let (metadata_json, oidc_json) = endpoints::metadata::documents(&config, &issuer);
+        Ok(Arc::new(Self {
+            faults: FaultController::new(config.faults.enabled, keys.clone()),
+            limiter: ratelimit::RateLimiter::new(config.rate_limits.clone()),
+            cimd: cimd::MetadataDocuments::new(config.insecure_allow_loopback_metadata_documents),
+            consents: endpoints::authorize::PendingConsents::default(),
+            offered_scopes,
+            metadata_json,
+            oidc_json,
+            config,
+            issuer,
+            keys,
+            store,
+            clock,
+        }))
+    }
+
+    /// An endpoint URL under the issuer.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+}
+
+/// The full router with every layer (limits, tracing, faults, rate limits).
+pub fn router(state: Arc<AppState>) -> Router {
+    middleware::apply(endpoints::routes(state.clone()), state)
+}
+
+/// A running server; dropping it stops the server.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    issuer: String,
+    state: Arc<AppState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    /// Fault injection controller (effective only when `faults.enabled`).
+    pub fn faults(&self) -> &FaultController {
+        &self.state.faults
+    }
+    /// The shared state (tests inspect the store and keys).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Serves on `listener` with the system clock. The issuer defaults to `http(s)://<bound addr>`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Config,
+) -> Result<RunningServer, Error> {
+    serve_with_clock(listener, config, shared::clock::system()).await
+}
+
+/// Serves on `listener` with an injected clock (tests move time instead of sleeping).
+pub async fn serve_with_clock(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    clock: SharedClock,
+) -> Result<RunningServer, Error> {
+    config.validate()?;
+    let addr = listener.local_addr()?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let issuer = if config.issuer.is_empty() {
+        format!("{scheme}://{addr}")
+    } else {
+        config.issuer.clone()
+    };
+    let keys = Arc::new(match &config.keys_dir {
+        Some(dir) if !dir.as_os_str().is_empty() => keys::Keys::load_or_generate(
+            dir,
+            config.signing_algorithm,
+            Duration::from_secs(config.retired_key_ttl_secs),
+        )?,
+        _ => keys::Keys::ephemeral(config.signing_algorithm)?,
+    });
+    let state = AppState::new(config, issuer.clone(), keys, clock)?;
+    let app = router(state.clone());
+
+    let purge_state = state.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let purge = async {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                purge_state
+                    .store
+                    .purge_expired(purge_state.clock.now_unix());
+                purge_state.limiter.purge();
+            }
+        };
+        let server = async {
+            match tls {
+                Some(acceptor) => tls::serve(listener, acceptor, app, rx).await,
+                None => {
+                    let _ = axum::serve(
+                        listener,
+                        app.into_make_service_with_connect_info::<SocketAddr>(),
+                    )
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+                }
+            }
+        };
+        tokio::select! {
+            () = server => {}
+            () = purge => {}
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        issuer,
+        state,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+mod tls {
+    //! HTTPS is added with the end-to-end suite (issue 5); until then a TLS config is refused
+    //! with a clear error instead of silently serving plain HTTP.
+    use super::Error;
+
+    #[derive(Debug)]
+    pub(crate) struct Acceptor;
+
+    pub(crate) fn acceptor(
+        _cert: &std::path::Path,
+        _key: &std::path::Path,
+    ) -> Result<Acceptor, Error> {
+        Err(Error::Tls(
+            "TLS serving is not built into this version yet".into(),
+        ))
+    }
+
+    pub(crate) async fn serve(
+        _listener: tokio::net::TcpListener,
+        _acceptor: Acceptor,
+        _app: axum::Router,
+        _rx: tokio::sync::oneshot::Receiver<()>,
+    ) {
+    }
+}

@@ -119,8 +119,14 @@ mod tests {
 
     #[test]
     fn syntax_is_checked() {
-        assert_eq!(PkceVerifier::new("short".into()).unwrap_err(), PkceError::Length);
-        assert_eq!(PkceVerifier::new("a".repeat(129)).unwrap_err(), PkceError::Length);
+        assert_eq!(
+            PkceVerifier::new("short".into()).unwrap_err(),
+            PkceError::Length
+        );
+        assert_eq!(
+            PkceVerifier::new("a".repeat(129)).unwrap_err(),
+            PkceError::Length
+        );
         assert_eq!(
             PkceVerifier::new(format!("{}!", "a".repeat(43))).unwrap_err(),
             PkceError::Charset
@@ -131,6 +137,9 @@ mod tests {
 
     #[test]
     fn verifier_debug_is_redacted() {
-        assert_eq!(format!("{:?}", PkceVerifier::generate()), "PkceVerifier([redacted])");
+        assert_eq!(
+            format!("{:?}", PkceVerifier::generate()),
+            "PkceVerifier([redacted])"
+        );
     }
 }

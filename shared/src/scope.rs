@@ -30,12 +30,12 @@ pub struct ScopeSet(BTreeSet<String>);
 impl ScopeSet {
     /// Parses a space-separated scope string; empty tokens are ignored.
     pub fn parse(s: &str) -> Self {
-        Self(s.split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect())
-    }
-
-    /// Builds a set from tokens.
-    pub fn from_iter<I: IntoIterator<Item = S>, S: Into<String>>(it: I) -> Self {
-        Self(it.into_iter().map(Into::into).collect())
+        Self(
+            s.split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 
     /// Whether the set is empty.
@@ -88,6 +88,12 @@ impl ScopeSet {
     /// Adds a token.
     pub fn insert(&mut self, scope: impl Into<String>) {
         self.0.insert(scope.into());
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = S>>(it: I) -> Self {
+        Self(it.into_iter().map(Into::into).collect())
     }
 }
 

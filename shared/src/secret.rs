@@ -73,9 +73,18 @@ mod tests {
 
     #[test]
     fn debug_is_redacted_for_every_secret_type() {
-        assert_eq!(format!("{:?}", AccessToken::new("a".into())), "AccessToken([redacted])");
-        assert_eq!(format!("{:?}", RefreshToken::new("a".into())), "RefreshToken([redacted])");
-        assert_eq!(format!("{:?}", ClientSecret::new("a".into())), "ClientSecret([redacted])");
+        assert_eq!(
+            format!("{:?}", AccessToken::new("a".into())),
+            "AccessToken([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", RefreshToken::new("a".into())),
+            "RefreshToken([redacted])"
+        );
+        assert_eq!(
+            format!("{:?}", ClientSecret::new("a".into())),
+            "ClientSecret([redacted])"
+        );
         assert_eq!(
             format!("{:?}", AuthorizationCode::new("a".into())),
             "AuthorizationCode([redacted])"

@@ -95,13 +95,34 @@ mod tests {
 
     #[test]
     fn loopback_any_port_but_nothing_else_differs() {
-        assert!(redirect_uri_matches("http://localhost/cb", "http://localhost:1234/cb"));
-        assert!(redirect_uri_matches("http://[::1]:8080/cb", "http://[::1]:9/cb"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:5/cb2"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.2:5/cb"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:5/cb?x=1"));
-        assert!(!redirect_uri_matches("https://a.example/cb", "https://a.example:444/cb"));
-        assert!(!redirect_uri_matches("https://a.example/cb", "https://A.example/cb"));
+        assert!(redirect_uri_matches(
+            "http://localhost/cb",
+            "http://localhost:1234/cb"
+        ));
+        assert!(redirect_uri_matches(
+            "http://[::1]:8080/cb",
+            "http://[::1]:9/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:5/cb2"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.2:5/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:5/cb?x=1"
+        ));
+        assert!(!redirect_uri_matches(
+            "https://a.example/cb",
+            "https://a.example:444/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "https://a.example/cb",
+            "https://A.example/cb"
+        ));
     }
 
     #[test]
@@ -122,7 +143,13 @@ mod tests {
 
     #[test]
     fn canonical_resource_drops_trailing_slash_and_fragment() {
-        assert_eq!(canonical_resource("HTTP://Host:1/mcp/#x").unwrap(), "http://host:1/mcp");
-        assert_eq!(canonical_resource("https://h.example/").unwrap(), "https://h.example");
+        assert_eq!(
+            canonical_resource("HTTP://Host:1/mcp/#x").unwrap(),
+            "http://host:1/mcp"
+        );
+        assert_eq!(
+            canonical_resource("https://h.example/").unwrap(),
+            "https://h.example"
+        );
     }
 }

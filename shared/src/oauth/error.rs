@@ -158,17 +158,31 @@ mod tests {
     fn unknown_codes_round_trip() {
         let e: ErrorResponse = serde_json::from_str(r#"{"error":"slow_down"}"#).unwrap();
         assert_eq!(e.error, ErrorCode::Extension("slow_down".into()));
-        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"error":"slow_down"}"#);
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"error":"slow_down"}"#
+        );
     }
 
     #[test]
     fn every_standard_code_round_trips() {
         for code in [
-            "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
-            "unsupported_grant_type", "invalid_scope", "access_denied",
-            "unsupported_response_type", "server_error", "temporarily_unavailable",
-            "invalid_target", "invalid_token", "insufficient_scope", "unsupported_token_type",
-            "invalid_redirect_uri", "invalid_client_metadata",
+            "invalid_request",
+            "invalid_client",
+            "invalid_grant",
+            "unauthorized_client",
+            "unsupported_grant_type",
+            "invalid_scope",
+            "access_denied",
+            "unsupported_response_type",
+            "server_error",
+            "temporarily_unavailable",
+            "invalid_target",
+            "invalid_token",
+            "insufficient_scope",
+            "unsupported_token_type",
+            "invalid_redirect_uri",
+            "invalid_client_metadata",
         ] {
             let parsed = ErrorCode::parse(code);
             assert!(!matches!(parsed, ErrorCode::Extension(_)), "{code}");

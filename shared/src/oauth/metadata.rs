@@ -62,7 +62,9 @@ pub struct AuthorizationServerMetadata {
 impl AuthorizationServerMetadata {
     /// Whether PKCE S256 is advertised (checklist AS-04 / CL-10).
     pub fn supports_s256(&self) -> bool {
-        self.code_challenge_methods_supported.iter().any(|m| m == "S256")
+        self.code_challenge_methods_supported
+            .iter()
+            .any(|m| m == "S256")
     }
 }
 

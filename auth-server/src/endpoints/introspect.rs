@@ -1,0 +1,88 @@
+//! `POST /introspect` (RFC 7662, checklist AS-54, AS-55). Callers authenticate as a
+//! confidential client; inactive, unknown and revoked tokens all get `{"active": false}`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use shared::oauth::IntrospectionResponse;
+
+use super::{Params, authenticate_client, require_form};
+use crate::AppState;
+use crate::error::OAuthError;
+use crate::store::digest;
+use crate::tokens;
+
+/// `POST /introspect`
+pub(crate) async fn introspect(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match handle(&state, &headers, &body).await {
+        Ok(r) => {
+            let mut res = axum::Json(r).into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<IntrospectionResponse, OAuthError> {
+    require_form(headers)?;
+    let params = Params::parse(body);
+    params.reject_repeated()?;
+    let caller = authenticate_client(state, headers, &params).await?;
+    if !caller.confidential {
+        return Err(OAuthError::invalid_client(
+            "introspection requires an authenticated confidential client",
+        ));
+    }
+    let token = params.require("token")?;
+    if let Some(c) = tokens::verify_own(state, token) {
+        if state.store.is_jti_revoked(&c.jti) {
+            return Ok(IntrospectionResponse::default());
+        }
+        return Ok(IntrospectionResponse {
+            active: true,
+            scope: c.scope,
+            client_id: Some(c.client_id),
+            sub: Some(c.sub),
+            aud: c.aud.first().map(str::to_owned),
+            iss: Some(c.iss),
+            exp: Some(c.exp),
+            iat: Some(c.iat),
+            jti: Some(c.jti),
+            token_type: Some("Bearer".into()),
+        });
+    }
+    let now = state.clock.now_unix();
+    if let Some(rt) = state.store.refresh(&digest(token), now) {
+        let live =
+            rt.rotated_at.is_none() && state.store.grant(&rt.grant_id).is_some_and(|g| !g.revoked);
+        // A refresh token is visible only to the client it belongs to.
+        if live && rt.client_id == caller.client.client_id {
+            let grant = state.store.grant(&rt.grant_id);
+            return Ok(IntrospectionResponse {
+                active: true,
+                scope: Some(rt.scope.to_string()),
+                client_id: Some(rt.client_id),
+                sub: grant.map(|g| g.subject),
+                aud: rt.resource,
+                iss: Some(state.issuer.clone()),
+                exp: Some(rt.expires_at),
+                iat: Some(rt.issued_at),
+                jti: None,
+                token_type: Some("refresh_token".into()),
+            });
+        }
+    }
+    Ok(IntrospectionResponse::default())
+}

@@ -1,0 +1,93 @@
+//! RFC 8414 authorization-server metadata and the OpenID Connect discovery variant, computed
+//! once from config (checklist AS-01..AS-09).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use shared::oauth::AuthorizationServerMetadata;
+
+use crate::AppState;
+use crate::config::Config;
+
+/// Builds the RFC 8414 and OIDC documents.
+pub(crate) fn documents(config: &Config, issuer: &str) -> (bytes::Bytes, bytes::Bytes) {
+    let ep = |p: &str| Some(format!("{issuer}{p}"));
+    let auth_methods: Vec<String> = ["client_secret_basic", "client_secret_post", "none"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let confidential_methods: Vec<String> =
+        vec!["client_secret_basic".into(), "client_secret_post".into()];
+    let meta = AuthorizationServerMetadata {
+        issuer: issuer.to_owned(),
+        authorization_endpoint: ep("/authorize"),
+        token_endpoint: ep("/token"),
+        jwks_uri: ep("/jwks"),
+        registration_endpoint: if config.registration_enabled {
+            ep("/register")
+        } else {
+            None
+        },
+        revocation_endpoint: ep("/revoke"),
+        introspection_endpoint: ep("/introspect"),
+        scopes_supported: config.scopes.clone(),
+        response_types_supported: vec!["code".into()],
+        response_modes_supported: vec!["query".into()],
+        grant_types_supported: vec![
+            "authorization_code".into(),
+            "refresh_token".into(),
+            "client_credentials".into(),
+        ],
+        token_endpoint_auth_methods_supported: auth_methods.clone(),
+        revocation_endpoint_auth_methods_supported: auth_methods,
+        introspection_endpoint_auth_methods_supported: confidential_methods,
+        code_challenge_methods_supported: vec!["S256".into()],
+        authorization_response_iss_parameter_supported: true,
+        client_id_metadata_document_supported: config.client_metadata_documents,
+        extra: Default::default(),
+    };
+    let mut value = serde_json::to_value(&meta).unwrap_or_default();
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert(
+            "resource_indicators_supported".into(),
+            serde_json::Value::Bool(true),
+        );
+    }
+    let oauth = serde_json::to_vec(&value).unwrap_or_default();
+    // AS-09: a served OIDC document carries the OIDC-required members.
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert(
+            "subject_types_supported".into(),
+            serde_json::json!(["public"]),
+        );
+        obj.insert(
+            "id_token_signing_alg_values_supported".into(),
+            serde_json::json!([config.signing_algorithm.as_str()]),
+        );
+    }
+    let oidc = serde_json::to_vec(&value).unwrap_or_default();
+    (oauth.into(), oidc.into())
+}
+
+fn json(body: bytes::Bytes) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        body,
+    )
+}
+
+/// `GET /.well-known/oauth-authorization-server`
+pub(crate) async fn oauth(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    json(state.metadata_json.clone())
+}
+
+/// `GET /.well-known/openid-configuration`
+pub(crate) async fn openid(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    json(state.oidc_json.clone())
+}

@@ -1,0 +1,252 @@
+//! `POST /register`: RFC 7591 dynamic client registration (checklist AS-63..AS-67).
+//!
+//! Decisions where the RFC leaves room: `token_endpoint_auth_method` defaults to `none` (the
+//! issue's choice for native MCP clients; we never default to a method we then reject, AS-64);
+//! an absent `application_type` is `native` when every redirect URI is loopback, else `web`;
+//! a client never chooses its `client_id` (AS-67).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use shared::oauth::ClientRegistration;
+use shared::scope::ScopeSet;
+use shared::secret::ClientSecret;
+
+use crate::AppState;
+use crate::config::{TokenEndpointAuthMethod, check_redirect_uri};
+use crate::error::OAuthError;
+use crate::store::{ClientRecord, digest};
+
+const MAX_REDIRECT_URIS: usize = 10;
+const MAX_URI_LEN: usize = 2000;
+const MAX_NAME_LEN: usize = 200;
+
+fn string_list(v: &Value, field: &str) -> Result<Option<Vec<String>>, OAuthError> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str().map(str::to_owned).ok_or_else(|| {
+                    OAuthError::invalid_client_metadata(format!(
+                        "{field} must be an array of strings"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(OAuthError::invalid_client_metadata(format!(
+            "{field} must be an array of strings"
+        ))),
+    }
+}
+
+fn string(v: &Value, field: &str, max: usize) -> Result<Option<String>, OAuthError> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= max => Ok(Some(s.clone())),
+        Some(Value::String(_)) => Err(OAuthError::invalid_client_metadata(format!(
+            "{field} is too long"
+        ))),
+        Some(_) => Err(OAuthError::invalid_client_metadata(format!(
+            "{field} must be a string"
+        ))),
+    }
+}
+
+/// Validates client metadata into a record; shared with Client ID Metadata Documents.
+pub(crate) fn client_from_metadata(
+    v: &Value,
+    client_id: String,
+    offered: &ScopeSet,
+    allow_secret_methods: bool,
+    now: u64,
+) -> Result<(ClientRecord, TokenEndpointAuthMethod), OAuthError> {
+    if !v.is_object() {
+        return Err(OAuthError::invalid_client_metadata(
+            "metadata must be a JSON object",
+        ));
+    }
+    if v.get("jwks").is_some() && v.get("jwks_uri").is_some() {
+        return Err(OAuthError::invalid_client_metadata(
+            "jwks and jwks_uri are mutually exclusive",
+        ));
+    }
+    let method = match string(v, "token_endpoint_auth_method", 64)? {
+        None => TokenEndpointAuthMethod::None,
+        Some(m) => TokenEndpointAuthMethod::parse(&m).ok_or_else(|| {
+            OAuthError::invalid_client_metadata(format!(
+                "unsupported token_endpoint_auth_method {m}"
+            ))
+        })?,
+    };
+    if !allow_secret_methods && method != TokenEndpointAuthMethod::None {
+        return Err(OAuthError::invalid_client_metadata(
+            "shared-secret authentication is not allowed here",
+        ));
+    }
+    let grant_types = string_list(v, "grant_types")?
+        .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]);
+    for g in &grant_types {
+        if !matches!(
+            g.as_str(),
+            "authorization_code" | "refresh_token" | "client_credentials"
+        ) {
+            return Err(OAuthError::invalid_client_metadata(format!(
+                "unsupported grant type {g}"
+            )));
+        }
+    }
+    if grant_types.iter().any(|g| g == "client_credentials")
+        && method == TokenEndpointAuthMethod::None
+    {
+        return Err(OAuthError::invalid_client_metadata(
+            "client_credentials needs a confidential client",
+        ));
+    }
+    let response_types = string_list(v, "response_types")?.unwrap_or_else(|| vec!["code".into()]);
+    if response_types.iter().any(|r| r != "code") {
+        return Err(OAuthError::invalid_client_metadata(
+            "only the code response type is supported",
+        ));
+    }
+    let redirect_uris = string_list(v, "redirect_uris")?.unwrap_or_default();
+    if grant_types.iter().any(|g| g == "authorization_code") && redirect_uris.is_empty() {
+        return Err(OAuthError::invalid_redirect_uri(
+            "redirect_uris is required",
+        ));
+    }
+    if redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(OAuthError::invalid_redirect_uri("too many redirect_uris"));
+    }
+    let all_loopback = redirect_uris
+        .iter()
+        .all(|r| url::Url::parse(r).is_ok_and(|u| shared::urls::is_loopback_host(u.host())));
+    let application_type = match string(v, "application_type", 16)? {
+        None if all_loopback && !redirect_uris.is_empty() => "native".to_owned(),
+        None => "web".to_owned(),
+        Some(t) if t == "native" || t == "web" => t,
+        Some(t) => {
+            return Err(OAuthError::invalid_client_metadata(format!(
+                "unsupported application_type {t}"
+            )));
+        }
+    };
+    for r in &redirect_uris {
+        if r.len() > MAX_URI_LEN {
+            return Err(OAuthError::invalid_redirect_uri("redirect URI too long"));
+        }
+        check_redirect_uri(r)
+            .map_err(|e| OAuthError::invalid_redirect_uri(format!("redirect URI {e}")))?;
+        let url =
+            url::Url::parse(r).map_err(|_| OAuthError::invalid_redirect_uri("bad redirect URI"))?;
+        if application_type == "web" && url.scheme() != "https" {
+            return Err(OAuthError::invalid_redirect_uri(
+                "web clients must use https redirect URIs (AS-66)",
+            ));
+        }
+    }
+    let scopes = match string(v, "scope", 1000)? {
+        Some(s) => {
+            let set = ScopeSet::parse(&s);
+            if let Some(bad) = set.iter().find(|t| !offered.contains(t)) {
+                return Err(OAuthError::invalid_client_metadata(format!(
+                    "unknown scope {bad}"
+                )));
+            }
+            Some(set)
+        }
+        None => None,
+    };
+    let client_name = string(v, "client_name", MAX_NAME_LEN)?;
+    Ok((
+        ClientRecord {
+            client_id,
+            secret_digest: None,
+            auth_method: method,
+            redirect_uris,
+            grant_types,
+            scopes,
+            client_name,
+            application_type,
+            dynamic: true,
+            issued_at: now,
+        },
+        method,
+    ))
+}
+
+/// `POST /register`
+pub(crate) async fn register(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match handle(&state, &headers, &body) {
+        Ok(reg) => {
+            let mut res = (StatusCode::CREATED, axum::Json(reg)).into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<ClientRegistration, OAuthError> {
+    if !state.config.registration_enabled {
+        return Err(
+            OAuthError::invalid_request("dynamic registration is disabled")
+                .with_status(StatusCode::FORBIDDEN),
+        );
+    }
+    let json_ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !json_ct {
+        return Err(OAuthError::invalid_client_metadata(
+            "content type must be application/json",
+        ));
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|_| OAuthError::invalid_client_metadata("body is not valid JSON"))?;
+    let now = state.clock.now_unix();
+    let client_id = shared::random::token();
+    let (mut record, method) =
+        client_from_metadata(&v, client_id.clone(), &state.offered_scopes, true, now)?;
+    let secret = (method != TokenEndpointAuthMethod::None)
+        .then(|| ClientSecret::new(shared::random::token()));
+    record.secret_digest = secret.as_ref().map(|s| digest(s.secret()));
+    let reg = ClientRegistration {
+        client_id,
+        client_secret_expires_at: secret.as_ref().map(|_| 0),
+        client_secret: secret,
+        client_id_issued_at: Some(now),
+        redirect_uris: record.redirect_uris.clone(),
+        token_endpoint_auth_method: Some(method.as_str().to_owned()),
+        grant_types: record.grant_types.clone(),
+        response_types: vec!["code".into()],
+        client_name: record.client_name.clone(),
+        scope: record.scopes.as_ref().map(ToString::to_string),
+        application_type: Some(record.application_type.clone()),
+    };
+    if !state
+        .store
+        .put_client(record, state.config.max_registered_clients)
+    {
+        return Err(OAuthError::temporarily_unavailable(
+            "client registry is full",
+        ));
+    }
+    tracing::info!(client.id = %reg.client_id, "client registered");
+    Ok(reg)
+}

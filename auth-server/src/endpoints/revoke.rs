@@ -1,0 +1,55 @@
+//! `POST /revoke` (RFC 7009, checklist AS-52, AS-53).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{Params, authenticate_client, require_form};
+use crate::AppState;
+use crate::error::OAuthError;
+use crate::store::digest;
+use crate::tokens;
+
+/// `POST /revoke`: 200 whether or not the token was known; only the owning client's tokens
+/// are revoked. Revoking a refresh token revokes its grant, so its access tokens too.
+pub(crate) async fn revoke(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match handle(&state, &headers, &body).await {
+        Ok(()) => {
+            let mut res = StatusCode::OK.into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
+    require_form(headers)?;
+    let params = Params::parse(body);
+    params.reject_repeated()?;
+    let client = authenticate_client(state, headers, &params).await?;
+    let token = params.require("token")?;
+    let client_id = &client.client.client_id;
+    let now = state.clock.now_unix();
+    if let Some(rt) = state.store.refresh(&digest(token), now) {
+        if &rt.client_id == client_id {
+            state.store.revoke_grant(&rt.grant_id);
+            tracing::info!(client.id = %client_id, "refresh token revoked with its grant");
+        }
+        return Ok(());
+    }
+    if let Some(claims) = tokens::verify_own(state, token)
+        && &claims.client_id == client_id
+    {
+        state.store.revoke_jti(&claims.jti, claims.exp);
+        tracing::info!(client.id = %client_id, "access token revoked");
+    }
+    Ok(())
+}

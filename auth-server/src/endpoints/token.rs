@@ -1,0 +1,301 @@
+//! `POST /token`: `authorization_code` (PKCE S256), `refresh_token` (rotation with reuse
+//! detection and a short grace window) and `client_credentials` (checklist AS-29..AS-45).
+//! Every response, success or error, carries `Cache-Control: no-store`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use shared::oauth::TokenResponse;
+use shared::pkce::{PkceChallenge, PkceVerifier};
+use shared::scope::ScopeSet;
+use shared::secret::RefreshToken;
+
+use super::{AuthenticatedClient, Params, authenticate_client, require_form};
+use crate::AppState;
+use crate::endpoints::authorize::{resolve_resource, resolve_scope};
+use crate::error::OAuthError;
+use crate::store::{Grant, Redeem, RefreshRecord, Rotate, digest};
+use crate::tokens;
+
+/// `POST /token`
+pub(crate) async fn token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match handle(&state, &headers, &body).await {
+        Ok(t) => {
+            let mut res = axum::Json(t).into_response();
+            let h = res.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
+    require_form(headers)?;
+    let params = Params::parse(body);
+    params.reject_repeated()?;
+    let grant_type = params.require("grant_type")?;
+    let client = authenticate_client(state, headers, &params).await?;
+    let basic = client.basic;
+    let result = match grant_type {
+        "authorization_code" => authorization_code(state, &params, &client),
+        "refresh_token" => refresh_token(state, &params, &client),
+        "client_credentials" => client_credentials(state, &params, &client),
+        _ => Err(OAuthError::unsupported_grant_type("unsupported grant_type")),
+    };
+    result.map_err(|e| e.with_basic_challenge(basic))
+}
+
+fn require_grant_type(client: &AuthenticatedClient, grant: &str) -> Result<(), OAuthError> {
+    if client.client.grant_types.iter().any(|g| g == grant) {
+        Ok(())
+    } else {
+        Err(OAuthError::unauthorized_client(format!(
+            "client may not use {grant}"
+        )))
+    }
+}
+
+fn authorization_code(
+    state: &AppState,
+    params: &Params,
+    client: &AuthenticatedClient,
+) -> Result<TokenResponse, OAuthError> {
+    require_grant_type(client, "authorization_code")?;
+    let code = params.require("code")?;
+    let verifier = params.require("code_verifier")?;
+    let code_digest = digest(code);
+    let now = state.clock.now_unix();
+    // Validate everything before consuming the code (AS-45).
+    let Some(record) = state.store.peek_code(&code_digest, now) else {
+        return Err(OAuthError::invalid_grant(
+            "authorization code is invalid or expired",
+        ));
+    };
+    if let Some(grant) = &record.redeemed_grant {
+        // AS-34: a replayed code revokes what it produced.
+        state.store.revoke_grant(grant);
+        tracing::warn!(client.id = %client.client.client_id, "authorization code replayed; grant revoked");
+        return Err(OAuthError::invalid_grant(
+            "authorization code was already used",
+        ));
+    }
+    if record.client_id != client.client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "authorization code was issued to another client",
+        ));
+    }
+    match (&record.redirect_uri, params.get("redirect_uri")) {
+        (Some(expected), Some(given)) if expected == given => {}
+        (Some(_), _) => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        (None, _) => {}
+    }
+    if let Some(r) = params.get("resource") {
+        let wanted = resolve_resource(state, Some(r))?;
+        if Some(&wanted) != record.resource.as_ref() {
+            return Err(OAuthError::invalid_target(
+                "resource differs from the one authorized",
+            ));
+        }
+    }
+    let verifier = PkceVerifier::new(verifier.to_owned())
+        .map_err(|e| OAuthError::invalid_grant(format!("invalid code_verifier: {e}")))?;
+    let challenge = PkceChallenge::parse_s256(&record.code_challenge)
+        .map_err(|_| OAuthError::server_error("stored challenge is invalid"))?;
+    if !challenge.verify(&verifier) {
+        return Err(OAuthError::invalid_grant("PKCE verification failed"));
+    }
+    let grant_id = shared::random::token();
+    let record = match state.store.redeem_code(&code_digest, &grant_id, now) {
+        Redeem::Fresh(r) => r,
+        Redeem::Replayed(g) => {
+            if let Some(g) = g {
+                state.store.revoke_grant(&g);
+            }
+            return Err(OAuthError::invalid_grant(
+                "authorization code was already used",
+            ));
+        }
+        Redeem::Unknown => {
+            return Err(OAuthError::invalid_grant(
+                "authorization code is invalid or expired",
+            ));
+        }
+    };
+    let grant = Grant {
+        id: grant_id,
+        client_id: record.client_id.clone(),
+        subject: record.subject.clone(),
+        scope: record.scope.clone(),
+        resource: record.resource.clone(),
+        revoked: false,
+    };
+    state.store.put_grant(grant.clone());
+    issue(state, &grant, &grant.scope, client)
+}
+
+fn refresh_token(
+    state: &AppState,
+    params: &Params,
+    client: &AuthenticatedClient,
+) -> Result<TokenResponse, OAuthError> {
+    require_grant_type(client, "refresh_token")?;
+    let token = params.require("refresh_token")?;
+    let token_digest = digest(token);
+    let now = state.clock.now_unix();
+    let invalid = || OAuthError::invalid_grant("refresh token is invalid, expired or revoked");
+    let record = state
+        .store
+        .refresh(&token_digest, now)
+        .ok_or_else(invalid)?;
+    if record.client_id != client.client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "refresh token was issued to another client",
+        ));
+    }
+    let grant = state
+        .store
+        .grant(&record.grant_id)
+        .filter(|g| !g.revoked)
+        .ok_or_else(invalid)?;
+    // Scope may narrow, never widen (AS-40); the rotated token keeps the original (AS-42).
+    let at_scope = match params.get("scope") {
+        Some(s) => {
+            let asked = ScopeSet::parse(s);
+            if asked.is_empty() || !asked.is_subset_of(&record.scope) {
+                return Err(OAuthError::invalid_scope(
+                    "scope exceeds the original grant",
+                ));
+            }
+            asked
+        }
+        None => record.scope.clone(),
+    };
+    if let Some(r) = params.get("resource") {
+        let wanted = resolve_resource(state, Some(r))?;
+        if Some(&wanted) != record.resource.as_ref() {
+            return Err(OAuthError::invalid_target(
+                "resource differs from the one authorized",
+            ));
+        }
+    }
+    match state.store.rotate_refresh(&token_digest, now) {
+        Rotate::Rotated(_) => {}
+        Rotate::AlreadyRotated(_, at)
+            if now.saturating_sub(at) <= state.config.refresh_grace_secs =>
+        {
+            tracing::info!(client.id = %client.client.client_id, "rotated refresh token presented again within the grace window");
+        }
+        Rotate::AlreadyRotated(..) => {
+            // AS-41: reuse of a retired refresh token revokes the whole grant.
+            state.store.revoke_grant(&record.grant_id);
+            tracing::warn!(client.id = %client.client.client_id, "refresh token reuse detected; grant revoked");
+            return Err(OAuthError::invalid_grant(
+                "refresh token was already used; the grant is revoked",
+            ));
+        }
+        Rotate::Unknown => return Err(invalid()),
+    }
+    let grant = Grant {
+        scope: record.scope.clone(),
+        ..grant
+    };
+    issue(state, &grant, &at_scope, client)
+}
+
+fn client_credentials(
+    state: &AppState,
+    params: &Params,
+    client: &AuthenticatedClient,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.confidential {
+        return Err(OAuthError::unauthorized_client(
+            "client_credentials requires a confidential client",
+        ));
+    }
+    require_grant_type(client, "client_credentials")?;
+    let scope = resolve_scope(state, &client.client, params.get("scope"))?;
+    let resource = resolve_resource(state, params.get("resource"))?;
+    let minted = tokens::mint(
+        state,
+        &client.client.client_id,
+        &client.client.client_id,
+        &resource,
+        &scope,
+    )?;
+    tracing::info!(client.id = %client.client.client_id, oauth.grant_type = "client_credentials", "token issued");
+    Ok(TokenResponse {
+        access_token: minted.token,
+        token_type: "Bearer".into(),
+        expires_in: Some(state.config.access_token_ttl_secs),
+        refresh_token: None,
+        scope: Some(scope.to_string()),
+    })
+}
+
+/// Issues an access token (scope `at_scope`) and a rotated refresh token (the grant's scope).
+fn issue(
+    state: &AppState,
+    grant: &Grant,
+    at_scope: &ScopeSet,
+    client: &AuthenticatedClient,
+) -> Result<TokenResponse, OAuthError> {
+    let resource = grant
+        .resource
+        .clone()
+        .ok_or_else(|| OAuthError::server_error("grant without resource"))?;
+    let minted = tokens::mint(state, &grant.subject, &grant.client_id, &resource, at_scope)?;
+    state.store.link_jti(&minted.jti, &grant.id, minted.exp);
+    let now = state.clock.now_unix();
+    let refresh = if client
+        .client
+        .grant_types
+        .iter()
+        .any(|g| g == "refresh_token")
+    {
+        let rt = shared::random::token();
+        state.store.put_refresh(
+            digest(&rt),
+            RefreshRecord {
+                grant_id: grant.id.clone(),
+                client_id: grant.client_id.clone(),
+                scope: grant.scope.clone(),
+                resource: grant.resource.clone(),
+                expires_at: now + state.config.refresh_token_ttl_secs,
+                rotated_at: None,
+                issued_at: now,
+            },
+        );
+        Some(RefreshToken::new(rt))
+    } else {
+        None
+    };
+    tracing::info!(
+        client.id = %grant.client_id,
+        has_refresh_token = refresh.is_some(),
+        token.expires_in = state.config.access_token_ttl_secs,
+        "token issued"
+    );
+    Ok(TokenResponse {
+        access_token: minted.token,
+        token_type: "Bearer".into(),
+        expires_in: Some(state.config.access_token_ttl_secs),
+        refresh_token: refresh,
+        scope: Some(at_scope.to_string()),
+    })
+}

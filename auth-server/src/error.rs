@@ -1,0 +1,169 @@
+//! The one OAuth error type of the server, rendered as RFC 6749 §5.2 JSON.
+//!
+//! Policy bits follow node-oidc-provider: `status()` and whether the error may be redirected
+//! to the client. Internal detail (`source`) is logged by one middleware, never sent.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use shared::oauth::{ErrorCode, ErrorResponse};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An OAuth protocol error.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {description}")]
+pub struct OAuthError {
+    /// The RFC error code.
+    pub code: ErrorCode,
+    /// Public ASCII description.
+    pub description: String,
+    /// Whether the client used HTTP Basic (adds `WWW-Authenticate: Basic` to a 401).
+    pub basic_challenge: bool,
+    /// Overrides the default status.
+    pub status_override: Option<StatusCode>,
+    /// Internal cause, logged and never sent.
+    #[source]
+    pub source: Option<BoxError>,
+}
+
+macro_rules! ctor {
+    ($($name:ident => $code:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("An `", stringify!($name), "` error.")]
+            pub fn $name(description: impl Into<String>) -> Self {
+                Self::new(ErrorCode::$code, description)
+            }
+        )*
+    };
+}
+
+impl OAuthError {
+    /// An error with a code and public description.
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            basic_challenge: false,
+            status_override: None,
+            source: None,
+        }
+    }
+
+    ctor! {
+        invalid_request => InvalidRequest,
+        invalid_client => InvalidClient,
+        invalid_grant => InvalidGrant,
+        unauthorized_client => UnauthorizedClient,
+        unsupported_grant_type => UnsupportedGrantType,
+        invalid_scope => InvalidScope,
+        access_denied => AccessDenied,
+        unsupported_response_type => UnsupportedResponseType,
+        invalid_target => InvalidTarget,
+        unsupported_token_type => UnsupportedTokenType,
+        invalid_redirect_uri => InvalidRedirectUri,
+        invalid_client_metadata => InvalidClientMetadata,
+        temporarily_unavailable => TemporarilyUnavailable,
+    }
+
+    /// An internal failure: the client sees a generic `server_error`.
+    pub fn server_error(source: impl Into<BoxError>) -> Self {
+        Self::new(ErrorCode::ServerError, "internal error").with_source(source)
+    }
+
+    /// Attaches the internal cause.
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Marks that the client authenticated with HTTP Basic.
+    pub fn with_basic_challenge(mut self, basic: bool) -> Self {
+        self.basic_challenge = basic;
+        self
+    }
+
+    /// Forces a status code.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status_override = Some(status);
+        self
+    }
+
+    /// The HTTP status: 401 for `invalid_client`, 500/503 for server errors, else 400.
+    pub fn status(&self) -> StatusCode {
+        if let Some(s) = self.status_override {
+            return s;
+        }
+        match self.code {
+            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The wire body.
+    pub fn body(&self) -> ErrorResponse {
+        ErrorResponse::new(self.code.clone(), self.description.clone())
+    }
+}
+
+/// What the logging middleware finds in response extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct LoggedError(pub(crate) Arc<OAuthError>);
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut res = (status, axum::Json(self.body())).into_response();
+        let h = res.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = if self.basic_challenge {
+                "Basic realm=\"oauth\", charset=\"UTF-8\""
+            } else {
+                "Basic realm=\"oauth\""
+            };
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        res.extensions_mut().insert(LoggedError(Arc::new(self)));
+        res
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = OAuthError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_client_is_401_with_basic_challenge() {
+        let res = OAuthError::invalid_client("unknown client")
+            .with_basic_challenge(true)
+            .into_response();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            res.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    }
+
+    #[test]
+    fn server_error_hides_source() {
+        let e = OAuthError::server_error("database password is hunter2");
+        assert_eq!(
+            e.body().error_description.as_deref(),
+            Some("internal error")
+        );
+    }
+}

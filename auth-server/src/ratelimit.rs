@@ -1,0 +1,103 @@
+//! Fixed-window per-address rate limits for `/token`, `/register` and `/authorize`.
+//!
+//! Hand-written (a mutex-protected map of counters) rather than pulling `governor`: a fixed
+//! one-minute window per address and route is all the issue asks for, and it stays bounded by
+//! purging stale windows.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::RateLimits;
+
+/// Which budget a request spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    /// `/token`, `/revoke`, `/introspect`.
+    Token,
+    /// `/register`.
+    Register,
+    /// `/authorize`.
+    Authorize,
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// The limiter.
+#[derive(Debug)]
+pub struct RateLimiter {
+    limits: RateLimits,
+    windows: Mutex<HashMap<(Bucket, IpAddr), (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    /// A limiter with these limits.
+    pub fn new(limits: RateLimits) -> Self {
+        Self {
+            limits,
+            windows: Mutex::default(),
+        }
+    }
+
+    fn limit(&self, bucket: Bucket) -> u32 {
+        match bucket {
+            Bucket::Token => self.limits.token_per_minute,
+            Bucket::Register => self.limits.register_per_minute,
+            Bucket::Authorize => self.limits.authorize_per_minute,
+        }
+    }
+
+    /// Spends one request; `Err(retry_after)` when over the limit.
+    pub fn check(&self, bucket: Bucket, ip: IpAddr) -> Result<(), Duration> {
+        let limit = self.limit(bucket);
+        if limit == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = w.entry((bucket, ip)).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        if entry.1 >= limit {
+            return Err(WINDOW.saturating_sub(now.duration_since(entry.0)));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
+    /// Drops finished windows.
+    pub fn purge(&self) {
+        let now = Instant::now();
+        self.windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_applies_per_address_and_bucket() {
+        let l = RateLimiter::new(RateLimits {
+            token_per_minute: 2,
+            register_per_minute: 1,
+            authorize_per_minute: 0,
+        });
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        assert!(l.check(Bucket::Token, a).is_ok());
+        assert!(l.check(Bucket::Token, a).is_ok());
+        assert!(l.check(Bucket::Token, a).is_err());
+        assert!(l.check(Bucket::Token, b).is_ok());
+        assert!(l.check(Bucket::Register, a).is_ok());
+        assert!(l.check(Bucket::Register, a).is_err());
+        for _ in 0..100 {
+            assert!(l.check(Bucket::Authorize, a).is_ok());
+        }
+    }
+}
