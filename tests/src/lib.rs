@@ -1,1 +1,114 @@
-//! Test harness.
+//! Test harness: starts the real servers in-process on `127.0.0.1:0` and returns handles that
+//! stop them on drop; helpers for driving the OAuth flow over real HTTP.
+
+#![allow(missing_docs, unreachable_pub)]
+
+use std::path::PathBuf;
+
+use shared::pkce::{PkceChallenge, PkceVerifier};
+
+/// Installs a test subscriber once (safe to call from every test).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// Binds a loopback listener on an ephemeral port.
+pub async fn loopback_listener() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0")
+}
+
+/// An authorization server with test defaults (fault injection on, ephemeral keys), adjusted
+/// by `tweak`.
+pub async fn auth_server(tweak: impl FnOnce(&mut auth_server::Config)) -> auth_server::RunningServer {
+    init_tracing();
+    let mut cfg = auth_server::Config::default();
+    cfg.faults.enabled = true;
+    cfg.keys_dir = None;
+    tweak(&mut cfg);
+    auth_server::serve(loopback_listener().await, cfg)
+        .await
+        .expect("auth server starts")
+}
+
+/// A plain HTTP client that never follows redirects.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+/// A PKCE pair.
+pub fn pkce() -> (PkceVerifier, PkceChallenge) {
+    let v = PkceVerifier::generate();
+    let c = PkceChallenge::s256(&v);
+    (v, c)
+}
+
+/// Query parameters of a redirect `Location`.
+pub fn location_params(res: &reqwest::Response) -> Vec<(String, String)> {
+    let loc = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location header");
+    url::Url::parse(loc)
+        .expect("absolute Location")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// One parameter of a list.
+pub fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// Runs `/authorize` for the default public client and returns the code.
+pub async fn authorize_code(
+    issuer: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    challenge: &PkceChallenge,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut q: Vec<(&str, &str)> = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "st-123"),
+    ];
+    q.extend_from_slice(extra);
+    let res = http()
+        .get(format!("{issuer}/authorize"))
+        .query(&q)
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(res.status(), 303, "authorize should redirect");
+    let p = location_params(&res);
+    assert_eq!(param(&p, "state"), Some("st-123"));
+    assert_eq!(param(&p, "iss"), Some(issuer));
+    param(&p, "code").expect("code").to_owned()
+}
+
+/// Path of a workspace binary built next to the test executable.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().expect("current exe");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join(name)
+}

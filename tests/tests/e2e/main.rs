@@ -1,1 +1,3 @@
-//! e2e
+//! The one end-to-end test binary. Groups follow the design document.
+
+mod oauth2_flow;
