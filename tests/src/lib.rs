@@ -27,7 +27,9 @@ pub async fn loopback_listener() -> tokio::net::TcpListener {
 
 /// An authorization server with test defaults (fault injection on, ephemeral keys), adjusted
 /// by `tweak`.
-pub async fn auth_server(tweak: impl FnOnce(&mut auth_server::Config)) -> auth_server::RunningServer {
+pub async fn auth_server(
+    tweak: impl FnOnce(&mut auth_server::Config),
+) -> auth_server::RunningServer {
     init_tracing();
     let mut cfg = auth_server::Config::default();
     cfg.faults.enabled = true;
@@ -70,7 +72,10 @@ pub fn location_params(res: &reqwest::Response) -> Vec<(String, String)> {
 
 /// One parameter of a list.
 pub fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Runs `/authorize` for the default public client and returns the code.
@@ -111,4 +116,53 @@ pub fn workspace_binary(name: &str) -> PathBuf {
         dir.pop();
     }
     dir.join(name)
+}
+
+/// A throw-away certificate authority and a server certificate for `127.0.0.1` and
+/// `localhost`, written as PEM files into a fresh temporary folder.
+#[derive(Debug)]
+pub struct TestPki {
+    pub dir: PathBuf,
+    pub ca_pem: String,
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+}
+
+impl TestPki {
+    pub fn generate() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "oauth-mcp test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().expect("server key");
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned()]).expect("server params");
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+        let cert = params.signed_by(&key, &issuer).expect("server cert");
+        let dir = std::env::temp_dir().join(format!("pki-{}", shared::random::token()));
+        std::fs::create_dir_all(&dir).expect("pki dir");
+        let cert_path = dir.join("server.pem");
+        let key_path = dir.join("server-key.pem");
+        std::fs::write(&cert_path, cert.pem()).expect("write cert");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write key");
+        Self {
+            dir,
+            ca_pem: ca_cert.pem(),
+            cert_path,
+            key_path,
+        }
+    }
+}
+
+impl Drop for TestPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
