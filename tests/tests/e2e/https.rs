@@ -34,7 +34,7 @@ async fn auth_server_serves_https_with_a_trusted_ca_and_refuses_untrusted_client
     );
     let untrusted = reqwest::Client::new();
     let err = untrusted.get(&url).send().await.unwrap_err();
-    let chain = format!("{:?}", err);
+    let chain = format!("{err:?}");
     assert!(err.is_connect(), "{chain}");
     assert!(chain.to_lowercase().contains("certificate"), "{chain}");
 }

@@ -1040,3 +1040,120 @@ async fn binary_prints_listening_line_and_exits_2_on_bad_config() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("error"));
     let _ = std::fs::remove_file(&bad);
 }
+
+/// Serves one JSON document on loopback and returns its URL.
+async fn serve_document(
+    doc: impl Fn(&str) -> Value + Send + Sync + 'static,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = loopback_listener().await;
+    let url = format!("http://{}/client.json", listener.local_addr().unwrap());
+    let body = doc(&url);
+    let app = axum::Router::new().route(
+        "/client.json",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn client_id_metadata_document_is_fetched_and_validated_as56_as57_as58() {
+    let s = auth_server(|c| c.insecure_allow_loopback_metadata_documents = true).await;
+    let issuer = s.issuer();
+    let (url, _doc) = serve_document(|url| {
+        serde_json::json!({
+            "client_id": url, "client_name": "CIMD app",
+            "redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"
+        })
+    })
+    .await;
+    let (v, c) = pkce();
+    let code = authorize_code(issuer, &url, "http://127.0.0.1:40000/cb", &c, &[]).await;
+    let res = form(
+        format!("{issuer}/token"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", v.secret()),
+            ("client_id", &url),
+            ("redirect_uri", "http://127.0.0.1:40000/cb"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // A redirect URI not in the document is shown as an error, not redirected (AS-58).
+    let res = http()
+        .get(format!("{issuer}/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", url.as_str()),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("code_challenge", c.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn metadata_document_with_mismatched_id_or_secret_is_refused_as57() {
+    let s = auth_server(|c| c.insecure_allow_loopback_metadata_documents = true).await;
+    let issuer = s.issuer();
+    for doc in [
+        serde_json::json!({"client_id": "https://other.example/client.json", "client_name": "x", "redirect_uris": ["http://127.0.0.1/cb"]}),
+        serde_json::json!({"client_name": "x", "redirect_uris": ["http://127.0.0.1/cb"], "client_secret": "s3cret-s3cret"}),
+    ] {
+        let (url, _doc) = serve_document(move |url| {
+            let mut d = doc.clone();
+            if d.get("client_id").is_none() {
+                d["client_id"] = serde_json::json!(url);
+            }
+            d
+        })
+        .await;
+        let (_, c) = pkce();
+        let res = http()
+            .get(format!("{issuer}/authorize"))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", url.as_str()),
+                ("redirect_uri", "http://127.0.0.1:40000/cb"),
+                ("code_challenge", c.as_str()),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+        assert!(res.headers().get("location").is_none());
+    }
+}
+
+#[tokio::test]
+async fn metadata_document_on_loopback_is_blocked_without_the_insecure_setting_as60() {
+    let s = auth_server(|_| {}).await;
+    let (url, _doc) = serve_document(|url| serde_json::json!({"client_id": url, "client_name": "x", "redirect_uris": ["http://127.0.0.1/cb"]})).await;
+    let (_, c) = pkce();
+    let res = http()
+        .get(format!("{}/authorize", s.issuer()))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", url.as_str()),
+            ("redirect_uri", "http://127.0.0.1:40000/cb"),
+            ("code_challenge", c.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("https is required"));
+}
