@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The README's test command: every Rust test in the workspace (one integration-test binary plus
-# unit tests, run in parallel by cargo-nextest), the doc tests, and the Python interop suite
-# against the official MCP SDK client when tests/interop exists.
+# The README's test command: installs missing system packages (scripts/install-test-deps.sh),
+# then runs every Rust test in the workspace (unit tests and the one end-to-end binary, in
+# parallel under cargo-nextest), the doc tests, and the Python interop suite that drives the
+# official MCP SDK client against the real binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-test-deps.sh
+# Binaries first: process-level tests and the interop suite run them.
+cargo build --workspace --bins
 cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc
-if [ -f tests/interop/run.sh ]; then
-  bash tests/interop/run.sh
-fi
+bash tests/interop/run.sh

@@ -3,6 +3,8 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
+pub mod webdriver;
+
 use std::path::PathBuf;
 
 use shared::pkce::{PkceChallenge, PkceVerifier};

@@ -79,12 +79,21 @@ fn error_page(status: StatusCode, code: &str, description: &str) -> Response {
 }
 
 fn secure_page_headers(h: &mut HeaderMap) {
+    secure_page_headers_for(h, None);
+}
+
+/// `form_target`: the origin the consent form may end up at (browsers apply `form-action` to
+/// the redirect that follows the POST).
+fn secure_page_headers_for(h: &mut HeaderMap, form_target: Option<&str>) {
     // AS-27: no framing (clickjacking), no caching, no referrer leaks.
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{}; frame-ancestors 'none'",
+        form_target.map(|o| format!(" {o}")).unwrap_or_default()
     );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::REFERRER_POLICY,
@@ -387,10 +396,17 @@ const CSRF_COOKIE: &str = "as_consent_csrf";
 
 fn consent_page(state: &AppState, req: AuthzRequest) -> Response {
     let now = state.clock.now_unix();
-    let redirect_host = url::Url::parse(&req.redirect_uri)
-        .ok()
+    let redirect_url = url::Url::parse(&req.redirect_uri).ok();
+    let redirect_host = redirect_url
+        .as_ref()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
+    // Browsers apply `form-action` to the redirect after the POST: allow the redirect's origin
+    // (or, for private-use schemes, which have no origin, the scheme).
+    let redirect_origin = redirect_url.as_ref().map(|u| match u.origin() {
+        o @ url::Origin::Tuple(..) => o.ascii_serialization(),
+        url::Origin::Opaque(_) => format!("{}:", u.scheme()),
+    });
     let localhost_only = req
         .client
         .redirect_uris
@@ -452,7 +468,7 @@ fn consent_page(state: &AppState, req: AuthzRequest) -> Response {
         body,
     )
         .into_response();
-    secure_page_headers(res.headers_mut());
+    secure_page_headers_for(res.headers_mut(), redirect_origin.as_deref());
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
