@@ -3,3 +3,4 @@
 mod consent_browser;
 mod https;
 mod oauth2_flow;
+mod security;
