@@ -1,6 +1,6 @@
 //! Minting RFC 9068 JWT access tokens and verifying our own (for introspection and revocation).
 
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Validation;
 use shared::jwt::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience};
 use shared::scope::ScopeSet;
 
@@ -41,12 +41,10 @@ pub fn mint(
         scope: (!scope.is_empty()).then(|| scope.to_string()),
     };
     let ring = state.keys.ring();
-    let key = &ring.current;
-    let mut header = Header::new(key.jose_alg());
-    header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-    header.kid = Some(key.kid.clone());
-    let token = jsonwebtoken::encode(&header, &claims, key.encoding_key())
-        .map_err(OAuthError::server_error)?;
+    let token = ring
+        .current
+        .sign_jwt(&claims)
+        .ok_or_else(|| OAuthError::server_error("signing failed"))?;
     Ok(Minted {
         token: shared::secret::AccessToken::new(token),
         jti,
