@@ -8,14 +8,22 @@ async fn auth_server_logs_never_contain_tokens_codes_verifiers_or_secrets() {
     let _guard = logs.install();
     let mut cfg = auth_server::Config::default();
     cfg.faults.enabled = true;
-    let s = auth_server::serve(loopback_listener().await, cfg).await.unwrap();
+    let s = auth_server::serve(loopback_listener().await, cfg)
+        .await
+        .unwrap();
     let issuer = s.issuer().to_owned();
     let redirect = "http://127.0.0.1:41000/callback";
     let (v, c) = pkce();
     let code = authorize_code(&issuer, "mcp-cli", redirect, &c, &[]).await;
     let t: serde_json::Value = http()
         .post(format!("{issuer}/token"))
-        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("code_verifier", v.secret()), ("client_id", "mcp-cli"), ("redirect_uri", redirect)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", v.secret()),
+            ("client_id", "mcp-cli"),
+            ("redirect_uri", redirect),
+        ])
         .send()
         .await
         .unwrap()
@@ -26,7 +34,11 @@ async fn auth_server_logs_never_contain_tokens_codes_verifiers_or_secrets() {
     let rt = t["refresh_token"].as_str().unwrap().to_owned();
     let t2: serde_json::Value = http()
         .post(format!("{issuer}/token"))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str()), ("client_id", "mcp-cli")])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+            ("client_id", "mcp-cli"),
+        ])
         .send()
         .await
         .unwrap()
@@ -36,10 +48,24 @@ async fn auth_server_logs_never_contain_tokens_codes_verifiers_or_secrets() {
     let rt2 = t2["refresh_token"].as_str().unwrap().to_owned();
     // Failures log their reasons too: replayed code, reused refresh token, wrong secret.
     for body in [
-        vec![("grant_type", "authorization_code"), ("code", code.as_str()), ("code_verifier", v.secret()), ("client_id", "mcp-cli")],
-        vec![("grant_type", "client_credentials"), ("client_id", "mcp-service"), ("client_secret", "wrong-secret-value")],
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", v.secret()),
+            ("client_id", "mcp-cli"),
+        ],
+        vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", "mcp-service"),
+            ("client_secret", "wrong-secret-value"),
+        ],
     ] {
-        let _ = http().post(format!("{issuer}/token")).form(&body).send().await.unwrap();
+        let _ = http()
+            .post(format!("{issuer}/token"))
+            .form(&body)
+            .send()
+            .await
+            .unwrap();
     }
     let _ = http()
         .post(format!("{issuer}/introspect"))
@@ -48,7 +74,12 @@ async fn auth_server_logs_never_contain_tokens_codes_verifiers_or_secrets() {
         .send()
         .await
         .unwrap();
-    let _ = http().post(format!("{issuer}/revoke")).form(&[("token", rt2.as_str()), ("client_id", "mcp-cli")]).send().await.unwrap();
+    let _ = http()
+        .post(format!("{issuer}/revoke"))
+        .form(&[("token", rt2.as_str()), ("client_id", "mcp-cli")])
+        .send()
+        .await
+        .unwrap();
     let text = logs.text();
     assert!(text.contains("token issued"), "the capture works: {text}");
     for (what, secret) in [
