@@ -198,6 +198,12 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.start_kill();
+        // Chromium outlives a killed chromedriver: end every process of this session's
+        // private profile (its path is unique to this browser).
+        let _ = std::process::Command::new("pkill")
+            .arg("-f")
+            .arg(self.profile.as_os_str())
+            .status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
