@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Load benchmark (issue 6), one command: bash scripts/bench.sh
+#
+# Server under test pinned to core 0 with one runtime worker; wrk pinned to core 1. Every wrk
+# run is bounded by DURATION. Prints a Markdown table for docs/PERFORMANCE.md: req/s, p50,
+# p99, RSS, and the ratio to the bare hyper reference measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${DURATION:-10s}"
+CONNS="${CONNS:-64}"
+command -v wrk >/dev/null || { echo "wrk is required: apt-get install wrk" >&2; exit 2; }
+command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 2; }
+cargo build --release -q --bin http-oauth2-mock-server --bin http-mcp-mock-server --bin bare_hyper --bin mint_tokens
+BIN=target/release
+tmp="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+# start NAME CMD... : starts a server on core 0, waits for "listening on", sets ADDR and PID.
+start() {
+  local name="$1"; shift
+  TOKIO_WORKER_THREADS=1 taskset -c 0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  PID=$!
+  pids+=("$PID")
+  for _ in $(seq 1 200); do
+    if grep -q "listening on" "$tmp/$name.out" 2>/dev/null; then
+      ADDR="$(sed -n 's/^listening on https\{0,1\}:\/\///p' "$tmp/$name.out" | head -n1)"
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "$name did not start" >&2; cat "$tmp/$name.err" >&2; exit 1
+}
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# load URL SCRIPT CONNS -> "req/s p50 p99"
+load() {
+  local out
+  out="$(taskset -c 1 wrk -t1 -c"$3" -d"$DURATION" --latency -s "$2" "$1" 2>&1)"
+  if echo "$out" | grep -q "Non-2xx\|error"; then echo "$out" >&2; fi
+  local rps p50 p99
+  rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
+  p50="$(echo "$out" | awk '$1=="50%" {print $2}')"
+  p99="$(echo "$out" | awk '$1=="99%" {print $2}')"
+  echo "$rps $p50 $p99"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)" MiB"}' /proc/meminfo), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- start-up times (existing keys) ---
+keys="$tmp/keys"
+"$BIN/http-oauth2-mock-server" keys generate --keys-dir "$keys" >/dev/null
+echo
+echo "## Start-up to 'listening on' (existing keys), hyperfine-free: 5 runs each"
+for bin in http-oauth2-mock-server http-mcp-mock-server; do
+  best=999999
+  for _ in 1 2 3 4 5; do
+    t0=$(date +%s%N)
+    if [ "$bin" = http-oauth2-mock-server ]; then
+      "$BIN/$bin" --bind 127.0.0.1:0 --keys-dir "$keys" >"$tmp/s.out" 2>/dev/null & p=$!
+    else
+      "$BIN/$bin" --bind 127.0.0.1:0 --auth-server http://127.0.0.1:9 >"$tmp/s.out" 2>/dev/null & p=$!
+    fi
+    until grep -q "listening on" "$tmp/s.out" 2>/dev/null; do sleep 0.001; done
+    t1=$(date +%s%N); kill $p; wait $p 2>/dev/null || true
+    ms=$(( (t1 - t0) / 1000000 )); [ "$ms" -lt "$best" ] && best=$ms
+  done
+  echo "- $bin: best of 5 = ${best} ms"
+done
+
+# --- the stack ---
+mcp_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+resource="http://127.0.0.1:$mcp_port/mcp"
+AUTH_SERVER__RATE_LIMITS__TOKEN_PER_MINUTE=0 start as "$BIN/http-oauth2-mock-server" --bind 127.0.0.1:0 --keys-dir "$keys" --resource "$resource"
+issuer="http://$ADDR"; as_pid=$PID
+start mcp "$BIN/http-mcp-mock-server" --bind "127.0.0.1:$mcp_port" --auth-server "$issuer" --resource "$resource"
+mcp_pid=$PID
+start bare "$BIN/bare_hyper" 127.0.0.1:0
+bare="http://$ADDR"; bare_pid=$PID
+sleep 0.5
+echo
+echo "## Idle RSS"
+echo "- http-oauth2-mock-server: $(rss_kb "$as_pid") kB; http-mcp-mock-server: $(rss_kb "$mcp_pid") kB; bare hyper: $(rss_kb "$bare_pid") kB"
+
+"$BIN/mint_tokens" "$keys" "$issuer" "$resource" 1 > "$tmp/t1"
+"$BIN/mint_tokens" "$keys" "$issuer" "$resource" 1000 > "$tmp/t1k"
+"$BIN/mint_tokens" "$keys" "$issuer" "$resource" 100000 > "$tmp/t100k"
+
+echo
+echo "## MCP tools/call (stateless 2026-07-28, valid ES256 token, server on one core)"
+echo
+echo "| case | conns | req/s | p50 | p99 | ratio to bare | RSS after |"
+echo "|---|---|---|---|---|---|---|"
+for c in 1 16 64 256; do
+  read -r brps bp50 bp99 < <(TOKENS_FILE="$tmp/t1" load "$bare/" scripts/bench/mcp_call.lua "$c")
+  echo "| bare hyper reference | $c | $brps | $bp50 | $bp99 | 1.00 | $(rss_kb "$bare_pid") kB |"
+  read -r rps p50 p99 < <(TOKENS_FILE="$tmp/t1" load "$resource" scripts/bench/mcp_call.lua "$c")
+  echo "| MCP, 1 token (cache warm) | $c | $rps | $p50 | $p99 | $(ratio "$rps" "$brps") | $(rss_kb "$mcp_pid") kB |"
+done
+for set in t1k t100k; do
+  read -r rps p50 p99 < <(TOKENS_FILE="$tmp/$set" load "$resource" scripts/bench/mcp_call.lua "$CONNS")
+  echo "| MCP, ${set#t} distinct tokens | $CONNS | $rps | $p50 | $p99 | - | $(rss_kb "$mcp_pid") kB |"
+done
+
+echo
+echo "## Token endpoint (one core), $CONNS connections"
+echo
+echo "| grant | alg | req/s | p50 | p99 |"
+echo "|---|---|---|---|---|"
+kill "$as_pid"; wait "$as_pid" 2>/dev/null || true
+for alg in ES256 EdDSA RS256; do
+  AUTH_SERVER__RATE_LIMITS__TOKEN_PER_MINUTE=0 start "as-$alg" "$BIN/http-oauth2-mock-server" --bind 127.0.0.1:0 --ephemeral-keys --algorithm "$alg"
+  url="http://$ADDR/token"
+  read -r rps p50 p99 < <(load "$url" scripts/bench/client_credentials.lua "$CONNS")
+  echo "| client_credentials | $alg | $rps | $p50 | $p99 |"
+  # Seed a refresh-token pool: one authorization per connection.
+  : > "$tmp/rts"
+  for _ in $(seq 1 "$CONNS"); do
+    python3 - "$ADDR" >> "$tmp/rts" <<'PY'
+import base64, hashlib, json, os, sys, urllib.parse, urllib.request
+addr = sys.argv[1]
+v = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+c = base64.urlsafe_b64encode(hashlib.sha256(v.encode()).digest()).rstrip(b"=").decode()
+q = urllib.parse.urlencode({"response_type": "code", "client_id": "mcp-cli", "redirect_uri": "http://127.0.0.1:1/callback", "code_challenge": c, "code_challenge_method": "S256", "scope": "mcp"})
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k): return None
+opener = urllib.request.build_opener(NoRedirect)
+try:
+    opener.open(f"http://{addr}/authorize?{q}")
+except urllib.error.HTTPError as e:
+    loc = e.headers["location"]
+code = urllib.parse.parse_qs(urllib.parse.urlparse(loc).query)["code"][0]
+body = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code, "code_verifier": v, "client_id": "mcp-cli", "redirect_uri": "http://127.0.0.1:1/callback"}).encode()
+t = json.load(urllib.request.urlopen(urllib.request.Request(f"http://{addr}/token", data=body)))
+print(t["refresh_token"])
+PY
+  done
+  read -r rps p50 p99 < <(TOKENS_FILE="$tmp/rts" load "$url" scripts/bench/refresh.lua "$CONNS")
+  echo "| refresh_token (rotating) | $alg | $rps | $p50 | $p99 |"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+done
+echo
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
