@@ -1,0 +1,157 @@
+//! RFC 6750 §3 `WWW-Authenticate` challenges with the RFC 9728 `resource_metadata` parameter,
+//! and the matching 400/401/403/503 responses.
+
+use axum::body::Body;
+use http::{HeaderValue, Response, StatusCode, header};
+use shared::scope::ScopeSet;
+
+use super::AuthError;
+
+/// Quotes a value for an auth-param (RFC 9110 §11.2 quoted-string): `"` and `\` escaped,
+/// anything outside visible ASCII replaced.
+fn quote(out: &mut String, v: &str) {
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out.push('"');
+}
+
+fn challenge(prm: &str, error: Option<(&str, &str)>, scope: Option<&ScopeSet>) -> String {
+    let mut s = String::with_capacity(128);
+    s.push_str("Bearer ");
+    if let Some((code, desc)) = error {
+        s.push_str("error=");
+        quote(&mut s, code);
+        s.push_str(", error_description=");
+        quote(&mut s, desc);
+        s.push_str(", ");
+    }
+    if let Some(scope) = scope {
+        s.push_str("scope=");
+        quote(&mut s, &scope.to_string());
+        s.push_str(", ");
+    }
+    s.push_str("resource_metadata=");
+    quote(&mut s, prm);
+    s
+}
+
+fn response(status: StatusCode, www: String, body: Option<(&str, &str)>) -> Response<Body> {
+    let body = match body {
+        Some((code, desc)) => Body::from(
+            serde_json::json!({"error": code, "error_description": desc}).to_string(),
+        ),
+        None => Body::empty(),
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&www) {
+        h.insert(header::WWW_AUTHENTICATE, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status != StatusCode::UNAUTHORIZED || www.contains("error=") {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    r
+}
+
+/// The answer to a request that failed authentication (checklist RS-06, RS-09):
+/// * no credentials: 401 `Bearer resource_metadata=".."` with no error code (RFC 6750 §3.1);
+/// * bad token: 401 `error="invalid_token"`;
+/// * malformed request: 400 `error="invalid_request"`;
+/// * keys unavailable: 503.
+///
+/// `scope`, when given, is added to the 401 challenge (the scopes the resource offers).
+pub fn unauthorized(prm: &str, err: &AuthError, scope: Option<&ScopeSet>) -> Response<Body> {
+    match err {
+        AuthError::Missing => response(
+            StatusCode::UNAUTHORIZED,
+            challenge(prm, None, scope),
+            None,
+        ),
+        AuthError::InvalidRequest(d) => {
+            let e = ("invalid_request", *d);
+            response(StatusCode::BAD_REQUEST, challenge(prm, Some(e), None), Some(e))
+        }
+        AuthError::InvalidToken(d) => {
+            let e = ("invalid_token", *d);
+            response(
+                StatusCode::UNAUTHORIZED,
+                challenge(prm, Some(e), scope),
+                Some(e),
+            )
+        }
+        AuthError::KeysUnavailable => {
+            let mut r = Response::new(Body::from(
+                r#"{"error":"temporarily_unavailable","error_description":"authorization server keys unavailable"}"#,
+            ));
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+    }
+}
+
+/// 403 `insufficient_scope` listing every scope the operation needs (checklist RS-07, RS-08).
+pub fn forbidden_insufficient_scope(prm: &str, required: &ScopeSet) -> Response<Body> {
+    let e = ("insufficient_scope", "the access token lacks a scope this request needs");
+    response(
+        StatusCode::FORBIDDEN,
+        challenge(prm, Some(e), Some(required)),
+        Some(e),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn www(r: &Response<Body>) -> &str {
+        r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap()
+    }
+
+    #[test]
+    fn rs06_no_token_challenge_has_no_error_code() {
+        let r = unauthorized("http://h/.well-known/oauth-protected-resource/mcp", &AuthError::Missing, None);
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            www(&r),
+            r#"Bearer resource_metadata="http://h/.well-known/oauth-protected-resource/mcp""#
+        );
+    }
+
+    #[test]
+    fn rs06_bad_token_challenge_says_invalid_token() {
+        let r = unauthorized("http://h/prm", &AuthError::InvalidToken("token \"expired\""), None);
+        assert_eq!(
+            www(&r),
+            r#"Bearer error="invalid_token", error_description="token \"expired\"", resource_metadata="http://h/prm""#
+        );
+    }
+
+    #[test]
+    fn rs07_insufficient_scope_lists_scopes() {
+        let r = forbidden_insufficient_scope("http://h/prm", &ScopeSet::parse("mcp:tools:call mcp:tools:read"));
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(www(&r).contains(r#"error="insufficient_scope""#));
+        assert!(www(&r).contains(r#"scope="mcp:tools:call mcp:tools:read""#));
+        assert!(www(&r).contains(r#"resource_metadata="http://h/prm""#));
+    }
+}

@@ -1,0 +1,401 @@
+//! The AS's signing keys, cached with moka.
+//!
+//! * The whole JWKS is one cache entry; concurrent misses share one fetch (`try_get_with`).
+//! * The entry's TTL comes from `Cache-Control: max-age`, clamped to configured bounds.
+//! * An unknown `kid` forces at most one refetch per `unknown_kid_refetch_interval`, so random
+//!   key ids cannot cause a fetch storm (RS-15: `kid` is untrusted input).
+//! * If a fetch fails, the last good key set keeps being served (retried after
+//!   `retry_after_failure`), so an AS outage does not break clients with valid tokens.
+//! * The JWKS URL is configured or discovered from the AS metadata (RFC 8414 `jwks_uri`);
+//!   keys are never fetched from a token-supplied `jku`/`x5u`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use moka::Expiry;
+use shared::oauth::AuthorizationServerMetadata;
+use tokio::sync::OnceCell;
+use tracing::{debug, instrument, warn};
+
+use super::AuthError;
+
+/// Where the keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// A fixed JWKS URL.
+    Url(String),
+    /// `jwks_uri` from the issuer's RFC 8414 metadata.
+    Discover,
+}
+
+/// JWKS cache tuning (see [`crate::config::JwksSettings`] for the file form).
+#[derive(Debug, Clone)]
+pub struct JwksSettings {
+    /// Lower TTL bound.
+    pub min_ttl: Duration,
+    /// Upper TTL bound.
+    pub max_ttl: Duration,
+    /// TTL without `max-age`.
+    pub default_ttl: Duration,
+    /// Minimum interval between unknown-`kid` refetches.
+    pub unknown_kid_refetch_interval: Duration,
+    /// Retry interval after a failed fetch while serving the last good keys.
+    pub retry_after_failure: Duration,
+}
+
+impl Default for JwksSettings {
+    fn default() -> Self {
+        let c = crate::config::JwksSettings::default();
+        Self::from(&c)
+    }
+}
+
+impl From<&crate::config::JwksSettings> for JwksSettings {
+    fn from(c: &crate::config::JwksSettings) -> Self {
+        Self {
+            min_ttl: Duration::from_secs(c.min_ttl_secs),
+            max_ttl: Duration::from_secs(c.max_ttl_secs),
+            default_ttl: Duration::from_secs(c.default_ttl_secs),
+            unknown_kid_refetch_interval: Duration::from_secs(
+                c.unknown_kid_refetch_interval_secs,
+            ),
+            retry_after_failure: Duration::from_secs(c.retry_after_failure_secs),
+        }
+    }
+}
+
+/// One verification key with the validation rules prepared for it (algorithm fixed by the
+/// key and the allow-list, never by the token).
+pub struct VerifyingKey {
+    /// The public key.
+    pub key: DecodingKey,
+    /// Its algorithm.
+    pub alg: Algorithm,
+    /// Prepared validation (iss, aud, exp, nbf, leeway, this algorithm only).
+    pub validation: Validation,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct KeySet {
+    keys: HashMap<String, Arc<VerifyingKey>>,
+    ttl: Duration,
+}
+
+struct TtlExpiry;
+
+impl Expiry<(), Arc<KeySet>> for TtlExpiry {
+    fn expire_after_create(&self, _: &(), v: &Arc<KeySet>, _: Instant) -> Option<Duration> {
+        Some(v.ttl)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("http: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("authorization server metadata issuer mismatch")]
+    IssuerMismatch,
+    #[error("authorization server metadata has no jwks_uri")]
+    NoJwksUri,
+    #[error("JWKS contains no usable key")]
+    NoKeys,
+}
+
+/// Lazily fetched RFC 8414 metadata of the issuer (errors are not cached).
+#[derive(Debug)]
+pub(crate) struct AsMetadata {
+    issuer: String,
+    http: reqwest::Client,
+    cell: OnceCell<Arc<AuthorizationServerMetadata>>,
+}
+
+impl AsMetadata {
+    pub(crate) fn new(issuer: String, http: reqwest::Client) -> Self {
+        Self {
+            issuer,
+            http,
+            cell: OnceCell::new(),
+        }
+    }
+
+    #[instrument(skip_all, name = "as_metadata_fetch", fields(oauth.issuer = %self.issuer))]
+    pub(crate) async fn get(&self) -> Result<Arc<AuthorizationServerMetadata>, reqwest::Error> {
+        self.cell
+            .get_or_try_init(|| async {
+                let url = shared::urls::well_known_url(&self.issuer, "oauth-authorization-server")
+                    .unwrap_or_default();
+                let md: AuthorizationServerMetadata = self
+                    .http
+                    .get(url)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                Ok(Arc::new(md))
+            })
+            .await
+            .cloned()
+    }
+
+    pub(crate) fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
+
+struct Inner {
+    source: JwksSource,
+    metadata: Arc<AsMetadata>,
+    http: reqwest::Client,
+    settings: JwksSettings,
+    allowed: Vec<Algorithm>,
+    audience: String,
+    leeway: u64,
+    cache: moka::future::Cache<(), Arc<KeySet>>,
+    last_good: RwLock<Option<Arc<KeySet>>>,
+    started: Instant,
+    /// Milliseconds since `started` of the last forced refetch, plus one (0 = never).
+    last_forced: AtomicU64,
+    fetches: AtomicU64,
+}
+
+/// The moka-backed JWKS cache. Cheap to clone.
+#[derive(Clone)]
+pub struct JwksCache {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("source", &self.inner.source)
+            .field("fetches", &self.fetch_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwksCache {
+    pub(crate) fn new(
+        source: JwksSource,
+        metadata: Arc<AsMetadata>,
+        http: reqwest::Client,
+        settings: JwksSettings,
+        allowed: Vec<Algorithm>,
+        audience: String,
+        leeway: u64,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                source,
+                metadata,
+                http,
+                settings,
+                allowed,
+                audience,
+                leeway,
+                cache: moka::future::Cache::builder()
+                    .max_capacity(1)
+                    .expire_after(TtlExpiry)
+                    .build(),
+                last_good: RwLock::new(None),
+                started: Instant::now(),
+                last_forced: AtomicU64::new(0),
+                fetches: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// How many JWKS fetches were attempted (for tests and metrics).
+    pub fn fetch_count(&self) -> u64 {
+        self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    async fn current(&self) -> Result<Arc<KeySet>, AuthError> {
+        let this = self.clone();
+        self.inner
+            .cache
+            .try_get_with((), async move { this.fetch().await })
+            .await
+            .map_err(|e: Arc<FetchError>| {
+                warn!(error = %e, "JWKS unavailable and no cached keys");
+                AuthError::KeysUnavailable
+            })
+    }
+
+    /// The key for `kid`, fetching or refetching the JWKS as the rules above allow.
+    pub async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, AuthError> {
+        let set = self.current().await?;
+        if let Some(k) = set.keys.get(kid) {
+            return Ok(k.clone());
+        }
+        if self.may_force_refetch() {
+            debug!(jwt.kid = %kid.chars().take(64).collect::<String>(), "unknown kid: refetching JWKS");
+            self.inner.cache.invalidate(&()).await;
+            let set = self.current().await?;
+            if let Some(k) = set.keys.get(kid) {
+                return Ok(k.clone());
+            }
+        }
+        Err(AuthError::InvalidToken("unknown key id"))
+    }
+
+    fn may_force_refetch(&self) -> bool {
+        let now = self.inner.started.elapsed().as_millis() as u64 + 1;
+        let interval = self.inner.settings.unknown_kid_refetch_interval.as_millis() as u64;
+        let last = self.inner.last_forced.load(Ordering::Acquire);
+        if last != 0 && now.saturating_sub(last) < interval {
+            return false;
+        }
+        self.inner
+            .last_forced
+            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    async fn fetch(&self) -> Result<Arc<KeySet>, FetchError> {
+        match self.fetch_inner().await {
+            Ok(set) => {
+                if let Ok(mut g) = self.inner.last_good.write() {
+                    *g = Some(set.clone());
+                }
+                Ok(set)
+            }
+            Err(e) => {
+                let prev = self.inner.last_good.read().ok().and_then(|g| g.clone());
+                match prev {
+                    Some(prev) => {
+                        warn!(error = %e, "JWKS fetch failed; serving cached keys");
+                        Ok(Arc::new(KeySet {
+                            keys: prev.keys.clone(),
+                            ttl: self.inner.settings.retry_after_failure,
+                        }))
+                    }
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
+    #[instrument(skip_all, name = "jwks_fetch", fields(jwks.url))]
+    async fn fetch_inner(&self) -> Result<Arc<KeySet>, FetchError> {
+        let url = match &self.inner.source {
+            JwksSource::Url(u) => u.clone(),
+            JwksSource::Discover => {
+                let md = self.inner.metadata.get().await?;
+                if md.issuer != self.inner.metadata.issuer() {
+                    return Err(FetchError::IssuerMismatch);
+                }
+                md.jwks_uri.clone().ok_or(FetchError::NoJwksUri)?
+            }
+        };
+        tracing::Span::current().record("jwks.url", url.as_str());
+        self.inner.fetches.fetch_add(1, Ordering::Relaxed);
+        let resp = self.inner.http.get(&url).send().await?.error_for_status()?;
+        let ttl = ttl_from_headers(resp.headers(), &self.inner.settings);
+        let set: JwkSet = resp.json().await?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            if let Some((kid, key)) = self.prepare(jwk) {
+                keys.insert(kid, Arc::new(key));
+            }
+        }
+        if keys.is_empty() {
+            return Err(FetchError::NoKeys);
+        }
+        debug!(keys = keys.len(), ttl_secs = ttl.as_secs(), "JWKS fetched");
+        Ok(Arc::new(KeySet { keys, ttl }))
+    }
+
+    fn prepare(&self, jwk: &Jwk) -> Option<(String, VerifyingKey)> {
+        let kid = jwk.common.key_id.clone()?;
+        if matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature) {
+            return None;
+        }
+        let alg = match jwk.common.key_algorithm {
+            Some(a) => Algorithm::try_from(a).ok()?,
+            None => match &jwk.algorithm {
+                AlgorithmParameters::EllipticCurve(p) => match p.curve {
+                    EllipticCurve::P256 => Algorithm::ES256,
+                    EllipticCurve::P384 => Algorithm::ES384,
+                    _ => return None,
+                },
+                AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+                AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                _ => return None,
+            },
+        };
+        if !self.inner.allowed.contains(&alg) {
+            return None;
+        }
+        let key = DecodingKey::from_jwk(jwk).ok()?;
+        let mut v = Validation::new(alg);
+        v.set_issuer(&[self.inner.metadata.issuer()]);
+        v.set_audience(&[&self.inner.audience]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.validate_nbf = true;
+        v.validate_exp = true;
+        v.leeway = self.inner.leeway;
+        Some((
+            kid,
+            VerifyingKey {
+                key,
+                alg,
+                validation: v,
+            },
+        ))
+    }
+}
+
+fn ttl_from_headers(h: &http::HeaderMap, s: &JwksSettings) -> Duration {
+    let mut ttl = s.default_ttl;
+    if let Some(cc) = h.get(http::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()) {
+        for d in cc.split(',').map(str::trim) {
+            if d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("no-cache") {
+                ttl = Duration::ZERO;
+            } else if let Some(n) = d
+                .strip_prefix("max-age=")
+                .and_then(|n| n.trim_matches('"').parse::<u64>().ok())
+            {
+                ttl = Duration::from_secs(n);
+            }
+        }
+    }
+    ttl.clamp(s.min_ttl, s.max_ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_is_taken_from_max_age_within_bounds() {
+        let s = JwksSettings {
+            min_ttl: Duration::from_secs(30),
+            max_ttl: Duration::from_secs(600),
+            default_ttl: Duration::from_secs(300),
+            ..JwksSettings::default()
+        };
+        let mut h = http::HeaderMap::new();
+        assert_eq!(ttl_from_headers(&h, &s), Duration::from_secs(300));
+        h.insert("cache-control", "public, max-age=120".parse().unwrap());
+        assert_eq!(ttl_from_headers(&h, &s), Duration::from_secs(120));
+        h.insert("cache-control", "max-age=5".parse().unwrap());
+        assert_eq!(ttl_from_headers(&h, &s), Duration::from_secs(30));
+        h.insert("cache-control", "max-age=999999".parse().unwrap());
+        assert_eq!(ttl_from_headers(&h, &s), Duration::from_secs(600));
+        h.insert("cache-control", "no-store".parse().unwrap());
+        assert_eq!(ttl_from_headers(&h, &s), Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,355 @@
+//! `JwtAuthLayer` / `JwtAuth<S>` / `ResponseFuture`, shaped after tower-http's
+//! `AsyncRequireAuthorization`. A cache hit is decided synchronously and calls the inner
+//! service directly (no boxing, no await); only a miss takes the boxed async path.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use futures_util::future::{BoxFuture, Either};
+use http::{Request, Response};
+use jsonwebtoken::Algorithm;
+use shared::clock::SharedClock;
+use shared::scope::ScopeSet;
+use tower::{Layer, Service};
+
+use super::challenge::{forbidden_insufficient_scope, unauthorized};
+use super::introspection::{IntrospectionConfig, Introspector};
+use super::jwks_cache::{AsMetadata, JwksCache, JwksSettings, JwksSource};
+use super::validate::{Authenticator, ScopeRules, build_token_cache};
+use super::{AuthContext, AuthError};
+
+/// Extracts the bearer token (RS-10): only from `Authorization`, scheme case-insensitive;
+/// a token in the query string is refused.
+pub(crate) fn bearer_token<B>(req: &Request<B>) -> Result<&str, AuthError> {
+    if let Some(q) = req.uri().query()
+        && q.split('&').any(|p| p.starts_with("access_token="))
+    {
+        return Err(AuthError::InvalidRequest(
+            "access tokens are accepted only in the Authorization header",
+        ));
+    }
+    let mut values = req.headers().get_all(http::header::AUTHORIZATION).iter();
+    let Some(v) = values.next() else {
+        return Err(AuthError::Missing);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::InvalidRequest("more than one Authorization header"));
+    }
+    let v = v
+        .to_str()
+        .map_err(|_| AuthError::InvalidRequest("malformed Authorization header"))?;
+    let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::Missing);
+    }
+    let token = token.trim();
+    if token.is_empty() || token.contains(' ') {
+        return Err(AuthError::InvalidRequest("malformed bearer token"));
+    }
+    Ok(token)
+}
+
+/// Builder for [`JwtAuthLayer`]; see the [module example](crate::auth).
+#[derive(Debug, Default)]
+pub struct JwtAuthLayerBuilder {
+    issuer: String,
+    resource: String,
+    resource_metadata_url: Option<String>,
+    algorithms: Vec<Algorithm>,
+    jwks: Option<String>,
+    jwks_settings: JwksSettings,
+    leeway: Duration,
+    scope_rules: ScopeRules,
+    required_scopes: Option<ScopeSet>,
+    token_cache_capacity: u64,
+    token_cache_max_ttl: Duration,
+    introspection: Option<IntrospectionConfig>,
+    http: Option<reqwest::Client>,
+    fetch_timeout: Duration,
+    clock: Option<SharedClock>,
+}
+
+/// The layer could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Issuer or resource missing.
+    #[error("issuer and resource are required")]
+    Missing,
+    /// The PRM URL cannot be derived from the resource.
+    #[error("resource {0:?} is not a URL")]
+    Resource(String),
+    /// The HTTP client could not be built.
+    #[error("http client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+impl JwtAuthLayerBuilder {
+    /// The AS issuer (exact `iss`).
+    pub fn issuer(mut self, issuer: &str) -> Self {
+        self.issuer = issuer.to_owned();
+        self
+    }
+    /// This resource's identifier (required in `aud`).
+    pub fn resource(mut self, resource: &str) -> Self {
+        self.resource = resource.to_owned();
+        self
+    }
+    /// PRM URL for challenges; default: the path-inserted well-known URL of the resource.
+    pub fn resource_metadata_url(mut self, url: &str) -> Self {
+        self.resource_metadata_url = Some(url.to_owned());
+        self
+    }
+    /// Allowed algorithms (default ES256, RS256, EdDSA). HMAC and `none` cannot be expressed.
+    pub fn algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algs
+            .into_iter()
+            .filter(|a| !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+            .collect();
+        self
+    }
+    /// A fixed JWKS URL instead of discovery through the AS metadata.
+    pub fn jwks_url(mut self, url: &str) -> Self {
+        self.jwks = Some(url.to_owned());
+        self
+    }
+    /// JWKS cache tuning.
+    pub fn jwks_settings(mut self, s: JwksSettings) -> Self {
+        self.jwks_settings = s;
+        self
+    }
+    /// Clock-skew leeway for `exp`/`nbf`.
+    pub fn leeway(mut self, d: Duration) -> Self {
+        self.leeway = d;
+        self
+    }
+    /// Per-method scope rules (consulted through [`Authenticator::check_method`]).
+    pub fn scope_rules(mut self, rules: ScopeRules) -> Self {
+        self.scope_rules = rules;
+        self
+    }
+    /// Scopes every request through this layer needs (403 otherwise).
+    pub fn required_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.required_scopes = Some(scopes);
+        self
+    }
+    /// Verified-token cache size (0 disables) and longest TTL.
+    pub fn token_cache(mut self, capacity: u64, max_ttl: Duration) -> Self {
+        self.token_cache_capacity = capacity;
+        self.token_cache_max_ttl = max_ttl;
+        self
+    }
+    /// Enables RFC 7662 introspection.
+    pub fn introspection(mut self, cfg: IntrospectionConfig) -> Self {
+        self.introspection = Some(cfg);
+        self
+    }
+    /// HTTP client for metadata, JWKS and introspection.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+    /// Timeout of the default HTTP client.
+    pub fn fetch_timeout(mut self, d: Duration) -> Self {
+        self.fetch_timeout = d;
+        self
+    }
+    /// Clock used for cache expiry decisions.
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Builds the layer.
+    pub fn build(self) -> Result<JwtAuthLayer, BuildError> {
+        if self.issuer.is_empty() || self.resource.is_empty() {
+            return Err(BuildError::Missing);
+        }
+        let prm = match self.resource_metadata_url {
+            Some(u) => u,
+            None => shared::urls::well_known_url(&self.resource, "oauth-protected-resource")
+                .map_err(|_| BuildError::Resource(self.resource.clone()))?,
+        };
+        let http = match self.http {
+            Some(c) => c,
+            None => reqwest::Client::builder()
+                .timeout(self.fetch_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        };
+        let metadata = Arc::new(AsMetadata::new(self.issuer.clone(), http.clone()));
+        let algorithms = if self.algorithms.is_empty() {
+            vec![Algorithm::ES256, Algorithm::RS256, Algorithm::EdDSA]
+        } else {
+            self.algorithms
+        };
+        let source = match self.jwks {
+            Some(u) => JwksSource::Url(u),
+            None => JwksSource::Discover,
+        };
+        let jwks = JwksCache::new(
+            source,
+            metadata.clone(),
+            http.clone(),
+            self.jwks_settings,
+            algorithms,
+            self.resource.clone(),
+            self.leeway.as_secs(),
+        );
+        let introspector = self
+            .introspection
+            .map(|c| Introspector::new(c, metadata, http));
+        Ok(JwtAuthLayer {
+            auth: Arc::new(Authenticator {
+                issuer: self.issuer,
+                resource: self.resource,
+                resource_metadata_url: prm,
+                jwks,
+                scope_rules: self.scope_rules,
+                required_scopes: self.required_scopes,
+                token_cache: build_token_cache(self.token_cache_capacity),
+                token_cache_max_ttl: self.token_cache_max_ttl,
+                introspector,
+                clock: self.clock.unwrap_or_else(shared::clock::system),
+            }),
+        })
+    }
+}
+
+/// Tower layer that requires a valid bearer JWT and inserts [`AuthContext`].
+#[derive(Debug, Clone)]
+pub struct JwtAuthLayer {
+    auth: Arc<Authenticator>,
+}
+
+impl JwtAuthLayer {
+    /// A builder with safe defaults (30 s leeway, 10 000 cached tokens for at most 5 min).
+    pub fn builder() -> JwtAuthLayerBuilder {
+        JwtAuthLayerBuilder {
+            leeway: Duration::from_secs(30),
+            token_cache_capacity: 10_000,
+            token_cache_max_ttl: Duration::from_secs(300),
+            fetch_timeout: Duration::from_secs(5),
+            ..JwtAuthLayerBuilder::default()
+        }
+    }
+
+    /// The shared validator (scope checks, JWKS statistics).
+    pub fn authenticator(&self) -> &Arc<Authenticator> {
+        &self.auth
+    }
+}
+
+impl<S> Layer<S> for JwtAuthLayer {
+    type Service = JwtAuth<S>;
+    fn layer(&self, inner: S) -> JwtAuth<S> {
+        JwtAuth {
+            inner,
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+/// The service produced by [`JwtAuthLayer`].
+#[derive(Debug, Clone)]
+pub struct JwtAuth<S> {
+    inner: S,
+    auth: Arc<Authenticator>,
+}
+
+/// Response future of [`JwtAuth`]: the inner future on a cache hit, boxed otherwise.
+pub type ResponseFuture<F, E> = Either<F, BoxFuture<'static, Result<Response<Body>, E>>>;
+
+fn scope_ok(auth: &Authenticator, ctx: &AuthContext) -> Result<(), Response<Body>> {
+    match &auth.required_scopes {
+        Some(req) if !ctx.scopes.satisfies_all(req) => Err(forbidden_insufficient_scope(
+            &auth.resource_metadata_url,
+            req,
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl<S, B> Service<Request<B>> for JwtAuth<S>
+where
+    S: Service<Request<B>, Response = Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let auth = self.auth.clone();
+        let token = match bearer_token(&req) {
+            Ok(t) => t,
+            Err(e) => {
+                let r = unauthorized(&auth.resource_metadata_url, &e, auth.required_scopes.as_ref());
+                return Either::Right(Box::pin(async move { Ok(r) }));
+            }
+        };
+        if let Some(ctx) = auth.cached(token) {
+            if let Err(r) = scope_ok(&auth, &ctx) {
+                return Either::Right(Box::pin(async move { Ok(r) }));
+            }
+            req.extensions_mut().insert(AuthContext::clone(&ctx));
+            return Either::Left(self.inner.call(req));
+        }
+        let token = token.to_owned();
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Either::Right(Box::pin(async move {
+            match auth.validate(&token).await {
+                Ok(ctx) => {
+                    if let Err(r) = scope_ok(&auth, &ctx) {
+                        return Ok(r);
+                    }
+                    req.extensions_mut().insert(AuthContext::clone(&ctx));
+                    inner.call(req).await
+                }
+                Err(e) => Ok(unauthorized(
+                    &auth.resource_metadata_url,
+                    &e,
+                    auth.required_scopes.as_ref(),
+                )),
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(auth: Option<&str>, uri: &str) -> Request<()> {
+        let mut b = Request::builder().uri(uri);
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn rs10_bearer_only_from_header_scheme_case_insensitive() {
+        assert_eq!(bearer_token(&req(Some("Bearer abc"), "/mcp")).unwrap(), "abc");
+        assert_eq!(bearer_token(&req(Some("bearer abc"), "/mcp")).unwrap(), "abc");
+        assert_eq!(bearer_token(&req(None, "/mcp")), Err(AuthError::Missing));
+        assert_eq!(bearer_token(&req(Some("Basic abc"), "/mcp")), Err(AuthError::Missing));
+        assert!(matches!(
+            bearer_token(&req(None, "/mcp?access_token=abc")),
+            Err(AuthError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            bearer_token(&req(Some("Bearer "), "/mcp")),
+            Err(AuthError::InvalidRequest(_))
+        ));
+    }
+}

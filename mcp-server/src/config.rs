@@ -1,0 +1,406 @@
+//! Server configuration: a serde struct (unknown keys refused) loaded by `main.rs` from a TOML
+//! file plus `MCP_SERVER__*` environment overrides, or built in code with [`Config::new`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use shared::secret::ClientSecret;
+
+/// Everything the MCP server needs to run.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the binary binds (`--bind` overrides). Ignored by [`crate::serve`], which takes
+    /// a listener.
+    pub bind: String,
+    /// The authorization server's issuer identifier (RFC 8414 §2), exact string, no trailing
+    /// slash. Tokens must carry it in `iss`; PRM lists it in `authorization_servers`.
+    pub auth_server_issuer: String,
+    /// The canonical MCP endpoint URL (RFC 9728 `resource`, RFC 8707, the `aud` tokens must
+    /// contain). `None` or empty: `http://<bound address>/mcp`.
+    pub resource_url: Option<String>,
+    /// JWKS URL. `None`: discovered from the AS metadata's `jwks_uri` (RFC 8414).
+    pub jwks_url: Option<String>,
+    /// Accepted JWS algorithms (RFC 8725 §3.1). Never taken from the token.
+    pub algorithms: Vec<String>,
+    /// Clock skew tolerated on `exp`/`nbf`, seconds.
+    pub leeway_secs: u64,
+    /// JWKS cache tuning.
+    pub jwks: JwksSettings,
+    /// Verified-token cache tuning.
+    pub token_cache: TokenCacheSettings,
+    /// Optional RFC 7662 introspection (so revoked tokens stop working).
+    pub introspection: Option<IntrospectionSettings>,
+    /// Scopes each MCP method needs (`method` or `prefix/*` -> scopes). Hierarchy applies:
+    /// `mcp` satisfies every `mcp:*`. Methods not listed need only a valid token.
+    pub scopes: BTreeMap<String, Vec<String>>,
+    /// Origins allowed in the `Origin` header (exact, e.g. `http://localhost:6274`). Empty:
+    /// loopback origins on any port.
+    pub allowed_origins: Vec<String>,
+    /// Host header values allowed (`host` or `host:port`). Empty: loopback hosts plus the
+    /// resource URL's host.
+    pub allowed_hosts: Vec<String>,
+    /// Origin/Host validation against DNS rebinding (MCP transport security). On by default.
+    pub dns_rebinding_protection: bool,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Folder served read-only as `file:///` resources. `None`: no file resources.
+    pub resources_dir: Option<PathBuf>,
+    /// Instructions returned by `initialize` / `server/discover`.
+    pub instructions: Option<String>,
+}
+
+/// JWKS cache settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwksSettings {
+    /// Lower bound for the TTL taken from `Cache-Control: max-age`, seconds.
+    pub min_ttl_secs: u64,
+    /// Upper bound for that TTL, seconds.
+    pub max_ttl_secs: u64,
+    /// TTL used when the response has no `max-age`, seconds.
+    pub default_ttl_secs: u64,
+    /// Minimum interval between refetches triggered by an unknown `kid`, seconds.
+    pub unknown_kid_refetch_interval_secs: u64,
+    /// How long to wait before retrying after a failed fetch while serving cached keys.
+    pub retry_after_failure_secs: u64,
+    /// HTTP timeout for metadata and JWKS fetches, milliseconds.
+    pub fetch_timeout_ms: u64,
+}
+
+impl Default for JwksSettings {
+    fn default() -> Self {
+        Self {
+            min_ttl_secs: 30,
+            max_ttl_secs: 86_400,
+            default_ttl_secs: 300,
+            unknown_kid_refetch_interval_secs: 10,
+            retry_after_failure_secs: 10,
+            fetch_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// Verified-token cache settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenCacheSettings {
+    /// Maximum number of cached verified tokens (0 disables the cache).
+    pub max_capacity: u64,
+    /// Longest time a verified token stays cached, seconds (never beyond its `exp`).
+    pub max_ttl_secs: u64,
+}
+
+impl Default for TokenCacheSettings {
+    fn default() -> Self {
+        Self {
+            max_capacity: 10_000,
+            max_ttl_secs: 300,
+        }
+    }
+}
+
+/// RFC 7662 introspection as a confidential client (`client_secret_basic`).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionSettings {
+    /// Introspection endpoint; `None`: the AS metadata's `introspection_endpoint`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Our client id at the AS.
+    pub client_id: String,
+    /// Our client secret at the AS.
+    pub client_secret: ClientSecret,
+    /// How long an introspection answer is cached, seconds (never beyond `exp`).
+    #[serde(default = "default_introspection_ttl")]
+    pub cache_ttl_secs: u64,
+}
+
+fn default_introspection_ttl() -> u64 {
+    30
+}
+
+impl IntrospectionSettings {
+    /// Settings for `client_id` / `client_secret` with the default cache TTL.
+    pub fn new(client_id: &str, client_secret: &str) -> Self {
+        Self {
+            endpoint: None,
+            client_id: client_id.to_owned(),
+            client_secret: ClientSecret::new(client_secret.to_owned()),
+            cache_ttl_secs: default_introspection_ttl(),
+        }
+    }
+}
+
+impl fmt::Debug for IntrospectionSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionSettings")
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("cache_ttl_secs", &self.cache_ttl_secs)
+            .finish()
+    }
+}
+
+/// Request and session limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest accepted request body, bytes (then 413).
+    pub max_body_bytes: usize,
+    /// Time limit for producing a response (SSE streams: for the headers), seconds.
+    pub request_timeout_secs: u64,
+    /// Maximum concurrent legacy sessions (Streamable HTTP + HTTP+SSE).
+    pub max_sessions: u64,
+    /// A session unused for this long expires (then 404), seconds.
+    pub session_idle_secs: u64,
+    /// Page size of the list methods (cursor pagination).
+    pub page_size: usize,
+    /// Upper bound for `slow_task` steps x delay, milliseconds.
+    pub max_slow_task_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 60,
+            max_sessions: 1_000,
+            session_idle_secs: 1_800,
+            page_size: 50,
+            max_slow_task_ms: 60_000,
+        }
+    }
+}
+
+/// The default scope rules (issue 3 §B).
+pub fn default_scope_rules() -> BTreeMap<String, Vec<String>> {
+    use shared::scope::{PROMPTS_READ, RESOURCES_READ, TOOLS_CALL, TOOLS_READ};
+    [
+        ("tools/list", TOOLS_READ),
+        ("tools/call", TOOLS_CALL),
+        ("resources/*", RESOURCES_READ),
+        ("prompts/*", PROMPTS_READ),
+    ]
+    .into_iter()
+    .map(|(m, s)| (m.to_owned(), vec![s.to_owned()]))
+    .collect()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:3003".to_owned(),
+            auth_server_issuer: "http://127.0.0.1:3002".to_owned(),
+            resource_url: None,
+            jwks_url: None,
+            algorithms: vec!["ES256".into(), "RS256".into(), "EdDSA".into()],
+            leeway_secs: 30,
+            jwks: JwksSettings::default(),
+            token_cache: TokenCacheSettings::default(),
+            introspection: None,
+            scopes: default_scope_rules(),
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            dns_rebinding_protection: true,
+            limits: Limits::default(),
+            resources_dir: None,
+            instructions: Some(
+                "Mock MCP server: tools echo, add, whoami, slow_task, get_weather, always_fails."
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("auth_server_issuer", &self.auth_server_issuer)
+            .field("resource_url", &self.resource_url)
+            .field("jwks_url", &self.jwks_url)
+            .field("algorithms", &self.algorithms)
+            .field("leeway_secs", &self.leeway_secs)
+            .field("jwks", &self.jwks)
+            .field("token_cache", &self.token_cache)
+            .field("introspection", &self.introspection)
+            .field("scopes", &self.scopes)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("dns_rebinding_protection", &self.dns_rebinding_protection)
+            .field("limits", &self.limits)
+            .field("resources_dir", &self.resources_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration value that cannot work.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The issuer is not an absolute http(s) URL without a trailing slash.
+    #[error("auth_server_issuer {0:?} must be an absolute http(s) URL without a trailing slash")]
+    Issuer(String),
+    /// The resource URL is not canonical.
+    #[error(
+        "resource_url {0:?} must be an absolute http(s) URL without fragment or trailing slash"
+    )]
+    Resource(String),
+    /// A URL-valued setting does not parse.
+    #[error("{field} {value:?} is not an absolute http(s) URL")]
+    Url {
+        /// The setting.
+        field: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// An algorithm is unknown or not allowed (HS*, none).
+    #[error(
+        "algorithm {0:?} is not supported (allowed: ES256, ES384, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA)"
+    )]
+    Algorithm(String),
+    /// The algorithm list is empty.
+    #[error("algorithms must not be empty")]
+    NoAlgorithms,
+    /// A numeric limit is out of range.
+    #[error("{0} is out of range")]
+    Limit(&'static str),
+    /// The resources folder does not exist.
+    #[error("resources_dir {0:?} is not a directory")]
+    ResourcesDir(PathBuf),
+}
+
+fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s)
+        .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .unwrap_or(false)
+}
+
+impl Config {
+    /// Built-in defaults with the two addresses every deployment differs in (an empty
+    /// `resource_url` means `http://<bound address>/mcp`).
+    pub fn new(auth_server_issuer: &str, resource_url: &str) -> Self {
+        Self {
+            auth_server_issuer: auth_server_issuer.to_owned(),
+            resource_url: (!resource_url.is_empty()).then(|| resource_url.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// Checks every value; [`crate::serve`] calls it too.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !is_http_url(&self.auth_server_issuer) || self.auth_server_issuer.ends_with('/') {
+            return Err(ConfigError::Issuer(self.auth_server_issuer.clone()));
+        }
+        if let Some(r) = self.resource_url.as_deref().filter(|r| !r.is_empty()) {
+            let canonical = shared::urls::canonical_resource(r).ok();
+            if !is_http_url(r) || canonical.as_deref() != Some(r) {
+                return Err(ConfigError::Resource(r.to_owned()));
+            }
+        }
+        if let Some(j) = &self.jwks_url
+            && !is_http_url(j)
+        {
+            return Err(ConfigError::Url {
+                field: "jwks_url",
+                value: j.clone(),
+            });
+        }
+        if let Some(i) = &self.introspection
+            && let Some(e) = &i.endpoint
+            && !is_http_url(e)
+        {
+            return Err(ConfigError::Url {
+                field: "introspection.endpoint",
+                value: e.clone(),
+            });
+        }
+        if self.algorithms.is_empty() {
+            return Err(ConfigError::NoAlgorithms);
+        }
+        for a in &self.algorithms {
+            crate::auth::parse_algorithm(a).ok_or_else(|| ConfigError::Algorithm(a.clone()))?;
+        }
+        for o in &self.allowed_origins {
+            if !is_http_url(o) {
+                return Err(ConfigError::Url {
+                    field: "allowed_origins",
+                    value: o.clone(),
+                });
+            }
+        }
+        let l = &self.limits;
+        if l.max_body_bytes < 1024 {
+            return Err(ConfigError::Limit("limits.max_body_bytes (>= 1024)"));
+        }
+        if l.request_timeout_secs == 0 {
+            return Err(ConfigError::Limit("limits.request_timeout_secs (> 0)"));
+        }
+        if l.max_sessions == 0 {
+            return Err(ConfigError::Limit("limits.max_sessions (> 0)"));
+        }
+        if l.session_idle_secs == 0 {
+            return Err(ConfigError::Limit("limits.session_idle_secs (> 0)"));
+        }
+        if l.page_size == 0 {
+            return Err(ConfigError::Limit("limits.page_size (> 0)"));
+        }
+        if self.jwks.min_ttl_secs > self.jwks.max_ttl_secs {
+            return Err(ConfigError::Limit("jwks.min_ttl_secs (<= max_ttl_secs)"));
+        }
+        if let Some(d) = &self.resources_dir
+            && !d.is_dir()
+        {
+            return Err(ConfigError::ResourcesDir(d.clone()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_introspection_secret() {
+        let mut c = Config::new("http://127.0.0.1:3002", "http://127.0.0.1:3003/mcp");
+        c.introspection = Some(IntrospectionSettings::new(
+            "mcp-server",
+            "dev-mcp-server-secret",
+        ));
+        let s = format!("{c:?}");
+        assert!(!s.contains("dev-mcp-server-secret"), "{s}");
+        assert!(s.contains("[redacted]"));
+    }
+
+    #[test]
+    fn validate_refuses_bad_values() {
+        let ok = Config::new("http://127.0.0.1:3002", "http://127.0.0.1:3003/mcp");
+        ok.validate().unwrap();
+        let mut c = ok.clone();
+        c.auth_server_issuer = "http://127.0.0.1:3002/".into();
+        assert!(matches!(c.validate(), Err(ConfigError::Issuer(_))));
+        let mut c = ok.clone();
+        c.resource_url = Some("http://127.0.0.1:3003/mcp/".into());
+        assert!(matches!(c.validate(), Err(ConfigError::Resource(_))));
+        let mut c = ok.clone();
+        c.algorithms = vec!["HS256".into()];
+        assert!(matches!(c.validate(), Err(ConfigError::Algorithm(_))));
+        let mut c = ok.clone();
+        c.algorithms = vec!["none".into()];
+        assert!(c.validate().is_err());
+        let mut c = ok;
+        c.limits.max_body_bytes = 1;
+        assert!(matches!(c.validate(), Err(ConfigError::Limit(_))));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let r: Result<Config, _> = serde_json::from_str(r#"{"bogus": 1}"#);
+        assert!(r.is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! Tools: `echo`, `add`, `whoami`, `slow_task` (progress + cancellation), `get_weather`
+//! (`outputSchema` + `structuredContent`) and `always_fails` (`isError`).
+//!
+//! Unknown tools get -32602; argument-validation failures are tool execution errors
+//! (`isError: true`) as 2025-11-25 asks (checklist PR-32).
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{RequestCtx, State, invalid_params, parse};
+
+static DEFINITIONS: LazyLock<Vec<Value>> = LazyLock::new(|| {
+    vec![
+        json!({
+            "name": "echo",
+            "title": "Echo",
+            "description": "Returns the message it was given.",
+            "inputSchema": {"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]},
+            "annotations": {"readOnlyHint": true, "idempotentHint": true},
+        }),
+        json!({
+            "name": "add",
+            "title": "Add",
+            "description": "Adds two numbers.",
+            "inputSchema": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}, "required": ["a", "b"]},
+            "annotations": {"readOnlyHint": true, "idempotentHint": true},
+        }),
+        json!({
+            "name": "whoami",
+            "title": "Who am I",
+            "description": "Returns the subject, client and scopes of the access token used.",
+            "inputSchema": {"type": "object", "properties": {}},
+            "outputSchema": {
+                "type": "object",
+                "properties": {"sub": {"type": "string"}, "client_id": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}},
+                "required": ["sub", "client_id", "scopes"],
+            },
+            "annotations": {"readOnlyHint": true},
+        }),
+        json!({
+            "name": "slow_task",
+            "title": "Slow task",
+            "description": "Works for steps x delay_ms, sending a progress notification per step; honours cancellation.",
+            "inputSchema": {"type": "object", "properties": {
+                "steps": {"type": "integer", "minimum": 1, "maximum": 1000},
+                "delay_ms": {"type": "integer", "minimum": 0, "maximum": 10000}
+            }, "required": ["steps"]},
+        }),
+        json!({
+            "name": "get_weather",
+            "title": "Weather (fixed data)",
+            "description": "Returns deterministic weather data for a city as structured content.",
+            "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            "outputSchema": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string"},
+                    "temperature_c": {"type": "number"},
+                    "conditions": {"type": "string"}
+                },
+                "required": ["city", "temperature_c", "conditions"],
+            },
+            "annotations": {"readOnlyHint": true, "openWorldHint": false},
+        }),
+        json!({
+            "name": "always_fails",
+            "title": "Always fails",
+            "description": "Reports a tool execution error (isError: true).",
+            "inputSchema": {"type": "object", "properties": {}},
+        }),
+    ]
+});
+
+/// The tool list in a deterministic order (PR-31).
+pub(crate) fn definitions() -> &'static [Value] {
+    &DEFINITIONS
+}
+
+#[derive(Deserialize)]
+struct CallParams {
+    name: String,
+    #[serde(default)]
+    arguments: Option<Map<String, Value>>,
+}
+
+fn text(t: impl Into<String>) -> Value {
+    json!({"content": [{"type": "text", "text": t.into()}]})
+}
+
+fn tool_error(msg: impl Into<String>) -> Value {
+    json!({"content": [{"type": "text", "text": msg.into()}], "isError": true})
+}
+
+fn structured(v: Value) -> Value {
+    json!({"content": [{"type": "text", "text": v.to_string()}], "structuredContent": v})
+}
+
+/// `tools/call`.
+pub(crate) async fn call(
+    st: &State,
+    ctx: &RequestCtx,
+    p: &Params<'_>,
+) -> Result<Value, ErrorObjectOwned> {
+    let cp: CallParams = parse(p)?;
+    let args = cp.arguments.unwrap_or_default();
+    Ok(match cp.name.as_str() {
+        "echo" => match args.get("message").and_then(Value::as_str) {
+            Some(m) => text(m),
+            None => tool_error("argument `message` (string) is required"),
+        },
+        "add" => match (
+            args.get("a").and_then(Value::as_f64),
+            args.get("b").and_then(Value::as_f64),
+        ) {
+            (Some(a), Some(b)) => {
+                let sum = a + b;
+                if sum.fract() == 0.0 && sum.abs() < 9.0e15 {
+                    text(format!("{}", sum as i64))
+                } else {
+                    text(format!("{sum}"))
+                }
+            }
+            _ => tool_error("arguments `a` and `b` (numbers) are required"),
+        },
+        "whoami" => structured(json!({
+            "sub": ctx.auth.subject,
+            "client_id": ctx.auth.client_id,
+            "scopes": ctx.auth.scopes.iter().collect::<Vec<_>>(),
+        })),
+        "slow_task" => slow_task(st, ctx, &args).await,
+        "get_weather" => match args.get("city").and_then(Value::as_str) {
+            Some(city) => {
+                let h = city
+                    .bytes()
+                    .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(b.into()));
+                let conditions = ["sunny", "cloudy", "rainy", "windy"][(h % 4) as usize];
+                structured(json!({
+                    "city": city,
+                    "temperature_c": f64::from(h % 35) - 5.0,
+                    "conditions": conditions,
+                }))
+            }
+            None => tool_error("argument `city` (string) is required"),
+        },
+        "always_fails" => tool_error("this tool always fails (by design)"),
+        other => {
+            return Err(invalid_params(format!(
+                "unknown tool: {}",
+                other.chars().take(64).collect::<String>()
+            )));
+        }
+    })
+}
+
+async fn slow_task(st: &State, ctx: &RequestCtx, args: &Map<String, Value>) -> Value {
+    let steps = args.get("steps").and_then(Value::as_u64);
+    let delay = args.get("delay_ms").and_then(Value::as_u64).unwrap_or(100);
+    let Some(steps) = steps.filter(|s| (1..=1000).contains(s)) else {
+        return tool_error("argument `steps` must be an integer in 1..=1000");
+    };
+    if delay > 10_000 || steps.saturating_mul(delay) > st.config.limits.max_slow_task_ms {
+        return tool_error("steps x delay_ms exceeds the server's limit");
+    }
+    for i in 1..=steps {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        if let Some((token, sink)) = &ctx.progress {
+            let n = json!({
+                "jsonrpc": "2.0",
+                "method": "notifications/progress",
+                "params": {"progressToken": token, "progress": i, "total": steps, "message": format!("step {i}/{steps}")},
+            });
+            // The receiver is gone: the client closed the stream, which cancels the request
+            // (TR-13); stop working.
+            if sink.send(n.to_string()).await.is_err() {
+                return tool_error("cancelled");
+            }
+        }
+    }
+    text(format!("completed {steps} steps"))
+}

@@ -1,0 +1,137 @@
+//! [`serve`]: starts the server on a listener the caller bound, and [`RunningServer`], whose
+//! drop or [`RunningServer::shutdown`] stops it gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::{IntrospectionConfig, JwtAuthLayer, ScopeRules, parse_algorithm};
+use crate::config::Config;
+use crate::error::Error;
+use crate::rpc::{self, FileStore};
+use crate::transport::{self, App, SessionStore};
+
+/// A server started by [`serve`].
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    resource_url: String,
+    auth: Arc<crate::auth::Authenticator>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// The canonical MCP endpoint URL (PRM `resource`, token `aud`).
+    pub fn resource_url(&self) -> &str {
+        &self.resource_url
+    }
+    /// How many times the JWKS was fetched (tests, metrics).
+    pub fn jwks_fetch_count(&self) -> u64 {
+        self.auth.jwks().fetch_count()
+    }
+    /// Stops accepting, ends open SSE streams, and waits (at most 10 s) for in-flight
+    /// requests.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            let abort = t.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(10), t).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Starts serving on `listener` in a tokio task and returns once it accepts connections.
+/// An empty or absent `resource_url` becomes `http://<bound addr>/mcp`.
+pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServer, Error> {
+    config.validate()?;
+    let addr = listener.local_addr()?;
+    let resource_url = match config.resource_url.as_deref() {
+        Some(r) if !r.is_empty() => r.to_owned(),
+        _ => format!("http://{addr}/mcp"),
+    };
+    let mcp_path = url::Url::parse(&resource_url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|_| "/mcp".to_owned());
+    let mcp_path = if mcp_path.is_empty() { "/".to_owned() } else { mcp_path };
+
+    let mut b = JwtAuthLayer::builder()
+        .issuer(&config.auth_server_issuer)
+        .resource(&resource_url)
+        .algorithms(config.algorithms.iter().filter_map(|a| parse_algorithm(a)))
+        .jwks_settings((&config.jwks).into())
+        .leeway(Duration::from_secs(config.leeway_secs))
+        .scope_rules(ScopeRules::from_map(&config.scopes))
+        .token_cache(
+            config.token_cache.max_capacity,
+            Duration::from_secs(config.token_cache.max_ttl_secs),
+        )
+        .fetch_timeout(Duration::from_millis(config.jwks.fetch_timeout_ms));
+    if let Some(j) = &config.jwks_url {
+        b = b.jwks_url(j);
+    }
+    if let Some(i) = &config.introspection {
+        b = b.introspection(IntrospectionConfig {
+            endpoint: i.endpoint.clone(),
+            client_id: i.client_id.clone(),
+            client_secret: i.client_secret.clone(),
+            cache_ttl: Duration::from_secs(i.cache_ttl_secs),
+        });
+    }
+    let layer = b.build()?;
+    let auth = layer.authenticator().clone();
+
+    let files = match &config.resources_dir {
+        Some(d) => Some(FileStore::new(d)?),
+        None => None,
+    };
+    let state = Arc::new(rpc::State {
+        config: config.clone(),
+        resource_url: resource_url.clone(),
+        files,
+    });
+    let methods = rpc::rpc_module(state)?.into();
+    let (stop, stop_rx) = watch::channel(false);
+    let app = Arc::new(App {
+        methods,
+        auth: auth.clone(),
+        sessions: SessionStore::new(
+            config.limits.max_sessions,
+            Duration::from_secs(config.limits.session_idle_secs),
+        ),
+        shutdown: stop_rx.clone(),
+    });
+    let router = transport::router(app, layer, &config, &resource_url, &mcp_path);
+    let mut rx = stop_rx;
+    let task = tokio::spawn(
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|v| *v).await;
+            })
+            .into_future(),
+    );
+    tracing::info!(%addr, resource = %resource_url, "MCP server listening");
+    Ok(RunningServer {
+        addr,
+        resource_url,
+        auth,
+        stop,
+        task: Some(task),
+    })
+}

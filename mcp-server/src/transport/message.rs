@@ -1,0 +1,214 @@
+//! One JSON-RPC message: a borrowed envelope parse (no copy of `params`), a peek at the few
+//! `params` members the transport needs, and the call into the jsonrpsee methods.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use http::StatusCode;
+use jsonrpsee::Extensions;
+use jsonrpsee::types::Id;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::{App, rpc_error};
+use crate::rpc::{self, RequestCtx, codes};
+use axum::response::Response;
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(default, borrow)]
+    jsonrpc: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    error: Option<&'a RawValue>,
+}
+
+/// The `_meta` members the transport looks at.
+#[derive(Deserialize, Default, Debug)]
+pub(crate) struct MetaPeek<'a> {
+    #[serde(rename = "progressToken", default)]
+    pub(crate) progress_token: Option<Value>,
+    #[serde(
+        rename = "io.modelcontextprotocol/protocolVersion",
+        default,
+        borrow
+    )]
+    pub(crate) version: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "io.modelcontextprotocol/clientCapabilities",
+        default,
+        borrow
+    )]
+    pub(crate) client_capabilities: Option<&'a RawValue>,
+}
+
+/// The `params` members the transport looks at.
+#[derive(Deserialize, Default, Debug)]
+pub(crate) struct ParamsPeek<'a> {
+    #[serde(rename = "_meta", default, borrow)]
+    pub(crate) meta: Option<MetaPeek<'a>>,
+    #[serde(default, borrow)]
+    pub(crate) name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub(crate) uri: Option<Cow<'a, str>>,
+    #[serde(rename = "protocolVersion", default, borrow)]
+    pub(crate) protocol_version: Option<Cow<'a, str>>,
+    #[serde(rename = "requestId", default)]
+    pub(crate) request_id: Option<Value>,
+}
+
+/// A parsed message.
+#[derive(Debug)]
+pub(crate) struct Message<'a> {
+    pub(crate) id: Option<&'a RawValue>,
+    pub(crate) method: Option<Cow<'a, str>>,
+    pub(crate) params: Option<&'a RawValue>,
+    pub(crate) peek: ParamsPeek<'a>,
+}
+
+impl Message<'_> {
+    /// A response from the client (legacy: gets 202).
+    pub(crate) fn is_response(&self) -> bool {
+        self.method.is_none()
+    }
+    /// A notification (no id).
+    pub(crate) fn is_notification(&self) -> bool {
+        self.method.is_some() && self.id.is_none()
+    }
+    pub(crate) fn method(&self) -> &str {
+        self.method.as_deref().unwrap_or("")
+    }
+    pub(crate) fn id_value(&self) -> Option<Value> {
+        self.id.and_then(|r| serde_json::from_str(r.get()).ok())
+    }
+    pub(crate) fn progress_token(&self) -> Option<&Value> {
+        self.peek.meta.as_ref()?.progress_token.as_ref()
+    }
+}
+
+/// Parses one message (-32700 / -32600 as HTTP 400 on failure, PR-01..PR-03).
+pub(crate) fn parse(body: &[u8]) -> Result<Message<'_>, Response> {
+    let env: Envelope<'_> = serde_json::from_slice(body).map_err(|_| {
+        rpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            codes::PARSE_ERROR,
+            "Parse error",
+            None,
+        )
+    })?;
+    let invalid = |msg: &str| {
+        rpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            codes::INVALID_REQUEST,
+            msg,
+            None,
+        )
+    };
+    if env.jsonrpc.as_deref() != Some("2.0") {
+        return Err(invalid("jsonrpc must be \"2.0\""));
+    }
+    if let Some(id) = env.id {
+        let s = id.get().as_bytes().first().copied();
+        if !matches!(s, Some(b'"' | b'-' | b'0'..=b'9')) {
+            return Err(invalid("id must be a string or a number"));
+        }
+    }
+    if env.method.is_none() && (env.id.is_none() || (env.result.is_none() && env.error.is_none()))
+    {
+        return Err(invalid("not a JSON-RPC request, notification or response"));
+    }
+    let peek = env
+        .params
+        .and_then(|p| serde_json::from_str::<ParamsPeek<'_>>(p.get()).ok())
+        .unwrap_or_default();
+    Ok(Message {
+        id: env.id,
+        method: env.method,
+        params: env.params,
+        peek,
+    })
+}
+
+/// Runs a request and returns the serialised JSON-RPC response (`id` is the raw JSON id).
+pub(crate) async fn run(
+    app: &App,
+    id: Option<&str>,
+    method: &str,
+    params: Option<&str>,
+    ctx: RequestCtx,
+) -> String {
+    let rpc_id = id
+        .and_then(|r| serde_json::from_str::<Id<'_>>(r).ok())
+        .map(Id::into_owned)
+        .unwrap_or(Id::Null);
+    let mut ext = Extensions::new();
+    ext.insert(Arc::new(ctx));
+    match rpc::dispatch(&app.methods, rpc_id, method, params, ext).await {
+        Some(resp) => {
+            let (raw, _, _ext) = resp.into_parts();
+            let s: Box<str> = raw.into();
+            String::from(s)
+        }
+        None => {
+            let id = id.unwrap_or("null");
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{},"message":"Method not found"}}}}"#,
+                codes::METHOD_NOT_FOUND
+            )
+        }
+    }
+}
+
+impl Message<'_> {
+    /// Runs this message as a request.
+    pub(crate) async fn run(&self, app: &App, ctx: RequestCtx) -> String {
+        run(
+            app,
+            self.id.map(RawValue::get),
+            self.method(),
+            self.params.map(RawValue::get),
+            ctx,
+        )
+        .await
+    }
+
+    /// An owned copy of what [`run`] needs, for spawned tasks.
+    pub(crate) fn to_owned_parts(&self) -> OwnedCall {
+        OwnedCall {
+            id: self.id.map(|r| r.get().to_owned()),
+            method: self.method().to_owned(),
+            params: self.params.map(|r| r.get().to_owned()),
+        }
+    }
+}
+
+/// An owned request, for spawned tasks.
+#[derive(Debug)]
+pub(crate) struct OwnedCall {
+    pub(crate) id: Option<String>,
+    pub(crate) method: String,
+    pub(crate) params: Option<String>,
+}
+
+impl OwnedCall {
+    pub(crate) async fn run(&self, app: &App, ctx: RequestCtx) -> String {
+        run(
+            app,
+            self.id.as_deref(),
+            &self.method,
+            self.params.as_deref(),
+            ctx,
+        )
+        .await
+    }
+}

@@ -1,0 +1,206 @@
+//! The HTTP front: owns MCP framing (202 for notifications, SSE, session headers, the
+//! 2026-07-28 header rules) and calls the jsonrpsee methods per message.
+//!
+//! Layers, outermost first: CORS (RS-23) → Origin/Host guard (TR-03) → [`JwtAuthLayer`]
+//! (not on the PRM routes) → body limit (413) → timeout.
+//!
+//! [`JwtAuthLayer`]: crate::auth::JwtAuthLayer
+
+mod guard;
+mod message;
+mod session;
+mod sse_legacy;
+mod streamable;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::{Stream, StreamExt};
+use http::{HeaderValue, Method, StatusCode, header};
+use jsonrpsee::core::server::Methods;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::auth::{Authenticator, JwtAuthLayer};
+use crate::config::Config;
+
+pub(crate) use guard::HostPolicy;
+pub(crate) use session::SessionStore;
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) methods: Methods,
+    pub(crate) auth: Arc<Authenticator>,
+    pub(crate) sessions: SessionStore,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
+pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// Builds the router. `mcp_path` is the resource URL's path (`/mcp` by default).
+pub(crate) fn router(
+    app: Arc<App>,
+    auth_layer: JwtAuthLayer,
+    config: &Config,
+    resource_url: &str,
+    mcp_path: &str,
+) -> Router {
+    let policy = Arc::new(HostPolicy::new(config, resource_url));
+    let prm = Arc::new(prm_document(config, resource_url));
+    let prm_handler = {
+        let prm = prm.clone();
+        move || {
+            let prm = prm.clone();
+            async move {
+                (
+                    [
+                        (header::CONTENT_TYPE, "application/json"),
+                        (header::CACHE_CONTROL, "public, max-age=3600"),
+                    ],
+                    prm.as_str().to_owned(),
+                )
+            }
+        }
+    };
+    let protected = Router::new()
+        .route(
+            mcp_path,
+            post(streamable::post)
+                .get(streamable::get)
+                .delete(streamable::delete),
+        )
+        .route("/sse", get(sse_legacy::get))
+        .route("/messages", post(sse_legacy::post))
+        .with_state(app)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(config.limits.request_timeout_secs),
+        ))
+        .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
+        .layer(auth_layer)
+        .layer(axum::middleware::from_fn_with_state(
+            policy.clone(),
+            guard::guard,
+        ));
+    let mcp_rel = mcp_path.trim_start_matches('/');
+    let mut public = Router::new().route(
+        "/.well-known/oauth-protected-resource",
+        get(prm_handler.clone()),
+    );
+    if !mcp_rel.is_empty() {
+        public = public.route(
+            &format!("/.well-known/oauth-protected-resource/{mcp_rel}"),
+            get(prm_handler),
+        );
+    }
+    let cors_policy = policy;
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin
+                .to_str()
+                .map(|o| cors_policy.origin_allowed(o))
+                .unwrap_or(false)
+        }))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            http::HeaderName::from_static(SESSION_HEADER),
+            http::HeaderName::from_static(VERSION_HEADER),
+        ])
+        .max_age(Duration::from_secs(600));
+    public.merge(protected).layer(cors)
+}
+
+/// RFC 9728 document (RS-01..RS-05): exact resource, issuer, scopes, header-only bearer.
+fn prm_document(config: &Config, resource_url: &str) -> String {
+    json!({
+        "resource": resource_url,
+        "authorization_servers": [config.auth_server_issuer],
+        "scopes_supported": shared::scope::DEFAULT_SCOPES,
+        "bearer_methods_supported": ["header"],
+        "resource_name": "http-mcp-mock-server",
+    })
+    .to_string()
+}
+
+/// A JSON-RPC error as an HTTP response.
+pub(crate) fn rpc_error(
+    status: StatusCode,
+    id: Option<&Value>,
+    code: i32,
+    message: &str,
+    data: Option<Value>,
+) -> Response {
+    let mut err = json!({"code": code, "message": message});
+    if let Some(d) = data {
+        err["data"] = d;
+    }
+    let body = json!({"jsonrpc": "2.0", "id": id.cloned().unwrap_or(Value::Null), "error": err});
+    json_response(status, body.to_string())
+}
+
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+pub(crate) fn accepted() -> Response {
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// Whether `Accept` lists `text/event-stream` (or anything).
+pub(crate) fn accepts_sse(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.split(';').next().unwrap_or("").trim();
+            t.eq_ignore_ascii_case("text/event-stream") || t == "*/*"
+        })
+}
+
+/// An SSE response (TR-12: `X-Accel-Buffering: no`, keep-alive comments) that ends on shutdown.
+pub(crate) fn sse_response<S>(app: &App, stream: S) -> Response
+where
+    S: Stream<Item = Event> + Send + 'static,
+{
+    let mut rx = app.shutdown.clone();
+    let stop = async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let s = stream
+        .take_until(Box::pin(stop))
+        .map(Ok::<_, Infallible>);
+    let mut r = Sse::new(s)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response();
+    r.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// An SSE `message` event carrying one JSON-RPC message.
+pub(crate) fn message_event(json: String) -> Event {
+    Event::default().event("message").data(json)
+}

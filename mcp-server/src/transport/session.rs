@@ -1,0 +1,122 @@
+//! Sessions of the legacy eras (Streamable HTTP 2025-03-26..2025-11-25 and HTTP+SSE):
+//! random ids (256 bits, visible ASCII, TR-37), bound to the token's subject and client
+//! (RS-21), expired when idle (moka `time_to_idle`), bounded in number.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::auth::AuthContext;
+
+/// One legacy session.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) id: Arc<str>,
+    subject: String,
+    client_id: String,
+    /// Negotiated protocol version.
+    pub(crate) version: &'static str,
+    /// The server-to-client stream (GET /mcp, or the HTTP+SSE stream).
+    pub(crate) stream: Mutex<Option<mpsc::Sender<String>>>,
+    /// Cancellable in-flight requests by JSON-RPC id (serialised).
+    inflight: Mutex<HashMap<String, AbortHandle>>,
+}
+
+impl Session {
+    /// Whether the token that presents this session id is the one that created it.
+    pub(crate) fn bound_to(&self, auth: &AuthContext) -> bool {
+        self.subject == auth.subject && self.client_id == auth.client_id
+    }
+
+    pub(crate) fn stream_sender(&self) -> Option<mpsc::Sender<String>> {
+        self.stream.lock().ok().and_then(|g| g.clone())
+    }
+
+    pub(crate) fn set_stream(&self, tx: Option<mpsc::Sender<String>>) {
+        if let Ok(mut g) = self.stream.lock() {
+            *g = tx;
+        }
+    }
+
+    pub(crate) fn track(&self, id: String, h: AbortHandle) {
+        if let Ok(mut g) = self.inflight.lock() {
+            g.insert(id, h);
+        }
+    }
+
+    pub(crate) fn untrack(&self, id: &str) {
+        if let Ok(mut g) = self.inflight.lock() {
+            g.remove(id);
+        }
+    }
+
+    /// `notifications/cancelled`: aborts the request if it is still running (PR-40).
+    pub(crate) fn cancel(&self, id: &str) -> bool {
+        let h = self.inflight.lock().ok().and_then(|mut g| g.remove(id));
+        match h {
+            Some(h) => {
+                h.abort();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Too many sessions.
+#[derive(Debug)]
+pub(crate) struct TooManySessions;
+
+/// All live sessions.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionStore {
+    cache: moka::sync::Cache<Arc<str>, Arc<Session>>,
+    max: u64,
+}
+
+impl SessionStore {
+    pub(crate) fn new(max: u64, idle: Duration) -> Self {
+        Self {
+            cache: moka::sync::Cache::builder()
+                .max_capacity(max.saturating_mul(2))
+                .time_to_idle(idle)
+                .build(),
+            max,
+        }
+    }
+
+    pub(crate) fn create(
+        &self,
+        auth: &AuthContext,
+        version: &'static str,
+    ) -> Result<Arc<Session>, TooManySessions> {
+        if self.cache.entry_count() >= self.max {
+            self.cache.run_pending_tasks();
+            if self.cache.entry_count() >= self.max {
+                return Err(TooManySessions);
+            }
+        }
+        let id: Arc<str> = shared::random::token().into();
+        let s = Arc::new(Session {
+            id: id.clone(),
+            subject: auth.subject.clone(),
+            client_id: auth.client_id.clone(),
+            version,
+            stream: Mutex::new(None),
+            inflight: Mutex::new(HashMap::new()),
+        });
+        self.cache.insert(id, s.clone());
+        Ok(s)
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.cache.get(id)
+    }
+
+    pub(crate) fn remove(&self, id: &str) -> Option<Arc<Session>> {
+        self.cache.remove(id)
+    }
+}
