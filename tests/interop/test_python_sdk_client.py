@@ -9,10 +9,11 @@ import json
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import httpx2
 from mcp import ClientSession
 from mcp.client.auth import OAuthClientProvider, TokenStorage
-from mcp.client.streamable_http import streamablehttp_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from pydantic import AnyUrl
 
 REDIRECT = "http://127.0.0.1:53682/callback"
@@ -50,9 +51,11 @@ class HeadlessBrowser:
         assert r.status_code in (302, 303), r.text
         q = parse_qs(urlparse(r.headers["location"]).query)
         assert "error" not in q, q
-        self.result = (q["code"][0], q.get("state", [None])[0])
+        self.result = AuthorizationCodeResult(
+            code=q["code"][0], state=q.get("state", [None])[0], iss=q.get("iss", [None])[0]
+        )
 
-    async def callback_handler(self):
+    async def callback_handler(self) -> AuthorizationCodeResult:
         assert self.result is not None
         return self.result
 
@@ -75,10 +78,13 @@ def make_provider(url: str, storage: MemoryStorage, browser: HeadlessBrowser) ->
 
 async def test_python_sdk_client_logs_in_and_uses_tools_resources_prompts(stack):
     storage, browser = MemoryStorage(), HeadlessBrowser()
-    async with streamablehttp_client(stack.mcp_url, auth=make_provider(stack.mcp_url, storage, browser)) as (r, w, _):
-        async with ClientSession(r, w) as session:
+    async with httpx2.AsyncClient(auth=make_provider(stack.mcp_url, storage, browser), timeout=30) as http, \
+            streamable_http_client(stack.mcp_url, http_client=http) as (r, w), \
+            ClientSession(r, w) as session:
+        if True:
             init = await session.initialize()
-            assert init.serverInfo.name
+            assert init.server_info.name
+            print("negotiated protocol version:", init.protocol_version)
             tools = await session.list_tools()
             names = {t.name for t in tools.tools}
             assert {"echo", "add", "whoami", "slow_task"} <= names
@@ -105,8 +111,10 @@ async def test_python_sdk_client_logs_in_and_uses_tools_resources_prompts(stack)
 async def test_python_sdk_client_refreshes_expired_access_tokens(short_lived_stack):
     url = short_lived_stack.mcp_url
     storage, browser = MemoryStorage(), HeadlessBrowser()
-    async with streamablehttp_client(url, auth=make_provider(url, storage, browser)) as (r, w, _):
-        async with ClientSession(r, w) as session:
+    async with httpx2.AsyncClient(auth=make_provider(url, storage, browser), timeout=30) as http, \
+            streamable_http_client(url, http_client=http) as (r, w), \
+            ClientSession(r, w) as session:
+        if True:
             await session.initialize()
             first_access = storage.tokens.access_token
             first_refresh = storage.tokens.refresh_token
