@@ -199,3 +199,91 @@ impl std::io::Write for LogCapture {
         Ok(())
     }
 }
+
+/// Both servers in-process on loopback: the MCP server's listener is bound first so the
+/// authorization server knows the resource URL (RFC 8707) before it starts.
+#[derive(Debug)]
+pub struct Stack {
+    pub auth: auth_server::RunningServer,
+    pub mcp: mcp_server::RunningServer,
+}
+
+impl Stack {
+    pub fn issuer(&self) -> &str {
+        self.auth.issuer()
+    }
+    pub fn mcp_url(&self) -> &str {
+        self.mcp.resource_url()
+    }
+}
+
+/// Starts the stack; `tweak_as` and `tweak_mcp` adjust the configs.
+pub async fn stack(
+    tweak_as: impl FnOnce(&mut auth_server::Config),
+    tweak_mcp: impl FnOnce(&mut mcp_server::Config),
+) -> Stack {
+    init_tracing();
+    let mcp_listener = loopback_listener().await;
+    let resource = format!("http://{}/mcp", mcp_listener.local_addr().expect("addr"));
+    let auth = auth_server(|c| {
+        c.resources = vec![resource.clone()];
+        tweak_as(c);
+    })
+    .await;
+    let mut cfg = mcp_server::Config::new(auth.issuer(), &resource);
+    tweak_mcp(&mut cfg);
+    let mcp = mcp_server::serve(mcp_listener, cfg)
+        .await
+        .expect("MCP server starts");
+    Stack { auth, mcp }
+}
+
+/// A client-credentials access token for the service client.
+pub async fn service_token(issuer: &str, scope: &str) -> String {
+    let t: serde_json::Value = http()
+        .post(format!("{issuer}/token"))
+        .basic_auth("mcp-service", Some("dev-service-secret"))
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token JSON");
+    t["access_token"].as_str().expect("access_token").to_owned()
+}
+
+/// A raw session-era MCP POST with a bearer token.
+pub async fn mcp_post(
+    url: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    let mut req = http()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.expect("MCP POST")
+}
+
+/// `initialize` in the session era; returns the session id.
+pub async fn mcp_initialize(url: &str, token: &str) -> String {
+    let res = mcp_post(
+        url,
+        Some(token),
+        serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "e2e", "version": "1"}}}),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "initialize");
+    res.headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("Mcp-Session-Id")
+        .to_owned()
+}

@@ -20,11 +20,15 @@ fn main() {
         std::process::exit(2)
     });
     let scope = args.get(5).cloned().unwrap_or_else(|| "mcp".into());
-    let keys = Keys::load_or_generate(std::path::Path::new(&args[1]), SigningAlgorithm::ES256, Duration::from_secs(3600))
-        .unwrap_or_else(|e| {
-            eprintln!("keys: {e}");
-            std::process::exit(2)
-        });
+    let keys = Keys::load_or_generate(
+        std::path::Path::new(&args[1]),
+        SigningAlgorithm::ES256,
+        Duration::from_secs(3600),
+    )
+    .unwrap_or_else(|e| {
+        eprintln!("keys: {e}");
+        std::process::exit(2)
+    });
     let ring = keys.ring();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
