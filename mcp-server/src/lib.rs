@@ -17,6 +17,9 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
+// Rejections are ready HTTP responses (the tower-http convention: "a rejection is a response,
+// not an error"), built at most once per request; boxing them would only add an allocation.
+#![allow(clippy::result_large_err)]
 
 pub mod auth;
 pub mod config;

@@ -10,7 +10,11 @@ use clap::Parser;
 use mcp_server::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "http-mcp-mock-server", version, about = "OAuth2-protected MCP server")]
+#[command(
+    name = "http-mcp-mock-server",
+    version,
+    about = "OAuth2-protected MCP server"
+)]
 struct Cli {
     /// TOML configuration file (environment variables `MCP_SERVER__*` override it).
     #[arg(long, value_name = "PATH")]
@@ -80,8 +84,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

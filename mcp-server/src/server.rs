@@ -44,7 +44,10 @@ impl RunningServer {
         let _ = self.stop.send(true);
         if let Some(t) = self.task.take() {
             let abort = t.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(10), t).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }
@@ -69,7 +72,11 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
     let mcp_path = url::Url::parse(&resource_url)
         .map(|u| u.path().to_owned())
         .unwrap_or_else(|_| "/mcp".to_owned());
-    let mcp_path = if mcp_path.is_empty() { "/".to_owned() } else { mcp_path };
+    let mcp_path = if mcp_path.is_empty() {
+        "/".to_owned()
+    } else {
+        mcp_path
+    };
 
     let mut b = JwtAuthLayer::builder()
         .issuer(&config.auth_server_issuer)

@@ -46,9 +46,9 @@ fn challenge(prm: &str, error: Option<(&str, &str)>, scope: Option<&ScopeSet>) -
 
 fn response(status: StatusCode, www: String, body: Option<(&str, &str)>) -> Response<Body> {
     let body = match body {
-        Some((code, desc)) => Body::from(
-            serde_json::json!({"error": code, "error_description": desc}).to_string(),
-        ),
+        Some((code, desc)) => {
+            Body::from(serde_json::json!({"error": code, "error_description": desc}).to_string())
+        }
         None => Body::empty(),
     };
     let mut r = Response::new(body);
@@ -76,14 +76,14 @@ fn response(status: StatusCode, www: String, body: Option<(&str, &str)>) -> Resp
 /// `scope`, when given, is added to the 401 challenge (the scopes the resource offers).
 pub fn unauthorized(prm: &str, err: &AuthError, scope: Option<&ScopeSet>) -> Response<Body> {
     match err {
-        AuthError::Missing => response(
-            StatusCode::UNAUTHORIZED,
-            challenge(prm, None, scope),
-            None,
-        ),
+        AuthError::Missing => response(StatusCode::UNAUTHORIZED, challenge(prm, None, scope), None),
         AuthError::InvalidRequest(d) => {
             let e = ("invalid_request", *d);
-            response(StatusCode::BAD_REQUEST, challenge(prm, Some(e), None), Some(e))
+            response(
+                StatusCode::BAD_REQUEST,
+                challenge(prm, Some(e), None),
+                Some(e),
+            )
         }
         AuthError::InvalidToken(d) => {
             let e = ("invalid_token", *d);
@@ -111,7 +111,10 @@ pub fn unauthorized(prm: &str, err: &AuthError, scope: Option<&ScopeSet>) -> Res
 
 /// 403 `insufficient_scope` listing every scope the operation needs (checklist RS-07, RS-08).
 pub fn forbidden_insufficient_scope(prm: &str, required: &ScopeSet) -> Response<Body> {
-    let e = ("insufficient_scope", "the access token lacks a scope this request needs");
+    let e = (
+        "insufficient_scope",
+        "the access token lacks a scope this request needs",
+    );
     response(
         StatusCode::FORBIDDEN,
         challenge(prm, Some(e), Some(required)),
@@ -129,7 +132,11 @@ mod tests {
 
     #[test]
     fn rs06_no_token_challenge_has_no_error_code() {
-        let r = unauthorized("http://h/.well-known/oauth-protected-resource/mcp", &AuthError::Missing, None);
+        let r = unauthorized(
+            "http://h/.well-known/oauth-protected-resource/mcp",
+            &AuthError::Missing,
+            None,
+        );
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(
             www(&r),
@@ -139,7 +146,11 @@ mod tests {
 
     #[test]
     fn rs06_bad_token_challenge_says_invalid_token() {
-        let r = unauthorized("http://h/prm", &AuthError::InvalidToken("token \"expired\""), None);
+        let r = unauthorized(
+            "http://h/prm",
+            &AuthError::InvalidToken("token \"expired\""),
+            None,
+        );
         assert_eq!(
             www(&r),
             r#"Bearer error="invalid_token", error_description="token \"expired\"", resource_metadata="http://h/prm""#
@@ -148,7 +159,10 @@ mod tests {
 
     #[test]
     fn rs07_insufficient_scope_lists_scopes() {
-        let r = forbidden_insufficient_scope("http://h/prm", &ScopeSet::parse("mcp:tools:call mcp:tools:read"));
+        let r = forbidden_insufficient_scope(
+            "http://h/prm",
+            &ScopeSet::parse("mcp:tools:call mcp:tools:read"),
+        );
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert!(www(&r).contains(r#"error="insufficient_scope""#));
         assert!(www(&r).contains(r#"scope="mcp:tools:call mcp:tools:read""#));

@@ -43,8 +43,16 @@ pub(crate) struct Introspector {
 }
 
 impl Introspector {
-    pub(crate) fn new(cfg: IntrospectionConfig, metadata: Arc<AsMetadata>, http: reqwest::Client) -> Self {
-        Self { cfg, metadata, http }
+    pub(crate) fn new(
+        cfg: IntrospectionConfig,
+        metadata: Arc<AsMetadata>,
+        http: reqwest::Client,
+    ) -> Self {
+        Self {
+            cfg,
+            metadata,
+            http,
+        }
     }
 
     pub(crate) fn cache_ttl(&self) -> Duration {

@@ -60,9 +60,7 @@ impl From<&crate::config::JwksSettings> for JwksSettings {
             min_ttl: Duration::from_secs(c.min_ttl_secs),
             max_ttl: Duration::from_secs(c.max_ttl_secs),
             default_ttl: Duration::from_secs(c.default_ttl_secs),
-            unknown_kid_refetch_interval: Duration::from_secs(
-                c.unknown_kid_refetch_interval_secs,
-            ),
+            unknown_kid_refetch_interval: Duration::from_secs(c.unknown_kid_refetch_interval_secs),
             retry_after_failure: Duration::from_secs(c.retry_after_failure_secs),
         }
     }
@@ -360,7 +358,10 @@ impl JwksCache {
 
 fn ttl_from_headers(h: &http::HeaderMap, s: &JwksSettings) -> Duration {
     let mut ttl = s.default_ttl;
-    if let Some(cc) = h.get(http::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()) {
+    if let Some(cc) = h
+        .get(http::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+    {
         for d in cc.split(',').map(str::trim) {
             if d.eq_ignore_ascii_case("no-store") || d.eq_ignore_ascii_case("no-cache") {
                 ttl = Duration::ZERO;

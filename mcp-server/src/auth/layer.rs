@@ -35,7 +35,9 @@ pub(crate) fn bearer_token<B>(req: &Request<B>) -> Result<&str, AuthError> {
         return Err(AuthError::Missing);
     };
     if values.next().is_some() {
-        return Err(AuthError::InvalidRequest("more than one Authorization header"));
+        return Err(AuthError::InvalidRequest(
+            "more than one Authorization header",
+        ));
     }
     let v = v
         .to_str()
@@ -292,7 +294,11 @@ where
         let token = match bearer_token(&req) {
             Ok(t) => t,
             Err(e) => {
-                let r = unauthorized(&auth.resource_metadata_url, &e, auth.required_scopes.as_ref());
+                let r = unauthorized(
+                    &auth.resource_metadata_url,
+                    &e,
+                    auth.required_scopes.as_ref(),
+                );
                 return Either::Right(Box::pin(async move { Ok(r) }));
             }
         };
@@ -339,10 +345,19 @@ mod tests {
 
     #[test]
     fn rs10_bearer_only_from_header_scheme_case_insensitive() {
-        assert_eq!(bearer_token(&req(Some("Bearer abc"), "/mcp")).unwrap(), "abc");
-        assert_eq!(bearer_token(&req(Some("bearer abc"), "/mcp")).unwrap(), "abc");
+        assert_eq!(
+            bearer_token(&req(Some("Bearer abc"), "/mcp")).unwrap(),
+            "abc"
+        );
+        assert_eq!(
+            bearer_token(&req(Some("bearer abc"), "/mcp")).unwrap(),
+            "abc"
+        );
         assert_eq!(bearer_token(&req(None, "/mcp")), Err(AuthError::Missing));
-        assert_eq!(bearer_token(&req(Some("Basic abc"), "/mcp")), Err(AuthError::Missing));
+        assert_eq!(
+            bearer_token(&req(Some("Basic abc"), "/mcp")),
+            Err(AuthError::Missing)
+        );
         assert!(matches!(
             bearer_token(&req(None, "/mcp?access_token=abc")),
             Err(AuthError::InvalidRequest(_))

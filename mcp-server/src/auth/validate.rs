@@ -52,7 +52,11 @@ impl ScopeRules {
     /// Every scope mentioned by any rule (for `scopes_supported`).
     pub fn all(&self) -> ScopeSet {
         let mut s = ScopeSet::default();
-        for set in self.exact.values().chain(self.prefixes.iter().map(|(_, s)| s)) {
+        for set in self
+            .exact
+            .values()
+            .chain(self.prefixes.iter().map(|(_, s)| s))
+        {
             for x in set.iter() {
                 s.insert(x);
             }
@@ -74,6 +78,9 @@ impl Expiry<[u8; 32], (Arc<AuthContext>, Duration)> for TokenExpiry {
     }
 }
 
+/// Verified tokens by SHA-256 of the token, each with its own TTL.
+pub(crate) type TokenCache = moka::sync::Cache<[u8; 32], (Arc<AuthContext>, Duration)>;
+
 /// Validates bearer tokens; shared by the layer and by callers that need scope checks.
 pub struct Authenticator {
     pub(crate) issuer: String,
@@ -82,7 +89,7 @@ pub struct Authenticator {
     pub(crate) jwks: JwksCache,
     pub(crate) scope_rules: ScopeRules,
     pub(crate) required_scopes: Option<ScopeSet>,
-    pub(crate) token_cache: Option<moka::sync::Cache<[u8; 32], (Arc<AuthContext>, Duration)>>,
+    pub(crate) token_cache: Option<TokenCache>,
     pub(crate) token_cache_max_ttl: Duration,
     pub(crate) introspector: Option<Introspector>,
     pub(crate) clock: SharedClock,
@@ -99,9 +106,7 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
-pub(crate) fn build_token_cache(
-    capacity: u64,
-) -> Option<moka::sync::Cache<[u8; 32], (Arc<AuthContext>, Duration)>> {
+pub(crate) fn build_token_cache(capacity: u64) -> Option<TokenCache> {
     (capacity > 0).then(|| {
         moka::sync::Cache::builder()
             .max_capacity(capacity)
@@ -154,7 +159,9 @@ impl Authenticator {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::InvalidToken("malformed token"))?;
         match header.typ.as_deref() {
-            Some(t) if t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt") => {}
+            Some(t)
+                if t.eq_ignore_ascii_case("at+jwt")
+                    || t.eq_ignore_ascii_case("application/at+jwt") => {}
             _ => return Err(AuthError::InvalidToken("token typ must be at+jwt")),
         }
         let kid = header
@@ -163,7 +170,9 @@ impl Authenticator {
             .ok_or(AuthError::InvalidToken("token has no key id"))?;
         let key = self.jwks.key(kid).await?;
         if header.alg != key.alg {
-            return Err(AuthError::InvalidToken("algorithm not allowed for this key"));
+            return Err(AuthError::InvalidToken(
+                "algorithm not allowed for this key",
+            ));
         }
         let data = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.key, &key.validation)
             .map_err(|e| {
@@ -196,7 +205,9 @@ impl Authenticator {
             if let Some(aud) = &r.aud
                 && aud != &self.resource
             {
-                return Err(AuthError::InvalidToken("token not issued for this resource"));
+                return Err(AuthError::InvalidToken(
+                    "token not issued for this resource",
+                ));
             }
             if let Some(scope) = &r.scope {
                 ctx.scopes = ScopeSet::parse(scope);
@@ -231,10 +242,25 @@ mod tests {
     #[test]
     fn rs18_default_rules_honour_hierarchy() {
         let rules = ScopeRules::from_map(&crate::config::default_scope_rules());
-        assert_eq!(rules.required("tools/call").unwrap().to_string(), "mcp:tools:call");
-        assert_eq!(rules.required("resources/read").unwrap().to_string(), "mcp:resources:read");
-        assert_eq!(rules.required("resources/templates/list").unwrap().to_string(), "mcp:resources:read");
-        assert_eq!(rules.required("prompts/get").unwrap().to_string(), "mcp:prompts:read");
+        assert_eq!(
+            rules.required("tools/call").unwrap().to_string(),
+            "mcp:tools:call"
+        );
+        assert_eq!(
+            rules.required("resources/read").unwrap().to_string(),
+            "mcp:resources:read"
+        );
+        assert_eq!(
+            rules
+                .required("resources/templates/list")
+                .unwrap()
+                .to_string(),
+            "mcp:resources:read"
+        );
+        assert_eq!(
+            rules.required("prompts/get").unwrap().to_string(),
+            "mcp:prompts:read"
+        );
         assert!(rules.required("initialize").is_none());
         assert!(rules.required("ping").is_none());
         assert!(rules.required("server/discover").is_none());

@@ -278,10 +278,9 @@ pub(crate) fn rpc_module(
             cp.cursor.as_deref(),
             st.config.limits.page_size,
         )?;
-        Ok::<_, ErrorObjectOwned>(c.finish(
-            listed("resourceTemplates", items, next),
-            Some("public"),
-        ))
+        Ok::<_, ErrorObjectOwned>(
+            c.finish(listed("resourceTemplates", items, next), Some("public")),
+        )
     })?;
     m.register_async_method("resources/read", |p, st, ext| async move {
         let c = ctx(&ext)?;

@@ -78,7 +78,9 @@ pub(crate) fn get(p: &Params<'_>) -> Result<Value, ErrorObjectOwned> {
                 .ok_or_else(|| invalid_params("missing required argument: concept"))?;
             let level = arg(&args, "level").unwrap_or("intermediate");
             if !LEVELS.contains(&level) {
-                return Err(invalid_params("level must be beginner, intermediate or expert"));
+                return Err(invalid_params(
+                    "level must be beginner, intermediate or expert",
+                ));
             }
             Ok(json!({
                 "description": "Concept explanation",

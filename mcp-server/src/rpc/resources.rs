@@ -41,7 +41,9 @@ impl FileStore {
         {
             return None;
         }
-        let full = tokio::fs::canonicalize(self.root.join(rel_path)).await.ok()?;
+        let full = tokio::fs::canonicalize(self.root.join(rel_path))
+            .await
+            .ok()?;
         if !full.starts_with(&self.root) {
             return None;
         }

@@ -44,9 +44,10 @@ fn host_part(authority: &str) -> &str {
 
 impl HostPolicy {
     pub(crate) fn new(config: &Config, resource_url: &str) -> Self {
-        let resource_host = url::Url::parse(resource_url)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase()));
+        let resource_host = url::Url::parse(resource_url).ok().and_then(|u| {
+            u.host_str()
+                .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+        });
         Self {
             enabled: config.dns_rebinding_protection,
             origins: config

@@ -36,17 +36,9 @@ struct Envelope<'a> {
 pub(crate) struct MetaPeek<'a> {
     #[serde(rename = "progressToken", default)]
     pub(crate) progress_token: Option<Value>,
-    #[serde(
-        rename = "io.modelcontextprotocol/protocolVersion",
-        default,
-        borrow
-    )]
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion", default, borrow)]
     pub(crate) version: Option<Cow<'a, str>>,
-    #[serde(
-        rename = "io.modelcontextprotocol/clientCapabilities",
-        default,
-        borrow
-    )]
+    #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default, borrow)]
     pub(crate) client_capabilities: Option<&'a RawValue>,
 }
 
@@ -123,8 +115,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message<'_>, Response> {
             return Err(invalid("id must be a string or a number"));
         }
     }
-    if env.method.is_none() && (env.id.is_none() || (env.result.is_none() && env.error.is_none()))
-    {
+    if env.method.is_none() && (env.id.is_none() || (env.result.is_none() && env.error.is_none())) {
         return Err(invalid("not a JSON-RPC request, notification or response"));
     }
     let peek = env

@@ -187,9 +187,7 @@ where
     let stop = async move {
         let _ = rx.wait_for(|v| *v).await;
     };
-    let s = stream
-        .take_until(Box::pin(stop))
-        .map(Ok::<_, Infallible>);
+    let s = stream.take_until(Box::pin(stop)).map(Ok::<_, Infallible>);
     let mut r = Sse::new(s)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();

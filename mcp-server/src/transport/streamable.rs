@@ -14,8 +14,8 @@ use base64::Engine as _;
 use futures_util::StreamExt;
 use futures_util::stream;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use serde_json::{Value, json};
 use serde_json::value::RawValue;
+use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use super::message::{self, Message};
@@ -110,7 +110,18 @@ async fn respond(
         }
         _ if cancellable => {
             let Some(s) = session else {
-                return json_response(StatusCode::OK, msg.run(app, RequestCtx { auth, era, progress: None }).await);
+                return json_response(
+                    StatusCode::OK,
+                    msg.run(
+                        app,
+                        RequestCtx {
+                            auth,
+                            era,
+                            progress: None,
+                        },
+                    )
+                    .await,
+                );
             };
             let call = msg.to_owned_parts();
             let key = call.id.clone().unwrap_or_default();
@@ -191,7 +202,11 @@ pub(crate) async fn post(
     };
     let has_session = headers.contains_key(SESSION_HEADER);
     let hdr_version = header(&headers, VERSION_HEADER);
-    let meta_version = msg.peek.meta.as_ref().and_then(|m| m.version.is_some().then_some(()));
+    let meta_version = msg
+        .peek
+        .meta
+        .as_ref()
+        .and_then(|m| m.version.is_some().then_some(()));
     let modern = !has_session
         && msg.method() != "initialize"
         && (meta_version.is_some()
@@ -243,7 +258,15 @@ async fn in_session(
     if let Err(r) = scope_check(app, &auth, msg.method()) {
         return r;
     }
-    respond(app, Some(session), auth, Era::Legacy(session.version), headers, msg).await
+    respond(
+        app,
+        Some(session),
+        auth,
+        Era::Legacy(session.version),
+        headers,
+        msg,
+    )
+    .await
 }
 
 async fn initialize(
@@ -293,7 +316,10 @@ async fn initialize(
 
 /// TR-19: `=?base64?...?=` sentinel values are decoded before comparing.
 fn decode_header_value(v: &str) -> Option<String> {
-    match v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
+    match v
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
         Some(b) => base64::engine::general_purpose::STANDARD
             .decode(b)
             .ok()
@@ -315,6 +341,11 @@ async fn stateless(
 ) -> Response {
     let id = msg.id_value();
     let id = id.as_ref();
+    for h in [VERSION_HEADER, "mcp-method", "mcp-name"] {
+        if headers.get_all(h).iter().nth(1).is_some() {
+            return mismatch(id, "Duplicate MCP header");
+        }
+    }
     let meta = msg.peek.meta.as_ref();
     let meta_version = meta.and_then(|m| m.version.as_deref());
     let Some(hdr_version) = header(headers, VERSION_HEADER) else {
