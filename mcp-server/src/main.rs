@@ -39,7 +39,11 @@ fn load(cli: &Cli) -> Result<Config, String> {
         config::Environment::with_prefix("MCP_SERVER")
             .prefix_separator("__")
             .separator("__")
-            .try_parsing(true),
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("algorithms")
+            .with_list_parse_key("allowed_origins")
+            .with_list_parse_key("allowed_hosts"),
     );
     let mut cfg: Config = b
         .build()

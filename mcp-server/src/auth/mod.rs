@@ -58,6 +58,22 @@ pub struct AuthContext {
     pub expires_at: u64,
 }
 
+/// Axum extractor: takes the [`AuthContext`] the layer inserted (moved out of the request
+/// extensions, no clone). Without the layer in front it rejects with 401.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AuthContext {
+    type Rejection = http::StatusCode;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .remove::<AuthContext>()
+            .ok_or(http::StatusCode::UNAUTHORIZED)
+    }
+}
+
 /// Why a request was not authenticated. The `Display` text is the public
 /// `error_description` (never contains the token).
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

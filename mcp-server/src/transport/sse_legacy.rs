@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::response::sse::Event;
@@ -33,10 +32,7 @@ impl Drop for SessionGuard {
 }
 
 /// GET /sse.
-pub(crate) async fn get(
-    State(app): State<Arc<App>>,
-    Extension(auth): Extension<AuthContext>,
-) -> Response {
+pub(crate) async fn get(State(app): State<Arc<App>>, auth: AuthContext) -> Response {
     let session = match app.sessions.create(&auth, "2024-11-05") {
         Ok(s) => s,
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
@@ -65,7 +61,7 @@ pub(crate) struct SessionQuery {
 /// POST /messages?sessionId=...
 pub(crate) async fn post(
     State(app): State<Arc<App>>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
     Query(q): Query<SessionQuery>,
     body: Bytes,
 ) -> Response {

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -189,7 +188,7 @@ fn scope_check(app: &App, auth: &AuthContext, method: &str) -> Result<(), Respon
 /// POST on the MCP endpoint.
 pub(crate) async fn post(
     State(app): State<Arc<App>>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -496,7 +495,7 @@ async fn batch(app: &Arc<App>, auth: AuthContext, headers: &HeaderMap, body: &[u
 /// GET on the MCP endpoint: the session's server-to-client SSE stream (TR-34).
 pub(crate) async fn get(
     State(app): State<Arc<App>>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
     headers: HeaderMap,
 ) -> Response {
     if !headers.contains_key(SESSION_HEADER) {
@@ -524,7 +523,7 @@ pub(crate) async fn get(
 /// DELETE on the MCP endpoint ends the session (TR-40).
 pub(crate) async fn delete(
     State(app): State<Arc<App>>,
-    Extension(auth): Extension<AuthContext>,
+    auth: AuthContext,
     headers: HeaderMap,
 ) -> Response {
     let session = match session_for(&app, &auth, &headers) {

@@ -1,0 +1,126 @@
+//! The binary's command-line contract (issue 3 §F): one `listening on http://ADDR` line on
+//! stdout, exit code 2 on bad configuration, graceful exit on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_http-mcp-mock-server");
+
+#[test]
+fn cli_prints_listening_line_serves_prm_and_exits_on_sigterm() {
+    let mut child = Command::new(BIN)
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--auth-server",
+            "http://127.0.0.1:1",
+        ])
+        .env_remove("MCP_SERVER__BIND")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim_end()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(!addr.ends_with(":0"), "{addr}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let prm: serde_json::Value = rt.block_on(async {
+        reqwest::get(format!(
+            "http://{addr}/.well-known/oauth-protected-resource/mcp"
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+    });
+    assert_eq!(prm["resource"], format!("http://{addr}/mcp"));
+    assert_eq!(prm["authorization_servers"][0], "http://127.0.0.1:1");
+    #[cfg(unix)]
+    {
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                assert!(st.success(), "{st:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "no graceful exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).unwrap();
+        assert!(
+            rest.is_empty(),
+            "exactly one stdout line, got more: {rest:?}"
+        );
+    }
+    #[cfg(not(unix))]
+    child.kill().unwrap();
+}
+
+#[test]
+fn cli_bad_config_exits_2_with_message() {
+    let dir = std::env::temp_dir().join(format!("mcp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad_key = dir.join("bad-key.toml");
+    std::fs::write(&bad_key, "no_such_key = 1\n").unwrap();
+    for args in [
+        vec!["--auth-server", "not a url"],
+        vec!["--resource", "http://127.0.0.1:3003/mcp/"],
+        vec!["--config", bad_key.to_str().unwrap()],
+        vec!["--config", "/nonexistent/mcp.toml"],
+    ] {
+        let out = Command::new(BIN)
+            .args(["--bind", "127.0.0.1:0"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bad configuration"), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shipped_config_file_loads_and_env_overrides_it() {
+    let cfg = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/mcp_server_config.toml"
+    );
+    let mut child = Command::new(BIN)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args(["--config", cfg])
+        .env("MCP_SERVER__BIND", "127.0.0.1:0")
+        .env("MCP_SERVER__LIMITS__MAX_BODY_BYTES", "2048")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        line.starts_with("listening on http://127.0.0.1:"),
+        "{line:?}"
+    );
+}
