@@ -220,6 +220,68 @@ async fn rs14_eddsa_tokens_verify_against_okp_jwk() {
 }
 
 #[tokio::test]
+async fn rs14_rs256_tokens_verify_and_alg_switch_is_refused() {
+    let key = rs256();
+    let ec = es256();
+    let as_ = MockAs::start(&[&key, &ec], 300).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = mcp_server::serve(listener, mcp_server::Config::new(&as_.issuer, ""))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let t = sign(
+        &key,
+        &claims(&as_.issuer, server.resource_url(), ALL),
+        Some("at+jwt"),
+    );
+    let r = http
+        .post(server.resource_url())
+        .bearer_auth(t)
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // PS256 with the RSA key's kid: the algorithm comes from the JWK, never from the token.
+    let mut h = Header::new(Algorithm::PS256);
+    h.typ = Some("at+jwt".into());
+    h.kid = Some(key.kid.clone());
+    let t = jsonwebtoken::encode(
+        &h,
+        &claims(&as_.issuer, server.resource_url(), ALL),
+        &key.enc,
+    )
+    .unwrap();
+    let r = http
+        .post(server.resource_url())
+        .bearer_auth(t)
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // An RS256-allowed config that excludes ES256 refuses EC keys.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut cfg = mcp_server::Config::new(&as_.issuer, "");
+    cfg.algorithms = vec!["RS256".into()];
+    let rs_only = mcp_server::serve(listener, cfg).await.unwrap();
+    let t = sign(
+        &ec,
+        &claims(&as_.issuer, rs_only.resource_url(), ALL),
+        Some("at+jwt"),
+    );
+    let r = http
+        .post(rs_only.resource_url())
+        .bearer_auth(t)
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
 async fn rs07_rs08_rs18_insufficient_scope_gets_403_with_required_scope() {
     let s = stack().await;
     let read_only = s.token("mcp:tools:read");
@@ -1108,4 +1170,69 @@ async fn shutdown_ends_open_sse_streams() {
         .await
         .expect("graceful shutdown must not hang on open streams");
     drop(stream);
+}
+
+#[tokio::test]
+async fn tr34_pr18_get_stream_carries_log_messages_after_set_level() {
+    let s = stack().await;
+    let t = s.token(ALL);
+    let sid = s.session(&t, "2025-11-25").await;
+    let mut stream = s
+        .http
+        .get(&s.url)
+        .bearer_auth(&t)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    // Nothing is logged before logging/setLevel.
+    s.call(
+        &t,
+        &sid,
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"quiet"}}),
+    )
+    .await;
+    let r = s
+        .call(&t, &sid, "logging/setLevel", json!({"level":"info"}))
+        .await;
+    assert_eq!(r["result"], json!({}));
+    s.call(&t, &sid, "tools/call", json!({"name":"always_fails"}))
+        .await;
+    let mut buf = String::new();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !buf.contains("notifications/message") {
+            let chunk = stream.chunk().await.unwrap().expect("stream ended");
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .expect("log message on the GET stream");
+    let events = sse_events(&buf);
+    let logs: Vec<Value> = events
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .filter(|v| v["method"] == "notifications/message")
+        .collect();
+    assert_eq!(logs.len(), 1, "{buf}");
+    assert_eq!(logs[0]["params"]["level"], "info");
+    assert_eq!(logs[0]["params"]["data"]["error"], true);
+    // Without a session the GET stream does not exist (stateless era: 405).
+    let r = s
+        .http
+        .get(&s.url)
+        .bearer_auth(&t)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
 }

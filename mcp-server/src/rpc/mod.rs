@@ -65,6 +65,55 @@ pub enum Era {
 /// Sink for notifications tied to one request (progress): serialised JSON-RPC messages.
 pub type NotificationSink = mpsc::Sender<String>;
 
+/// A legacy session's server-to-client channel (GET stream or HTTP+SSE stream) with the
+/// level set by `logging/setLevel` (PR-18). Logging is off until the client sets a level.
+#[derive(Debug, Default)]
+pub struct LogChannel {
+    level: std::sync::atomic::AtomicUsize,
+    sink: std::sync::Mutex<Option<NotificationSink>>,
+}
+
+const LOG_OFF: usize = usize::MAX;
+
+impl LogChannel {
+    /// A channel with logging off and no stream.
+    pub fn new() -> Self {
+        Self {
+            level: std::sync::atomic::AtomicUsize::new(LOG_OFF),
+            sink: std::sync::Mutex::new(None),
+        }
+    }
+    /// The stream sender, if a stream is open.
+    pub fn sink(&self) -> Option<NotificationSink> {
+        self.sink.lock().ok().and_then(|g| g.clone())
+    }
+    /// Attaches (or detaches) the stream.
+    pub fn set_sink(&self, tx: Option<NotificationSink>) {
+        if let Ok(mut g) = self.sink.lock() {
+            *g = tx;
+        }
+    }
+    fn set_level(&self, idx: usize) {
+        self.level.store(idx, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// Sends `notifications/message` if `level` passes the client's threshold and a stream
+    /// is open; never blocks (a full stream drops the message).
+    pub fn log(&self, level: &str, logger: &str, data: Value) {
+        let min = self.level.load(std::sync::atomic::Ordering::Relaxed);
+        let Some(idx) = LOG_LEVELS.iter().position(|l| *l == level) else {
+            return;
+        };
+        if min == LOG_OFF || idx < min {
+            return;
+        }
+        if let Some(tx) = self.sink() {
+            let n = json!({"jsonrpc": "2.0", "method": "notifications/message",
+                "params": {"level": level, "logger": logger, "data": data}});
+            let _ = tx.try_send(n.to_string());
+        }
+    }
+}
+
 /// Per-request context inserted into the jsonrpsee [`Extensions`].
 #[derive(Debug)]
 pub struct RequestCtx {
@@ -74,6 +123,8 @@ pub struct RequestCtx {
     pub era: Era,
     /// `_meta.progressToken` and where to send progress, when the transport can deliver it.
     pub progress: Option<(Value, NotificationSink)>,
+    /// The legacy session's log channel, if any.
+    pub log: Option<Arc<LogChannel>>,
 }
 
 impl RequestCtx {
@@ -237,14 +288,17 @@ pub(crate) fn rpc_module(
         Ok::<_, ErrorObjectOwned>(c.finish(json!({}), None))
     })?;
     m.register_async_method("logging/setLevel", |p, _st, ext| async move {
-        let _ = ctx(&ext)?;
+        let c = ctx(&ext)?;
         #[derive(serde::Deserialize)]
         struct L {
             level: String,
         }
         let l: L = parse(&p)?;
-        if !LOG_LEVELS.contains(&l.level.as_str()) {
+        let Some(idx) = LOG_LEVELS.iter().position(|x| *x == l.level) else {
             return Err(invalid_params("invalid log level"));
+        };
+        if let Some(log) = &c.log {
+            log.set_level(idx);
         }
         Ok(json!({}))
     })?;
@@ -261,6 +315,13 @@ pub(crate) fn rpc_module(
     m.register_async_method("tools/call", |p, st, ext| async move {
         let c = ctx(&ext)?.clone();
         let r = tools::call(&st, &c, &p).await?;
+        if let Some(log) = &c.log {
+            log.log(
+                "info",
+                "tools",
+                json!({"event": "tools/call", "error": r.get("isError").is_some()}),
+            );
+        }
         Ok::<_, ErrorObjectOwned>(c.finish(r, None))
     })?;
     m.register_async_method("resources/list", |p, st, ext| async move {

@@ -120,7 +120,18 @@ pub(crate) fn router(
             http::HeaderName::from_static(VERSION_HEADER),
         ])
         .max_age(Duration::from_secs(600));
-    public.merge(protected).layer(cors)
+    // Sensitive-header marking sits outside the trace layer, so `Authorization` is never
+    // recorded (STYLE caution 1).
+    public
+        .merge(protected)
+        .layer(cors)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+                header::AUTHORIZATION,
+                header::COOKIE,
+            ]),
+        )
 }
 
 /// RFC 9728 document (RS-01..RS-05): exact resource, issuer, scopes, header-only bearer.

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::auth::AuthContext;
+use crate::rpc::LogChannel;
 
 /// One legacy session.
 #[derive(Debug)]
@@ -19,8 +20,8 @@ pub(crate) struct Session {
     client_id: String,
     /// Negotiated protocol version.
     pub(crate) version: &'static str,
-    /// The server-to-client stream (GET /mcp, or the HTTP+SSE stream).
-    pub(crate) stream: Mutex<Option<mpsc::Sender<String>>>,
+    /// The server-to-client stream (GET /mcp, or the HTTP+SSE stream) and log level.
+    pub(crate) log: Arc<LogChannel>,
     /// Cancellable in-flight requests by JSON-RPC id (serialised).
     inflight: Mutex<HashMap<String, AbortHandle>>,
 }
@@ -32,13 +33,11 @@ impl Session {
     }
 
     pub(crate) fn stream_sender(&self) -> Option<mpsc::Sender<String>> {
-        self.stream.lock().ok().and_then(|g| g.clone())
+        self.log.sink()
     }
 
     pub(crate) fn set_stream(&self, tx: Option<mpsc::Sender<String>>) {
-        if let Ok(mut g) = self.stream.lock() {
-            *g = tx;
-        }
+        self.log.set_sink(tx);
     }
 
     pub(crate) fn track(&self, id: String, h: AbortHandle) {
@@ -105,7 +104,7 @@ impl SessionStore {
             subject: auth.subject.clone(),
             client_id: auth.client_id.clone(),
             version,
-            stream: Mutex::new(None),
+            log: Arc::new(LogChannel::new()),
             inflight: Mutex::new(HashMap::new()),
         });
         self.cache.insert(id, s.clone());

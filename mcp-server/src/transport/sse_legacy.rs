@@ -113,6 +113,7 @@ pub(crate) async fn post(
         auth,
         era: Era::Legacy(version),
         progress: msg.progress_token().cloned().map(|t| (t, tx.clone())),
+        log: Some(session.log.clone()),
     };
     let call = msg.to_owned_parts();
     let key = call.id.clone().unwrap_or_default();

@@ -66,6 +66,7 @@ async fn respond(
                 auth,
                 era,
                 progress: Some((token, tx)),
+                log: session.map(|s| s.log.clone()),
             };
             let call = msg.to_owned_parts();
             let app2 = app.clone();
@@ -117,6 +118,7 @@ async fn respond(
                             auth,
                             era,
                             progress: None,
+                            log: session.map(|s| s.log.clone()),
                         },
                     )
                     .await,
@@ -129,6 +131,7 @@ async fn respond(
                 auth,
                 era,
                 progress: None,
+                log: session.map(|s| s.log.clone()),
             };
             let task = tokio::spawn(async move { call.run(&app2, ctx).await });
             s.track(key.clone(), task.abort_handle());
@@ -147,6 +150,7 @@ async fn respond(
                 auth,
                 era,
                 progress: None,
+                log: session.map(|s| s.log.clone()),
             };
             json_response(StatusCode::OK, msg.run(app, ctx).await)
         }
@@ -305,6 +309,7 @@ async fn initialize(
         auth,
         era: Era::Legacy(version),
         progress: None,
+        log: Some(session.log.clone()),
     };
     let mut r = json_response(StatusCode::OK, msg.run(app, ctx).await);
     if let Ok(v) = HeaderValue::from_str(&session.id) {
@@ -483,6 +488,7 @@ async fn batch(app: &Arc<App>, auth: AuthContext, headers: &HeaderMap, body: &[u
             auth: auth.clone(),
             era: Era::Legacy(session.version),
             progress: None,
+            log: Some(session.log.clone()),
         };
         out.push(msg.run(app, ctx).await);
     }

@@ -47,6 +47,35 @@ pub fn ed25519() -> Key {
     finish(EncodingKey::from_ed_der(der.as_ref()), Algorithm::EdDSA)
 }
 
+/// RS256 (RFC 9068's mandatory algorithm). aws-lc-rs gives PKCS#8; jsonwebtoken's RSA signer
+/// wants the inner PKCS#1 `RSAPrivateKey`, so unwrap the PKCS#8 OCTET STRING.
+pub fn rs256() -> Key {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let p8: Pkcs8V1Der<'static> = kp.as_der().unwrap();
+    let der = p8.as_ref();
+    const RSA_ALG_ID: &[u8] = &[
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let at = der
+        .windows(RSA_ALG_ID.len())
+        .position(|w| w == RSA_ALG_ID)
+        .unwrap()
+        + RSA_ALG_ID.len();
+    assert_eq!(der[at], 0x04, "OCTET STRING");
+    let (len, hdr) = match der[at + 1] {
+        n if n < 0x80 => (usize::from(n), 2),
+        0x81 => (usize::from(der[at + 2]), 3),
+        0x82 => (
+            (usize::from(der[at + 2]) << 8) | usize::from(der[at + 3]),
+            4,
+        ),
+        other => panic!("unexpected length byte {other:#x}"),
+    };
+    let pkcs1 = &der[at + hdr..at + hdr + len];
+    finish(EncodingKey::from_rsa_der(pkcs1), Algorithm::RS256)
+}
+
 pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
