@@ -1236,3 +1236,92 @@ async fn tr34_pr18_get_stream_carries_log_messages_after_set_level() {
         .unwrap();
     assert_eq!(r.status(), 405);
 }
+
+#[tokio::test]
+async fn tr07_tr11_stateless_progress_streams_then_result_without_session() {
+    let s = stack().await;
+    let t = s.token(ALL);
+    let r = s
+        .modern(
+            &t,
+            "tools/call",
+            json!({"name":"slow_task","arguments":{"steps":2,"delay_ms":5}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    // Without a progress token: plain JSON.
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let mut params = json!({"name":"slow_task","arguments":{"steps":2,"delay_ms":5}});
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "progressToken": 42,
+    });
+    let r = s
+        .post(&t)
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "slow_task")
+        .json(&json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":params}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    assert!(r.headers().get("mcp-session-id").is_none());
+    let events = sse_events(&r.text().await.unwrap());
+    assert_eq!(events.len(), 3);
+    let last: Value = serde_json::from_str(&events[2].1).unwrap();
+    assert_eq!(last["id"], 9);
+    assert_eq!(last["result"]["resultType"], "complete");
+}
+
+#[tokio::test]
+async fn session_limit_gets_503() {
+    let s = stack_with(|c| c.limits.max_sessions = 2).await;
+    let t = s.token(ALL);
+    s.session(&t, "2025-11-25").await;
+    s.session(&t, "2025-11-25").await;
+    let r = s
+        .post(&t)
+        .json(&json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_jsonrpc_errors_not_panics() {
+    let s = stack().await;
+    let t = s.token(ALL);
+    for (body, status, code) in [
+        ("{", 400, -32700),
+        ("[]", 400, -32600),
+        (
+            "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}",
+            400,
+            -32600,
+        ),
+        (
+            "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}",
+            400,
+            -32600,
+        ),
+        ("\"just a string\"", 400, -32700),
+    ] {
+        let r = s.post(&t).body(body).send().await.unwrap();
+        let st = r.status().as_u16();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        // "[]" without a session is refused before parsing (400 as well).
+        assert_eq!(st, status, "{body}");
+        if body != "[]" {
+            assert_eq!(v["error"]["code"], code, "{body}");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! (RS-21), expired when idle (moka `time_to_idle`), bounded in number.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -73,16 +74,24 @@ pub(crate) struct TooManySessions;
 #[derive(Debug, Clone)]
 pub(crate) struct SessionStore {
     cache: moka::sync::Cache<Arc<str>, Arc<Session>>,
+    /// Live sessions, exact (moka's `entry_count` lags behind inserts).
+    live: Arc<AtomicU64>,
     max: u64,
 }
 
 impl SessionStore {
     pub(crate) fn new(max: u64, idle: Duration) -> Self {
+        let live = Arc::new(AtomicU64::new(0));
+        let on_evict = live.clone();
         Self {
             cache: moka::sync::Cache::builder()
                 .max_capacity(max.saturating_mul(2))
                 .time_to_idle(idle)
+                .eviction_listener(move |_k, _v, _cause| {
+                    on_evict.fetch_sub(1, Ordering::AcqRel);
+                })
                 .build(),
+            live,
             max,
         }
     }
@@ -92,9 +101,22 @@ impl SessionStore {
         auth: &AuthContext,
         version: &'static str,
     ) -> Result<Arc<Session>, TooManySessions> {
-        if self.cache.entry_count() >= self.max {
+        if self
+            .live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .is_err()
+        {
+            // Expired sessions are counted until moka's housekeeping evicts them.
             self.cache.run_pending_tasks();
-            if self.cache.entry_count() >= self.max {
+            if self
+                .live
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < self.max).then_some(n + 1)
+                })
+                .is_err()
+            {
                 return Err(TooManySessions);
             }
         }
