@@ -1,0 +1,328 @@
+//! [`OAuthConfig`]: what the client stack needs to know, built with [`OAuthConfigBuilder`].
+//! Libraries take typed values and never read the environment; the CLI maps its TOML file,
+//! environment variables and flags onto this builder.
+//!
+//! ```
+//! use http_oauth2_client::{OAuthConfig, LoginMode};
+//! let cfg = OAuthConfig::builder("http://127.0.0.1:3003/mcp")
+//!     .client_id("mcp-cli")
+//!     .scopes("mcp:tools:read mcp:tools:call")
+//!     .login_mode(LoginMode::Headless)
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(cfg.server_url().as_str(), "http://127.0.0.1:3003/mcp");
+//! // Plain http to anything but loopback is refused unless explicitly allowed.
+//! assert!(OAuthConfig::builder("http://mcp.example/mcp").build().is_err());
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::clock::SharedClock;
+use shared::scope::ScopeSet;
+use shared::secret::ClientSecret;
+use url::Url;
+
+use crate::error::ConfigError;
+use crate::token::{InMemoryTokenStore, TokenStore};
+
+/// How the authorization code is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LoginMode {
+    /// Open the system browser on the authorization URL and wait on a loopback listener
+    /// (RFC 8252). The URL is also printed.
+    #[default]
+    Interactive,
+    /// Like `Interactive` but never tries to open a browser (prints the URL only).
+    InteractiveNoBrowser,
+    /// Fetch the authorization URL with HTTP and read the redirect's `Location` directly:
+    /// works with an auto-approving authorization server (tests, demo, CI).
+    Headless,
+    /// Confidential client, no user: the `client_credentials` grant (needs a secret).
+    ClientCredentials,
+}
+
+/// Client configuration. `Debug` redacts the client secret.
+#[derive(Clone)]
+pub struct OAuthConfig {
+    pub(crate) server_url: Url,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret: Option<ClientSecret>,
+    pub(crate) client_metadata_url: Option<String>,
+    pub(crate) client_name: String,
+    pub(crate) scopes: Option<ScopeSet>,
+    pub(crate) redirect_uri: Url,
+    pub(crate) login_mode: LoginMode,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) request_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) login_timeout: Duration,
+    pub(crate) max_retries: u32,
+    pub(crate) token_store: Arc<dyn TokenStore>,
+    pub(crate) clock: SharedClock,
+    pub(crate) extra_origins: Vec<url::Origin>,
+}
+
+impl std::fmt::Debug for OAuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthConfig")
+            .field("server_url", &self.server_url.as_str())
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field("client_metadata_url", &self.client_metadata_url)
+            .field("scopes", &self.scopes.as_ref().map(ToString::to_string))
+            .field("redirect_uri", &self.redirect_uri.as_str())
+            .field("login_mode", &self.login_mode)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("request_timeout", &self.request_timeout)
+            .field("login_timeout", &self.login_timeout)
+            .field("token_store", &self.token_store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuthConfig {
+    /// Starts a builder for the MCP server (protected resource) at `server_url`.
+    pub fn builder(server_url: impl Into<String>) -> OAuthConfigBuilder {
+        OAuthConfigBuilder::new(server_url.into())
+    }
+    /// The MCP endpoint URL.
+    pub fn server_url(&self) -> &Url {
+        &self.server_url
+    }
+    /// The configured (pre-registered) client id, if any.
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+    /// The login mode.
+    pub fn login_mode(&self) -> LoginMode {
+        self.login_mode
+    }
+    /// The token store.
+    pub fn token_store(&self) -> &Arc<dyn TokenStore> {
+        &self.token_store
+    }
+    /// Whether plain http to non-loopback hosts is allowed.
+    pub fn insecure_http_allowed(&self) -> bool {
+        self.allow_insecure_http
+    }
+    /// Per-request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+    /// Checks a URL against the transport policy (https, or http on loopback, or anything
+    /// with `allow_insecure_http`; CL-08, CL-09).
+    pub fn check_url(&self, url: &str) -> Result<Url, ConfigError> {
+        check_url(url, self.allow_insecure_http)
+    }
+}
+
+/// Parses `raw` and applies the transport policy: `https`, or `http` to a loopback host, or
+/// any `http` when `insecure` is set. Other schemes (`javascript:`, `file:` ...) are refused.
+pub fn check_url(raw: &str, insecure: bool) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| ConfigError::InvalidUrl {
+        url: raw.to_owned(),
+        reason: e.to_string(),
+    })?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if insecure || shared::urls::is_loopback_http(&url) => Ok(url),
+        "http" => Err(ConfigError::InsecureHttp(raw.to_owned())),
+        other => Err(ConfigError::InvalidUrl {
+            url: raw.to_owned(),
+            reason: format!("scheme `{other}` is not allowed"),
+        }),
+    }
+}
+
+/// Builder for [`OAuthConfig`]; `new()` defaults are the safe ones.
+#[derive(Debug)]
+pub struct OAuthConfigBuilder {
+    server_url: String,
+    client_id: Option<String>,
+    client_secret: Option<ClientSecret>,
+    client_metadata_url: Option<String>,
+    client_name: String,
+    scopes: Option<ScopeSet>,
+    redirect_uri: String,
+    login_mode: LoginMode,
+    allow_insecure_http: bool,
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    login_timeout: Duration,
+    max_retries: u32,
+    token_store: Option<Arc<dyn TokenStore>>,
+    clock: Option<SharedClock>,
+    extra_origins: Vec<String>,
+}
+
+impl OAuthConfigBuilder {
+    fn new(server_url: String) -> Self {
+        Self {
+            server_url,
+            client_id: None,
+            client_secret: None,
+            client_metadata_url: None,
+            client_name: "http-oauth2-client".to_owned(),
+            scopes: None,
+            redirect_uri: "http://127.0.0.1/callback".to_owned(),
+            login_mode: LoginMode::Interactive,
+            allow_insecure_http: false,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            login_timeout: Duration::from_secs(300),
+            max_retries: 2,
+            token_store: None,
+            clock: None,
+            extra_origins: Vec::new(),
+        }
+    }
+    /// A pre-registered client id (CL-11); skips CIMD and dynamic registration.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+    /// The client secret of a confidential pre-registered client.
+    pub fn client_secret(mut self, secret: ClientSecret) -> Self {
+        self.client_secret = Some(secret);
+        self
+    }
+    /// A Client ID Metadata Document URL, used when the AS supports CIMD (CL-10, CL-12).
+    pub fn client_metadata_url(mut self, url: impl Into<String>) -> Self {
+        self.client_metadata_url = Some(url.into());
+        self
+    }
+    /// `client_name` sent in dynamic registration.
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
+        self.client_name = name.into();
+        self
+    }
+    /// Requested scopes (space-separated). Default: the challenge's or PRM's (CL-21).
+    pub fn scopes(mut self, scopes: &str) -> Self {
+        let s = ScopeSet::parse(scopes);
+        self.scopes = (!s.is_empty()).then_some(s);
+        self
+    }
+    /// The redirect URI (loopback `http`, any port is substituted at run time).
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uri = uri.into();
+        self
+    }
+    /// How to obtain the authorization.
+    pub fn login_mode(mut self, mode: LoginMode) -> Self {
+        self.login_mode = mode;
+        self
+    }
+    /// Shorthand for `login_mode(LoginMode::Headless)`.
+    pub fn headless(self) -> Self {
+        self.login_mode(LoginMode::Headless)
+    }
+    /// Allows plain `http://` to non-loopback hosts (development only). Loopback `http` is
+    /// always allowed.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.allow_insecure_http = true;
+        self
+    }
+    /// Per-request timeout (hard maximum, holds even while progress arrives; PR-42).
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+    /// TCP connect timeout.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+    /// How long the interactive login waits for the browser redirect.
+    pub fn login_timeout(mut self, d: Duration) -> Self {
+        self.login_timeout = d;
+        self
+    }
+    /// Retries of idempotent calls (discovery, token endpoint) on transient failures.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+    /// The token store (default: in memory).
+    pub fn with_token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.token_store = Some(store);
+        self
+    }
+    /// The clock (default: system); tests inject `shared::clock::TestClock`.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+    /// Another origin that may receive the bearer token (default: the MCP server's only).
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.extra_origins.push(origin.into());
+        self
+    }
+
+    /// Validates and builds.
+    pub fn build(self) -> Result<OAuthConfig, ConfigError> {
+        let server_url = check_url(&self.server_url, self.allow_insecure_http)?;
+        if server_url.fragment().is_some() {
+            return Err(ConfigError::InvalidUrl {
+                url: self.server_url,
+                reason: "must not have a fragment".into(),
+            });
+        }
+        let redirect_uri = Url::parse(&self.redirect_uri).map_err(|e| ConfigError::InvalidUrl {
+            url: self.redirect_uri.clone(),
+            reason: e.to_string(),
+        })?;
+        if !shared::urls::is_loopback_http(&redirect_uri) && redirect_uri.scheme() != "https" {
+            return Err(ConfigError::InvalidUrl {
+                url: self.redirect_uri,
+                reason: "redirect URI must be loopback http or https (CL-17)".into(),
+            });
+        }
+        if self.login_mode == LoginMode::ClientCredentials
+            && (self.client_id.is_none() || self.client_secret.is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "client_credentials needs a client id and a client secret".into(),
+            ));
+        }
+        if self.client_secret.is_some() && self.client_id.is_none() {
+            return Err(ConfigError::Invalid(
+                "a client secret was given without a client id".into(),
+            ));
+        }
+        if let Some(u) = &self.client_metadata_url {
+            let parsed = check_url(u, self.allow_insecure_http)?;
+            if parsed.path() == "/" {
+                return Err(ConfigError::InvalidUrl {
+                    url: u.clone(),
+                    reason: "a client metadata document URL needs a path (CL-12)".into(),
+                });
+            }
+        }
+        let mut extra_origins = Vec::new();
+        for o in &self.extra_origins {
+            extra_origins.push(check_url(o, self.allow_insecure_http)?.origin());
+        }
+        Ok(OAuthConfig {
+            server_url,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            client_metadata_url: self.client_metadata_url,
+            client_name: self.client_name,
+            scopes: self.scopes,
+            redirect_uri,
+            login_mode: self.login_mode,
+            allow_insecure_http: self.allow_insecure_http,
+            request_timeout: self.request_timeout,
+            connect_timeout: self.connect_timeout,
+            login_timeout: self.login_timeout,
+            max_retries: self.max_retries,
+            token_store: self
+                .token_store
+                .unwrap_or_else(|| Arc::new(InMemoryTokenStore::default())),
+            clock: self.clock.unwrap_or_else(shared::clock::system),
+            extra_origins,
+        })
+    }
+}

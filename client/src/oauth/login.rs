@@ -1,0 +1,269 @@
+//! Obtaining the authorization code: [`headless_authorize`] (fetches the authorization URL
+//! and reads the redirect's `Location`; works with an auto-approving server) and the
+//! interactive RFC 8252 loopback flow ([`LoopbackListener`], [`open_browser`]; CL-27, CL-28).
+
+use std::io::IsTerminal as _;
+use std::time::Duration;
+
+use shared::secret::AuthorizationCode;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+use url::Url;
+
+use super::authorize::AuthorizationRequest;
+use crate::error::ClientError;
+
+/// Whether `candidate` is the redirect URI (same scheme, host and path; any port for loopback).
+fn is_redirect_target(candidate: &Url, redirect_uri: &str) -> bool {
+    let Ok(r) = Url::parse(redirect_uri) else {
+        return false;
+    };
+    let base = |u: &Url| {
+        let mut u = u.clone();
+        u.set_query(None);
+        u.set_fragment(None);
+        u.to_string()
+    };
+    shared::urls::redirect_uri_matches(&base(&r), &base(candidate))
+}
+
+/// Headless login: GET the authorization URL with redirects disabled and follow the
+/// authorization server's own redirects (same origin, at most 5) until one targets the
+/// redirect URI, then validate it (state, iss) and return the code.
+#[tracing::instrument(skip_all)]
+pub async fn headless_authorize(
+    http: &reqwest::Client,
+    req: &AuthorizationRequest,
+) -> Result<AuthorizationCode, ClientError> {
+    let mut url = req.url().clone();
+    let as_origin = url.origin();
+    for _ in 0..5 {
+        let resp = http.get(url.clone()).send().await?;
+        let status = resp.status();
+        if status.is_redirection() {
+            let loc = resp
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    ClientError::AuthorizationResponse("redirect without Location".into())
+                })?;
+            let next = url.join(loc).map_err(|e| {
+                ClientError::AuthorizationResponse(format!("invalid Location: {e}"))
+            })?;
+            if is_redirect_target(&next, req.redirect_uri()) {
+                return req.validate_redirect(&next);
+            }
+            if next.origin() != as_origin {
+                return Err(ClientError::AuthorizationResponse(format!(
+                    "the authorization server redirected to {} (neither itself nor the redirect URI)",
+                    next.origin().ascii_serialization()
+                )));
+            }
+            url = next;
+            continue;
+        }
+        if status.is_success() {
+            return Err(ClientError::AuthorizationRequired(
+                "the authorization server shows a login or consent page: headless login needs an auto-approving server; run without --headless to use the browser".into(),
+            ));
+        }
+        let body = super::read_limited(resp, 16 * 1024).await.unwrap_or_default();
+        let detail = serde_json::from_slice::<shared::oauth::ErrorResponse>(&body)
+            .map(|e| e.to_string())
+            .unwrap_or_else(|_| format!("HTTP {status}"));
+        return Err(ClientError::AuthorizationResponse(format!(
+            "the authorization endpoint refused the request: {detail}"
+        )));
+    }
+    Err(ClientError::AuthorizationResponse(
+        "too many redirects at the authorization server".into(),
+    ))
+}
+
+/// A loopback listener on an ephemeral port, open only for the duration of one login
+/// (CL-28). Binds `127.0.0.1` (or `[::1]` if the redirect template says so), never
+/// `localhost`.
+#[derive(Debug)]
+pub struct LoopbackListener {
+    listener: TcpListener,
+    redirect_uri: Url,
+}
+
+impl LoopbackListener {
+    /// Binds an ephemeral port and derives the redirect URI from `template`
+    /// (e.g. `http://127.0.0.1/callback` → `http://127.0.0.1:PORT/callback`).
+    pub async fn bind(template: &Url) -> Result<Self, ClientError> {
+        let ip: std::net::IpAddr = match template.host() {
+            Some(url::Host::Ipv6(ip)) => ip.into(),
+            _ => std::net::Ipv4Addr::LOCALHOST.into(),
+        };
+        let listener = TcpListener::bind((ip, 0))
+            .await
+            .map_err(|e| ClientError::Transport(format!("cannot bind a loopback port: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| ClientError::Transport(e.to_string()))?
+            .port();
+        let mut redirect_uri = template.clone();
+        let _ = redirect_uri.set_ip_host(ip);
+        let _ = redirect_uri.set_port(Some(port));
+        Ok(Self {
+            listener,
+            redirect_uri,
+        })
+    }
+
+    /// The redirect URI to register and send.
+    pub fn redirect_uri(&self) -> &str {
+        self.redirect_uri.as_str()
+    }
+
+    /// Waits for the browser's redirect (at most `timeout`), answers it with a small page
+    /// (no scripts, no third-party resources) and returns the validated code.
+    pub async fn wait(
+        self,
+        req: &AuthorizationRequest,
+        timeout: Duration,
+    ) -> Result<AuthorizationCode, ClientError> {
+        let spinner = spawn_spinner();
+        let res = tokio::time::timeout(timeout, self.accept_loop(req)).await;
+        spinner.abort();
+        if std::io::stderr().is_terminal() {
+            eprint!("\r");
+        }
+        res.map_err(|_| {
+            ClientError::Timeout(format!(
+                "no browser redirect within {}s; run the login again (or use --headless against an auto-approving server)",
+                timeout.as_secs()
+            ))
+        })?
+    }
+
+    async fn accept_loop(&self, req: &AuthorizationRequest) -> Result<AuthorizationCode, ClientError> {
+        loop {
+            let (mut stream, _) = self
+                .listener
+                .accept()
+                .await
+                .map_err(|e| ClientError::Transport(e.to_string()))?;
+            // Read the request head (bounded to 8 KiB).
+            let mut buf = Vec::with_capacity(1024);
+            let mut chunk = [0u8; 1024];
+            let head_ok = loop {
+                match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
+                    Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break false,
+                    Ok(Ok(n)) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            break true;
+                        }
+                        if buf.len() > 8192 {
+                            break false;
+                        }
+                    }
+                }
+            };
+            if !head_ok {
+                continue;
+            }
+            let head = String::from_utf8_lossy(&buf);
+            let target = head
+                .lines()
+                .next()
+                .and_then(|l| {
+                    let mut p = l.split(' ');
+                    (p.next() == Some("GET")).then(|| p.next()).flatten()
+                })
+                .unwrap_or("")
+                .to_owned();
+            let Ok(full) = self.redirect_uri.join(&target) else {
+                let _ = respond(&mut stream, 400, "Bad request").await;
+                continue;
+            };
+            if full.path() != self.redirect_uri.path() {
+                let _ = respond(&mut stream, 404, "Not found").await;
+                continue;
+            }
+            let result = req.validate_redirect(&full);
+            let page = match &result {
+                Ok(_) => "Authorization complete. You can close this window and return to the terminal.".to_owned(),
+                Err(e) => format!("Authorization failed: {}. Return to the terminal.", html_escape(&e.to_string())),
+            };
+            let _ = respond(&mut stream, if result.is_ok() { 200 } else { 400 }, &page).await;
+            return result;
+        }
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+async fn respond(stream: &mut tokio::net::TcpStream, status: u16, text: &str) -> std::io::Result<()> {
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>http-oauth2-client</title></head><body><p>{text}</p></body></html>"
+    );
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        _ => "Bad Request",
+    };
+    let resp = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nContent-Security-Policy: default-src 'none'\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(resp.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+fn spawn_spinner() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let frames = ['|', '/', '-', '\\'];
+        let mut i = 0usize;
+        loop {
+            eprint!("\r{} waiting for the browser...", frames[i % frames.len()]);
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    })
+}
+
+/// Opens `url` in the system browser through the OS opener (never a shell; CL-09, CL-27).
+/// Returns whether an opener could be started.
+pub fn open_browser(url: &Url) -> bool {
+    if !matches!(url.scheme(), "https" | "http") {
+        return false;
+    }
+    let (cmd, args): (&str, Vec<&str>) = if cfg!(target_os = "macos") {
+        ("open", vec![])
+    } else if cfg!(target_os = "windows") {
+        ("rundll32", vec!["url.dll,FileProtocolHandler"])
+    } else {
+        ("xdg-open", vec![])
+    };
+    std::process::Command::new(cmd)
+        .args(args)
+        .arg(url.as_str())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_target_matches_loopback_any_port() {
+        let t = |u: &str| Url::parse(u).unwrap();
+        assert!(is_redirect_target(&t("http://127.0.0.1:4444/callback?code=x"), "http://127.0.0.1/callback"));
+        assert!(!is_redirect_target(&t("http://127.0.0.1:4444/other?code=x"), "http://127.0.0.1/callback"));
+        assert!(!is_redirect_target(&t("http://evil.example/callback"), "http://127.0.0.1/callback"));
+    }
+}

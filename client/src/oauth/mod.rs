@@ -1,0 +1,62 @@
+//! The OAuth side: `WWW-Authenticate` parsing ([`challenge`]), metadata [`discovery`],
+//! client [`registration`], the authorization request and redirect validation
+//! ([`authorize`]), the [`token_endpoint`] and the [`login`] flows (headless and loopback).
+//!
+//! Every call here goes through a *plain* HTTP client with redirects disabled
+//! ([`oauth_http_client`]), never through the bearer middleware, so no token can leak into
+//! discovery and the token endpoint cannot re-enter the refresher.
+
+pub mod authorize;
+pub mod challenge;
+pub mod discovery;
+pub mod login;
+pub mod registration;
+pub mod token_endpoint;
+
+use std::time::Duration;
+
+use reqwest_middleware::ClientWithMiddleware;
+use reqwest_retry::RetryTransientMiddleware;
+use reqwest_retry::policies::ExponentialBackoff;
+
+/// A plain client for discovery, registration and the token endpoint: redirects disabled
+/// (SSRF note in oauth2-rs), timeouts, and transient failures (connection errors, 5xx, 429)
+/// retried with exponential backoff and jitter (reqwest-retry).
+pub fn oauth_http_client(
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    max_retries: u32,
+) -> ClientWithMiddleware {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(request_timeout)
+        .connect_timeout(connect_timeout)
+        .user_agent(concat!("http-oauth2-client/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new());
+    let policy = ExponentialBackoff::builder()
+        .retry_bounds(Duration::from_millis(50), Duration::from_secs(2))
+        .build_with_max_retries(max_retries);
+    reqwest_middleware::ClientBuilder::new(client)
+        .with(RetryTransientMiddleware::new_with_policy(policy))
+        .build()
+}
+
+/// Reads a body of at most `limit` bytes.
+pub(crate) async fn read_limited(
+    resp: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes, crate::ClientError> {
+    if resp.content_length().is_some_and(|l| l > limit as u64) {
+        return Err(crate::ClientError::Transport(format!(
+            "response body larger than {limit} bytes"
+        )));
+    }
+    let b = resp.bytes().await?;
+    if b.len() > limit {
+        return Err(crate::ClientError::Transport(format!(
+            "response body larger than {limit} bytes"
+        )));
+    }
+    Ok(b)
+}

@@ -1,0 +1,219 @@
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §6; OAuth 2.1 §4): authorization-code
+//! exchange, refresh and client credentials, always with `resource` (RFC 8707, CL-19).
+//! Error bodies become [`ClientError::TokenEndpoint`]; a refresh refused with
+//! `invalid_grant` becomes [`ClientError::AuthorizationRequired`]. Bodies are never logged
+//! nor kept in errors (they hold tokens).
+
+use reqwest_middleware::ClientWithMiddleware;
+use shared::oauth::{ErrorCode, ErrorResponse, TokenResponse};
+use shared::pkce::PkceVerifier;
+use shared::scope::ScopeSet;
+use shared::secret::{AuthorizationCode, ClientSecret, RefreshToken};
+use url::Url;
+
+use crate::error::ClientError;
+
+const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    /// Public client: `client_id` in the body.
+    None,
+    /// HTTP Basic with the form-encoded id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// Id and secret in the body.
+    ClientSecretPost,
+}
+
+impl ClientAuthMethod {
+    /// From a registration's `token_endpoint_auth_method`, given whether a secret exists.
+    pub fn from_registration(method: Option<&str>, has_secret: bool) -> Self {
+        match (method, has_secret) {
+            (_, false) | (Some("none"), _) => Self::None,
+            (Some("client_secret_post"), true) => Self::ClientSecretPost,
+            _ => Self::ClientSecretBasic,
+        }
+    }
+}
+
+/// A client's credentials. `Debug` is redacted through [`ClientSecret`].
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    /// The client id.
+    pub client_id: String,
+    /// The secret of a confidential client.
+    pub client_secret: Option<ClientSecret>,
+    /// The authentication method.
+    pub auth_method: ClientAuthMethod,
+}
+
+impl ClientCredentials {
+    /// A public client.
+    pub fn public(client_id: impl Into<String>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: None,
+            auth_method: ClientAuthMethod::None,
+        }
+    }
+    /// A confidential client using `client_secret_basic`.
+    pub fn confidential(client_id: impl Into<String>, secret: ClientSecret) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: Some(secret),
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+        }
+    }
+}
+
+/// One authorization server's token endpoint, for one client and one resource.
+#[derive(Debug, Clone)]
+pub struct TokenEndpoint {
+    url: Url,
+    client: ClientCredentials,
+    resource: Option<String>,
+    http: ClientWithMiddleware,
+}
+
+impl TokenEndpoint {
+    /// A token endpoint. `http` should be [`super::oauth_http_client`] (no redirects).
+    pub fn new(
+        url: Url,
+        client: ClientCredentials,
+        resource: Option<String>,
+        http: ClientWithMiddleware,
+    ) -> Self {
+        Self {
+            url,
+            client,
+            resource,
+            http,
+        }
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client.client_id
+    }
+
+    /// The resource sent with every request.
+    pub fn resource(&self) -> Option<&str> {
+        self.resource.as_deref()
+    }
+
+    /// Redeems an authorization code (CL-29).
+    #[tracing::instrument(skip_all, fields(oauth.grant_type = "authorization_code", client.id = %self.client.client_id))]
+    pub async fn exchange_code(
+        &self,
+        code: &AuthorizationCode,
+        verifier: &PkceVerifier,
+        redirect_uri: &str,
+    ) -> Result<TokenResponse, ClientError> {
+        let form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.secret().to_owned()),
+            ("code_verifier", verifier.secret().to_owned()),
+            ("redirect_uri", redirect_uri.to_owned()),
+        ];
+        self.request(form).await
+    }
+
+    /// Refreshes (RFC 6749 §6). `invalid_grant` → [`ClientError::AuthorizationRequired`].
+    #[tracing::instrument(skip_all, fields(oauth.grant_type = "refresh_token", client.id = %self.client.client_id))]
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        scope: Option<&ScopeSet>,
+    ) -> Result<TokenResponse, ClientError> {
+        let mut form = vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", refresh_token.secret().to_owned()),
+        ];
+        if let Some(s) = scope.filter(|s| !s.is_empty()) {
+            form.push(("scope", s.to_string()));
+        }
+        match self.request(form).await {
+            Err(ClientError::TokenEndpoint {
+                code: ErrorCode::InvalidGrant,
+                description,
+            }) => Err(ClientError::AuthorizationRequired(format!(
+                "the refresh token was rejected (invalid_grant{}); log in again",
+                description.map(|d| format!(": {d}")).unwrap_or_default()
+            ))),
+            other => other,
+        }
+    }
+
+    /// The `client_credentials` grant (confidential clients).
+    #[tracing::instrument(skip_all, fields(oauth.grant_type = "client_credentials", client.id = %self.client.client_id))]
+    pub async fn client_credentials(
+        &self,
+        scope: Option<&ScopeSet>,
+    ) -> Result<TokenResponse, ClientError> {
+        let mut form = vec![("grant_type", "client_credentials".to_owned())];
+        if let Some(s) = scope.filter(|s| !s.is_empty()) {
+            form.push(("scope", s.to_string()));
+        }
+        self.request(form).await
+    }
+
+    async fn request(
+        &self,
+        mut form: Vec<(&'static str, String)>,
+    ) -> Result<TokenResponse, ClientError> {
+        if let Some(r) = &self.resource {
+            form.push(("resource", r.clone()));
+        }
+        let mut req = self
+            .http
+            .post(self.url.clone())
+            .header(http::header::ACCEPT, "application/json");
+        match (self.client.auth_method, &self.client.client_secret) {
+            (ClientAuthMethod::ClientSecretBasic, Some(secret)) => {
+                let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                req = req.basic_auth(enc(&self.client.client_id), Some(enc(secret.secret())));
+            }
+            (ClientAuthMethod::ClientSecretPost, Some(secret)) => {
+                form.push(("client_id", self.client.client_id.clone()));
+                form.push(("client_secret", secret.secret().to_owned()));
+            }
+            _ => form.push(("client_id", self.client.client_id.clone())),
+        }
+        let resp = req.form(&form).send().await?;
+        let status = resp.status();
+        let body = super::read_limited(resp, MAX_TOKEN_RESPONSE_BYTES).await?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorResponse>(&body) {
+                Ok(e) => ClientError::TokenEndpoint {
+                    code: e.error,
+                    description: e.error_description,
+                },
+                Err(_) => ClientError::Transport(format!(
+                    "token endpoint answered HTTP {status} without an OAuth error body"
+                )),
+            });
+        }
+        // Never include the body in the error: it holds tokens.
+        let tr: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+            ClientError::Protocol(format!(
+                "malformed token response (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if !tr.token_type.eq_ignore_ascii_case("bearer") {
+            return Err(ClientError::Protocol(format!(
+                "unsupported token_type `{}` (expected Bearer)",
+                tr.token_type
+            )));
+        }
+        tracing::debug!(
+            token.expires_in = ?tr.expires_in,
+            has_refresh_token = tr.refresh_token.is_some(),
+            oauth.scope = ?tr.scope,
+            "token response received"
+        );
+        Ok(tr)
+    }
+}

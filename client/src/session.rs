@@ -1,0 +1,379 @@
+//! [`OAuthSession`]: the whole client-side OAuth dance in one call: probe the MCP server,
+//! discover PRM and AS metadata, obtain a client id (pre-registered, CIMD, or dynamic
+//! registration; CL-10), load stored tokens or log in, and hand out a
+//! `reqwest_middleware::ClientWithMiddleware` that carries the [`BearerAuth`] middleware.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use reqwest_middleware::ClientWithMiddleware;
+use shared::oauth::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+use shared::scope::ScopeSet;
+
+use crate::config::{LoginMode, OAuthConfig, check_url};
+use crate::error::ClientError;
+use crate::middleware::BearerAuth;
+use crate::oauth::authorize::AuthorizationRequest;
+use crate::oauth::token_endpoint::{ClientAuthMethod, ClientCredentials, TokenEndpoint};
+use crate::oauth::{discovery, login, oauth_http_client, registration};
+use crate::token::{Authorizer, StoreKey, StoredClient, TokenManager, TokenSet};
+
+/// A discovered, registered and (after [`OAuthSession::connect`]) authorized session with
+/// one MCP server.
+#[derive(Debug, Clone)]
+pub struct OAuthSession {
+    config: OAuthConfig,
+    prm: ProtectedResourceMetadata,
+    metadata: AuthorizationServerMetadata,
+    manager: TokenManager,
+    client: ClientWithMiddleware,
+    oauth_http: ClientWithMiddleware,
+    client_id: String,
+}
+
+impl OAuthSession {
+    /// Discovery + registration + stored tokens or login: ready to use.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), http_oauth2_client::ClientError> {
+    /// use http_oauth2_client::{OAuthConfig, OAuthSession, McpClient};
+    /// let cfg = OAuthConfig::builder("http://127.0.0.1:3003/mcp").client_id("mcp-cli").headless().build()?;
+    /// let session = OAuthSession::connect(cfg).await?;
+    /// let mcp = McpClient::connect(session.client(), session.server_url().clone()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(config: OAuthConfig) -> Result<Self, ClientError> {
+        let s = Self::prepare(config).await?;
+        s.manager.access_token().await?;
+        Ok(s)
+    }
+
+    /// Discovery and registration only; no login (tokens are obtained on first use).
+    #[tracing::instrument(skip_all, fields(mcp.url = %config.server_url))]
+    pub async fn prepare(config: OAuthConfig) -> Result<Self, ClientError> {
+        let oauth_http = oauth_http_client(
+            config.request_timeout,
+            config.connect_timeout,
+            config.max_retries,
+        );
+        let insecure = config.allow_insecure_http;
+        let challenge = discovery::probe(&oauth_http, &config.server_url).await?;
+        let prm = discovery::protected_resource_metadata(
+            &oauth_http,
+            &config.server_url,
+            challenge.as_ref().and_then(|c| c.resource_metadata()),
+            insecure,
+        )
+        .await?;
+        // CL-04: the first authorization server; state is kept per issuer.
+        let issuer = prm.authorization_servers[0].clone();
+        let metadata =
+            discovery::authorization_server_metadata(&oauth_http, &issuer, insecure).await?;
+        let token_url = check_url(
+            metadata.token_endpoint.as_deref().unwrap_or_default(),
+            insecure,
+        )?;
+
+        // CL-21: configured scopes, else the challenge's, else PRM scopes_supported.
+        let initial_scopes = config
+            .scopes
+            .clone()
+            .or_else(|| {
+                challenge
+                    .as_ref()
+                    .and_then(|c| c.scope())
+                    .map(ScopeSet::parse)
+                    .filter(|s| !s.is_empty())
+            })
+            .or_else(|| {
+                let s: ScopeSet = prm.scopes_supported.iter().map(String::as_str).collect();
+                (!s.is_empty()).then_some(s)
+            });
+
+        let creds = obtain_client(&config, &oauth_http, &metadata, initial_scopes.as_ref()).await?;
+        let client_id = creds.client_id.clone();
+        let resource = prm.resource.clone();
+        let endpoint = TokenEndpoint::new(
+            token_url,
+            creds,
+            Some(resource.clone()),
+            oauth_http.clone(),
+        );
+        let key = StoreKey::new(issuer, resource.clone(), client_id.clone());
+        let authorizer = SessionAuthorizer {
+            mode: config.login_mode,
+            metadata: metadata.clone(),
+            client_id: client_id.clone(),
+            redirect_template: config.redirect_uri.clone(),
+            resource,
+            insecure,
+            login_timeout: config.login_timeout,
+            endpoint: endpoint.clone(),
+            clock: config.clock.clone(),
+            default_scopes: initial_scopes,
+            headless_http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(config.request_timeout)
+                .build()
+                .map_err(ClientError::from)?,
+        };
+        let manager = TokenManager::new(
+            endpoint,
+            config.token_store.clone(),
+            key,
+            config.clock.clone(),
+        )
+        .with_authorizer(Arc::new(authorizer));
+        let client = mcp_http_client(&config, manager.clone())?;
+        Ok(Self {
+            config,
+            prm,
+            metadata,
+            manager,
+            client,
+            oauth_http,
+            client_id,
+        })
+    }
+
+    /// The HTTP client with [`BearerAuth`]: use it for the MCP server (or any request to
+    /// its origin).
+    pub fn client(&self) -> ClientWithMiddleware {
+        self.client.clone()
+    }
+    /// The MCP server URL.
+    pub fn server_url(&self) -> &url::Url {
+        &self.config.server_url
+    }
+    /// The token manager.
+    pub fn token_manager(&self) -> &TokenManager {
+        &self.manager
+    }
+    /// The validated Protected Resource Metadata.
+    pub fn protected_resource_metadata(&self) -> &ProtectedResourceMetadata {
+        &self.prm
+    }
+    /// The validated authorization-server metadata.
+    pub fn authorization_server_metadata(&self) -> &AuthorizationServerMetadata {
+        &self.metadata
+    }
+    /// The client id in use.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    /// The resource (PRM `resource`) tokens are requested for.
+    pub fn resource(&self) -> &str {
+        &self.prm.resource
+    }
+    /// The issuer.
+    pub fn issuer(&self) -> &str {
+        &self.metadata.issuer
+    }
+
+    /// Makes sure a usable token exists (logging in if needed).
+    pub async fn ensure_authorized(&self) -> Result<(), ClientError> {
+        self.manager.access_token().await.map(|_| ())
+    }
+
+    /// Forces a new login (ignoring stored tokens).
+    pub async fn login(&self) -> Result<(), ClientError> {
+        self.manager.clear();
+        self.ensure_authorized().await
+    }
+
+    /// Revokes the refresh token (RFC 7009, best effort) and forgets the tokens.
+    pub async fn logout(&self) -> Result<bool, ClientError> {
+        let had = self.manager.tokens();
+        let mut revoked = false;
+        if let (Some(t), Some(endpoint)) = (&had, self.metadata.revocation_endpoint.as_deref()) {
+            let (token, hint) = match &t.refresh_token {
+                Some(r) => (r.secret().to_owned(), "refresh_token"),
+                None => (t.access_token.secret().to_owned(), "access_token"),
+            };
+            let form = [
+                ("token", token.as_str()),
+                ("token_type_hint", hint),
+                ("client_id", self.client_id.as_str()),
+            ];
+            match self.oauth_http.post(endpoint).form(&form).send().await {
+                Ok(r) if r.status().is_success() => revoked = true,
+                Ok(r) => tracing::warn!(status = %r.status(), "revocation refused"),
+                Err(e) => tracing::warn!(error = %e, "revocation failed"),
+            }
+        }
+        self.manager.clear();
+        Ok(revoked)
+    }
+}
+
+/// CL-10 order: pre-registered, CIMD (if supported), stored dynamic registration for this
+/// issuer (CL-16), dynamic registration.
+async fn obtain_client(
+    config: &OAuthConfig,
+    http: &ClientWithMiddleware,
+    metadata: &AuthorizationServerMetadata,
+    scopes: Option<&ScopeSet>,
+) -> Result<ClientCredentials, ClientError> {
+    if let Some(id) = &config.client_id {
+        return Ok(match &config.client_secret {
+            Some(secret) => {
+                let methods = &metadata.token_endpoint_auth_methods_supported;
+                let method = if methods.is_empty() || methods.iter().any(|m| m == "client_secret_basic") {
+                    ClientAuthMethod::ClientSecretBasic
+                } else {
+                    ClientAuthMethod::ClientSecretPost
+                };
+                ClientCredentials {
+                    client_id: id.clone(),
+                    client_secret: Some(secret.clone()),
+                    auth_method: method,
+                }
+            }
+            None => ClientCredentials::public(id.clone()),
+        });
+    }
+    if let Some(url) = &config.client_metadata_url {
+        if metadata.client_id_metadata_document_supported {
+            return Ok(ClientCredentials::public(url.clone()));
+        }
+        tracing::warn!("the authorization server does not support client ID metadata documents; registering dynamically");
+    }
+    if let Some(stored) = config.token_store.load_client(&metadata.issuer)? {
+        let method = ClientAuthMethod::from_registration(
+            stored.token_endpoint_auth_method.as_deref(),
+            stored.client_secret.is_some(),
+        );
+        return Ok(ClientCredentials {
+            client_id: stored.client_id,
+            client_secret: stored.client_secret,
+            auth_method: method,
+        });
+    }
+    let redirect = config.redirect_uri.to_string();
+    let reg = registration::register_client(
+        http,
+        metadata,
+        std::slice::from_ref(&redirect),
+        &config.client_name,
+        scopes,
+    )
+    .await?;
+    let stored = StoredClient {
+        issuer: metadata.issuer.clone(),
+        client_id: reg.client_id.clone(),
+        client_secret: reg.client_secret.clone(),
+        token_endpoint_auth_method: reg.token_endpoint_auth_method.clone(),
+    };
+    if let Err(e) = config.token_store.save_client(&stored) {
+        tracing::warn!(error = %e, "could not remember the registered client");
+    }
+    let method = ClientAuthMethod::from_registration(
+        reg.token_endpoint_auth_method.as_deref(),
+        reg.client_secret.is_some(),
+    );
+    Ok(ClientCredentials {
+        client_id: reg.client_id,
+        client_secret: reg.client_secret,
+        auth_method: method,
+    })
+}
+
+/// The HTTP client for the MCP server: same-origin redirects only (at most 5), timeouts,
+/// and [`BearerAuth`].
+pub(crate) fn mcp_http_client(
+    config: &OAuthConfig,
+    manager: TokenManager,
+) -> Result<ClientWithMiddleware, ClientError> {
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if attempt.previous().len() > 5 || !same {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
+    let inner = reqwest::Client::builder()
+        .redirect(policy)
+        .connect_timeout(config.connect_timeout)
+        .user_agent(concat!("http-oauth2-client/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    let mut auth = BearerAuth::new(manager, &config.server_url)
+        .allow_insecure_http(config.allow_insecure_http);
+    for o in &config.extra_origins {
+        auth = auth.allow_origin(o.clone());
+    }
+    Ok(reqwest_middleware::ClientBuilder::new(inner).with(auth).build())
+}
+
+#[derive(Debug)]
+struct SessionAuthorizer {
+    mode: LoginMode,
+    metadata: AuthorizationServerMetadata,
+    client_id: String,
+    redirect_template: url::Url,
+    resource: String,
+    insecure: bool,
+    login_timeout: std::time::Duration,
+    endpoint: TokenEndpoint,
+    clock: shared::clock::SharedClock,
+    default_scopes: Option<ScopeSet>,
+    headless_http: reqwest::Client,
+}
+
+impl SessionAuthorizer {
+    async fn run(&self, scopes: Option<ScopeSet>) -> Result<TokenSet, ClientError> {
+        let scopes = scopes.or_else(|| self.default_scopes.clone());
+        let resp = match self.mode {
+            LoginMode::ClientCredentials => self.endpoint.client_credentials(scopes.as_ref()).await?,
+            LoginMode::Headless => {
+                let req = AuthorizationRequest::new(
+                    &self.metadata,
+                    &self.client_id,
+                    self.redirect_template.as_str(),
+                    scopes.as_ref(),
+                    &self.resource,
+                    self.insecure,
+                )?;
+                let code = login::headless_authorize(&self.headless_http, &req).await?;
+                self.endpoint
+                    .exchange_code(&code, req.verifier(), req.redirect_uri())
+                    .await?
+            }
+            LoginMode::Interactive | LoginMode::InteractiveNoBrowser => {
+                let listener = login::LoopbackListener::bind(&self.redirect_template).await?;
+                let req = AuthorizationRequest::new(
+                    &self.metadata,
+                    &self.client_id,
+                    listener.redirect_uri(),
+                    scopes.as_ref(),
+                    &self.resource,
+                    self.insecure,
+                )?;
+                let opened = self.mode == LoginMode::Interactive && login::open_browser(req.url());
+                eprintln!(
+                    "{} this URL to authorize http-oauth2-client:\n\n  {}\n",
+                    if opened { "Your browser was opened; if not, open" } else { "Open" },
+                    req.url()
+                );
+                let code = listener.wait(&req, self.login_timeout).await?;
+                self.endpoint
+                    .exchange_code(&code, req.verifier(), req.redirect_uri())
+                    .await?
+            }
+        };
+        let mut set = TokenSet::from_response(resp, self.clock.now_unix());
+        if set.scope.is_none() {
+            set.scope = scopes.map(|s| s.to_string());
+        }
+        Ok(set)
+    }
+}
+
+impl Authorizer for SessionAuthorizer {
+    fn authorize(&self, scopes: Option<ScopeSet>) -> BoxFuture<'_, Result<TokenSet, ClientError>> {
+        Box::pin(self.run(scopes))
+    }
+}

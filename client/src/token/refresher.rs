@@ -1,0 +1,318 @@
+//! The single-flight refresher. The current [`TokenSet`] and a generation counter sit behind
+//! a short `std::sync::RwLock` (never held across an await); a `tokio::sync::Mutex<()>` gate
+//! is held only around the token-endpoint call. A caller that saw generation `g` refreshes
+//! only if the generation is still `g` once it holds the gate: any number of concurrent
+//! callers cause one token-endpoint call, and a late 401 for a replaced token does not
+//! trigger a second refresh (CL-33, pitfall P-12).
+
+use std::sync::{Arc, RwLock};
+
+use futures_util::future::BoxFuture;
+use shared::clock::SharedClock;
+use shared::scope::ScopeSet;
+use shared::secret::AccessToken;
+
+use super::{Freshness, StoreKey, TokenSet, TokenStore};
+use crate::error::ClientError;
+use crate::oauth::token_endpoint::TokenEndpoint;
+
+/// Runs a (re-)authorization with the given scopes and returns the new tokens: the login
+/// flow for a full client ([`crate::OAuthSession`] provides one), or anything else (a
+/// `client_credentials` grant, a test double). Used for step-up (CL-35) and when refresh is
+/// impossible.
+pub trait Authorizer: Send + Sync + std::fmt::Debug + 'static {
+    /// Authorizes with `scopes` (`None`: let the server choose).
+    fn authorize(&self, scopes: Option<ScopeSet>) -> BoxFuture<'_, Result<TokenSet, ClientError>>;
+}
+
+#[derive(Debug)]
+struct Current {
+    tokens: Option<Arc<TokenSet>>,
+    generation: u64,
+    /// The scopes asked for in the last authorization (for the step-up union).
+    requested: Option<ScopeSet>,
+}
+
+struct Inner {
+    current: RwLock<Current>,
+    gate: tokio::sync::Mutex<()>,
+    endpoint: TokenEndpoint,
+    store: Arc<dyn TokenStore>,
+    key: StoreKey,
+    clock: SharedClock,
+    authorizer: Option<Arc<dyn Authorizer>>,
+}
+
+/// Holds the tokens for one (issuer, resource, client) and refreshes them single-flight.
+/// Cheap to clone (an `Arc`).
+#[derive(Clone)]
+pub struct TokenManager {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("key", &self.inner.key)
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenManager {
+    /// A manager for `key`, loading any stored tokens.
+    pub fn new(
+        endpoint: TokenEndpoint,
+        store: Arc<dyn TokenStore>,
+        key: StoreKey,
+        clock: SharedClock,
+    ) -> Self {
+        let tokens = match store.load(&key) {
+            Ok(t) => t.map(Arc::new),
+            Err(e) => {
+                tracing::warn!(error = %e, "token store could not be read; starting without tokens");
+                None
+            }
+        };
+        Self {
+            inner: Arc::new(Inner {
+                current: RwLock::new(Current {
+                    tokens,
+                    generation: 0,
+                    requested: None,
+                }),
+                gate: tokio::sync::Mutex::new(()),
+                endpoint,
+                store,
+                key,
+                clock,
+                authorizer: None,
+            }),
+        }
+    }
+
+    /// Adds the authorizer used for step-up and when refresh is impossible. Call before
+    /// cloning.
+    pub fn with_authorizer(self, authorizer: Arc<dyn Authorizer>) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.authorizer = Some(authorizer);
+                Self {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(inner) => {
+                tracing::warn!("with_authorizer called on a shared TokenManager; ignored");
+                Self { inner }
+            }
+        }
+    }
+
+    /// The store key (issuer, resource, client).
+    pub fn key(&self) -> &StoreKey {
+        &self.inner.key
+    }
+
+    /// The token endpoint.
+    pub fn endpoint(&self) -> &TokenEndpoint {
+        &self.inner.endpoint
+    }
+
+    fn read(&self) -> (Option<Arc<TokenSet>>, u64) {
+        let g = self
+            .inner
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (g.tokens.clone(), g.generation)
+    }
+
+    /// The current generation (bumped on every new token set).
+    pub fn generation(&self) -> u64 {
+        self.read().1
+    }
+
+    /// The current tokens, if any.
+    pub fn tokens(&self) -> Option<Arc<TokenSet>> {
+        self.read().0
+    }
+
+    /// The scopes asked for in the last authorization.
+    pub fn requested_scopes(&self) -> Option<ScopeSet> {
+        self.inner
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .requested
+            .clone()
+    }
+
+    /// Publishes a new token set (after a login), saves it, and returns the new generation.
+    pub fn set_tokens(&self, tokens: TokenSet, requested: Option<ScopeSet>) -> u64 {
+        if let Err(e) = self.inner.store.save(&self.inner.key, &tokens) {
+            tracing::warn!(error = %e, "could not save tokens");
+        }
+        let mut g = self
+            .inner
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.tokens = Some(Arc::new(tokens));
+        g.generation += 1;
+        if requested.is_some() {
+            g.requested = requested;
+        }
+        g.generation
+    }
+
+    /// Forgets the tokens (memory and store).
+    pub fn clear(&self) {
+        if let Err(e) = self.inner.store.remove(&self.inner.key) {
+            tracing::warn!(error = %e, "could not remove tokens from the store");
+        }
+        let mut g = self
+            .inner
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.tokens = None;
+        g.generation += 1;
+    }
+
+    /// A usable access token and the generation it belongs to. Fresh: returned at once.
+    /// Stale: refreshed proactively (single-flight); on a transient failure the still-valid
+    /// token is used. Expired: refreshed, or re-authorized, or
+    /// [`ClientError::AuthorizationRequired`].
+    pub async fn access_token(&self) -> Result<(AccessToken, u64), ClientError> {
+        let (tokens, generation) = self.read();
+        let Some(tokens) = tokens else {
+            return self.reauthorize(generation, None).await;
+        };
+        match tokens.freshness(self.inner.clock.now_unix()) {
+            Freshness::Fresh => Ok((tokens.access_token.clone(), generation)),
+            Freshness::Stale if tokens.refresh_token.is_some() => {
+                match self.refresh_if_current(generation).await {
+                    Ok(t) => Ok(t),
+                    Err(e @ ClientError::AuthorizationRequired(_)) => Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "proactive refresh failed; using the still-valid token");
+                        Ok((tokens.access_token.clone(), generation))
+                    }
+                }
+            }
+            Freshness::Stale => Ok((tokens.access_token.clone(), generation)),
+            Freshness::Expired => self.refresh_if_current(generation).await,
+        }
+    }
+
+    /// Refreshes only if the current generation is still `seen` (someone else may already
+    /// have replaced the token); otherwise returns the current token. Holds the gate only
+    /// around the token-endpoint call.
+    #[tracing::instrument(name = "token_refresh", skip_all, fields(token.generation = seen))]
+    pub async fn refresh_if_current(&self, seen: u64) -> Result<(AccessToken, u64), ClientError> {
+        let _gate = self.inner.gate.lock().await;
+        let (tokens, generation) = self.read();
+        if generation != seen
+            && let Some(t) = &tokens
+            && t.freshness(self.inner.clock.now_unix()) != Freshness::Expired
+        {
+            return Ok((t.access_token.clone(), generation));
+        }
+        let refresh_token = tokens.as_ref().and_then(|t| t.refresh_token.clone());
+        let Some(refresh_token) = refresh_token else {
+            drop(_gate);
+            return self.reauthorize(generation, None).await;
+        };
+        match self.inner.endpoint.refresh(&refresh_token, None).await {
+            Ok(resp) => {
+                let now = self.inner.clock.now_unix();
+                let mut new = TokenSet::from_response(resp, now);
+                if new.refresh_token.is_none() {
+                    // Keep the old refresh token when the response has none (RFC 6749 §6).
+                    new.refresh_token = Some(refresh_token);
+                }
+                if new.scope.is_none() {
+                    new.scope = tokens.as_ref().and_then(|t| t.scope.clone());
+                }
+                let token = new.access_token.clone();
+                let generation = self.set_tokens(new, None);
+                tracing::info!(token.generation = generation, "access token refreshed");
+                Ok((token, generation))
+            }
+            Err(e @ ClientError::AuthorizationRequired(_)) => {
+                tracing::warn!("refresh token rejected; tokens cleared");
+                self.clear();
+                drop(_gate);
+                if self.inner.authorizer.is_some() {
+                    let generation = self.generation();
+                    self.reauthorize(generation, None).await
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs the authorizer (if any) unless the generation moved on since `seen`.
+    async fn reauthorize(
+        &self,
+        seen: u64,
+        scopes: Option<ScopeSet>,
+    ) -> Result<(AccessToken, u64), ClientError> {
+        let Some(authorizer) = self.inner.authorizer.clone() else {
+            return Err(ClientError::AuthorizationRequired(
+                "no valid token; log in first".into(),
+            ));
+        };
+        let _gate = self.inner.gate.lock().await;
+        let (tokens, generation) = self.read();
+        if generation != seen
+            && let Some(t) = tokens
+            && t.freshness(self.inner.clock.now_unix()) != Freshness::Expired
+        {
+            return Ok((t.access_token.clone(), generation));
+        }
+        let scopes = scopes.or_else(|| self.requested_scopes());
+        let new = authorizer.authorize(scopes.clone()).await?;
+        let token = new.access_token.clone();
+        let generation = self.set_tokens(new, scopes);
+        Ok((token, generation))
+    }
+
+    /// Step-up (CL-35): re-authorizes with the union of the requested, granted and
+    /// challenged scopes, unless those were already requested (no loop, pitfall P-11) or no
+    /// authorizer is configured. `Ok(None)` means "no step-up possible".
+    #[tracing::instrument(name = "step_up", skip_all, fields(oauth.scope = %challenged))]
+    pub async fn step_up(
+        &self,
+        challenged: &ScopeSet,
+        seen: u64,
+    ) -> Result<Option<(AccessToken, u64)>, ClientError> {
+        let Some(authorizer) = self.inner.authorizer.clone() else {
+            return Ok(None);
+        };
+        let _gate = self.inner.gate.lock().await;
+        let (tokens, generation) = self.read();
+        let requested = self.requested_scopes().unwrap_or_default();
+        if generation != seen
+            && let Some(t) = &tokens
+        {
+            // Someone already re-authorized: retry with the new token if it covers the
+            // challenge, else give up on this request.
+            if requested.satisfies_all(challenged) {
+                return Ok(Some((t.access_token.clone(), generation)));
+            }
+        }
+        if requested.satisfies_all(challenged) && !requested.is_empty() {
+            tracing::warn!("server still demands scopes that were already requested; not stepping up again");
+            return Ok(None);
+        }
+        let granted = tokens.as_ref().map(|t| t.scopes()).unwrap_or_default();
+        let union = requested.union(&granted).union(challenged);
+        let new = authorizer.authorize(Some(union.clone())).await?;
+        let token = new.access_token.clone();
+        let generation = self.set_tokens(new, Some(union));
+        Ok(Some((token, generation)))
+    }
+}

@@ -1,0 +1,418 @@
+//! Token stores. [`FileTokenStore`] encrypts the whole file as a JWE (`dir` + `A256GCM`,
+//! josekit) with a 256-bit key from a key file (mode 0600) or from the caller (e.g. an
+//! environment variable read by the CLI), writes atomically (temp file + rename) with mode
+//! 0600, and treats a corrupted or undecryptable file as empty (warning, fresh login).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use shared::secret::ClientSecret;
+
+use super::TokenSet;
+use crate::error::ClientError;
+
+/// Identifies a token set: tokens are bound to the issuer, the resource and the client
+/// (CL-04, CL-16, CL-31).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StoreKey {
+    /// The authorization server's issuer.
+    pub issuer: String,
+    /// The protected resource (PRM `resource`).
+    pub resource: String,
+    /// The client id.
+    pub client_id: String,
+}
+
+impl StoreKey {
+    /// A key.
+    pub fn new(
+        issuer: impl Into<String>,
+        resource: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            issuer: issuer.into(),
+            resource: resource.into(),
+            client_id: client_id.into(),
+        }
+    }
+    fn flat(&self) -> String {
+        format!("{} {} {}", self.issuer, self.resource, self.client_id)
+    }
+}
+
+/// A dynamically registered client, bound to the issuer that registered it (CL-16).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredClient {
+    /// The issuer that issued the credentials.
+    pub issuer: String,
+    /// The client id.
+    pub client_id: String,
+    /// The secret, if the AS made the client confidential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<ClientSecret>,
+    /// `none`, `client_secret_basic` or `client_secret_post`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+}
+
+/// Where tokens and registrations live. Methods are synchronous and must be quick (the file
+/// store reads and writes one small file).
+pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
+    /// The token set for `key`, if any.
+    fn load(&self, key: &StoreKey) -> Result<Option<TokenSet>, ClientError>;
+    /// Saves (replaces) the token set for `key`.
+    fn save(&self, key: &StoreKey, tokens: &TokenSet) -> Result<(), ClientError>;
+    /// Forgets the token set for `key`.
+    fn remove(&self, key: &StoreKey) -> Result<(), ClientError>;
+    /// A client registered at `issuer` for this application, if any.
+    fn load_client(&self, issuer: &str) -> Result<Option<StoredClient>, ClientError> {
+        let _ = issuer;
+        Ok(None)
+    }
+    /// Remembers a registered client.
+    fn save_client(&self, client: &StoredClient) -> Result<(), ClientError> {
+        let _ = client;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Contents {
+    #[serde(default)]
+    tokens: BTreeMap<String, (StoreKey, TokenSet)>,
+    #[serde(default)]
+    clients: BTreeMap<String, StoredClient>,
+}
+
+/// Tokens in memory only (the default): lost when the process ends.
+#[derive(Debug, Default)]
+pub struct InMemoryTokenStore {
+    inner: Mutex<Contents>,
+}
+
+impl TokenStore for InMemoryTokenStore {
+    fn load(&self, key: &StoreKey) -> Result<Option<TokenSet>, ClientError> {
+        let g = self.inner.lock().map_err(|_| poisoned())?;
+        Ok(g.tokens.get(&key.flat()).map(|(_, t)| t.clone()))
+    }
+    fn save(&self, key: &StoreKey, tokens: &TokenSet) -> Result<(), ClientError> {
+        let mut g = self.inner.lock().map_err(|_| poisoned())?;
+        g.tokens.insert(key.flat(), (key.clone(), tokens.clone()));
+        Ok(())
+    }
+    fn remove(&self, key: &StoreKey) -> Result<(), ClientError> {
+        let mut g = self.inner.lock().map_err(|_| poisoned())?;
+        g.tokens.remove(&key.flat());
+        Ok(())
+    }
+    fn load_client(&self, issuer: &str) -> Result<Option<StoredClient>, ClientError> {
+        let g = self.inner.lock().map_err(|_| poisoned())?;
+        Ok(g.clients.get(issuer).cloned())
+    }
+    fn save_client(&self, client: &StoredClient) -> Result<(), ClientError> {
+        let mut g = self.inner.lock().map_err(|_| poisoned())?;
+        g.clients.insert(client.issuer.clone(), client.clone());
+        Ok(())
+    }
+}
+
+fn poisoned() -> ClientError {
+    ClientError::Store("token store lock poisoned".into())
+}
+
+/// An encrypted file store (CL-32). See the module docs.
+///
+/// ```no_run
+/// use http_oauth2_client::FileTokenStore;
+/// // Key in `tokens.json.jwe.key` (created with mode 0600 on first use).
+/// let store = FileTokenStore::open("tokens.json.jwe").unwrap();
+/// ```
+pub struct FileTokenStore {
+    path: PathBuf,
+    key: [u8; 32],
+    lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for FileTokenStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileTokenStore")
+            .field("path", &self.path)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Name of the key file next to a store file.
+fn key_path_for(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".key");
+    PathBuf::from(s)
+}
+
+impl FileTokenStore {
+    /// Opens a store at `path` with its key in `<path>.key`, creating the key (mode 0600)
+    /// if it does not exist.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, ClientError> {
+        let path = path.into();
+        let key_path = key_path_for(&path);
+        Self::with_key_file(path, key_path)
+    }
+
+    /// Opens a store whose key lives in `key_path` (created with mode 0600 if absent).
+    pub fn with_key_file(
+        path: impl Into<PathBuf>,
+        key_path: impl AsRef<Path>,
+    ) -> Result<Self, ClientError> {
+        let key_path = key_path.as_ref();
+        let key = match std::fs::read_to_string(key_path) {
+            Ok(s) => decode_key(s.trim())?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = shared::random::bytes::<32>();
+                if let Some(dir) = key_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(store_err)?;
+                }
+                write_private(key_path, URL_SAFE_NO_PAD.encode(key).as_bytes())?;
+                key
+            }
+            Err(e) => return Err(store_err(e)),
+        };
+        warn_if_readable_by_others(key_path);
+        Ok(Self::with_key(path, key))
+    }
+
+    /// A store encrypted with the given 256-bit key.
+    pub fn with_key(path: impl Into<PathBuf>, key: [u8; 32]) -> Self {
+        Self {
+            path: path.into(),
+            key,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// A store whose key is given as base64url text (e.g. from an environment variable).
+    pub fn with_key_text(path: impl Into<PathBuf>, key_b64: &str) -> Result<Self, ClientError> {
+        Ok(Self::with_key(path, decode_key(key_b64.trim())?))
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read(&self) -> Contents {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Contents::default(),
+            Err(e) => {
+                tracing::warn!(store.path = %self.path.display(), error = %e,
+                    "token store unreadable; starting with a fresh login");
+                return Contents::default();
+            }
+        };
+        match self.decrypt(text.trim()) {
+            Some(c) => c,
+            None => {
+                tracing::warn!(store.path = %self.path.display(),
+                    "token store is corrupted or encrypted with another key; ignoring it (fresh login)");
+                Contents::default()
+            }
+        }
+    }
+
+    fn decrypt(&self, text: &str) -> Option<Contents> {
+        let decrypter = josekit::jwe::Dir.decrypter_from_bytes(self.key).ok()?;
+        let (payload, _header) = josekit::jwe::deserialize_compact(text, &decrypter).ok()?;
+        serde_json::from_slice(&payload).ok()
+    }
+
+    fn write(&self, contents: &Contents) -> Result<(), ClientError> {
+        let payload = serde_json::to_vec(contents).map_err(store_err)?;
+        let mut header = josekit::jwe::JweHeader::new();
+        header.set_content_encryption("A256GCM");
+        header.set_content_type("application/json");
+        let encrypter = josekit::jwe::Dir
+            .encrypter_from_bytes(self.key)
+            .map_err(store_err)?;
+        let jwe =
+            josekit::jwe::serialize_compact(&payload, &header, &encrypter).map_err(store_err)?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(store_err)?;
+        }
+        let mut tmp = self.path.as_os_str().to_owned();
+        tmp.push(format!(".tmp{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        write_private(&tmp, jwe.as_bytes())?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            store_err(e)
+        })
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Contents)) -> Result<(), ClientError> {
+        let _g = self.lock.lock().map_err(|_| poisoned())?;
+        let mut c = self.read();
+        f(&mut c);
+        self.write(&c)
+    }
+}
+
+impl TokenStore for FileTokenStore {
+    fn load(&self, key: &StoreKey) -> Result<Option<TokenSet>, ClientError> {
+        let _g = self.lock.lock().map_err(|_| poisoned())?;
+        Ok(self.read().tokens.remove(&key.flat()).map(|(_, t)| t))
+    }
+    fn save(&self, key: &StoreKey, tokens: &TokenSet) -> Result<(), ClientError> {
+        self.update(|c| {
+            c.tokens.insert(key.flat(), (key.clone(), tokens.clone()));
+        })
+    }
+    fn remove(&self, key: &StoreKey) -> Result<(), ClientError> {
+        self.update(|c| {
+            c.tokens.remove(&key.flat());
+        })
+    }
+    fn load_client(&self, issuer: &str) -> Result<Option<StoredClient>, ClientError> {
+        let _g = self.lock.lock().map_err(|_| poisoned())?;
+        Ok(self.read().clients.remove(issuer))
+    }
+    fn save_client(&self, client: &StoredClient) -> Result<(), ClientError> {
+        self.update(|c| {
+            c.clients.insert(client.issuer.clone(), client.clone());
+        })
+    }
+}
+
+fn decode_key(text: &str) -> Result<[u8; 32], ClientError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map_err(|_| ClientError::Store("store key is not base64url".into()))?;
+    bytes
+        .try_into()
+        .map_err(|_| ClientError::Store("store key must be 32 bytes (base64url)".into()))
+}
+
+fn store_err(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Store(e.to_string())
+}
+
+/// Creates or truncates `path` with mode 0600 and writes `data`, synced to disk.
+fn write_private(path: &Path, data: &[u8]) -> Result<(), ClientError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(store_err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(store_err)?;
+    }
+    f.write_all(data).map_err(store_err)?;
+    f.sync_all().map_err(store_err)
+}
+
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(key.path = %path.display(), "token store key file is readable by other users; chmod 600 it");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::secret::{AccessToken, RefreshToken};
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "oauth2-client-test-{name}-{}-{}",
+            std::process::id(),
+            shared::random::token()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn sample() -> TokenSet {
+        TokenSet::new(
+            AccessToken::new("access-1".into()),
+            Some(RefreshToken::new("refresh-1".into())),
+            Some(600),
+            1_000,
+            Some("mcp".into()),
+        )
+    }
+
+    /// CL-32: round trip restores expiry (refresh works after restart); file and key 0600;
+    /// nothing readable in clear.
+    #[test]
+    fn file_store_round_trip_restores_expiry_and_is_private_cl32() {
+        let dir = tmpdir("rt");
+        let path = dir.join("tokens.jwe");
+        let key = StoreKey::new("http://as", "http://rs/mcp", "cli");
+        {
+            let s = FileTokenStore::open(&path).unwrap();
+            s.save(&key, &sample()).unwrap();
+            s.save_client(&StoredClient {
+                issuer: "http://as".into(),
+                client_id: "dyn-1".into(),
+                client_secret: None,
+                token_endpoint_auth_method: Some("none".into()),
+            })
+            .unwrap();
+        }
+        let raw = std::fs::read_to_string(&path).unwrap();
+        assert!(!raw.contains("refresh-1") && !raw.contains("access-1"));
+        assert_eq!(raw.split('.').count(), 5, "JWE compact serialization");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(&key_path_for(&path)), 0o600);
+        }
+        let s = FileTokenStore::open(&path).unwrap();
+        let t = s.load(&key).unwrap().unwrap();
+        assert_eq!(t, sample());
+        assert_eq!(t.expires_at, Some(1_600));
+        assert_eq!(s.load_client("http://as").unwrap().unwrap().client_id, "dyn-1");
+        assert!(s.load(&StoreKey::new("http://other", "http://rs/mcp", "cli")).unwrap().is_none());
+        s.remove(&key).unwrap();
+        assert!(s.load(&key).unwrap().is_none());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// CL-32: a corrupted file or a wrong key means a warning and a fresh start, never a crash.
+    #[test]
+    fn file_store_corrupted_or_wrong_key_starts_fresh_cl32() {
+        let dir = tmpdir("corrupt");
+        let path = dir.join("tokens.jwe");
+        std::fs::write(&path, "garbage.not.a.jwe").unwrap();
+        let key = StoreKey::new("http://as", "http://rs/mcp", "cli");
+        let s = FileTokenStore::with_key(&path, [7u8; 32]);
+        assert!(s.load(&key).unwrap().is_none());
+        s.save(&key, &sample()).unwrap();
+        assert!(s.load(&key).unwrap().is_some());
+        let other = FileTokenStore::with_key(&path, [8u8; 32]);
+        assert!(other.load(&key).unwrap().is_none());
+        assert!(FileTokenStore::with_key_text(&path, "short").is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
