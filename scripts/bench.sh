@@ -7,10 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"
+ONLY="${ONLY:-all}"
 CONNS="${CONNS:-64}"
 command -v wrk >/dev/null || { echo "wrk is required: apt-get install wrk" >&2; exit 2; }
 command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 2; }
-cargo build --release -q --bin http-oauth2-mock-server --bin http-mcp-mock-server --bin bare_hyper --bin mint_tokens
+cargo build --release -q -p auth-server -p mcp-server --bins --example bare_hyper --example mint_tokens
 BIN=target/release
 tmp="$(mktemp -d)"
 pids=()
@@ -48,9 +49,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)" MiB"}' /proc/meminfo), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# --- start-up times (existing keys) ---
 keys="$tmp/keys"
 "$BIN/http-oauth2-mock-server" keys generate --keys-dir "$keys" >/dev/null
+
+if [ "$ONLY" = all ] || [ "$ONLY" = startup ]; then
 echo
 echo "## Start-up to 'listening on' (existing keys), hyperfine-free: 5 runs each"
 for bin in http-oauth2-mock-server http-mcp-mock-server; do
@@ -68,7 +70,9 @@ for bin in http-oauth2-mock-server http-mcp-mock-server; do
   done
   echo "- $bin: best of 5 = ${best} ms"
 done
+fi
 
+if [ "$ONLY" = all ] || [ "$ONLY" = mcp ]; then
 # --- the stack ---
 mcp_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 resource="http://127.0.0.1:$mcp_port/mcp"
@@ -76,16 +80,16 @@ AUTH_SERVER__RATE_LIMITS__TOKEN_PER_MINUTE=0 start as "$BIN/http-oauth2-mock-ser
 issuer="http://$ADDR"; as_pid=$PID
 start mcp "$BIN/http-mcp-mock-server" --bind "127.0.0.1:$mcp_port" --auth-server "$issuer" --resource "$resource"
 mcp_pid=$PID
-start bare "$BIN/bare_hyper" 127.0.0.1:0
+start bare "$BIN/examples/bare_hyper" 127.0.0.1:0
 bare="http://$ADDR"; bare_pid=$PID
 sleep 0.5
 echo
 echo "## Idle RSS"
 echo "- http-oauth2-mock-server: $(rss_kb "$as_pid") kB; http-mcp-mock-server: $(rss_kb "$mcp_pid") kB; bare hyper: $(rss_kb "$bare_pid") kB"
 
-"$BIN/mint_tokens" "$keys" "$issuer" "$resource" 1 > "$tmp/t1"
-"$BIN/mint_tokens" "$keys" "$issuer" "$resource" 1000 > "$tmp/t1k"
-"$BIN/mint_tokens" "$keys" "$issuer" "$resource" 100000 > "$tmp/t100k"
+"$BIN/examples/mint_tokens" "$keys" "$issuer" "$resource" 1 > "$tmp/t1"
+"$BIN/examples/mint_tokens" "$keys" "$issuer" "$resource" 1000 > "$tmp/t1k"
+"$BIN/examples/mint_tokens" "$keys" "$issuer" "$resource" 100000 > "$tmp/t100k"
 
 echo
 echo "## MCP tools/call (stateless 2026-07-28, valid ES256 token, server on one core)"
@@ -103,20 +107,24 @@ for set in t1k t100k; do
   echo "| MCP, ${set#t} distinct tokens | $CONNS | $rps | $p50 | $p99 | - | $(rss_kb "$mcp_pid") kB |"
 done
 
+kill "$as_pid" "$mcp_pid" "$bare_pid" 2>/dev/null || true
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = token ]; then
 echo
 echo "## Token endpoint (one core), $CONNS connections"
 echo
 echo "| grant | alg | req/s | p50 | p99 |"
 echo "|---|---|---|---|---|"
-kill "$as_pid"; wait "$as_pid" 2>/dev/null || true
 for alg in ES256 EdDSA RS256; do
   AUTH_SERVER__RATE_LIMITS__TOKEN_PER_MINUTE=0 start "as-$alg" "$BIN/http-oauth2-mock-server" --bind 127.0.0.1:0 --ephemeral-keys --algorithm "$alg"
   url="http://$ADDR/token"
   read -r rps p50 p99 < <(load "$url" scripts/bench/client_credentials.lua "$CONNS")
   echo "| client_credentials | $alg | $rps | $p50 | $p99 |"
-  # Seed a refresh-token pool: one authorization per connection.
+  # Seed a refresh-token pool: two authorizations per connection (wrk builds a few requests
+  # before the first response comes back).
   : > "$tmp/rts"
-  for _ in $(seq 1 "$CONNS"); do
+  for _ in $(seq 1 $((CONNS * 2))); do
     python3 - "$ADDR" >> "$tmp/rts" <<'PY'
 import base64, hashlib, json, os, sys, urllib.parse, urllib.request
 addr = sys.argv[1]
@@ -140,5 +148,6 @@ PY
   echo "| refresh_token (rotating) | $alg | $rps | $p50 | $p99 |"
   kill "$PID"; wait "$PID" 2>/dev/null || true
 done
+fi
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
