@@ -57,8 +57,9 @@ pub mod oauth;
 mod session;
 pub mod token;
 
-// LEAD: `#[cfg(feature = "demo")] pub mod demo;` goes here (in-process servers for the
-// CLI's `demo` subcommand).
+/// In-process servers and the step-by-step flow of the CLI's `demo` subcommand.
+#[cfg(feature = "demo")]
+pub mod demo;
 
 pub use config::{LoginMode, OAuthConfig, OAuthConfigBuilder};
 pub use error::{ClientError, ConfigError};
