@@ -69,7 +69,10 @@ impl std::fmt::Debug for OAuthConfig {
         f.debug_struct("OAuthConfig")
             .field("server_url", &self.server_url.as_str())
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("client_metadata_url", &self.client_metadata_url)
             .field("scopes", &self.scopes.as_ref().map(ToString::to_string))
             .field("redirect_uri", &self.redirect_uri.as_str())

@@ -93,12 +93,8 @@ impl OAuthSession {
         let creds = obtain_client(&config, &oauth_http, &metadata, initial_scopes.as_ref()).await?;
         let client_id = creds.client_id.clone();
         let resource = prm.resource.clone();
-        let endpoint = TokenEndpoint::new(
-            token_url,
-            creds,
-            Some(resource.clone()),
-            oauth_http.clone(),
-        );
+        let endpoint =
+            TokenEndpoint::new(token_url, creds, Some(resource.clone()), oauth_http.clone());
         let key = StoreKey::new(issuer, resource.clone(), client_id.clone());
         let authorizer = SessionAuthorizer {
             mode: config.login_mode,
@@ -218,11 +214,12 @@ async fn obtain_client(
         return Ok(match &config.client_secret {
             Some(secret) => {
                 let methods = &metadata.token_endpoint_auth_methods_supported;
-                let method = if methods.is_empty() || methods.iter().any(|m| m == "client_secret_basic") {
-                    ClientAuthMethod::ClientSecretBasic
-                } else {
-                    ClientAuthMethod::ClientSecretPost
-                };
+                let method =
+                    if methods.is_empty() || methods.iter().any(|m| m == "client_secret_basic") {
+                        ClientAuthMethod::ClientSecretBasic
+                    } else {
+                        ClientAuthMethod::ClientSecretPost
+                    };
                 ClientCredentials {
                     client_id: id.clone(),
                     client_secret: Some(secret.clone()),
@@ -236,7 +233,9 @@ async fn obtain_client(
         if metadata.client_id_metadata_document_supported {
             return Ok(ClientCredentials::public(url.clone()));
         }
-        tracing::warn!("the authorization server does not support client ID metadata documents; registering dynamically");
+        tracing::warn!(
+            "the authorization server does not support client ID metadata documents; registering dynamically"
+        );
     }
     if let Some(stored) = config.token_store.load_client(&metadata.issuer)? {
         let method = ClientAuthMethod::from_registration(
@@ -305,7 +304,9 @@ pub(crate) fn mcp_http_client(
     for o in &config.extra_origins {
         auth = auth.allow_origin(o.clone());
     }
-    Ok(reqwest_middleware::ClientBuilder::new(inner).with(auth).build())
+    Ok(reqwest_middleware::ClientBuilder::new(inner)
+        .with(auth)
+        .build())
 }
 
 #[derive(Debug)]
@@ -327,7 +328,9 @@ impl SessionAuthorizer {
     async fn run(&self, scopes: Option<ScopeSet>) -> Result<TokenSet, ClientError> {
         let scopes = scopes.or_else(|| self.default_scopes.clone());
         let resp = match self.mode {
-            LoginMode::ClientCredentials => self.endpoint.client_credentials(scopes.as_ref()).await?,
+            LoginMode::ClientCredentials => {
+                self.endpoint.client_credentials(scopes.as_ref()).await?
+            }
             LoginMode::Headless => {
                 let req = AuthorizationRequest::new(
                     &self.metadata,
@@ -355,7 +358,11 @@ impl SessionAuthorizer {
                 let opened = self.mode == LoginMode::Interactive && login::open_browser(req.url());
                 eprintln!(
                     "{} this URL to authorize http-oauth2-client:\n\n  {}\n",
-                    if opened { "Your browser was opened; if not, open" } else { "Open" },
+                    if opened {
+                        "Your browser was opened; if not, open"
+                    } else {
+                        "Open"
+                    },
                     req.url()
                 );
                 let code = listener.wait(&req, self.login_timeout).await?;

@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use eventsource_stream::Eventsource as _;
+use futures_util::StreamExt as _;
 use reqwest_middleware::ClientWithMiddleware;
 use serde_json::{Value, json};
 use url::Url;
@@ -288,9 +288,14 @@ impl McpClient {
         }
         let kind = self.transport_kind();
         if kind == TransportKind::HttpSse {
-            let legacy = self.legacy.as_ref().ok_or_else(|| ClientError::Protocol("no SSE stream".into()))?;
+            let legacy = self
+                .legacy
+                .as_ref()
+                .ok_or_else(|| ClientError::Protocol("no SSE stream".into()))?;
             let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-            let resp = legacy.request(&self.http, id, &token, msg, progress).await?;
+            let resp = legacy
+                .request(&self.http, id, &token, msg, progress)
+                .await?;
             return into_result(resp);
         }
         let mut retried = false;
@@ -316,7 +321,9 @@ impl McpClient {
                     Box::pin(self.initialize()).await?;
                 }
                 Posted::SessionGone => {
-                    return Err(ClientError::Protocol("the MCP session was lost (404)".into()));
+                    return Err(ClientError::Protocol(
+                        "the MCP session was lost (404)".into(),
+                    ));
                 }
             }
         }
@@ -333,7 +340,9 @@ impl McpClient {
         }
         match self.post(&msg, None, "", None).await? {
             Posted::Accepted | Posted::Message(_) => Ok(()),
-            Posted::SessionGone => Err(ClientError::Protocol("the MCP session was lost (404)".into())),
+            Posted::SessionGone => Err(ClientError::Protocol(
+                "the MCP session was lost (404)".into(),
+            )),
         }
     }
 
@@ -344,7 +353,10 @@ impl McpClient {
         progress_token: &str,
         progress: Option<&ProgressFn>,
     ) -> Result<Posted, ClientError> {
-        let method = msg.get("method").and_then(Value::as_str).unwrap_or_default();
+        let method = msg
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let (kind, version, session) = {
             let s = self.lock();
             (s.kind, s.version.clone(), s.session_id.clone())
@@ -376,13 +388,17 @@ impl McpClient {
         let resp = req.body(body).send().await?;
         let status = resp.status();
         if method == "initialize"
-            && let Some(sid) = resp.headers().get("mcp-session-id").and_then(|v| v.to_str().ok())
+            && let Some(sid) = resp
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
         {
             self.lock().session_id = Some(sid.to_owned());
         }
         if status == http::StatusCode::UNAUTHORIZED {
             return Err(ClientError::AuthorizationRequired(
-                "the MCP server rejected the access token (401) even after a refresh; log in again".into(),
+                "the MCP server rejected the access token (401) even after a refresh; log in again"
+                    .into(),
             ));
         }
         if status == http::StatusCode::FORBIDDEN {
@@ -393,7 +409,9 @@ impl McpClient {
                     required: ch.scope().unwrap_or_default().to_owned(),
                 });
             }
-            return Err(ClientError::Transport("HTTP 403 Forbidden from the MCP server".into()));
+            return Err(ClientError::Transport(
+                "HTTP 403 Forbidden from the MCP server".into(),
+            ));
         }
         if status == http::StatusCode::NOT_FOUND && session.is_some() {
             return Ok(Posted::SessionGone);
@@ -411,7 +429,9 @@ impl McpClient {
             {
                 return Ok(Posted::Message(v));
             }
-            return Err(ClientError::Transport(format!("HTTP {status} from the MCP server")));
+            return Err(ClientError::Transport(format!(
+                "HTTP {status} from the MCP server"
+            )));
         }
         if ct.starts_with("text/event-stream") {
             let mut events = resp.bytes_stream().eventsource();
@@ -477,7 +497,11 @@ impl McpClient {
         self.list_all("prompts/list", "prompts").await
     }
     /// Gets a prompt.
-    pub async fn get_prompt(&self, name: &str, arguments: Option<Value>) -> Result<Value, ClientError> {
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Option<Value>,
+    ) -> Result<Value, ClientError> {
         let mut p = json!({"name": name});
         if let Some(a) = arguments {
             p["arguments"] = a;
@@ -522,7 +546,10 @@ impl McpClient {
             if let Some(items) = r.get(field).and_then(Value::as_array) {
                 out.extend(items.iter().cloned());
             }
-            cursor = r.get("nextCursor").and_then(Value::as_str).map(str::to_owned);
+            cursor = r
+                .get("nextCursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             if cursor.is_none() {
                 break;
             }
@@ -605,11 +632,12 @@ fn meta_mut(params: &mut Value) -> &mut serde_json::Map<String, Value> {
 /// Encodes a header value per TR-19: plain visible ASCII as is, anything else (or anything
 /// that looks like the sentinel) as `=?base64?...?=`.
 pub fn header_value(v: &str) -> String {
+    let sentinel = v.starts_with("=?") && v.ends_with("?=");
     let plain = !v.is_empty()
         && v.bytes().all(|b| (0x20..0x7f).contains(&b))
         && !v.starts_with(' ')
         && !v.ends_with(' ')
-        && !(v.starts_with("=?") && v.ends_with("?="));
+        && !sentinel;
     if plain {
         v.to_owned()
     } else {

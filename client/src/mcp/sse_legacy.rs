@@ -80,7 +80,9 @@ impl LegacySse {
                         return Ok(ev.data);
                     }
                 }
-                Err(ClientError::Protocol("SSE stream ended before the endpoint event".into()))
+                Err(ClientError::Protocol(
+                    "SSE stream ended before the endpoint event".into(),
+                ))
             })
             .await
             .map_err(|_| ClientError::Timeout("no endpoint event on the SSE stream".into()))??;
@@ -148,7 +150,9 @@ impl LegacySse {
             ));
         }
         if !status.is_success() {
-            return Err(ClientError::Transport(format!("HTTP {status} from the SSE POST endpoint")));
+            return Err(ClientError::Transport(format!(
+                "HTTP {status} from the SSE POST endpoint"
+            )));
         }
         Ok(())
     }
@@ -188,4 +192,3 @@ impl LegacySse {
         res
     }
 }
-

@@ -106,7 +106,10 @@ impl Middleware for BearerAuth {
         };
         match resp.status() {
             StatusCode::UNAUTHORIZED => {
-                tracing::debug!(token.generation = generation, "401 from resource server; refreshing once");
+                tracing::debug!(
+                    token.generation = generation,
+                    "401 from resource server; refreshing once"
+                );
                 let (token, _) = self
                     .manager
                     .refresh_if_current(generation)
@@ -126,7 +129,12 @@ impl Middleware for BearerAuth {
                 if challenged.is_empty() {
                     return Ok(resp);
                 }
-                match self.manager.step_up(&challenged, generation).await.map_err(mw)? {
+                match self
+                    .manager
+                    .step_up(&challenged, generation)
+                    .await
+                    .map_err(mw)?
+                {
                     Some((token, _)) => {
                         next.run(with_token(retry, &token).map_err(mw)?, extensions)
                             .await

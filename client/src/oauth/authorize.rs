@@ -54,10 +54,7 @@ impl AuthorizationRequest {
         insecure: bool,
     ) -> Result<Self, ClientError> {
         let endpoint = metadata.authorization_endpoint.as_deref().ok_or_else(|| {
-            ClientError::Discovery(format!(
-                "{} has no authorization_endpoint",
-                metadata.issuer
-            ))
+            ClientError::Discovery(format!("{} has no authorization_endpoint", metadata.issuer))
         })?;
         // CL-09: only https (or loopback http) authorization URLs are ever opened.
         let mut url = check_url(endpoint, insecure)?;
@@ -133,8 +130,9 @@ impl AuthorizationRequest {
             }
             _ => {}
         }
-        let state_ok = get("state")
-            .is_some_and(|s| random::constant_time_eq(s.as_bytes(), self.state.secret().as_bytes()));
+        let state_ok = get("state").is_some_and(|s| {
+            random::constant_time_eq(s.as_bytes(), self.state.secret().as_bytes())
+        });
         if !state_ok {
             return Err(ClientError::AuthorizationResponse(
                 "missing or wrong `state` (possible CSRF); start the login again".into(),
@@ -188,10 +186,21 @@ mod tests {
     #[test]
     fn authorization_url_carries_pkce_state_and_resource_cl18_cl19() {
         let scopes = ScopeSet::parse("mcp:tools:read");
-        let r = AuthorizationRequest::new(&meta(true), "c", "http://127.0.0.1:5/cb", Some(&scopes), "http://rs/mcp", false).unwrap();
+        let r = AuthorizationRequest::new(
+            &meta(true),
+            "c",
+            "http://127.0.0.1:5/cb",
+            Some(&scopes),
+            "http://rs/mcp",
+            false,
+        )
+        .unwrap();
         let q: std::collections::HashMap<_, _> = r.url().query_pairs().into_owned().collect();
         assert_eq!(q["code_challenge_method"], "S256");
-        assert_eq!(q["code_challenge"], PkceChallenge::s256(r.verifier()).as_str());
+        assert_eq!(
+            q["code_challenge"],
+            PkceChallenge::s256(r.verifier()).as_str()
+        );
         assert_eq!(q["resource"], "http://rs/mcp");
         assert_eq!(q["scope"], "mcp:tools:read");
         assert_eq!(q["state"].len(), 43);
@@ -200,12 +209,31 @@ mod tests {
     /// CL-23: a wrong or missing state is refused.
     #[test]
     fn redirect_with_wrong_state_is_refused_cl23() {
-        let r = AuthorizationRequest::new(&meta(true), "c", "http://127.0.0.1/callback", None, "http://rs/mcp", false).unwrap();
+        let r = AuthorizationRequest::new(
+            &meta(true),
+            "c",
+            "http://127.0.0.1/callback",
+            None,
+            "http://rs/mcp",
+            false,
+        )
+        .unwrap();
         let iss = "http://127.0.0.1:3002";
-        assert!(matches!(r.validate_redirect(&redirect(&[("code", "x"), ("state", "nope"), ("iss", iss)])),
-            Err(ClientError::AuthorizationResponse(_))));
-        assert!(r.validate_redirect(&redirect(&[("code", "x"), ("iss", iss)])).is_err());
-        let ok = r.validate_redirect(&redirect(&[("code", "x"), ("state", &r.state_for_tests()), ("iss", iss)])).unwrap();
+        assert!(matches!(
+            r.validate_redirect(&redirect(&[("code", "x"), ("state", "nope"), ("iss", iss)])),
+            Err(ClientError::AuthorizationResponse(_))
+        ));
+        assert!(
+            r.validate_redirect(&redirect(&[("code", "x"), ("iss", iss)]))
+                .is_err()
+        );
+        let ok = r
+            .validate_redirect(&redirect(&[
+                ("code", "x"),
+                ("state", &r.state_for_tests()),
+                ("iss", iss),
+            ]))
+            .unwrap();
         assert_eq!(ok.secret(), "x");
     }
 
@@ -213,18 +241,65 @@ mod tests {
     /// advertised, accepted when not advertised; no normalisation.
     #[test]
     fn redirect_iss_is_checked_exactly_cl25() {
-        let r = AuthorizationRequest::new(&meta(true), "c", "http://127.0.0.1/callback", None, "http://rs/mcp", false).unwrap();
+        let r = AuthorizationRequest::new(
+            &meta(true),
+            "c",
+            "http://127.0.0.1/callback",
+            None,
+            "http://rs/mcp",
+            false,
+        )
+        .unwrap();
         let st = r.state_for_tests();
-        for bad in ["http://evil.example", "http://127.0.0.1:3002/", "HTTP://127.0.0.1:3002"] {
-            let e = r.validate_redirect(&redirect(&[("error", "access_denied"), ("state", &st), ("iss", bad)])).unwrap_err();
-            assert!(matches!(e, ClientError::AuthorizationResponse(_)), "{bad}: {e}");
+        for bad in [
+            "http://evil.example",
+            "http://127.0.0.1:3002/",
+            "HTTP://127.0.0.1:3002",
+        ] {
+            let e = r
+                .validate_redirect(&redirect(&[
+                    ("error", "access_denied"),
+                    ("state", &st),
+                    ("iss", bad),
+                ]))
+                .unwrap_err();
+            assert!(
+                matches!(e, ClientError::AuthorizationResponse(_)),
+                "{bad}: {e}"
+            );
         }
-        assert!(r.validate_redirect(&redirect(&[("code", "x"), ("state", &st)])).is_err());
-        let denied = r.validate_redirect(&redirect(&[("error", "access_denied"), ("state", &st), ("iss", "http://127.0.0.1:3002")])).unwrap_err();
-        assert!(matches!(denied, ClientError::AuthorizationDenied { code: ErrorCode::AccessDenied, .. }));
-        let r2 = AuthorizationRequest::new(&meta(false), "c", "http://127.0.0.1/callback", None, "http://rs/mcp", false).unwrap();
+        assert!(
+            r.validate_redirect(&redirect(&[("code", "x"), ("state", &st)]))
+                .is_err()
+        );
+        let denied = r
+            .validate_redirect(&redirect(&[
+                ("error", "access_denied"),
+                ("state", &st),
+                ("iss", "http://127.0.0.1:3002"),
+            ]))
+            .unwrap_err();
+        assert!(matches!(
+            denied,
+            ClientError::AuthorizationDenied {
+                code: ErrorCode::AccessDenied,
+                ..
+            }
+        ));
+        let r2 = AuthorizationRequest::new(
+            &meta(false),
+            "c",
+            "http://127.0.0.1/callback",
+            None,
+            "http://rs/mcp",
+            false,
+        )
+        .unwrap();
         let st2 = r2.state_for_tests();
-        assert!(r2.validate_redirect(&redirect(&[("code", "x"), ("state", &st2)])).is_ok());
+        assert!(
+            r2.validate_redirect(&redirect(&[("code", "x"), ("state", &st2)]))
+                .is_ok()
+        );
     }
 
     /// CL-09: a non-https authorization endpoint on a remote host is refused.
@@ -232,8 +307,12 @@ mod tests {
     fn insecure_authorization_endpoint_is_refused_cl09() {
         let mut m = meta(true);
         m.authorization_endpoint = Some("http://as.example/authorize".into());
-        assert!(AuthorizationRequest::new(&m, "c", "http://127.0.0.1/cb", None, "r", false).is_err());
+        assert!(
+            AuthorizationRequest::new(&m, "c", "http://127.0.0.1/cb", None, "r", false).is_err()
+        );
         m.authorization_endpoint = Some("javascript:alert(1)".into());
-        assert!(AuthorizationRequest::new(&m, "c", "http://127.0.0.1/cb", None, "r", true).is_err());
+        assert!(
+            AuthorizationRequest::new(&m, "c", "http://127.0.0.1/cb", None, "r", true).is_err()
+        );
     }
 }

@@ -161,7 +161,14 @@ mod tests {
         assert_eq!(parse_www_authenticate("Bearer").len(), 1);
         assert!(parse_www_authenticate("").is_empty());
         // hostile input does not panic
-        for s in ["=", "Bearer =", "Bearer a=\"unterminated", ",,,", "Bearer a=b=c", "\u{0}"] {
+        for s in [
+            "=",
+            "Bearer =",
+            "Bearer a=\"unterminated",
+            ",,,",
+            "Bearer a=b=c",
+            "\u{0}",
+        ] {
             let _ = parse_www_authenticate(s);
         }
     }
@@ -169,8 +176,14 @@ mod tests {
     #[test]
     fn bearer_challenge_searches_every_header() {
         let mut h = http::HeaderMap::new();
-        h.append(http::header::WWW_AUTHENTICATE, "Basic realm=\"r\"".parse().unwrap());
-        h.append(http::header::WWW_AUTHENTICATE, "Bearer scope=\"a\"".parse().unwrap());
+        h.append(
+            http::header::WWW_AUTHENTICATE,
+            "Basic realm=\"r\"".parse().unwrap(),
+        );
+        h.append(
+            http::header::WWW_AUTHENTICATE,
+            "Bearer scope=\"a\"".parse().unwrap(),
+        );
         assert_eq!(bearer_challenge(&h).unwrap().scope(), Some("a"));
     }
 }

@@ -45,10 +45,12 @@ pub async fn probe(
         .await?;
     let status = resp.status();
     if status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN {
-        return Ok(Some(bearer_challenge(resp.headers()).unwrap_or(Challenge {
-            scheme: "Bearer".into(),
-            params: Vec::new(),
-        })));
+        return Ok(Some(bearer_challenge(resp.headers()).unwrap_or(
+            Challenge {
+                scheme: "Bearer".into(),
+                params: Vec::new(),
+            },
+        )));
     }
     Ok(None)
 }

@@ -68,7 +68,9 @@ pub async fn headless_authorize(
                 "the authorization server shows a login or consent page: headless login needs an auto-approving server; run without --headless to use the browser".into(),
             ));
         }
-        let body = super::read_limited(resp, 16 * 1024).await.unwrap_or_default();
+        let body = super::read_limited(resp, 16 * 1024)
+            .await
+            .unwrap_or_default();
         let detail = serde_json::from_slice::<shared::oauth::ErrorResponse>(&body)
             .map(|e| e.to_string())
             .unwrap_or_else(|_| format!("HTTP {status}"));
@@ -140,7 +142,10 @@ impl LoopbackListener {
         })?
     }
 
-    async fn accept_loop(&self, req: &AuthorizationRequest) -> Result<AuthorizationCode, ClientError> {
+    async fn accept_loop(
+        &self,
+        req: &AuthorizationRequest,
+    ) -> Result<AuthorizationCode, ClientError> {
         loop {
             let (mut stream, _) = self
                 .listener
@@ -187,8 +192,14 @@ impl LoopbackListener {
             }
             let result = req.validate_redirect(&full);
             let page = match &result {
-                Ok(_) => "Authorization complete. You can close this window and return to the terminal.".to_owned(),
-                Err(e) => format!("Authorization failed: {}. Return to the terminal.", html_escape(&e.to_string())),
+                Ok(_) => {
+                    "Authorization complete. You can close this window and return to the terminal."
+                        .to_owned()
+                }
+                Err(e) => format!(
+                    "Authorization failed: {}. Return to the terminal.",
+                    html_escape(&e.to_string())
+                ),
             };
             let _ = respond(&mut stream, if result.is_ok() { 200 } else { 400 }, &page).await;
             return result;
@@ -197,10 +208,17 @@ impl LoopbackListener {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
-async fn respond(stream: &mut tokio::net::TcpStream, status: u16, text: &str) -> std::io::Result<()> {
+async fn respond(
+    stream: &mut tokio::net::TcpStream,
+    status: u16,
+    text: &str,
+) -> std::io::Result<()> {
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>http-oauth2-client</title></head><body><p>{text}</p></body></html>"
     );
@@ -262,8 +280,17 @@ mod tests {
     #[test]
     fn redirect_target_matches_loopback_any_port() {
         let t = |u: &str| Url::parse(u).unwrap();
-        assert!(is_redirect_target(&t("http://127.0.0.1:4444/callback?code=x"), "http://127.0.0.1/callback"));
-        assert!(!is_redirect_target(&t("http://127.0.0.1:4444/other?code=x"), "http://127.0.0.1/callback"));
-        assert!(!is_redirect_target(&t("http://evil.example/callback"), "http://127.0.0.1/callback"));
+        assert!(is_redirect_target(
+            &t("http://127.0.0.1:4444/callback?code=x"),
+            "http://127.0.0.1/callback"
+        ));
+        assert!(!is_redirect_target(
+            &t("http://127.0.0.1:4444/other?code=x"),
+            "http://127.0.0.1/callback"
+        ));
+        assert!(!is_redirect_target(
+            &t("http://evil.example/callback"),
+            "http://127.0.0.1/callback"
+        ));
     }
 }

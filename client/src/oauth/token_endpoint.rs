@@ -171,7 +171,8 @@ impl TokenEndpoint {
             .header(http::header::ACCEPT, "application/json");
         match (self.client.auth_method, &self.client.client_secret) {
             (ClientAuthMethod::ClientSecretBasic, Some(secret)) => {
-                let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                let enc =
+                    |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
                 req = req.basic_auth(enc(&self.client.client_id), Some(enc(secret.secret())));
             }
             (ClientAuthMethod::ClientSecretPost, Some(secret)) => {

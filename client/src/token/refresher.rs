@@ -305,7 +305,9 @@ impl TokenManager {
             }
         }
         if requested.satisfies_all(challenged) && !requested.is_empty() {
-            tracing::warn!("server still demands scopes that were already requested; not stepping up again");
+            tracing::warn!(
+                "server still demands scopes that were already requested; not stepping up again"
+            );
             return Ok(None);
         }
         let granted = tokens.as_ref().map(|t| t.scopes()).unwrap_or_default();

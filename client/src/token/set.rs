@@ -84,7 +84,10 @@ impl TokenSet {
 
     /// The granted scopes.
     pub fn scopes(&self) -> ScopeSet {
-        self.scope.as_deref().map(ScopeSet::parse).unwrap_or_default()
+        self.scope
+            .as_deref()
+            .map(ScopeSet::parse)
+            .unwrap_or_default()
     }
 }
 

@@ -392,8 +392,15 @@ mod tests {
         let t = s.load(&key).unwrap().unwrap();
         assert_eq!(t, sample());
         assert_eq!(t.expires_at, Some(1_600));
-        assert_eq!(s.load_client("http://as").unwrap().unwrap().client_id, "dyn-1");
-        assert!(s.load(&StoreKey::new("http://other", "http://rs/mcp", "cli")).unwrap().is_none());
+        assert_eq!(
+            s.load_client("http://as").unwrap().unwrap().client_id,
+            "dyn-1"
+        );
+        assert!(
+            s.load(&StoreKey::new("http://other", "http://rs/mcp", "cli"))
+                .unwrap()
+                .is_none()
+        );
         s.remove(&key).unwrap();
         assert!(s.load(&key).unwrap().is_none());
         let _ = std::fs::remove_dir_all(dir);
