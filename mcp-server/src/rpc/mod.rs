@@ -319,10 +319,10 @@ pub(crate) fn rpc_module(
             log.log(
                 "info",
                 "tools",
-                json!({"event": "tools/call", "error": r.get("isError").is_some()}),
+                json!({"event": "tools/call", "error": r.is_error()}),
             );
         }
-        Ok::<_, ErrorObjectOwned>(c.finish(r, None))
+        r.into_raw(&c)
     })?;
     m.register_async_method("resources/list", |p, st, ext| async move {
         let c = ctx(&ext)?;

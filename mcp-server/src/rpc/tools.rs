@@ -7,11 +7,14 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use std::borrow::Cow;
+
 use jsonrpsee::types::{ErrorObjectOwned, Params};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::{RequestCtx, State, invalid_params, parse};
+use super::{RequestCtx, State, invalid_params};
 
 static DEFINITIONS: LazyLock<Vec<Value>> = LazyLock::new(|| {
     vec![
@@ -81,22 +84,98 @@ pub(crate) fn definitions() -> &'static [Value] {
 }
 
 #[derive(Deserialize)]
-struct CallParams {
-    name: String,
-    #[serde(default)]
-    arguments: Option<Map<String, Value>>,
+struct CallParams<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    arguments: Option<&'a RawValue>,
 }
 
-fn text(t: impl Into<String>) -> Value {
-    json!({"content": [{"type": "text", "text": t.into()}]})
+/// A tool result: plain text (the hot path, serialised without building a `Value`) or any
+/// JSON result.
+#[derive(Debug)]
+pub(crate) enum ToolOut {
+    /// One text content block.
+    Text { text: String, is_error: bool },
+    /// A result built as JSON (structured content).
+    Json(Value),
 }
 
-fn tool_error(msg: impl Into<String>) -> Value {
-    json!({"content": [{"type": "text", "text": msg.into()}], "isError": true})
+#[derive(Serialize)]
+struct TextItem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
 }
 
-fn structured(v: Value) -> Value {
-    json!({"content": [{"type": "text", "text": v.to_string()}], "structuredContent": v})
+#[derive(Serialize)]
+struct TextResult<'a> {
+    content: [TextItem<'a>; 1],
+    #[serde(rename = "isError", skip_serializing_if = "std::ops::Not::not")]
+    is_error: bool,
+    #[serde(rename = "resultType", skip_serializing_if = "Option::is_none")]
+    result_type: Option<&'static str>,
+}
+
+impl ToolOut {
+    pub(crate) fn is_error(&self) -> bool {
+        match self {
+            Self::Text { is_error, .. } => *is_error,
+            Self::Json(v) => v.get("isError").and_then(Value::as_bool).unwrap_or(false),
+        }
+    }
+
+    /// Serialises the result (with `resultType` under 2026-07-28).
+    pub(crate) fn into_raw(self, ctx: &RequestCtx) -> Result<Box<RawValue>, ErrorObjectOwned> {
+        let r = match self {
+            Self::Text { text, is_error } => serde_json::value::to_raw_value(&TextResult {
+                content: [TextItem {
+                    kind: "text",
+                    text: &text,
+                }],
+                is_error,
+                result_type: ctx.modern().then_some("complete"),
+            }),
+            Self::Json(v) => serde_json::value::to_raw_value(&ctx.finish(v, None)),
+        };
+        r.map_err(|_| super::internal("result serialisation failed"))
+    }
+}
+
+fn text(t: impl Into<String>) -> ToolOut {
+    ToolOut::Text {
+        text: t.into(),
+        is_error: false,
+    }
+}
+
+fn tool_error(msg: impl Into<String>) -> ToolOut {
+    ToolOut::Text {
+        text: msg.into(),
+        is_error: true,
+    }
+}
+
+fn structured(v: Value) -> ToolOut {
+    ToolOut::Json(
+        json!({"content": [{"type": "text", "text": v.to_string()}], "structuredContent": v}),
+    )
+}
+
+#[derive(Deserialize)]
+struct EchoArgs<'a> {
+    #[serde(borrow)]
+    message: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct AddArgs {
+    a: f64,
+    b: f64,
+}
+
+fn args<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
+    serde_json::from_str(raw.map_or("{}", RawValue::get)).ok()
 }
 
 /// `tools/call`.
@@ -104,19 +183,17 @@ pub(crate) async fn call(
     st: &State,
     ctx: &RequestCtx,
     p: &Params<'_>,
-) -> Result<Value, ErrorObjectOwned> {
-    let cp: CallParams = parse(p)?;
-    let args = cp.arguments.unwrap_or_default();
-    Ok(match cp.name.as_str() {
-        "echo" => match args.get("message").and_then(Value::as_str) {
-            Some(m) => text(m),
+) -> Result<ToolOut, ErrorObjectOwned> {
+    let raw = p.as_str().unwrap_or("{}");
+    let cp: CallParams<'_> =
+        serde_json::from_str(raw).map_err(|e| invalid_params(format!("invalid params: {e}")))?;
+    Ok(match cp.name.as_ref() {
+        "echo" => match args::<EchoArgs<'_>>(cp.arguments) {
+            Some(a) => text(a.message),
             None => tool_error("argument `message` (string) is required"),
         },
-        "add" => match (
-            args.get("a").and_then(Value::as_f64),
-            args.get("b").and_then(Value::as_f64),
-        ) {
-            (Some(a), Some(b)) => {
+        "add" => match args::<AddArgs>(cp.arguments) {
+            Some(AddArgs { a, b }) => {
                 let sum = a + b;
                 if sum.fract() == 0.0 && sum.abs() < 9.0e15 {
                     text(format!("{}", sum as i64))
@@ -124,28 +201,34 @@ pub(crate) async fn call(
                     text(format!("{sum}"))
                 }
             }
-            _ => tool_error("arguments `a` and `b` (numbers) are required"),
+            None => tool_error("arguments `a` and `b` (numbers) are required"),
         },
         "whoami" => structured(json!({
             "sub": ctx.auth.subject,
             "client_id": ctx.auth.client_id,
             "scopes": ctx.auth.scopes.iter().collect::<Vec<_>>(),
         })),
-        "slow_task" => slow_task(st, ctx, &args).await,
-        "get_weather" => match args.get("city").and_then(Value::as_str) {
-            Some(city) => {
-                let h = city
-                    .bytes()
-                    .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(b.into()));
-                let conditions = ["sunny", "cloudy", "rainy", "windy"][(h % 4) as usize];
-                structured(json!({
-                    "city": city,
-                    "temperature_c": f64::from(h % 35) - 5.0,
-                    "conditions": conditions,
-                }))
+        "slow_task" => {
+            let a: Map<String, Value> = args(cp.arguments).unwrap_or_default();
+            slow_task(st, ctx, &a).await
+        }
+        "get_weather" => {
+            let a: Map<String, Value> = args(cp.arguments).unwrap_or_default();
+            match a.get("city").and_then(Value::as_str) {
+                Some(city) => {
+                    let h = city
+                        .bytes()
+                        .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(b.into()));
+                    let conditions = ["sunny", "cloudy", "rainy", "windy"][(h % 4) as usize];
+                    structured(json!({
+                        "city": city,
+                        "temperature_c": f64::from(h % 35) - 5.0,
+                        "conditions": conditions,
+                    }))
+                }
+                None => tool_error("argument `city` (string) is required"),
             }
-            None => tool_error("argument `city` (string) is required"),
-        },
+        }
         "always_fails" => tool_error("this tool always fails (by design)"),
         other => {
             return Err(invalid_params(format!(
@@ -156,7 +239,7 @@ pub(crate) async fn call(
     })
 }
 
-async fn slow_task(st: &State, ctx: &RequestCtx, args: &Map<String, Value>) -> Value {
+async fn slow_task(st: &State, ctx: &RequestCtx, args: &Map<String, Value>) -> ToolOut {
     let steps = args.get("steps").and_then(Value::as_u64);
     let delay = args.get("delay_ms").and_then(Value::as_u64).unwrap_or(100);
     let Some(steps) = steps.filter(|s| (1..=1000).contains(s)) else {

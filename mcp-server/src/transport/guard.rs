@@ -2,12 +2,15 @@
 //! the allow-list, or a `Host` outside the allowed hosts, gets 403. On by default, failing
 //! closed with a loopback allow-list.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-use http::{StatusCode, header};
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::{BoxFuture, Either};
+use http::{HeaderValue, Method, StatusCode, header};
+use tower::{Layer, Service};
 
 use crate::config::Config;
 
@@ -97,23 +100,124 @@ fn forbidden(msg: &'static str) -> Response {
     super::rpc_error(StatusCode::FORBIDDEN, None, -32600, msg, None)
 }
 
-/// The middleware.
-pub(crate) async fn guard(State(p): State<Arc<HostPolicy>>, req: Request, next: Next) -> Response {
-    if p.enabled {
-        if let Some(o) = req.headers().get(header::ORIGIN) {
-            let ok = o.to_str().map(|o| p.origin_allowed(o)).unwrap_or(false);
-            if !ok {
-                return forbidden("Origin not allowed");
-            }
-        }
-        if let Some(h) = req.headers().get(header::HOST) {
-            let ok = h.to_str().map(|h| p.host_allowed(h)).unwrap_or(false);
-            if !ok {
-                return forbidden("Host not allowed");
-            }
+const EXPOSE: &str = "www-authenticate, mcp-session-id, mcp-protocol-version";
+const DEFAULT_ALLOW_HEADERS: &str = "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, mcp-name, last-event-id";
+
+/// Tower layer for [`Guard`].
+#[derive(Debug, Clone)]
+pub(crate) struct GuardLayer {
+    policy: Arc<HostPolicy>,
+}
+
+impl GuardLayer {
+    pub(crate) fn new(policy: Arc<HostPolicy>) -> Self {
+        Self { policy }
+    }
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            policy: self.policy.clone(),
         }
     }
-    next.run(req).await
+}
+
+/// Origin/Host validation (TR-03) and CORS (RS-23) in one service. Requests without an
+/// `Origin` header (every non-browser client) pass straight to the inner service, with no
+/// allocation; the public metadata routes are exempt from the Origin/Host rules.
+#[derive(Debug, Clone)]
+pub(crate) struct Guard<S> {
+    inner: S,
+    policy: Arc<HostPolicy>,
+}
+
+type GuardFuture<F> = Either<F, BoxFuture<'static, Result<Response, Infallible>>>;
+
+fn ready(r: Response) -> BoxFuture<'static, Result<Response, Infallible>> {
+    Box::pin(async move { Ok(r) })
+}
+
+fn cors_headers(h: &mut http::HeaderMap, origin: HeaderValue) {
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSE),
+    );
+    h.append(header::VARY, HeaderValue::from_static("origin"));
+}
+
+impl<S> Service<Request> for Guard<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = GuardFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let p = &self.policy;
+        let public = req.uri().path().starts_with("/.well-known/");
+        if p.enabled
+            && !public
+            && let Some(h) = req.headers().get(header::HOST)
+            && !h.to_str().map(|h| p.host_allowed(h)).unwrap_or(false)
+        {
+            return Either::Right(ready(forbidden("Host not allowed")));
+        }
+        let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
+            return Either::Left(self.inner.call(req));
+        };
+        let allowed = origin
+            .to_str()
+            .map(|o| p.origin_allowed(o))
+            .unwrap_or(false);
+        if !allowed && !public {
+            return Either::Right(ready(forbidden("Origin not allowed")));
+        }
+        // CORS preflight (never reaches authentication).
+        if req.method() == Method::OPTIONS
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            let mut r = StatusCode::NO_CONTENT.into_response();
+            if allowed {
+                let h = r.headers_mut();
+                cors_headers(h, origin);
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+                );
+                let requested = req
+                    .headers()
+                    .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                    .cloned()
+                    .unwrap_or(HeaderValue::from_static(DEFAULT_ALLOW_HEADERS));
+                h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested);
+                h.insert(
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static("600"),
+                );
+            }
+            return Either::Right(ready(r));
+        }
+        let fut = self.inner.call(req);
+        Either::Right(Box::pin(async move {
+            let mut r = fut.await?;
+            if allowed {
+                cors_headers(r.headers_mut(), origin);
+            }
+            Ok(r)
+        }))
+    }
 }
 
 #[cfg(test)]

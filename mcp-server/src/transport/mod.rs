@@ -1,8 +1,8 @@
 //! The HTTP front: owns MCP framing (202 for notifications, SSE, session headers, the
 //! 2026-07-28 header rules) and calls the jsonrpsee methods per message.
 //!
-//! Layers, outermost first: CORS (RS-23) → Origin/Host guard (TR-03) → [`JwtAuthLayer`]
-//! (not on the PRM routes) → body limit (413) → timeout.
+//! Layers, outermost first: sensitive headers → trace → Origin/Host guard with CORS (TR-03,
+//! RS-23) → [`JwtAuthLayer`] (not on the PRM routes) → body limit (413) → timeout.
 //!
 //! [`JwtAuthLayer`]: crate::auth::JwtAuthLayer
 
@@ -23,11 +23,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::{Stream, StreamExt};
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use jsonrpsee::core::server::Methods;
 use serde_json::{Value, json};
 use tokio::sync::watch;
-use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::{Authenticator, JwtAuthLayer};
@@ -88,11 +87,7 @@ pub(crate) fn router(
             Duration::from_secs(config.limits.request_timeout_secs),
         ))
         .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
-        .layer(auth_layer)
-        .layer(axum::middleware::from_fn_with_state(
-            policy.clone(),
-            guard::guard,
-        ));
+        .layer(auth_layer);
     let mcp_rel = mcp_path.trim_start_matches('/');
     let mut public = Router::new().route(
         "/.well-known/oauth-protected-resource",
@@ -104,28 +99,19 @@ pub(crate) fn router(
             get(prm_handler),
         );
     }
-    let cors_policy = policy;
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin, _| {
-            origin
-                .to_str()
-                .map(|o| cors_policy.origin_allowed(o))
-                .unwrap_or(false)
-        }))
-        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
-        .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers([
-            header::WWW_AUTHENTICATE,
-            http::HeaderName::from_static(SESSION_HEADER),
-            http::HeaderName::from_static(VERSION_HEADER),
-        ])
-        .max_age(Duration::from_secs(600));
     // Sensitive-header marking sits outside the trace layer, so `Authorization` is never
     // recorded (STYLE caution 1).
     public
         .merge(protected)
-        .layer(cors)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(guard::GuardLayer::new(policy))
+        .layer(
+            // The span records the path only: a query string may carry a (refused) token.
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &http::Request<Body>| {
+                    tracing::debug_span!("request", http.method = %req.method(), http.path = %req.uri().path())
+                },
+            ),
+        )
         .layer(
             tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
                 header::AUTHORIZATION,
