@@ -72,7 +72,14 @@ pub async fn start_servers() -> Result<DemoServers, ClientError> {
     let auth = auth_server::serve(as_listener, as_config)
         .await
         .map_err(start_error)?;
-    let mcp_config = mcp_server::Config::new(auth.issuer(), &resource);
+    let mut mcp_config = mcp_server::Config::new(auth.issuer(), &resource);
+    let samples = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../mcp-server/resources"
+    ));
+    if samples.is_dir() {
+        mcp_config.resources_dir = Some(samples.to_path_buf());
+    }
     let mcp = mcp_server::serve(mcp_listener, mcp_config)
         .await
         .map_err(start_error)?;

@@ -231,11 +231,20 @@ pub async fn stack(
     })
     .await;
     let mut cfg = mcp_server::Config::new(auth.issuer(), &resource);
+    cfg.resources_dir = Some(mcp_resources_dir());
     tweak_mcp(&mut cfg);
     let mcp = mcp_server::serve(mcp_listener, cfg)
         .await
         .expect("MCP server starts");
     Stack { auth, mcp }
+}
+
+/// The sample resources folder of the MCP server crate.
+pub fn mcp_resources_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../mcp-server/resources"
+    ))
 }
 
 /// A client-credentials access token for the service client.
@@ -286,4 +295,20 @@ pub async fn mcp_initialize(url: &str, token: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .expect("Mcp-Session-Id")
         .to_owned()
+}
+
+/// An OAuth session for the stack's MCP server: dynamic registration, headless login.
+pub async fn oauth_session(stack: &Stack) -> http_oauth2_client::OAuthSession {
+    let config = http_oauth2_client::OAuthConfig::builder(stack.mcp_url())
+        .headless()
+        .allow_insecure_http()
+        .scopes("mcp")
+        .with_token_store(std::sync::Arc::new(
+            http_oauth2_client::InMemoryTokenStore::default(),
+        ))
+        .build()
+        .expect("client config");
+    http_oauth2_client::OAuthSession::connect(config)
+        .await
+        .expect("OAuth login")
 }

@@ -2,5 +2,6 @@
 
 mod consent_browser;
 mod https;
+mod mcp_integration;
 mod oauth2_flow;
 mod security;
