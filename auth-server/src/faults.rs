@@ -149,3 +149,27 @@ pub(crate) fn endpoint_of(path: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// Request counts per endpoint name.
+#[derive(Debug, Default)]
+pub struct HitCounter(Mutex<HashMap<&'static str, u64>>);
+
+impl HitCounter {
+    pub(crate) fn hit(&self, endpoint: &'static str) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(endpoint)
+            .or_insert(0) += 1;
+    }
+    /// The count for an endpoint.
+    pub fn get(&self, endpoint: &str) -> u64 {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(endpoint)
+            .copied()
+            .unwrap_or(0)
+    }
+}

@@ -82,6 +82,8 @@ pub struct AppState {
     pub offered_scopes: ScopeSet,
     /// Pending consent decisions.
     pub consents: endpoints::authorize::PendingConsents,
+    /// Requests per endpoint (tests assert how often an endpoint was hit).
+    pub hits: faults::HitCounter,
     metadata_json: bytes::Bytes,
     oidc_json: bytes::Bytes,
 }
@@ -125,6 +127,7 @@ impl AppState {
             limiter: ratelimit::RateLimiter::new(config.rate_limits.clone()),
             cimd: cimd::MetadataDocuments::new(config.insecure_allow_loopback_metadata_documents),
             consents: endpoints::authorize::PendingConsents::default(),
+            hits: faults::HitCounter::default(),
             offered_scopes,
             metadata_json,
             oidc_json,
@@ -169,6 +172,11 @@ impl RunningServer {
     /// Fault injection controller (effective only when `faults.enabled`).
     pub fn faults(&self) -> &FaultController {
         &self.state.faults
+    }
+    /// How many requests reached `endpoint` (`token`, `authorize`, `jwks`, `metadata`,
+    /// `register`, `revoke`, `introspect`), faulted ones included.
+    pub fn hits(&self, endpoint: &str) -> u64 {
+        self.state.hits.get(endpoint)
     }
     /// The shared state (tests inspect the store and keys).
     pub fn state(&self) -> &Arc<AppState> {

@@ -121,7 +121,11 @@ async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
                 return res;
             }
         }
-        let fault = endpoint_of(path).and_then(|e| state.faults.take(e));
+        let endpoint = endpoint_of(path);
+        if let Some(e) = endpoint {
+            state.hits.hit(e);
+        }
+        let fault = endpoint.and_then(|e| state.faults.take(e));
         match fault {
             None => next.run(req).await,
             Some(Fault::Delay { ms }) => {

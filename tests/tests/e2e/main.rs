@@ -3,5 +3,6 @@
 mod consent_browser;
 mod https;
 mod mcp_integration;
+mod oauth2_edge_cases;
 mod oauth2_flow;
 mod security;
