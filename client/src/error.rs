@@ -99,7 +99,7 @@ impl ClientError {
         match err {
             reqwest_middleware::Error::Middleware(e) => match e.downcast::<ClientError>() {
                 Ok(ce) => ce,
-                Err(other) => Self::Transport(other.to_string()),
+                Err(other) => Self::Transport(format!("{other:#}")),
             },
             reqwest_middleware::Error::Reqwest(e) => Self::from(e),
         }
@@ -109,12 +109,28 @@ impl ClientError {
 impl From<reqwest::Error> for ClientError {
     fn from(e: reqwest::Error) -> Self {
         // The URL never carries secrets here (tokens are never put in the query, CL-30).
+        let msg = chain(&e);
         if e.is_timeout() {
-            Self::Timeout(e.to_string())
+            Self::Timeout(msg)
         } else {
-            Self::Transport(e.to_string())
+            Self::Transport(msg)
         }
     }
+}
+
+/// The error and its sources, joined with ": ".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
 }
 
 impl From<reqwest_middleware::Error> for ClientError {

@@ -63,7 +63,7 @@ pub mod demo;
 
 pub use config::{LoginMode, OAuthConfig, OAuthConfigBuilder};
 pub use error::{ClientError, ConfigError};
-pub use mcp::{McpClient, Progress, TransportKind};
+pub use mcp::{McpClient, Progress, ProgressFn, TransportKind, TransportPreference};
 pub use middleware::BearerAuth;
 pub use session::OAuthSession;
 pub use token::{

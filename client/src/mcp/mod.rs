@@ -57,6 +57,21 @@ pub enum TransportKind {
     HttpSse,
 }
 
+/// Which transport [`McpClient::connect_with`] should use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TransportPreference {
+    /// Stateless first, then `initialize`, then HTTP+SSE (TR-24, TR-42).
+    #[default]
+    Auto,
+    /// Only the stateless 2026-07-28 protocol.
+    Stateless,
+    /// Only the `initialize` session protocol (2025-11-25 offered).
+    Session,
+    /// Only HTTP+SSE (2024-11-05); for an `/mcp` URL the sibling `/sse` is tried first.
+    HttpSse,
+}
+
 /// A `notifications/progress` update (PR-39).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
@@ -131,11 +146,21 @@ impl McpClient {
 
     /// Connects; `timeout` bounds every request (a hard maximum, even while progress
     /// arrives; PR-42).
-    #[tracing::instrument(skip_all, fields(mcp.url = %url))]
     pub async fn connect_with_timeout(
         http: ClientWithMiddleware,
         url: Url,
         timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        Self::connect_with(http, url, timeout, TransportPreference::Auto).await
+    }
+
+    /// Connects with an explicit transport preference.
+    #[tracing::instrument(skip_all, fields(mcp.url = %url, mcp.transport = ?preference))]
+    pub async fn connect_with(
+        http: ClientWithMiddleware,
+        url: Url,
+        timeout: Duration,
+        preference: TransportPreference,
     ) -> Result<Self, ClientError> {
         let c = Self {
             http,
@@ -150,8 +175,14 @@ impl McpClient {
             }),
             legacy: None,
         };
+        match preference {
+            TransportPreference::HttpSse => return c.connect_http_sse(true).await,
+            TransportPreference::Stateless => return c.discover().await.map(|()| c),
+            TransportPreference::Session => return c.initialize().await.map(|()| c),
+            TransportPreference::Auto => {}
+        }
         if c.url.path().ends_with("/sse") {
-            return c.connect_http_sse().await;
+            return c.connect_http_sse(false).await;
         }
         match c.discover().await {
             Ok(()) => return Ok(c),
@@ -166,7 +197,7 @@ impl McpClient {
             Err(e) if is_auth_error(&e) => Err(e),
             Err(ClientError::Transport(t)) if t.starts_with("HTTP 40") => {
                 tracing::debug!(error = %t, "initialize refused; trying HTTP+SSE");
-                c.connect_http_sse().await
+                c.connect_http_sse(false).await
             }
             Err(e) => Err(e),
         }
@@ -245,8 +276,9 @@ impl McpClient {
         self.notify("notifications/initialized", None).await
     }
 
-    async fn connect_http_sse(mut self) -> Result<Self, ClientError> {
-        let legacy = sse_legacy::LegacySse::open(&self.http, &self.url, self.timeout).await?;
+    async fn connect_http_sse(mut self, sibling_first: bool) -> Result<Self, ClientError> {
+        let legacy =
+            sse_legacy::LegacySse::open(&self.http, &self.url, self.timeout, sibling_first).await?;
         self.legacy = Some(legacy);
         {
             let mut s = self.lock();

@@ -36,13 +36,20 @@ impl LegacySse {
         http: &ClientWithMiddleware,
         url: &Url,
         timeout: Duration,
+        sibling_first: bool,
     ) -> Result<Self, ClientError> {
         let mut candidates = vec![url.clone()];
         if let Some(base) = url.path().strip_suffix("/mcp") {
             let mut u = url.clone();
             u.set_path(&format!("{base}/sse"));
-            candidates.push(u);
+            if sibling_first {
+                candidates.insert(0, u);
+            } else {
+                candidates.push(u);
+            }
         }
+        // A GET that is not an HTTP+SSE endpoint may stay open without an `endpoint` event.
+        let timeout = timeout.min(Duration::from_secs(10));
         let mut last = ClientError::Transport("no HTTP+SSE endpoint".into());
         for sse_url in candidates {
             let resp = match http

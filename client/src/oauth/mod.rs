@@ -38,7 +38,10 @@ pub fn oauth_http_client(
         .retry_bounds(Duration::from_millis(50), Duration::from_secs(2))
         .build_with_max_retries(max_retries);
     reqwest_middleware::ClientBuilder::new(client)
-        .with(RetryTransientMiddleware::new_with_policy(policy))
+        .with(
+            RetryTransientMiddleware::new_with_policy(policy)
+                .with_retry_log_level(tracing::Level::DEBUG),
+        )
         .build()
 }
 
