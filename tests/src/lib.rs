@@ -5,6 +5,10 @@
 
 pub mod webdriver;
 
+/// `docs/INTEGRATION.md`, compiled: its Rust blocks are doc tests of this crate.
+#[doc = include_str!("../../docs/INTEGRATION.md")]
+pub mod integration_doc {}
+
 use std::path::PathBuf;
 
 use shared::pkce::{PkceChallenge, PkceVerifier};
