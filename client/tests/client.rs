@@ -49,6 +49,13 @@ struct Mock {
     mcp_methods: Mutex<Vec<String>>,
     session_requests_without_id: AtomicUsize,
     reject_all: AtomicBool,
+    fail_next_token: AtomicUsize,
+    basic_auth: Mutex<Vec<String>>,
+    modern: AtomicBool,
+    expire_session_once: AtomicBool,
+    sessions: AtomicUsize,
+    notification_200: AtomicBool,
+    modern_headers: Mutex<Vec<(String, Option<String>, Option<String>)>>,
 }
 
 impl Mock {
@@ -106,6 +113,17 @@ async fn handle(State(m): State<Arc<Mock>>, req: Request) -> Response {
     match (parts.method.as_str(), path.as_str()) {
         ("POST", "/token") => {
             m.token_hits.fetch_add(1, Ordering::SeqCst);
+            if m.fail_next_token.load(Ordering::SeqCst) > 0 {
+                m.fail_next_token.fetch_sub(1, Ordering::SeqCst);
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+            if let Some(b) = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+            {
+                m.basic_auth.lock().unwrap().push(b.to_owned());
+            }
             let form: HashMap<String, String> =
                 url::form_urlencoded::parse(&body).into_owned().collect();
             m.forms.lock().unwrap().push(form.clone());
@@ -224,6 +242,48 @@ fn mcp(m: &Mock, headers: &HeaderMap, body: &[u8]) -> Response {
     let method = msg["method"].as_str().unwrap_or_default().to_owned();
     m.mcp_methods.lock().unwrap().push(method.clone());
     let id = msg["id"].clone();
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if m.modern.load(Ordering::SeqCst) {
+        m.modern_headers
+            .lock()
+            .unwrap()
+            .push((method.clone(), h("mcp-method"), h("mcp-name")));
+        let meta = &msg["params"]["_meta"];
+        if meta["io.modelcontextprotocol/protocolVersion"] != "2026-07-28"
+            || h("mcp-protocol-version").as_deref() != Some("2026-07-28")
+            || h("mcp-method").as_deref() != Some(method.as_str())
+        {
+            return json_resp(
+                StatusCode::BAD_REQUEST,
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32020, "message": "header mismatch"}}),
+            );
+        }
+        return match method.as_str() {
+            "server/discover" => json_resp(
+                StatusCode::OK,
+                json!({"jsonrpc": "2.0", "id": id, "result": {"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}}, "resultType": "complete"}}),
+            ),
+            "tools/call" => json_resp(
+                StatusCode::OK,
+                json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": "modern"}], "resultType": "complete"}}),
+            ),
+            _ => json_resp(
+                StatusCode::NOT_FOUND,
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "Method not found"}}),
+            ),
+        };
+    }
+    if method != "initialize"
+        && h("mcp-session-id").as_deref() == Some("sess-1")
+        && m.expire_session_once.swap(false, Ordering::SeqCst)
+    {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     if method != "initialize"
         && method != "server/discover"
         && !headers.contains_key("mcp-session-id")
@@ -240,9 +300,13 @@ fn mcp(m: &Mock, headers: &HeaderMap, body: &[u8]) -> Response {
                 StatusCode::OK,
                 json!({"jsonrpc": "2.0", "id": id, "result": {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}, "serverInfo": {"name": "mock", "version": "0"}}}),
             );
+            let n = m.sessions.fetch_add(1, Ordering::SeqCst) + 1;
             r.headers_mut()
-                .insert("mcp-session-id", "sess-1".parse().unwrap());
+                .insert("mcp-session-id", format!("sess-{n}").parse().unwrap());
             r
+        }
+        "notifications/initialized" if m.notification_200.load(Ordering::SeqCst) => {
+            StatusCode::OK.into_response()
         }
         "notifications/initialized" => StatusCode::ACCEPTED.into_response(),
         "tools/list" => json_resp(
@@ -817,4 +881,271 @@ async fn headless_session_registers_logs_in_and_talks_mcp_cl10_tr24() {
     let again = OAuthSession::connect(cfg).await.unwrap();
     assert_eq!(again.client_id(), "dyn-1");
     assert_eq!(m.token_hits.load(Ordering::SeqCst), hits);
+}
+
+async fn headless_session(m: &Mock) -> OAuthSession {
+    let base = m.base();
+    m.doc(
+        "/.well-known/oauth-protected-resource/mcp",
+        prm(m, &format!("{base}/mcp")),
+    );
+    let mut doc = asm(&base);
+    doc["registration_endpoint"] = json!(format!("{base}/register"));
+    m.doc("/.well-known/oauth-authorization-server", doc);
+    let cfg = OAuthConfig::builder(format!("{base}/mcp"))
+        .headless()
+        .build()
+        .unwrap();
+    OAuthSession::connect(cfg).await.unwrap()
+}
+
+/// TR-39 / P-16: a 404 for a request carrying a session id starts a new session and the
+/// request is retried once.
+#[tokio::test]
+async fn unknown_session_404_reinitializes_and_retries_tr39() {
+    let m = spawn().await;
+    let s = headless_session(&m).await;
+    let mcp = McpClient::connect(s.client(), s.server_url().clone())
+        .await
+        .unwrap();
+    assert_eq!(mcp.session_id().as_deref(), Some("sess-1"));
+    m.expire_session_once.store(true, Ordering::SeqCst);
+    assert_eq!(mcp.list_tools().await.unwrap().len(), 1);
+    assert_eq!(mcp.session_id().as_deref(), Some("sess-2"));
+    let inits = m
+        .mcp_methods
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|x| *x == "initialize")
+        .count();
+    assert_eq!(inits, 2);
+}
+
+/// TR-06 / P-15: a notification answered with an empty 200 (not 202) is accepted.
+#[tokio::test]
+async fn notification_with_empty_200_is_accepted_p15() {
+    let m = spawn().await;
+    m.notification_200.store(true, Ordering::SeqCst);
+    let s = headless_session(&m).await;
+    let mcp = McpClient::connect(s.client(), s.server_url().clone())
+        .await
+        .unwrap();
+    assert_eq!(mcp.transport_kind(), TransportKind::Session);
+}
+
+/// TR-15, TR-18, PR-20: a stateless server gets `_meta` protocol fields, MCP-Protocol-Version,
+/// Mcp-Method and Mcp-Name; no initialize is sent.
+#[tokio::test]
+async fn stateless_requests_carry_meta_and_standard_headers_tr15_tr18() {
+    let m = spawn().await;
+    m.modern.store(true, Ordering::SeqCst);
+    let s = headless_session(&m).await;
+    let mcp = McpClient::connect(s.client(), s.server_url().clone())
+        .await
+        .unwrap();
+    assert_eq!(mcp.transport_kind(), TransportKind::Stateless);
+    let r = mcp
+        .call_tool("echo", json!({"message": "x"}), None)
+        .await
+        .unwrap();
+    assert_eq!(r["content"][0]["text"], "modern");
+    let e = mcp.list_prompts().await.unwrap_err();
+    assert!(matches!(e, ClientError::Mcp { code: -32601, .. }), "{e}");
+    let h = m.modern_headers.lock().unwrap().clone();
+    assert!(h.contains(&(
+        "tools/call".into(),
+        Some("tools/call".into()),
+        Some("echo".into())
+    )));
+    assert!(
+        !m.mcp_methods
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|x| x == "initialize")
+    );
+}
+
+/// Proactive refresh: a stale (past 75% of its lifetime) token is refreshed before use.
+#[tokio::test]
+async fn stale_token_is_refreshed_proactively_cl33() {
+    let m = spawn().await;
+    let clock = TestClock::starting_now();
+    let mgr = manager(&m, Arc::new(InMemoryTokenStore::default()), &clock);
+    let mut t = expired_set(&clock);
+    t.issued_at = clock.now();
+    t.expires_at = Some(clock.now() + 100);
+    mgr.set_tokens(t, None);
+    assert_eq!(mgr.access_token().await.unwrap().0.secret(), "at-0");
+    clock.advance(Duration::from_secs(80));
+    assert_eq!(mgr.access_token().await.unwrap().0.secret(), "at-1");
+    assert_eq!(m.token_hits.load(Ordering::SeqCst), 1);
+}
+
+/// CL-32: tokens saved by one process are found (with their expiry) by the next, which
+/// refreshes with the stored refresh token once the access token has expired.
+#[tokio::test]
+async fn file_store_restores_expiry_so_refresh_works_after_restart_cl32() {
+    let m = spawn().await;
+    let clock = TestClock::starting_now();
+    let dir = std::env::temp_dir().join(format!(
+        "client-restart-{}-{}",
+        std::process::id(),
+        shared::random::token()
+    ));
+    let path = dir.join("tokens.jwe");
+    {
+        let store = Arc::new(http_oauth2_client::FileTokenStore::open(&path).unwrap());
+        let mgr = manager(&m, store, &clock);
+        let mut t = expired_set(&clock);
+        t.issued_at = clock.now();
+        t.expires_at = Some(clock.now() + 60);
+        mgr.set_tokens(t, None);
+    }
+    let store = Arc::new(http_oauth2_client::FileTokenStore::open(&path).unwrap());
+    let mgr = manager(&m, store, &clock);
+    assert_eq!(mgr.tokens().unwrap().expires_at, Some(clock.now() + 60));
+    assert_eq!(mgr.access_token().await.unwrap().0.secret(), "at-0");
+    clock.advance(Duration::from_secs(120));
+    assert_eq!(mgr.access_token().await.unwrap().0.secret(), "at-1");
+    assert_eq!(m.forms.lock().unwrap()[0]["refresh_token"], "rt-0");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Transient token-endpoint failures (503) are retried with backoff (reqwest-retry).
+#[tokio::test]
+async fn token_endpoint_503_is_retried() {
+    let m = spawn().await;
+    m.fail_next_token.store(1, Ordering::SeqCst);
+    let base = m.base();
+    let ep = TokenEndpoint::new(
+        url::Url::parse(&format!("{base}/token")).unwrap(),
+        ClientCredentials::public("cli"),
+        None,
+        oauth_http_client(Duration::from_secs(5), Duration::from_secs(5), 2),
+    );
+    let r = ep
+        .refresh(&RefreshToken::new("rt-0".into()), None)
+        .await
+        .unwrap();
+    assert_eq!(r.access_token.secret(), "at-1");
+    assert_eq!(m.token_hits.load(Ordering::SeqCst), 2);
+}
+
+/// A confidential pre-registered client uses client_secret_basic and the
+/// client_credentials grant, with `resource` (CL-11, CL-19).
+#[tokio::test]
+async fn client_credentials_session_uses_basic_auth_cl11() {
+    let m = spawn().await;
+    let base = m.base();
+    m.doc(
+        "/.well-known/oauth-protected-resource/mcp",
+        prm(&m, &format!("{base}/mcp")),
+    );
+    m.doc("/.well-known/oauth-authorization-server", asm(&base));
+    let cfg = OAuthConfig::builder(format!("{base}/mcp"))
+        .client_id("svc")
+        .client_secret(shared::secret::ClientSecret::new("s3cret".into()))
+        .login_mode(LoginMode::ClientCredentials)
+        .build()
+        .unwrap();
+    let s = OAuthSession::connect(cfg).await.unwrap();
+    assert_eq!(s.client_id(), "svc");
+    let form = m.forms.lock().unwrap()[0].clone();
+    assert_eq!(form["grant_type"], "client_credentials");
+    assert_eq!(form["resource"], format!("{base}/mcp"));
+    assert!(!form.contains_key("client_secret"));
+    use base64::Engine as _;
+    let basic = m.basic_auth.lock().unwrap()[0].clone();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(basic.strip_prefix("Basic ").unwrap())
+        .unwrap();
+    assert_eq!(decoded, b"svc:s3cret");
+}
+
+/// CL-10: a Client ID Metadata Document URL is used as client_id when the AS supports it;
+/// otherwise the client registers dynamically.
+#[tokio::test]
+async fn cimd_url_is_the_client_id_when_supported_cl10() {
+    let m = spawn().await;
+    let base = m.base();
+    m.doc(
+        "/.well-known/oauth-protected-resource/mcp",
+        prm(&m, &format!("{base}/mcp")),
+    );
+    let mut doc = asm(&base);
+    doc["registration_endpoint"] = json!(format!("{base}/register"));
+    doc["client_id_metadata_document_supported"] = json!(true);
+    m.doc("/.well-known/oauth-authorization-server", doc.clone());
+    let cimd = "https://app.example/oauth/client.json";
+    let cfg = || {
+        OAuthConfig::builder(format!("{base}/mcp"))
+            .client_metadata_url(cimd)
+            .headless()
+            .build()
+            .unwrap()
+    };
+    assert_eq!(
+        OAuthSession::prepare(cfg()).await.unwrap().client_id(),
+        cimd
+    );
+    doc["client_id_metadata_document_supported"] = json!(false);
+    m.doc("/.well-known/oauth-authorization-server", doc);
+    assert_eq!(
+        OAuthSession::prepare(cfg()).await.unwrap().client_id(),
+        "dyn-1"
+    );
+}
+
+/// CL-28: the interactive flow's loopback listener gets the browser's redirect on an
+/// ephemeral 127.0.0.1 port, ignores other paths, answers with a small page, validates
+/// state/iss, and times out when nothing arrives.
+#[tokio::test]
+async fn loopback_listener_receives_the_browser_redirect_cl28() {
+    use http_oauth2_client::oauth::authorize::AuthorizationRequest;
+    use http_oauth2_client::oauth::login::LoopbackListener;
+    let m = spawn().await;
+    let meta: shared::oauth::AuthorizationServerMetadata =
+        serde_json::from_value(asm(&m.base())).unwrap();
+    let template = url::Url::parse("http://127.0.0.1/callback").unwrap();
+    let listener = LoopbackListener::bind(&template).await.unwrap();
+    assert!(listener.redirect_uri().starts_with("http://127.0.0.1:"));
+    let req = AuthorizationRequest::new(
+        &meta,
+        "cli",
+        listener.redirect_uri(),
+        None,
+        &format!("{}/mcp", m.base()),
+        false,
+    )
+    .unwrap();
+    let auth_url = req.url().clone();
+    let browser = tokio::spawn(async move {
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = c.get(auth_url).send().await.unwrap();
+        let loc = url::Url::parse(r.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+        let mut fav = loc.clone();
+        fav.set_path("/favicon.ico");
+        fav.set_query(None);
+        assert_eq!(c.get(fav).send().await.unwrap().status(), 404);
+        let page = c.get(loc).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        page.text().await.unwrap()
+    });
+    let code = listener.wait(&req, Duration::from_secs(10)).await.unwrap();
+    assert!(code.secret().starts_with("code-"));
+    assert!(browser.await.unwrap().contains("Authorization complete"));
+
+    let listener = LoopbackListener::bind(&template).await.unwrap();
+    let req =
+        AuthorizationRequest::new(&meta, "cli", listener.redirect_uri(), None, "r", false).unwrap();
+    let e = listener
+        .wait(&req, Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Timeout(_)), "{e}");
 }

@@ -316,13 +316,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         _ => None,
     };
     if matches!(command, Some(Command::Demo)) {
-        // LEAD: plug the demo in here, e.g.
-        //   return http_oauth2_client::demo::run(opts).await.map_err(Failure::from);
-        // (the `demo` feature of http-oauth2-client is enabled for this package).
-        return Err(Failure::usage(
-            "the demo subcommand is not available in this build",
-            "start auth-server and mcp-server, then run `http-oauth2-client --headless --client-id mcp-cli`",
-        ));
+        return run_demo(opts.json).await;
     }
     let file = config::load(opts.config.as_deref()).map_err(|e| {
         Failure::usage(e, "fix the file (see config/client_config.toml for every key) or the OAUTH2_CLIENT__* variables")
@@ -792,5 +786,26 @@ async fn report(config: OAuthConfig, json_out: bool, transport: Transport) -> Re
         out.push_str(&format!("\n\nDone in {} ms.", t0.elapsed().as_millis()));
         out
     });
+    Ok(())
+}
+
+/// `demo`: both servers in-process on ephemeral ports, then the whole flow step by step.
+async fn run_demo(json_out: bool) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
+    if !json_out {
+        println!("http-oauth2-client demo: OAuth 2.1 + MCP, every component real, all on loopback\n");
+    }
+    let (steps, servers) = http_oauth2_client::demo::run(|step| {
+        if !json_out {
+            println!("[{:>2}] {} ({:.1} ms)\n     {}", step.n, step.title, step.millis, step.detail);
+        }
+    })
+    .await?;
+    if json_out {
+        println!("{}", json!({"ok": true, "steps": steps, "total_ms": started.elapsed().as_secs_f64() * 1000.0}));
+    } else {
+        println!("\ndone: {} steps in {:.0} ms; servers stopped.", steps.len(), started.elapsed().as_secs_f64() * 1000.0);
+    }
+    drop(servers);
     Ok(())
 }
