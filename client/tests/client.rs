@@ -32,6 +32,9 @@ enum TokenMode {
     InvalidGrant,
 }
 
+/// (JSON-RPC method, Mcp-Method header, Mcp-Name header)
+type SeenHeaders = (String, Option<String>, Option<String>);
+
 #[derive(Debug, Default)]
 struct Mock {
     base: Mutex<String>,
@@ -55,7 +58,7 @@ struct Mock {
     expire_session_once: AtomicBool,
     sessions: AtomicUsize,
     notification_200: AtomicBool,
-    modern_headers: Mutex<Vec<(String, Option<String>, Option<String>)>>,
+    modern_headers: Mutex<Vec<SeenHeaders>>,
 }
 
 impl Mock {
