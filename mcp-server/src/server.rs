@@ -124,14 +124,17 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
         ),
         shutdown: stop_rx.clone(),
     });
-    let router = transport::router(app, layer, &config, &resource_url, &mcp_path);
+    let svc = transport::service(app, layer, &config, &resource_url, &mcp_path);
     let mut rx = stop_rx;
     let task = tokio::spawn(
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|v| *v).await;
-            })
-            .into_future(),
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(svc),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.wait_for(|v| *v).await;
+        })
+        .into_future(),
     );
     tracing::info!(%addr, resource = %resource_url, "MCP server listening");
     Ok(RunningServer {

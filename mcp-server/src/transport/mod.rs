@@ -1,8 +1,8 @@
 //! The HTTP front: owns MCP framing (202 for notifications, SSE, session headers, the
 //! 2026-07-28 header rules) and calls the jsonrpsee methods per message.
 //!
-//! Layers, outermost first: sensitive headers → trace → Origin/Host guard with CORS (TR-03,
-//! RS-23) → [`JwtAuthLayer`] (not on the PRM routes) → body limit (413) → timeout.
+//! Layers, outermost first: sensitive headers → Origin/Host guard with CORS (TR-03, RS-23)
+//! → router → [`JwtAuthLayer`] (not on the PRM routes) → body limit (413) → timeout.
 //!
 //! [`JwtAuthLayer`]: crate::auth::JwtAuthLayer
 
@@ -27,6 +27,8 @@ use http::{HeaderValue, StatusCode, header};
 use jsonrpsee::core::server::Methods;
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use tower::ServiceBuilder;
+use tower_http::sensitive_headers::{SetSensitiveRequestHeaders, SetSensitiveRequestHeadersLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::{Authenticator, JwtAuthLayer};
@@ -47,14 +49,18 @@ pub(crate) struct App {
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
 pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
 
-/// Builds the router. `mcp_path` is the resource URL's path (`/mcp` by default).
-pub(crate) fn router(
+/// The whole HTTP service: outer layers applied around the router as plain tower services
+/// (no per-layer boxing or per-request clones, which `Router::layer` would add).
+pub(crate) type HttpService = SetSensitiveRequestHeaders<guard::Guard<Router>>;
+
+/// Builds the service. `mcp_path` is the resource URL's path (`/mcp` by default).
+pub(crate) fn service(
     app: Arc<App>,
     auth_layer: JwtAuthLayer,
     config: &Config,
     resource_url: &str,
     mcp_path: &str,
-) -> Router {
+) -> HttpService {
     let policy = Arc::new(HostPolicy::new(config, resource_url));
     let prm = Arc::new(prm_document(config, resource_url));
     let prm_handler = {
@@ -82,12 +88,16 @@ pub(crate) fn router(
         .route("/sse", get(sse_legacy::get))
         .route("/messages", post(sse_legacy::post))
         .with_state(app)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(config.limits.request_timeout_secs),
-        ))
-        .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
-        .layer(auth_layer);
+        // One ServiceBuilder, so the route is boxed once for the three layers.
+        .layer(
+            ServiceBuilder::new()
+                .layer(auth_layer)
+                .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(config.limits.request_timeout_secs),
+                )),
+        );
     let mcp_rel = mcp_path.trim_start_matches('/');
     let mut public = Router::new().route(
         "/.well-known/oauth-protected-resource",
@@ -99,25 +109,16 @@ pub(crate) fn router(
             get(prm_handler),
         );
     }
-    // Sensitive-header marking sits outside the trace layer, so `Authorization` is never
-    // recorded (STYLE caution 1).
-    public
-        .merge(protected)
+    // No TraceLayer: it wraps every response body and clones its classifier per request;
+    // the handlers and the auth layer log what matters. `Authorization` is still marked
+    // sensitive so that nothing added later can print it.
+    ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
         .layer(guard::GuardLayer::new(policy))
-        .layer(
-            // The span records the path only: a query string may carry a (refused) token.
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |req: &http::Request<Body>| {
-                    tracing::debug_span!("request", http.method = %req.method(), http.path = %req.uri().path())
-                },
-            ),
-        )
-        .layer(
-            tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
-                header::AUTHORIZATION,
-                header::COOKIE,
-            ]),
-        )
+        .service(public.merge(protected))
 }
 
 /// RFC 9728 document (RS-01..RS-05): exact resource, issuer, scopes, header-only bearer.
