@@ -62,6 +62,7 @@ pub struct OAuthConfig {
     pub(crate) token_store: Arc<dyn TokenStore>,
     pub(crate) clock: SharedClock,
     pub(crate) extra_origins: Vec<url::Origin>,
+    pub(crate) issuer: Option<String>,
 }
 
 impl std::fmt::Debug for OAuthConfig {
@@ -81,6 +82,7 @@ impl std::fmt::Debug for OAuthConfig {
             .field("request_timeout", &self.request_timeout)
             .field("login_timeout", &self.login_timeout)
             .field("token_store", &self.token_store)
+            .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +160,7 @@ pub struct OAuthConfigBuilder {
     token_store: Option<Arc<dyn TokenStore>>,
     clock: Option<SharedClock>,
     extra_origins: Vec<String>,
+    issuer: Option<String>,
 }
 
 impl OAuthConfigBuilder {
@@ -179,6 +182,7 @@ impl OAuthConfigBuilder {
             token_store: None,
             clock: None,
             extra_origins: Vec::new(),
+            issuer: None,
         }
     }
     /// A pre-registered client id (CL-11); skips CIMD and dynamic registration.
@@ -263,6 +267,14 @@ impl OAuthConfigBuilder {
         self
     }
 
+    /// The authorization server (issuer) the configured client id belongs to. When set,
+    /// that issuer is chosen from the PRM's `authorization_servers`, and a server that does
+    /// not list it is refused instead of sending it these credentials (CL-16).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
     /// Validates and builds.
     pub fn build(self) -> Result<OAuthConfig, ConfigError> {
         let server_url = check_url(&self.server_url, self.allow_insecure_http)?;
@@ -326,6 +338,7 @@ impl OAuthConfigBuilder {
                 .unwrap_or_else(|| Arc::new(InMemoryTokenStore::default())),
             clock: self.clock.unwrap_or_else(shared::clock::system),
             extra_origins,
+            issuer: self.issuer,
         })
     }
 }

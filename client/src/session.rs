@@ -65,8 +65,18 @@ impl OAuthSession {
             insecure,
         )
         .await?;
-        // CL-04: the first authorization server; state is kept per issuer.
-        let issuer = prm.authorization_servers[0].clone();
+        // CL-04: the configured issuer if any (CL-16), else the first one; state is kept per
+        // issuer.
+        let issuer = match &config.issuer {
+            Some(want) if prm.authorization_servers.iter().any(|a| a == want) => want.clone(),
+            Some(want) => {
+                return Err(ClientError::Discovery(format!(
+                    "the server's authorization servers are {:?}, but the configured client belongs to `{want}`; not sending these credentials elsewhere (CL-16)",
+                    prm.authorization_servers
+                )));
+            }
+            None => prm.authorization_servers[0].clone(),
+        };
         let metadata =
             discovery::authorization_server_metadata(&oauth_http, &issuer, insecure).await?;
         let token_url = check_url(
@@ -90,7 +100,20 @@ impl OAuthSession {
                 (!s.is_empty()).then_some(s)
             });
 
-        let creds = obtain_client(&config, &oauth_http, &metadata, initial_scopes.as_ref()).await?;
+        // Register for everything the resource offers (plus what is asked now), so a later
+        // step-up is not refused because the registration was narrower (CL-35).
+        let registration_scopes = {
+            let offered: ScopeSet = prm.scopes_supported.iter().map(String::as_str).collect();
+            let all = offered.union(initial_scopes.as_ref().unwrap_or(&ScopeSet::default()));
+            (!all.is_empty()).then_some(all)
+        };
+        let creds = obtain_client(
+            &config,
+            &oauth_http,
+            &metadata,
+            registration_scopes.as_ref(),
+        )
+        .await?;
         let client_id = creds.client_id.clone();
         let resource = prm.resource.clone();
         let endpoint =

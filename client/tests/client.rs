@@ -1152,3 +1152,35 @@ async fn loopback_listener_receives_the_browser_redirect_cl28() {
         .unwrap_err();
     assert!(matches!(e, ClientError::Timeout(_)), "{e}");
 }
+
+/// CL-16: pre-registered credentials bound to an issuer are never offered to a server whose
+/// PRM names another authorization server.
+#[tokio::test]
+async fn preregistered_client_is_bound_to_its_issuer_cl16() {
+    let m = spawn().await;
+    let base = m.base();
+    m.doc(
+        "/.well-known/oauth-protected-resource/mcp",
+        prm(&m, &format!("{base}/mcp")),
+    );
+    m.doc("/.well-known/oauth-authorization-server", asm(&base));
+    let cfg = |issuer: &str| {
+        OAuthConfig::builder(format!("{base}/mcp"))
+            .client_id("mcp-cli")
+            .issuer(issuer)
+            .headless()
+            .build()
+            .unwrap()
+    };
+    let e = OAuthSession::prepare(cfg("https://other-as.example"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ClientError::Discovery(ref s) if s.contains("CL-16")),
+        "{e}"
+    );
+    assert_eq!(
+        OAuthSession::prepare(cfg(&base)).await.unwrap().issuer(),
+        base
+    );
+}

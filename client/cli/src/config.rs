@@ -13,6 +13,7 @@ pub(crate) struct FileConfig {
     pub(crate) client_id: Option<String>,
     pub(crate) client_secret: Option<String>,
     pub(crate) client_metadata_url: Option<String>,
+    pub(crate) issuer: Option<String>,
     pub(crate) client_name: Option<String>,
     pub(crate) scope: Option<String>,
     pub(crate) redirect_uri: Option<String>,

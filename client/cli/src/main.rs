@@ -61,6 +61,9 @@ struct GlobalOpts {
     /// Use the client_credentials grant (needs --client-id and --client-secret).
     #[arg(long, global = true)]
     client_credentials: bool,
+    /// Issuer the --client-id is registered at (refuses servers that use another AS).
+    #[arg(long, global = true, value_name = "URL")]
+    issuer: Option<String>,
     /// Client ID Metadata Document URL (used if the server supports CIMD).
     #[arg(long, global = true, value_name = "URL")]
     client_metadata_url: Option<String>,
@@ -476,6 +479,9 @@ fn build_config(
     {
         b = b.client_metadata_url(u);
     }
+    if let Some(i) = opts.issuer.clone().or(file.issuer.clone()) {
+        b = b.issuer(i);
+    }
     if let Some(n) = &file.client_name {
         b = b.client_name(n.clone());
     }
@@ -793,18 +799,30 @@ async fn report(config: OAuthConfig, json_out: bool, transport: Transport) -> Re
 async fn run_demo(json_out: bool) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     if !json_out {
-        println!("http-oauth2-client demo: OAuth 2.1 + MCP, every component real, all on loopback\n");
+        println!(
+            "http-oauth2-client demo: OAuth 2.1 + MCP, every component real, all on loopback\n"
+        );
     }
     let (steps, servers) = http_oauth2_client::demo::run(|step| {
         if !json_out {
-            println!("[{:>2}] {} ({:.1} ms)\n     {}", step.n, step.title, step.millis, step.detail);
+            println!(
+                "[{:>2}] {} ({:.1} ms)\n     {}",
+                step.n, step.title, step.millis, step.detail
+            );
         }
     })
     .await?;
     if json_out {
-        println!("{}", json!({"ok": true, "steps": steps, "total_ms": started.elapsed().as_secs_f64() * 1000.0}));
+        println!(
+            "{}",
+            json!({"ok": true, "steps": steps, "total_ms": started.elapsed().as_secs_f64() * 1000.0})
+        );
     } else {
-        println!("\ndone: {} steps in {:.0} ms; servers stopped.", steps.len(), started.elapsed().as_secs_f64() * 1000.0);
+        println!(
+            "\ndone: {} steps in {:.0} ms; servers stopped.",
+            steps.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
     }
     drop(servers);
     Ok(())
