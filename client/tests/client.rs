@@ -1184,3 +1184,31 @@ async fn preregistered_client_is_bound_to_its_issuer_cl16() {
         base
     );
 }
+
+/// A failing token endpoint is not hammered: callers queued behind the single-flight gate
+/// reuse the failure for a moment instead of each trying again (P-12).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_token_endpoint_is_called_once_for_concurrent_callers() {
+    let m = spawn().await;
+    m.fail_next_token.store(1_000, Ordering::SeqCst);
+    let clock = TestClock::starting_now();
+    let mgr = manager(&m, Arc::new(InMemoryTokenStore::default()), &clock);
+    mgr.set_tokens(expired_set(&clock), None);
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (mgr, barrier) = (mgr.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            mgr.access_token().await
+        }));
+    }
+    for t in tasks {
+        assert!(matches!(t.await.unwrap(), Err(ClientError::Transport(_))));
+    }
+    assert_eq!(m.token_hits.load(Ordering::SeqCst), 1);
+    // After the hold time a new attempt is made.
+    clock.advance(Duration::from_secs(3));
+    m.fail_next_token.store(0, Ordering::SeqCst);
+    assert_eq!(mgr.access_token().await.unwrap().0.secret(), "at-1");
+}

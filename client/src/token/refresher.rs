@@ -31,7 +31,13 @@ struct Current {
     generation: u64,
     /// The scopes asked for in the last authorization (for the step-up union).
     requested: Option<ScopeSet>,
+    /// A refresh of this generation failed (transiently) at this time: callers queued behind
+    /// the gate do not hammer a failing token endpoint.
+    failed: Option<(u64, u64)>,
 }
+
+/// How long a transient refresh failure is reused for the same generation.
+const FAILURE_HOLD_SECS: u64 = 2;
 
 struct Inner {
     current: RwLock<Current>,
@@ -80,6 +86,7 @@ impl TokenManager {
                     tokens,
                     generation: 0,
                     requested: None,
+                    failed: None,
                 }),
                 gate: tokio::sync::Mutex::new(()),
                 endpoint,
@@ -218,6 +225,15 @@ impl TokenManager {
         {
             return Ok((t.access_token.clone(), generation));
         }
+        let now = self.inner.clock.now_unix();
+        if let Some((g, at)) = self.read_failed()
+            && g == generation
+            && now.saturating_sub(at) < FAILURE_HOLD_SECS
+        {
+            return Err(ClientError::Transport(
+                "the token endpoint failed moments ago; retry later".into(),
+            ));
+        }
         let refresh_token = tokens.as_ref().and_then(|t| t.refresh_token.clone());
         let Some(refresh_token) = refresh_token else {
             drop(_gate);
@@ -250,8 +266,23 @@ impl TokenManager {
                     Err(e)
                 }
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                self.inner
+                    .current
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .failed = Some((generation, self.inner.clock.now_unix()));
+                Err(e)
+            }
         }
+    }
+
+    fn read_failed(&self) -> Option<(u64, u64)> {
+        self.inner
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .failed
     }
 
     /// Runs the authorizer (if any) unless the generation moved on since `seen`.
