@@ -59,6 +59,8 @@ struct Mock {
     sessions: AtomicUsize,
     notification_200: AtomicBool,
     modern_headers: Mutex<Vec<SeenHeaders>>,
+    sse_tx: Mutex<Option<tokio::sync::mpsc::UnboundedSender<String>>>,
+    legacy_only: AtomicBool,
 }
 
 impl Mock {
@@ -224,7 +226,59 @@ async fn handle(State(m): State<Arc<Mock>>, req: Request) -> Response {
                 .append_pair("iss", &m.base());
             (StatusCode::SEE_OTHER, [(header::LOCATION, loc.to_string())]).into_response()
         }
+        ("POST", "/mcp") if m.legacy_only.load(Ordering::SeqCst) => {
+            if !m.authorized(&parts.headers) {
+                return unauthorized(&m);
+            }
+            StatusCode::METHOD_NOT_ALLOWED.into_response()
+        }
         ("POST", "/mcp") => mcp(&m, &parts.headers, &body),
+        ("GET", "/sse") => {
+            if !m.authorized(&parts.headers) {
+                return unauthorized(&m);
+            }
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let _ = tx.send("event: endpoint\ndata: /messages?session=1\n\n".into());
+            *m.sse_tx.lock().unwrap() = Some(tx);
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv()
+                    .await
+                    .map(|s| (Ok::<_, std::convert::Infallible>(s), rx))
+            });
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(Body::from_stream(stream))
+                .unwrap()
+        }
+        ("POST", "/messages") => {
+            if !m.authorized(&parts.headers) {
+                return unauthorized(&m);
+            }
+            let msg: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let method = msg["method"].as_str().unwrap_or_default().to_owned();
+            m.mcp_methods.lock().unwrap().push(method.clone());
+            let id = msg["id"].clone();
+            let reply = match method.as_str() {
+                "initialize" => Some(
+                    json!({"jsonrpc": "2.0", "id": id, "result": {"protocolVersion": "2024-11-05", "capabilities": {}, "serverInfo": {"name": "old", "version": "0"}}}),
+                ),
+                "tools/call" => Some(
+                    json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": "over sse"}]}}),
+                ),
+                _ if id.is_null() => None,
+                _ => Some(
+                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "nope"}}),
+                ),
+            };
+            if let (Some(r), Some(tx)) = (reply, m.sse_tx.lock().unwrap().as_ref()) {
+                if method == "tools/call" {
+                    let tok = &msg["params"]["_meta"]["progressToken"];
+                    let _ = tx.send(format!("event: message\ndata: {}\n\n", json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": tok, "progress": 5}})));
+                }
+                let _ = tx.send(format!("event: message\ndata: {r}\n\n"));
+            }
+            StatusCode::ACCEPTED.into_response()
+        }
         ("GET", p) => {
             m.gets.lock().unwrap().push(p.to_owned());
             match m.docs.lock().unwrap().get(p) {
@@ -1211,4 +1265,44 @@ async fn failing_token_endpoint_is_called_once_for_concurrent_callers() {
     clock.advance(Duration::from_secs(3));
     m.fail_next_token.store(0, Ordering::SeqCst);
     assert_eq!(mgr.access_token().await.unwrap().0.secret(), "at-1");
+}
+
+/// TR-42, TR-50: a 2024-11-05 server (POST /mcp answers 405) is reached over HTTP+SSE: GET
+/// the `/sse` sibling, read the `endpoint` event, POST there, responses and progress arrive
+/// on the stream, and the bearer token goes on every request (CL-30).
+#[tokio::test]
+async fn legacy_server_is_reached_over_http_sse_tr42() {
+    let m = spawn().await;
+    let s = headless_session(&m).await;
+    m.legacy_only.store(true, Ordering::SeqCst);
+    let mcp = McpClient::connect(s.client(), s.server_url().clone())
+        .await
+        .unwrap();
+    assert_eq!(mcp.transport_kind(), TransportKind::HttpSse);
+    assert_eq!(mcp.protocol_version(), "2024-11-05");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let r = mcp
+        .call_tool(
+            "echo",
+            json!({}),
+            Some(Arc::new(move |p| s2.lock().unwrap().push(p.progress))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["content"][0]["text"], "over sse");
+    assert_eq!(*seen.lock().unwrap(), vec![5.0]);
+    assert!(matches!(
+        mcp.list_prompts().await.unwrap_err(),
+        ClientError::Mcp { code: -32601, .. }
+    ));
+    assert_eq!(
+        m.mcp_methods.lock().unwrap()[..],
+        [
+            "initialize",
+            "notifications/initialized",
+            "tools/call",
+            "prompts/list"
+        ]
+    );
 }
