@@ -1306,3 +1306,35 @@ async fn legacy_server_is_reached_over_http_sse_tr42() {
         ]
     );
 }
+
+fn assert_send<T: Send>(_: &T) {}
+fn assert_send_sync<T: Send + Sync>() {}
+
+/// The public handles are Send + Sync and their futures are Send, so callers can share them
+/// across tasks and `tokio::spawn` the calls.
+#[test]
+fn public_handles_and_futures_are_send() {
+    assert_send_sync::<McpClient>();
+    assert_send_sync::<OAuthSession>();
+    assert_send_sync::<TokenManager>();
+    assert_send_sync::<BearerAuth>();
+    assert_send_sync::<http_oauth2_client::FileTokenStore>();
+    let cfg = OAuthConfig::builder("http://127.0.0.1:1/mcp")
+        .build()
+        .unwrap();
+    let f = OAuthSession::connect(cfg);
+    assert_send(&f);
+    let http: reqwest_middleware::ClientWithMiddleware = reqwest::Client::new().into();
+    let f = McpClient::connect(http, url::Url::parse("http://127.0.0.1:1/mcp").unwrap());
+    assert_send(&f);
+}
+
+/// The futures of an McpClient's operations are Send.
+#[allow(dead_code)]
+fn mcp_operation_futures_are_send(c: &McpClient) {
+    assert_send(&c.list_tools());
+    assert_send(&c.call_tool("x", json!({}), None));
+    assert_send(&c.read_resource("x"));
+    assert_send(&c.get_prompt("x", None));
+    assert_send(&c.ping());
+}
