@@ -160,6 +160,16 @@ impl OAuthSession {
     pub fn client(&self) -> ClientWithMiddleware {
         self.client.clone()
     }
+    /// Connects an [`crate::McpClient`] to the server through this session's client, with
+    /// the configured request timeout.
+    pub async fn mcp_client(&self) -> Result<crate::McpClient, ClientError> {
+        crate::McpClient::connect_with_timeout(
+            self.client(),
+            self.config.server_url.clone(),
+            self.config.request_timeout,
+        )
+        .await
+    }
     /// The MCP server URL.
     pub fn server_url(&self) -> &url::Url {
         &self.config.server_url
