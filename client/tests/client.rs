@@ -1157,7 +1157,8 @@ async fn cimd_url_is_the_client_id_when_supported_cl10() {
 
 /// CL-28: the interactive flow's loopback listener gets the browser's redirect on an
 /// ephemeral 127.0.0.1 port, ignores other paths, answers with a small page, validates
-/// state/iss, and times out when nothing arrives.
+/// state/iss (a forged redirect without the state is discarded, CL-23), and times out
+/// when nothing arrives.
 #[tokio::test]
 async fn loopback_listener_receives_the_browser_redirect_cl28() {
     use http_oauth2_client::oauth::authorize::AuthorizationRequest;
@@ -1189,6 +1190,9 @@ async fn loopback_listener_receives_the_browser_redirect_cl28() {
         fav.set_path("/favicon.ico");
         fav.set_query(None);
         assert_eq!(c.get(fav).send().await.unwrap().status(), 404);
+        let mut forged = loc.clone();
+        forged.set_query(Some("code=evil&state=forged"));
+        assert_eq!(c.get(forged).send().await.unwrap().status(), 400);
         let page = c.get(loc).send().await.unwrap();
         assert_eq!(page.status(), 200);
         page.text().await.unwrap()

@@ -106,6 +106,16 @@ impl AuthorizationRequest {
         &self.verifier
     }
 
+    /// Whether `redirect` carries this request's `state` (constant-time comparison).
+    pub fn state_matches(&self, redirect: &Url) -> bool {
+        redirect
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .is_some_and(|(_, s)| {
+                random::constant_time_eq(s.as_bytes(), self.state.secret().as_bytes())
+            })
+    }
+
     /// Validates the redirect back and returns the code (CL-23, CL-25): `iss` first (exact
     /// comparison; required when advertised; on mismatch nothing else is looked at), then
     /// `state`, then `error`, then `code`.

@@ -190,6 +190,18 @@ impl LoopbackListener {
                 let _ = respond(&mut stream, 404, "Not found").await;
                 continue;
             }
+            if !req.state_matches(&full) {
+                // CL-23: discard a response without our state and keep waiting, so a stray
+                // or forged request cannot end the login.
+                tracing::warn!("discarded a loopback redirect without the expected state");
+                let _ = respond(
+                    &mut stream,
+                    400,
+                    "This response does not belong to the pending login and was ignored.",
+                )
+                .await;
+                continue;
+            }
             let result = req.validate_redirect(&full);
             let page = match &result {
                 Ok(_) => {
