@@ -11,6 +11,7 @@ mod message;
 mod session;
 mod sse_legacy;
 mod streamable;
+mod timeout;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -29,7 +30,6 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tower::ServiceBuilder;
 use tower_http::sensitive_headers::{SetSensitiveRequestHeaders, SetSensitiveRequestHeadersLayer};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::{Authenticator, JwtAuthLayer};
 use crate::config::Config;
@@ -93,10 +93,9 @@ pub(crate) fn service(
             ServiceBuilder::new()
                 .layer(auth_layer)
                 .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    Duration::from_secs(config.limits.request_timeout_secs),
-                )),
+                .layer(timeout::LazyTimeoutLayer(Duration::from_secs(
+                    config.limits.request_timeout_secs,
+                ))),
         );
     let mcp_rel = mcp_path.trim_start_matches('/');
     let mut public = Router::new().route(
