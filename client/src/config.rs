@@ -62,6 +62,8 @@ pub struct OAuthConfig {
     pub(crate) token_store: Arc<dyn TokenStore>,
     pub(crate) clock: SharedClock,
     pub(crate) extra_origins: Vec<url::Origin>,
+    /// Extra trusted root certificates (a private CA), for every HTTP client of the session.
+    pub(crate) root_certificates: Vec<reqwest::Certificate>,
     pub(crate) issuer: Option<String>,
 }
 
@@ -160,6 +162,7 @@ pub struct OAuthConfigBuilder {
     token_store: Option<Arc<dyn TokenStore>>,
     clock: Option<SharedClock>,
     extra_origins: Vec<String>,
+    root_certificates: Vec<reqwest::Certificate>,
     issuer: Option<String>,
 }
 
@@ -182,6 +185,7 @@ impl OAuthConfigBuilder {
             token_store: None,
             clock: None,
             extra_origins: Vec::new(),
+            root_certificates: Vec::new(),
             issuer: None,
         }
     }
@@ -267,6 +271,20 @@ impl OAuthConfigBuilder {
         self
     }
 
+    /// Trusts the CA certificate(s) in `pem` in addition to the system roots (a private or
+    /// test CA; issue 5 B). Certificates that do not chain to a trusted root still fail.
+    pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, ConfigError> {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| ConfigError::Invalid(format!("CA certificate PEM: {e}")))?;
+        if certs.is_empty() {
+            return Err(ConfigError::Invalid(
+                "CA certificate PEM holds no certificate".into(),
+            ));
+        }
+        self.root_certificates.extend(certs);
+        Ok(self)
+    }
+
     /// The authorization server (issuer) the configured client id belongs to. When set,
     /// that issuer is chosen from the PRM's `authorization_servers`, and a server that does
     /// not list it is refused instead of sending it these credentials (CL-16).
@@ -338,6 +356,7 @@ impl OAuthConfigBuilder {
                 .unwrap_or_else(|| Arc::new(InMemoryTokenStore::default())),
             clock: self.clock.unwrap_or_else(shared::clock::system),
             extra_origins,
+            root_certificates: self.root_certificates,
             issuer: self.issuer,
         })
     }

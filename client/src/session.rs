@@ -15,7 +15,7 @@ use crate::error::ClientError;
 use crate::middleware::BearerAuth;
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::oauth::token_endpoint::{ClientAuthMethod, ClientCredentials, TokenEndpoint};
-use crate::oauth::{discovery, login, oauth_http_client, registration};
+use crate::oauth::{discovery, login, registration};
 use crate::token::{Authorizer, StoreKey, StoredClient, TokenManager, TokenSet};
 
 /// A discovered, registered and (after [`OAuthSession::connect`]) authorized session with
@@ -51,10 +51,11 @@ impl OAuthSession {
     /// Discovery and registration only; no login (tokens are obtained on first use).
     #[tracing::instrument(skip_all, fields(mcp.url = %config.server_url))]
     pub async fn prepare(config: OAuthConfig) -> Result<Self, ClientError> {
-        let oauth_http = oauth_http_client(
+        let oauth_http = crate::oauth::oauth_http_client_with_roots(
             config.request_timeout,
             config.connect_timeout,
             config.max_retries,
+            &config.root_certificates,
         );
         let insecure = config.allow_insecure_http;
         let challenge = discovery::probe(&oauth_http, &config.server_url).await?;
@@ -130,11 +131,14 @@ impl OAuthSession {
             endpoint: endpoint.clone(),
             clock: config.clock.clone(),
             default_scopes: initial_scopes,
-            headless_http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(config.request_timeout)
-                .build()
-                .map_err(ClientError::from)?,
+            headless_http: crate::oauth::with_roots(
+                reqwest::Client::builder(),
+                &config.root_certificates,
+            )
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.request_timeout)
+            .build()
+            .map_err(ClientError::from)?,
         };
         let manager = TokenManager::new(
             endpoint,
@@ -327,7 +331,7 @@ pub(crate) fn mcp_http_client(
             attempt.follow()
         }
     });
-    let inner = reqwest::Client::builder()
+    let inner = crate::oauth::with_roots(reqwest::Client::builder(), &config.root_certificates)
         .redirect(policy)
         .connect_timeout(config.connect_timeout)
         .user_agent(concat!("http-oauth2-client/", env!("CARGO_PKG_VERSION")))

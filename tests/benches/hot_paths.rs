@@ -34,7 +34,11 @@ fn claims() -> AccessTokenClaims {
 
 fn verify(c: &mut Criterion) {
     let mut g = c.benchmark_group("jwt_verify");
-    for alg in [SigningAlgorithm::ES256, SigningAlgorithm::EdDSA, SigningAlgorithm::RS256] {
+    for alg in [
+        SigningAlgorithm::ES256,
+        SigningAlgorithm::EdDSA,
+        SigningAlgorithm::RS256,
+    ] {
         let key = SigningKey::generate(alg).expect("key");
         let token = key.sign_jwt(&claims()).expect("token");
         let jwk_json = serde_json::to_value(&key.jwk).expect("jwk");
@@ -46,18 +50,30 @@ fn verify(c: &mut Criterion) {
         v.set_audience(&[AUD]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         g.bench_function(alg.as_str(), |b| {
-            b.iter(|| black_box(jsonwebtoken::decode::<AccessTokenClaims>(black_box(&token), &dk, &v).expect("valid")))
+            b.iter(|| {
+                black_box(
+                    jsonwebtoken::decode::<AccessTokenClaims>(black_box(&token), &dk, &v)
+                        .expect("valid"),
+                )
+            })
         });
     }
     g.finish();
 }
 
 fn server_caches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let (stack, token, kid) = rt.block_on(async {
         let s = tests::stack(|_| {}, |_| {}).await;
         let token = tests::service_token(s.issuer(), "mcp").await;
-        let kid = jsonwebtoken::decode_header(&token).expect("header").kid.expect("kid");
+        let kid = jsonwebtoken::decode_header(&token)
+            .expect("header")
+            .kid
+            .expect("kid");
         (s, token, kid)
     });
     let auth = mcp_server::auth::JwtAuthLayer::builder()
@@ -68,15 +84,22 @@ fn server_caches(c: &mut Criterion) {
         .expect("layer");
     let authn = auth.authenticator().clone();
     rt.block_on(async { authn.validate(&token).await.expect("first validation") });
-    c.bench_function("verified_token_cache_hit", |b| b.iter(|| black_box(authn.cached(black_box(&token)).expect("cached"))));
+    c.bench_function("verified_token_cache_hit", |b| {
+        b.iter(|| black_box(authn.cached(black_box(&token)).expect("cached")))
+    });
     c.bench_function("jwks_lookup_cached", |b| {
-        b.to_async(&rt).iter(|| async { black_box(authn.jwks().key(black_box(&kid)).await.expect("key")) })
+        b.to_async(&rt)
+            .iter(|| async { black_box(authn.jwks().key(black_box(&kid)).await.expect("key")) })
     });
     drop(stack);
 }
 
 fn client_paths(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let (stack, session) = rt.block_on(async {
         // No per-address token rate limit: the refresh benchmark calls /token many times.
         let s = tests::stack(|c| c.rate_limits.token_per_minute = 0, |_| {}).await;
@@ -85,7 +108,8 @@ fn client_paths(c: &mut Criterion) {
     });
     let manager = session.token_manager().clone();
     c.bench_function("client_access_token_fresh", |b| {
-        b.to_async(&rt).iter(|| async { black_box(manager.access_token().await.expect("token")) })
+        b.to_async(&rt)
+            .iter(|| async { black_box(manager.access_token().await.expect("token")) })
     });
     // Single flight: 1,000 callers on an expired token -> one token-endpoint call.
     c.bench_function("single_flight_refresh_1000_callers", |b| {
@@ -99,7 +123,9 @@ fn client_paths(c: &mut Criterion) {
                     let mut tasks = Vec::with_capacity(1000);
                     for _ in 0..1000 {
                         let m = manager.clone();
-                        tasks.push(tokio::spawn(async move { m.refresh_if_current(seen).await }));
+                        tasks.push(tokio::spawn(
+                            async move { m.refresh_if_current(seen).await },
+                        ));
                     }
                     for t in tasks {
                         t.await.expect("join").expect("refresh");

@@ -79,6 +79,9 @@ struct GlobalOpts {
     /// Allow plain http to non-loopback hosts (development only).
     #[arg(long, global = true)]
     insecure_http: bool,
+    /// Also trust the CA certificate(s) in this PEM file (a private or test CA).
+    #[arg(long, global = true, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
     /// Request timeout in seconds.
     #[arg(long, global = true, value_name = "SECS")]
     timeout: Option<u64>,
@@ -513,6 +516,20 @@ fn build_config(
     b = b.login_mode(mode);
     if opts.insecure_http || file.allow_insecure_http == Some(true) {
         b = b.allow_insecure_http();
+    }
+    if let Some(path) = &opts.ca_cert {
+        let pem = std::fs::read(path).map_err(|e| {
+            Failure::usage(
+                format!("cannot read --ca-cert {}: {e}", path.display()),
+                "pass a PEM file with the CA certificate",
+            )
+        })?;
+        b = b.add_root_certificate_pem(&pem).map_err(|e| {
+            Failure::usage(
+                format!("--ca-cert {}: {e}", path.display()),
+                "pass a PEM file with the CA certificate",
+            )
+        })?;
     }
     if let Some(t) = opts.timeout.or(file.request_timeout_secs) {
         b = b.request_timeout(Duration::from_secs(t.max(1)));

@@ -27,7 +27,17 @@ pub fn oauth_http_client(
     connect_timeout: Duration,
     max_retries: u32,
 ) -> ClientWithMiddleware {
-    let client = reqwest::Client::builder()
+    oauth_http_client_with_roots(request_timeout, connect_timeout, max_retries, &[])
+}
+
+/// [`oauth_http_client`] that also trusts extra root certificates (a private CA).
+pub fn oauth_http_client_with_roots(
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    max_retries: u32,
+    roots: &[reqwest::Certificate],
+) -> ClientWithMiddleware {
+    let client = with_roots(reqwest::Client::builder(), roots)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(request_timeout)
         .connect_timeout(connect_timeout)
@@ -43,6 +53,17 @@ pub fn oauth_http_client(
                 .with_retry_log_level(tracing::Level::DEBUG),
         )
         .build()
+}
+
+/// Adds extra trusted root certificates to a client builder.
+pub(crate) fn with_roots(
+    mut builder: reqwest::ClientBuilder,
+    roots: &[reqwest::Certificate],
+) -> reqwest::ClientBuilder {
+    for r in roots {
+        builder = builder.add_root_certificate(r.clone());
+    }
+    builder
 }
 
 /// Reads a body of at most `limit` bytes.

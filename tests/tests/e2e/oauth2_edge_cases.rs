@@ -464,13 +464,14 @@ async fn malformed_jwks_makes_the_mcp_server_answer_503_not_accept() {
 #[tokio::test]
 async fn tls_certificate_validation_failure_is_reported_clearly() {
     let pki = TestPki::generate();
+    let listener = loopback_listener().await;
+    let resource = format!("http://{}/mcp", listener.local_addr().unwrap());
     let auth = auth_server(|c| {
         c.tls_cert = Some(pki.cert_path.clone());
         c.tls_key = Some(pki.key_path.clone());
+        c.resources = vec![resource.clone()];
     })
     .await;
-    let listener = loopback_listener().await;
-    let resource = format!("http://{}/mcp", listener.local_addr().unwrap());
     let mut cfg = mcp_server::Config::new(auth.issuer(), &resource);
     cfg.resources_dir = Some(mcp_resources_dir());
     let _mcp = mcp_server::serve(listener, cfg).await.unwrap();
@@ -484,6 +485,24 @@ async fn tls_certificate_validation_failure_is_reported_clearly() {
     assert!(
         text.contains("certificate") || text.contains("tls") || text.contains("connect"),
         "{text}"
+    );
+    assert_eq!(
+        auth.hits("metadata"),
+        0,
+        "the TLS handshake failed before any request"
+    );
+    // Trusted through config, the same login succeeds over HTTPS.
+    let trusted = base(&resource)
+        .add_root_certificate_pem(pki.ca_pem.as_bytes())
+        .expect("CA PEM");
+    let session = connect(trusted)
+        .await
+        .expect("login over HTTPS with the configured CA");
+    assert!(session.issuer().starts_with("https://"));
+    assert!(
+        OAuthConfig::builder(&resource)
+            .add_root_certificate_pem(b"not a certificate")
+            .is_err()
     );
 }
 
