@@ -5,7 +5,6 @@
 //! Run: `cargo bench -p tests --bench hot_paths`.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_server::config::SigningAlgorithm;

@@ -478,8 +478,7 @@ async fn redirect_uri_must_match_at_token_endpoint_as33() {
 #[tokio::test]
 async fn expired_code_is_refused_as23() {
     let clock = shared::clock::TestClock::starting_now();
-    let mut cfg = auth_server::Config::default();
-    cfg.keys_dir = None;
+    let cfg = auth_server::Config::default();
     let s = auth_server::serve_with_clock(
         loopback_listener().await,
         cfg,
