@@ -322,7 +322,7 @@ pub(crate) fn rpc_module(
                 json!({"event": "tools/call", "error": r.is_error()}),
             );
         }
-        r.into_raw(&c)
+        Ok::<_, ErrorObjectOwned>(r.into_result(&c))
     })?;
     m.register_async_method("resources/list", |p, st, ext| async move {
         let c = ctx(&ext)?;

@@ -91,6 +91,16 @@ struct CallParams<'a> {
     arguments: Option<&'a RawValue>,
 }
 
+/// What `tools/call` returns to jsonrpsee.
+#[derive(Serialize, Clone, Debug)]
+#[serde(untagged)]
+pub(crate) enum ToolResult {
+    /// Text.
+    Text(TextResult),
+    /// Anything else.
+    Json(Value),
+}
+
 /// A tool result: plain text (the hot path, serialised without building a `Value`) or any
 /// JSON result.
 #[derive(Debug)]
@@ -101,16 +111,17 @@ pub(crate) enum ToolOut {
     Json(Value),
 }
 
-#[derive(Serialize)]
-struct TextItem<'a> {
+#[derive(Serialize, Clone, Debug)]
+pub(crate) struct TextItem {
     #[serde(rename = "type")]
     kind: &'static str,
-    text: &'a str,
+    text: String,
 }
 
-#[derive(Serialize)]
-struct TextResult<'a> {
-    content: [TextItem<'a>; 1],
+/// A text tool result, serialised directly (no `Value` tree, no re-validation).
+#[derive(Serialize, Clone, Debug)]
+pub(crate) struct TextResult {
+    content: [TextItem; 1],
     #[serde(rename = "isError", skip_serializing_if = "std::ops::Not::not")]
     is_error: bool,
     #[serde(rename = "resultType", skip_serializing_if = "Option::is_none")]
@@ -125,20 +136,16 @@ impl ToolOut {
         }
     }
 
-    /// Serialises the result (with `resultType` under 2026-07-28).
-    pub(crate) fn into_raw(self, ctx: &RequestCtx) -> Result<Box<RawValue>, ErrorObjectOwned> {
-        let r = match self {
-            Self::Text { text, is_error } => serde_json::value::to_raw_value(&TextResult {
-                content: [TextItem {
-                    kind: "text",
-                    text: &text,
-                }],
+    /// The result to serialise (with `resultType` under 2026-07-28).
+    pub(crate) fn into_result(self, ctx: &RequestCtx) -> ToolResult {
+        match self {
+            Self::Text { text, is_error } => ToolResult::Text(TextResult {
+                content: [TextItem { kind: "text", text }],
                 is_error,
                 result_type: ctx.modern().then_some("complete"),
             }),
-            Self::Json(v) => serde_json::value::to_raw_value(&ctx.finish(v, None)),
-        };
-        r.map_err(|_| super::internal("result serialisation failed"))
+            Self::Json(v) => ToolResult::Json(ctx.finish(v, None)),
+        }
     }
 }
 

@@ -130,6 +130,25 @@ pub(crate) fn parse(body: &[u8]) -> Result<Message<'_>, Response> {
     })
 }
 
+/// A JSON-RPC id from its raw JSON (validated as string or number by [`parse`]). Done by hand:
+/// jsonrpsee's `Id` deserialiser is an untagged enum that buffers the value first.
+fn parse_id(raw: &str) -> Id<'static> {
+    if raw.starts_with('"') {
+        match serde_json::from_str::<Cow<'_, str>>(raw) {
+            Ok(s) => Id::Str(Cow::Owned(s.into_owned())),
+            Err(_) => Id::Null,
+        }
+    } else {
+        match raw.parse::<u64>() {
+            Ok(n) => Id::Number(n),
+            // Negative or fractional ids: keep jsonrpsee's own handling.
+            Err(_) => serde_json::from_str::<Id<'_>>(raw)
+                .map(Id::into_owned)
+                .unwrap_or(Id::Null),
+        }
+    }
+}
+
 /// Runs a request and returns the serialised JSON-RPC response (`id` is the raw JSON id).
 pub(crate) async fn run(
     app: &App,
@@ -138,10 +157,7 @@ pub(crate) async fn run(
     params: Option<&str>,
     ctx: RequestCtx,
 ) -> String {
-    let rpc_id = id
-        .and_then(|r| serde_json::from_str::<Id<'_>>(r).ok())
-        .map(Id::into_owned)
-        .unwrap_or(Id::Null);
+    let rpc_id = id.map_or(Id::Null, parse_id);
     let mut ext = Extensions::new();
     ext.insert(Arc::new(ctx));
     match rpc::dispatch(&app.methods, rpc_id, method, params, ext).await {

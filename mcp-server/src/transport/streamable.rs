@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use futures_util::StreamExt;
 use futures_util::stream;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -26,7 +26,13 @@ use super::{
 use crate::auth::{AuthContext, forbidden_insufficient_scope};
 use crate::rpc::{Era, LEGACY_VERSIONS, MODERN_VERSION, RequestCtx, codes, legacy_only, negotiate};
 
-fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+// Header names as constants: looking up by `&str` re-parses the name on every call.
+static H_SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
+static H_VERSION: HeaderName = HeaderName::from_static(VERSION_HEADER);
+static H_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+static H_NAME: HeaderName = HeaderName::from_static("mcp-name");
+
+fn header<'a>(h: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -162,7 +168,7 @@ fn session_for(
     auth: &AuthContext,
     headers: &HeaderMap,
 ) -> Result<Arc<Session>, Response> {
-    let Some(sid) = header(headers, SESSION_HEADER) else {
+    let Some(sid) = header(headers, &H_SESSION) else {
         return Err(bad_request(
             None,
             codes::INVALID_REQUEST,
@@ -203,8 +209,8 @@ pub(crate) async fn post(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let has_session = headers.contains_key(SESSION_HEADER);
-    let hdr_version = header(&headers, VERSION_HEADER);
+    let has_session = headers.contains_key(&H_SESSION);
+    let hdr_version = header(&headers, &H_VERSION);
     let meta_version = msg
         .peek
         .meta
@@ -280,7 +286,7 @@ async fn initialize(
 ) -> Response {
     let requested = msg.peek.protocol_version.as_deref();
     // §10 P-16: the version header must not block initialize, but if present it must agree.
-    if let (Some(h), Some(r)) = (header(headers, VERSION_HEADER), requested)
+    if let (Some(h), Some(r)) = (header(headers, &H_VERSION), requested)
         && h != r
         && LEGACY_VERSIONS.contains(&r)
         && h != MODERN_VERSION
@@ -345,14 +351,14 @@ async fn stateless(
 ) -> Response {
     let id = msg.id_value();
     let id = id.as_ref();
-    for h in [VERSION_HEADER, "mcp-method", "mcp-name"] {
+    for h in [&H_VERSION, &H_METHOD, &H_NAME] {
         if headers.get_all(h).iter().nth(1).is_some() {
             return mismatch(id, "Duplicate MCP header");
         }
     }
     let meta = msg.peek.meta.as_ref();
     let meta_version = meta.and_then(|m| m.version.as_deref());
-    let Some(hdr_version) = header(headers, VERSION_HEADER) else {
+    let Some(hdr_version) = header(headers, &H_VERSION) else {
         return mismatch(id, "Missing MCP-Protocol-Version header");
     };
     if let Some(mv) = meta_version
@@ -382,7 +388,7 @@ async fn stateless(
             None,
         );
     }
-    match header(headers, "mcp-method").and_then(decode_header_value) {
+    match header(headers, &H_METHOD).and_then(decode_header_value) {
         None => return mismatch(id, "Missing Mcp-Method header"),
         Some(m) if m != msg.method() => {
             return mismatch(id, "Mcp-Method header does not match the body");
@@ -395,7 +401,7 @@ async fn stateless(
         _ => None,
     };
     if let Some(expected) = named {
-        match header(headers, "mcp-name").and_then(decode_header_value) {
+        match header(headers, &H_NAME).and_then(decode_header_value) {
             None => return mismatch(id, "Missing Mcp-Name header"),
             Some(n) if Some(n.as_str()) != expected => {
                 return mismatch(id, "Mcp-Name header does not match the body");
@@ -504,7 +510,7 @@ pub(crate) async fn get(
     auth: AuthContext,
     headers: HeaderMap,
 ) -> Response {
-    if !headers.contains_key(SESSION_HEADER) {
+    if !headers.contains_key(&H_SESSION) {
         // Stateless (2026-07-28) servers have no GET stream (TR-23).
         let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
         r.headers_mut()
