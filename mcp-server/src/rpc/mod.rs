@@ -1,5 +1,5 @@
 //! The MCP methods as a jsonrpsee [`RpcModule`]. The HTTP front (`transport`) parses the
-//! JSON-RPC envelope, checks auth/scopes/headers and calls [`dispatch`], which runs the
+//! JSON-RPC envelope, checks auth/scopes/headers and calls `dispatch`, which runs the
 //! registered jsonrpsee method with per-request [`Extensions`] carrying a [`RequestCtx`]
 //! (validated [`AuthContext`], protocol era, progress sink).
 //!
