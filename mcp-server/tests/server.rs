@@ -1313,6 +1313,11 @@ async fn malformed_bodies_get_jsonrpc_errors_not_panics() {
             400,
             -32600,
         ),
+        (
+            "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}",
+            400,
+            -32600,
+        ),
         ("\"just a string\"", 400, -32700),
     ] {
         let r = s.post(&t).body(body).send().await.unwrap();
@@ -1323,74 +1328,5 @@ async fn malformed_bodies_get_jsonrpc_errors_not_panics() {
         if body != "[]" {
             assert_eq!(v["error"]["code"], code, "{body}");
         }
-    }
-}
-
-/// A `MakeWriter` that appends everything to a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-#[tokio::test]
-async fn rs19_logs_at_trace_never_contain_tokens() {
-    let cap = Capture::default();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(cap.clone())
-        .finish();
-    // The current-thread test runtime runs the server's tasks on this thread.
-    let _guard = tracing::subscriber::set_default(sub);
-    let s = stack().await;
-    let good = s.token(ALL);
-    let sid = s.session(&good, "2025-11-25").await;
-    s.call(&good, &sid, "tools/call", json!({"name":"whoami"}))
-        .await;
-    let mut c = claims(&s.as_.issuer, &s.url, ALL);
-    c["exp"] = json!(now() - 3600);
-    let expired = sign(&s.key, &c, Some("at+jwt"));
-    let other = sign(
-        &ed25519(),
-        &claims(&s.as_.issuer, &s.url, ALL),
-        Some("at+jwt"),
-    );
-    for t in [&expired, &other] {
-        let r = s
-            .post(t)
-            .json(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 401);
-    }
-    let r = s
-        .http
-        .post(format!("{}?access_token={good}", s.url))
-        .json(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let logs = String::from_utf8_lossy(&cap.0.lock().unwrap()).into_owned();
-    assert!(logs.contains("JWKS fetched"), "capture works: {logs}");
-    for t in [&good, &expired, &other] {
-        let sig = t.rsplit('.').next().unwrap();
-        assert!(!logs.contains(sig), "a token signature reached the logs");
-        assert!(!logs.contains(t.as_str()));
     }
 }

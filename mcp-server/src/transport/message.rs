@@ -19,7 +19,9 @@ use axum::response::Response;
 struct Envelope<'a> {
     #[serde(default, borrow)]
     jsonrpc: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    // Not `Option<&RawValue>` directly: that would turn `"id": null` into "no id" (a
+    // notification) instead of an invalid request (PR-01).
+    #[serde(default, borrow, deserialize_with = "present_raw")]
     id: Option<&'a RawValue>,
     #[serde(default, borrow)]
     method: Option<Cow<'a, str>>,
@@ -29,6 +31,10 @@ struct Envelope<'a> {
     result: Option<&'a RawValue>,
     #[serde(default, borrow)]
     error: Option<&'a RawValue>,
+}
+
+fn present_raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue as Deserialize>::deserialize(d).map(Some)
 }
 
 /// The `_meta` members the transport looks at.
