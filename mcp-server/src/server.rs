@@ -123,6 +123,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
             Duration::from_secs(config.limits.session_idle_secs),
         ),
         shutdown: stop_rx.clone(),
+        max_body: config.limits.max_body_bytes,
     });
     let svc = transport::service(app, layer, &config, &resource_url, &mcp_path);
     let mut rx = stop_rx;

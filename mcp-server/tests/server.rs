@@ -477,6 +477,18 @@ async fn body_over_limit_gets_413() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+    // Chunked (no Content-Length): the limit applies while reading.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..10).map(|_| Ok(vec![b' '; 1000])).collect();
+    let r = s
+        .post(&s.token(ALL))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
 }
 
 #[tokio::test]

@@ -43,6 +43,8 @@ pub(crate) struct App {
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) sessions: SessionStore,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Largest accepted request body.
+    pub(crate) max_body: usize,
 }
 
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -196,12 +195,19 @@ fn scope_check(app: &App, auth: &AuthContext, method: &str) -> Result<(), Respon
 }
 
 /// POST on the MCP endpoint.
-pub(crate) async fn post(
-    State(app): State<Arc<App>>,
-    auth: AuthContext,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+///
+/// Takes the whole request rather than `HeaderMap` + `Bytes` extractors: axum's `HeaderMap`
+/// extractor clones the map (every name and value) on each request.
+pub(crate) async fn post(State(app): State<Arc<App>>, req: axum::extract::Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let Some(auth) = parts.extensions.remove::<AuthContext>() else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let body = match axum::body::to_bytes(body, app.max_body).await {
+        Ok(b) => b,
+        Err(e) => return body_error(&e),
+    };
+    let headers = parts.headers;
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return batch(&app, auth, &headers, &body).await;
     }
@@ -322,6 +328,18 @@ async fn initialize(
         r.headers_mut().insert(SESSION_HEADER, v);
     }
     r
+}
+
+/// 413 when the body exceeds the limit, 400 when it cannot be read.
+fn body_error(e: &axum::Error) -> Response {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = src {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        }
+        src = err.source();
+    }
+    StatusCode::BAD_REQUEST.into_response()
 }
 
 /// TR-19: `=?base64?...?=` sentinel values are decoded before comparing.
