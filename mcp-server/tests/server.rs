@@ -1342,3 +1342,19 @@ async fn malformed_bodies_get_jsonrpc_errors_not_panics() {
         }
     }
 }
+
+#[tokio::test]
+async fn tr39_idle_session_expires_then_404() {
+    let s = stack_with(|c| c.limits.session_idle_secs = 1).await;
+    let t = s.token(ALL);
+    let sid = s.session(&t, "2025-11-25").await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let r = s
+        .post(&t)
+        .header("mcp-session-id", &sid)
+        .json(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
