@@ -50,6 +50,13 @@ pub struct Config {
     pub resources_dir: Option<PathBuf>,
     /// Instructions returned by `initialize` / `server/discover`.
     pub instructions: Option<String>,
+    /// TLS certificate chain (PEM); with `tls_key` the server speaks HTTPS (rustls).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Extra CA certificate(s) (PEM) trusted for calls to the authorization server (metadata,
+    /// JWKS, introspection), e.g. a private or test CA.
+    pub auth_server_ca: Option<PathBuf>,
 }
 
 /// JWKS cache settings.
@@ -212,6 +219,9 @@ impl Default for Config {
                 "Mock MCP server: tools echo, add, whoami, slow_task, get_weather, always_fails."
                     .to_owned(),
             ),
+            tls_cert: None,
+            tls_key: None,
+            auth_server_ca: None,
         }
     }
 }
@@ -242,6 +252,9 @@ impl fmt::Debug for Config {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// `tls_cert` and `tls_key` must be set together.
+    #[error("tls_cert and tls_key go together")]
+    Tls,
     /// The issuer is not an absolute http(s) URL without a trailing slash.
     #[error("auth_server_issuer {0:?} must be an absolute http(s) URL without a trailing slash")]
     Issuer(String),
@@ -293,6 +306,9 @@ impl Config {
 
     /// Checks every value; [`crate::serve`] calls it too.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Tls);
+        }
         if !is_http_url(&self.auth_server_issuer) || self.auth_server_issuer.ends_with('/') {
             return Err(ConfigError::Issuer(self.auth_server_issuer.clone()));
         }

@@ -14,6 +14,9 @@ pub enum Error {
     /// The auth layer could not be built.
     #[error("auth layer: {0}")]
     Auth(#[from] crate::auth::BuildError),
+    /// The TLS certificate or key could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A JSON-RPC method could not be registered (a bug).
     #[error("rpc module: {0}")]
     Rpc(#[from] jsonrpsee::core::RegisterMethodError),

@@ -65,9 +65,24 @@ impl Drop for RunningServer {
 pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServer, Error> {
     config.validate()?;
     let addr = listener.local_addr()?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(c), Some(k)) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(c, k)
+                .await
+                .map_err(|e| {
+                    Error::Tls(format!(
+                        "cannot load {} / {}: {e}",
+                        c.display(),
+                        k.display()
+                    ))
+                })?,
+        ),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let resource_url = match config.resource_url.as_deref() {
         Some(r) if !r.is_empty() => r.to_owned(),
-        _ => format!("http://{addr}/mcp"),
+        _ => format!("{scheme}://{addr}/mcp"),
     };
     let mcp_path = url::Url::parse(&resource_url)
         .map(|u| u.path().to_owned())
@@ -92,6 +107,18 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
         .fetch_timeout(Duration::from_millis(config.jwks.fetch_timeout_ms));
     if let Some(j) = &config.jwks_url {
         b = b.jwks_url(j);
+    }
+    if let Some(ca) = &config.auth_server_ca {
+        let pem = std::fs::read(ca)?;
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.jwks.fetch_timeout_ms))
+            .redirect(reqwest::redirect::Policy::none());
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Error::Tls(format!("auth_server_ca {}: {e}", ca.display())))?
+        {
+            builder = builder.add_root_certificate(cert);
+        }
+        b = b.http_client(builder.build().map_err(|e| Error::Tls(e.to_string()))?);
     }
     if let Some(i) = &config.introspection {
         b = b.introspection(IntrospectionConfig {
@@ -127,16 +154,39 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
     });
     let svc = transport::service(app, layer, &config, &resource_url, &mcp_path);
     let mut rx = stop_rx;
-    let task = tokio::spawn(
-        axum::serve(
-            listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service(svc),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx.wait_for(|v| *v).await;
-        })
-        .into_future(),
-    );
+    let task = match tls {
+        None => tokio::spawn(
+            axum::serve(
+                listener,
+                axum::ServiceExt::<axum::extract::Request>::into_make_service(svc),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|v| *v).await;
+            })
+            .into_future(),
+        ),
+        // HTTPS through axum-server's rustls acceptor (aws-lc-rs, already in the tree).
+        Some(tls) => {
+            let server = axum_server::from_tcp_rustls(listener.into_std()?, tls)?;
+            let svc = tower::ServiceBuilder::new()
+                .map_request(|req: axum::http::Request<hyper::body::Incoming>| {
+                    req.map(axum::body::Body::new)
+                })
+                .service(svc);
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                let _ = rx.wait_for(|v| *v).await;
+                stopper.graceful_shutdown(Some(Duration::from_secs(5)));
+            });
+            tokio::spawn(async move {
+                server
+                    .handle(handle)
+                    .serve(tower::make::Shared::new(svc))
+                    .await
+            })
+        }
+    };
     tracing::info!(%addr, resource = %resource_url, "MCP server listening");
     Ok(RunningServer {
         addr,

@@ -38,3 +38,55 @@ async fn auth_server_serves_https_with_a_trusted_ca_and_refuses_untrusted_client
     assert!(err.is_connect(), "{chain}");
     assert!(chain.to_lowercase().contains("certificate"), "{chain}");
 }
+
+#[tokio::test]
+async fn whole_stack_over_https_with_the_ca_trusted_through_client_config() {
+    let pki = TestPki::generate();
+    let mcp_listener = loopback_listener().await;
+    let resource = format!(
+        "https://127.0.0.1:{}/mcp",
+        mcp_listener.local_addr().unwrap().port()
+    );
+    let auth = auth_server(|c| {
+        c.tls_cert = Some(pki.cert_path.clone());
+        c.tls_key = Some(pki.key_path.clone());
+        c.resources = vec![resource.clone()];
+    })
+    .await;
+    let mut cfg = mcp_server::Config::new(auth.issuer(), &resource);
+    cfg.tls_cert = Some(pki.cert_path.clone());
+    cfg.tls_key = Some(pki.key_path.clone());
+    cfg.auth_server_ca = Some(pki.dir.join("ca.pem"));
+    std::fs::write(pki.dir.join("ca.pem"), &pki.ca_pem).unwrap();
+    cfg.resources_dir = Some(mcp_resources_dir());
+    let mcp = mcp_server::serve(mcp_listener, cfg)
+        .await
+        .expect("MCP over HTTPS");
+    assert_eq!(mcp.resource_url(), resource);
+    let config = http_oauth2_client::OAuthConfig::builder(&resource)
+        .headless()
+        .scopes("mcp")
+        .add_root_certificate_pem(pki.ca_pem.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
+    let session = http_oauth2_client::OAuthSession::connect(config)
+        .await
+        .expect("login over HTTPS");
+    let client =
+        http_oauth2_client::McpClient::connect(session.client(), session.server_url().clone())
+            .await
+            .unwrap();
+    let r = client
+        .call_tool("echo", serde_json::json!({"message": "tls"}), None)
+        .await
+        .unwrap();
+    assert_eq!(r["content"][0]["text"], "tls");
+    // Without the CA the MCP server's certificate is refused.
+    let plain = reqwest::Client::new();
+    let err = plain.get(&resource).send().await.unwrap_err();
+    assert!(
+        format!("{err:?}").to_lowercase().contains("certificate"),
+        "{err:?}"
+    );
+}
