@@ -1,6 +1,6 @@
 //! RS-19: the server never logs tokens, checked with every log line captured at TRACE.
 
-mod common;
+use super::mcp_common as common;
 
 use std::sync::Arc;
 
@@ -37,7 +37,9 @@ async fn rs19_logs_at_trace_never_contain_tokens() {
         .finish();
     // Its own test binary with a global subscriber: tracing caches per-callsite interest
     // process-wide, so a thread-local subscriber next to other tests could miss events.
-    tracing::subscriber::set_global_default(sub).unwrap();
+    tracing::subscriber::set_global_default(sub).expect(
+        "run under cargo nextest (one process per test): this test needs the global subscriber",
+    );
     let s = stack().await;
     let good = s.token(ALL);
     let sid = s.session(&good, "2025-11-25").await;

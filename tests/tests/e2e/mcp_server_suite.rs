@@ -1,7 +1,7 @@
 //! End-to-end tests of the MCP server over real sockets against a mock authorization server
 //! with real signatures. Test names cite checklist IDs.
 
-mod common;
+use super::mcp_common as common;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

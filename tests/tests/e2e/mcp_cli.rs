@@ -5,11 +5,13 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_http-mcp-mock-server");
+fn bin() -> std::path::PathBuf {
+    tests::workspace_binary("http-mcp-mock-server")
+}
 
 #[test]
 fn cli_prints_listening_line_serves_prm_and_exits_on_sigterm() {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args([
             "--bind",
             "127.0.0.1:0",
@@ -85,7 +87,7 @@ fn cli_bad_config_exits_2_with_message() {
         vec!["--config", bad_key.to_str().unwrap()],
         vec!["--config", "/nonexistent/mcp.toml"],
     ] {
-        let out = Command::new(BIN)
+        let out = Command::new(bin())
             .args(["--bind", "127.0.0.1:0"])
             .args(&args)
             .output()
@@ -104,7 +106,7 @@ fn shipped_config_file_loads_and_env_overrides_it() {
         env!("CARGO_MANIFEST_DIR"),
         "/../config/mcp_server_config.toml"
     );
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .args(["--config", cfg])
         .env("MCP_SERVER__BIND", "127.0.0.1:0")

@@ -240,7 +240,7 @@ pub async fn stack_with(f: impl FnOnce(&mut Config)) -> Stack {
     let mut cfg = Config::new(&as_.issuer, "");
     cfg.resources_dir = Some(std::path::PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/resources"
+        "/../mcp-server/resources"
     )));
     f(&mut cfg);
     let server = mcp_server::serve(listener, cfg).await.unwrap();
