@@ -11,6 +11,7 @@ use mcp_server::Config;
 
 // mimalloc: the request path makes many small, short-lived allocations (hyper, axum, serde,
 // jsonrpsee); glibc malloc/free were ~10% of CPU in a one-core profile.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
