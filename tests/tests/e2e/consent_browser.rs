@@ -140,3 +140,61 @@ async fn browser_with_forged_csrf_value_is_refused_as27() {
     assert!(browser.url().await.unwrap().starts_with(&issuer));
     assert!(seen.lock().unwrap().is_empty(), "no redirect to the client");
 }
+
+/// The client library's own login pieces with a real browser: its loopback listener receives
+/// Chromium's redirect and checks `state` and `iss`; a denial surfaces as the typed
+/// `AuthorizationDenied { access_denied }` at the client.
+#[tokio::test]
+async fn client_loopback_login_in_chromium_approve_and_deny() {
+    use http_oauth2_client::ClientError;
+    use http_oauth2_client::oauth::authorize::AuthorizationRequest;
+    use http_oauth2_client::oauth::login::LoopbackListener;
+
+    let s = stack(|c| c.auto_approve = false, |_| {}).await;
+    let metadata: shared::oauth::AuthorizationServerMetadata = http()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            s.issuer()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let browser = Browser::start().await.expect("headless Chromium");
+    let template = url::Url::parse("http://127.0.0.1/callback").unwrap();
+    let scopes = shared::scope::ScopeSet::parse("mcp");
+    for (button, approve) in [("#approve", true), ("#deny", false)] {
+        let listener = LoopbackListener::bind(&template).await.unwrap();
+        let req = AuthorizationRequest::new(
+            &metadata,
+            "mcp-cli",
+            listener.redirect_uri(),
+            Some(&scopes),
+            s.mcp_url(),
+            true,
+        )
+        .unwrap();
+        let authorization_url = req.url().to_string();
+        let wait = tokio::spawn(async move {
+            listener
+                .wait(&req, std::time::Duration::from_secs(20))
+                .await
+        });
+        browser.goto(&authorization_url).await.unwrap();
+        browser.click(button).await.unwrap();
+        let result = wait.await.unwrap();
+        if approve {
+            let code = result.expect("approved: the client's listener gets a code");
+            assert!(!code.secret().is_empty());
+        } else {
+            match result {
+                Err(ClientError::AuthorizationDenied { code, .. }) => {
+                    assert_eq!(code.as_str(), "access_denied")
+                }
+                other => panic!("expected access_denied at the client, got {other:?}"),
+            }
+        }
+    }
+}
