@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use shared::oauth::IntrospectionResponse;
 
 use super::{Params, authenticate_client, require_form};
@@ -20,15 +20,7 @@ pub(crate) async fn introspect(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match handle(&state, &headers, &body).await {
-        Ok(r) => {
-            let mut res = axum::Json(r).into_response();
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res
-        }
-        Err(e) => e.into_response(),
-    }
+    super::no_store(handle(&state, &headers, &body).await.map(axum::Json))
 }
 
 async fn handle(

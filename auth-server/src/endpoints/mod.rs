@@ -76,6 +76,31 @@ async fn rotate_keys(
     Ok(axum::Json(serde_json::json!({ "kid": kid })))
 }
 
+/// Renders an endpoint's result with `Cache-Control: no-store` and `Pragma: no-cache` on
+/// success (RFC 6749 §5.1, RFC 7591 §3.2.1); errors render as RFC 6749 JSON, which carries
+/// them too (`OAuthError::into_response`).
+pub(crate) fn no_store<T: axum::response::IntoResponse>(
+    result: Result<T, OAuthError>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match result {
+        Ok(ok) => {
+            let mut res = ok.into_response();
+            let h = res.headers_mut();
+            h.insert(
+                header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            h.insert(
+                header::PRAGMA,
+                axum::http::HeaderValue::from_static("no-cache"),
+            );
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Parameters of a form body or query string, parsed strictly (checklist AS-11, AS-29):
 /// repeated parameters are an error, empty values count as absent, unknown ones are ignored.
 #[derive(Debug, Default)]

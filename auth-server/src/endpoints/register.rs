@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use serde_json::Value;
 use shared::oauth::ClientRegistration;
 use shared::scope::ScopeSet;
@@ -185,15 +185,9 @@ pub(crate) async fn register(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match handle(&state, &headers, &body) {
-        Ok(reg) => {
-            let mut res = (StatusCode::CREATED, axum::Json(reg)).into_response();
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res
-        }
-        Err(e) => e.into_response(),
-    }
+    super::no_store(
+        handle(&state, &headers, &body).map(|reg| (StatusCode::CREATED, axum::Json(reg))),
+    )
 }
 
 fn handle(

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 
 use super::{Params, authenticate_client, require_form};
 use crate::AppState;
@@ -19,15 +19,11 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match handle(&state, &headers, &body).await {
-        Ok(()) => {
-            let mut res = StatusCode::OK.into_response();
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res
-        }
-        Err(e) => e.into_response(),
-    }
+    super::no_store(
+        handle(&state, &headers, &body)
+            .await
+            .map(|()| StatusCode::OK),
+    )
 }
 
 async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use shared::oauth::TokenResponse;
 use shared::pkce::{PkceChallenge, PkceVerifier};
 use shared::scope::ScopeSet;
@@ -25,16 +25,7 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match handle(&state, &headers, &body).await {
-        Ok(t) => {
-            let mut res = axum::Json(t).into_response();
-            let h = res.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            res
-        }
-        Err(e) => e.into_response(),
-    }
+    super::no_store(handle(&state, &headers, &body).await.map(axum::Json))
 }
 
 async fn handle(
