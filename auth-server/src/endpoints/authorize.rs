@@ -38,17 +38,20 @@ const CONSENT_TTL: u64 = 600;
 const MAX_PENDING: usize = 10_000;
 
 impl PendingConsents {
-    fn insert(&self, req: AuthzRequest, now: u64) -> (String, String) {
+    /// Stores a pending request; `None` when the table is full of unexpired requests (a
+    /// flood must not evict other users' pending consents).
+    fn insert(&self, req: AuthzRequest, now: u64) -> Option<(String, String)> {
         let id = shared::random::token();
         let csrf = shared::random::token();
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        m.retain(|_, (_, _, exp)| *exp > now);
         if m.len() >= MAX_PENDING {
-            // Oldest-first eviction is not needed for a dev server; refuse to grow unbounded.
-            m.clear();
+            m.retain(|_, (_, _, exp)| *exp > now);
+            if m.len() >= MAX_PENDING {
+                return None;
+            }
         }
         m.insert(id.clone(), (req, csrf.clone(), now + CONSENT_TTL));
-        (id, csrf)
+        Some((id, csrf))
     }
 
     fn take(&self, id: &str, now: u64) -> Option<(AuthzRequest, String)> {
@@ -425,7 +428,13 @@ fn consent_page(state: &AppState, req: AuthzRequest) -> Response {
     let resource = req.resource.clone().unwrap_or_default();
     let client_id = req.client.client_id.clone();
     let dynamic = req.client.dynamic;
-    let (id, csrf) = state.consents.insert(req, now);
+    let Some((id, csrf)) = state.consents.insert(req, now) else {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "too many pending authorization requests; try again in a few minutes",
+        );
+    };
     let warning = if localhost_only {
         "<p class=\"warn\">This application only redirects to this computer (localhost). Approve only if you started it yourself.</p>"
     } else {
@@ -531,5 +540,50 @@ pub(crate) async fn decision(
             let e = OAuthError::access_denied("the user denied the request");
             error_redirect(&state, &req.redirect_uri, req.state.as_deref(), &e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TokenEndpointAuthMethod;
+
+    fn req() -> AuthzRequest {
+        AuthzRequest {
+            client: ClientRecord {
+                client_id: "c".into(),
+                secret_digest: None,
+                auth_method: TokenEndpointAuthMethod::None,
+                redirect_uris: vec![],
+                grant_types: vec![],
+                scopes: None,
+                client_name: None,
+                application_type: "native".into(),
+                dynamic: false,
+                issued_at: 0,
+            },
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            redirect_uri_sent: true,
+            state: None,
+            code_challenge: "x".into(),
+            scope: ScopeSet::parse("mcp"),
+            resource: None,
+        }
+    }
+
+    #[test]
+    fn a_flood_of_pending_consents_is_refused_without_evicting_others() {
+        let p = PendingConsents::default();
+        let (first, _) = p.insert(req(), 100).unwrap();
+        for _ in 1..MAX_PENDING {
+            assert!(p.insert(req(), 100).is_some());
+        }
+        assert!(p.insert(req(), 100).is_none(), "full: refused");
+        assert!(
+            p.take(&first, 101).is_some(),
+            "the first user's request survived"
+        );
+        // Once requests expire, there is room again.
+        assert!(p.insert(req(), 100 + CONSENT_TTL + 1).is_some());
     }
 }
