@@ -302,23 +302,26 @@ where
                 return Either::Right(Box::pin(async move { Ok(r) }));
             }
         };
-        if let Some(ctx) = auth.cached(token) {
-            if let Err(r) = scope_ok(&auth, &ctx) {
-                return Either::Right(Box::pin(async move { Ok(r) }));
+        let key = match auth.lookup(token) {
+            Ok(ctx) => {
+                if let Err(r) = scope_ok(&auth, &ctx) {
+                    return Either::Right(Box::pin(async move { Ok(r) }));
+                }
+                req.extensions_mut().insert(ctx);
+                return Either::Left(self.inner.call(req));
             }
-            req.extensions_mut().insert(AuthContext::clone(&ctx));
-            return Either::Left(self.inner.call(req));
-        }
+            Err(key) => key,
+        };
         let token = token.to_owned();
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Either::Right(Box::pin(async move {
-            match auth.validate(&token).await {
+            match auth.verify(&token, key).await {
                 Ok(ctx) => {
                     if let Err(r) = scope_ok(&auth, &ctx) {
                         return Ok(r);
                     }
-                    req.extensions_mut().insert(AuthContext::clone(&ctx));
+                    req.extensions_mut().insert(ctx);
                     inner.call(req).await
                 }
                 Err(e) => Ok(unauthorized(

@@ -12,11 +12,14 @@
 //! * Optional RFC 7662 introspection so revoked tokens stop working.
 //! * Failures are HTTP answers: 401 with `WWW-Authenticate: Bearer resource_metadata=".."`
 //!   (plus `error="invalid_token"` when a token was sent), 403 `insufficient_scope` (RS-06/07).
-//! * On success an [`AuthContext`] is inserted into the request extensions.
+//! * On success an `Arc<`[`AuthContext`]`>` is inserted into the request extensions (shared
+//!   with the verified-token cache: a cache hit costs a reference count, not a copy). Handlers
+//!   take it with the [`AuthContext`] or [`Authenticated`] extractors, or
+//!   `Extension<Arc<AuthContext>>`.
 //!
 //! ```no_run
-//! use axum::{Extension, Router, routing::get};
-//! use mcp_server::auth::{AuthContext, JwtAuthLayer};
+//! use axum::{Router, routing::get};
+//! use mcp_server::auth::{Authenticated, JwtAuthLayer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let auth = JwtAuthLayer::builder()
@@ -25,7 +28,7 @@
 //!     .resource_metadata_url("http://127.0.0.1:8080/.well-known/oauth-protected-resource/api")
 //!     .build()?;
 //! let app: Router = Router::new()
-//!     .route("/api", get(|Extension(ctx): Extension<AuthContext>| async move { ctx.subject }))
+//!     .route("/api", get(|Authenticated(ctx): Authenticated| async move { ctx.subject.clone() }))
 //!     .layer(auth);
 //! # let _ = app; Ok(()) }
 //! ```
@@ -58,9 +61,26 @@ pub struct AuthContext {
     pub expires_at: u64,
 }
 
-/// Axum extractor: takes the [`AuthContext`] the layer inserted (moved out of the request
-/// extensions, no clone). Without the layer in front it rejects with 401.
+/// Axum extractor: an owned copy of the [`AuthContext`] the layer inserted (copied only when
+/// the verified-token cache still shares it). Without the layer in front it rejects with 401.
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AuthContext {
+    type Rejection = http::StatusCode;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Authenticated(ctx) = Authenticated::from_request_parts(parts, state).await?;
+        Ok(std::sync::Arc::unwrap_or_clone(ctx))
+    }
+}
+
+/// Axum extractor: the shared [`AuthContext`] the layer inserted, moved out of the request
+/// extensions without a copy. Without the layer in front it rejects with 401.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub std::sync::Arc<AuthContext>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Authenticated {
     type Rejection = http::StatusCode;
 
     async fn from_request_parts(
@@ -69,7 +89,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AuthContext {
     ) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .remove::<AuthContext>()
+            .remove::<std::sync::Arc<AuthContext>>()
+            .map(Authenticated)
             .ok_or(http::StatusCode::UNAUTHORIZED)
     }
 }

@@ -79,6 +79,11 @@ impl Expiry<[u8; 32], (Arc<AuthContext>, Duration)> for TokenExpiry {
 }
 
 /// Verified tokens by SHA-256 of the token, each with its own TTL.
+/// The verified-token cache key: the token's SHA-256 (the cache never holds tokens).
+fn cache_key(token: &str) -> [u8; 32] {
+    shared::random::sha256(token.as_bytes())
+}
+
 pub(crate) type TokenCache = moka::sync::Cache<[u8; 32], (Arc<AuthContext>, Duration)>;
 
 /// Validates bearer tokens; shared by the layer and by callers that need scope checks.
@@ -140,11 +145,14 @@ impl Authenticator {
     /// A cached verification result for this token, if any and not expired. Synchronous, so
     /// the hot path needs no allocation and no await.
     pub fn cached(&self, token: &str) -> Option<Arc<AuthContext>> {
+        self.cached_by_key(&cache_key(token))
+    }
+
+    fn cached_by_key(&self, key: &[u8; 32]) -> Option<Arc<AuthContext>> {
         let cache = self.token_cache.as_ref()?;
-        let key = shared::random::sha256(token.as_bytes());
-        let (ctx, _) = cache.get(&key)?;
+        let (ctx, _) = cache.get(key)?;
         if self.clock.now_unix() >= ctx.expires_at {
-            cache.invalidate(&key);
+            cache.invalidate(key);
             return None;
         }
         Some(ctx)
@@ -153,9 +161,26 @@ impl Authenticator {
     /// Full validation (RS-12..RS-16): header, key, signature, claims, optional introspection.
     /// Successful results are cached by the token's SHA-256, never beyond `exp`.
     pub async fn validate(&self, token: &str) -> Result<Arc<AuthContext>, AuthError> {
-        if let Some(c) = self.cached(token) {
+        let key = cache_key(token);
+        if let Some(c) = self.cached_by_key(&key) {
             return Ok(c);
         }
+        self.verify(token, key).await
+    }
+
+    /// The cache lookup and, on a miss, the future that verifies the token: the token is
+    /// hashed once per request (the lookup key is also the insertion key).
+    pub(crate) fn lookup(&self, token: &str) -> Result<Arc<AuthContext>, [u8; 32]> {
+        let key = cache_key(token);
+        self.cached_by_key(&key).ok_or(key)
+    }
+
+    /// Verifies a token that missed the cache and caches the result under `key`.
+    pub(crate) async fn verify(
+        &self,
+        token: &str,
+        cache_key: [u8; 32],
+    ) -> Result<Arc<AuthContext>, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::InvalidToken("malformed token"))?;
         match header.typ.as_deref() {
@@ -219,7 +244,7 @@ impl Authenticator {
             let remaining = ctx.expires_at.saturating_sub(self.clock.now_unix());
             let ttl = Duration::from_secs(remaining).min(max_ttl);
             if !ttl.is_zero() {
-                cache.insert(shared::random::sha256(token.as_bytes()), (ctx.clone(), ttl));
+                cache.insert(cache_key, (ctx.clone(), ttl));
             }
         }
         Ok(ctx)

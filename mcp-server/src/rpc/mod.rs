@@ -118,7 +118,7 @@ impl LogChannel {
 #[derive(Debug)]
 pub struct RequestCtx {
     /// The validated token.
-    pub auth: AuthContext,
+    pub auth: Arc<AuthContext>,
     /// Protocol era of this request.
     pub era: Era,
     /// `_meta.progressToken` and where to send progress, when the transport can deliver it.

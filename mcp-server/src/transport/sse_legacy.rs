@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::message;
 use super::{App, accepted, message_event, rpc_error, sse_response};
-use crate::auth::{AuthContext, forbidden_insufficient_scope};
+use crate::auth::{Authenticated, forbidden_insufficient_scope};
 use crate::rpc::{Era, RequestCtx, codes, negotiate};
 
 /// Removes the session when the SSE stream is dropped (client gone).
@@ -32,7 +32,10 @@ impl Drop for SessionGuard {
 }
 
 /// GET /sse.
-pub(crate) async fn get(State(app): State<Arc<App>>, auth: AuthContext) -> Response {
+pub(crate) async fn get(
+    State(app): State<Arc<App>>,
+    Authenticated(auth): Authenticated,
+) -> Response {
     let session = match app.sessions.create(&auth, "2024-11-05") {
         Ok(s) => s,
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
@@ -61,7 +64,7 @@ pub(crate) struct SessionQuery {
 /// POST /messages?sessionId=...
 pub(crate) async fn post(
     State(app): State<Arc<App>>,
-    auth: AuthContext,
+    Authenticated(auth): Authenticated,
     Query(q): Query<SessionQuery>,
     body: Bytes,
 ) -> Response {

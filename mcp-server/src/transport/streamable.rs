@@ -22,7 +22,7 @@ use super::{
     App, SESSION_HEADER, VERSION_HEADER, accepted, accepts_sse, json_response, message_event,
     rpc_error, sse_response,
 };
-use crate::auth::{AuthContext, forbidden_insufficient_scope};
+use crate::auth::{AuthContext, Authenticated, forbidden_insufficient_scope};
 use crate::rpc::{Era, LEGACY_VERSIONS, MODERN_VERSION, RequestCtx, codes, legacy_only, negotiate};
 
 // Header names as constants: looking up by `&str` re-parses the name on every call.
@@ -54,7 +54,7 @@ impl Drop for AbortOnDrop {
 async fn respond(
     app: &Arc<App>,
     session: Option<&Arc<Session>>,
-    auth: AuthContext,
+    auth: Arc<AuthContext>,
     era: Era,
     headers: &HeaderMap,
     msg: &Message<'_>,
@@ -200,7 +200,7 @@ fn scope_check(app: &App, auth: &AuthContext, method: &str) -> Result<(), Respon
 /// extractor clones the map (every name and value) on each request.
 pub(crate) async fn post(State(app): State<Arc<App>>, req: axum::extract::Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    let Some(auth) = parts.extensions.remove::<AuthContext>() else {
+    let Some(auth) = parts.extensions.remove::<Arc<AuthContext>>() else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let body = match axum::body::to_bytes(body, app.max_body).await {
@@ -254,7 +254,7 @@ pub(crate) async fn post(State(app): State<Arc<App>>, req: axum::extract::Reques
 async fn in_session(
     app: &Arc<App>,
     session: &Arc<Session>,
-    auth: AuthContext,
+    auth: Arc<AuthContext>,
     headers: &HeaderMap,
     msg: &Message<'_>,
 ) -> Response {
@@ -286,7 +286,7 @@ async fn in_session(
 
 async fn initialize(
     app: &Arc<App>,
-    auth: AuthContext,
+    auth: Arc<AuthContext>,
     headers: &HeaderMap,
     msg: &Message<'_>,
 ) -> Response {
@@ -363,7 +363,7 @@ fn mismatch(id: Option<&Value>, what: &str) -> Response {
 /// Stateless 2026-07-28 request (TR-15..TR-20, PR-20..PR-23).
 async fn stateless(
     app: &Arc<App>,
-    auth: AuthContext,
+    auth: Arc<AuthContext>,
     headers: &HeaderMap,
     msg: &Message<'_>,
 ) -> Response {
@@ -462,7 +462,12 @@ async fn stateless(
 }
 
 /// JSON-RPC batches, accepted only in 2025-03-26 sessions (TR-08, TR-30).
-async fn batch(app: &Arc<App>, auth: AuthContext, headers: &HeaderMap, body: &[u8]) -> Response {
+async fn batch(
+    app: &Arc<App>,
+    auth: Arc<AuthContext>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let session = match session_for(app, &auth, headers) {
         Ok(s) => s,
         Err(r) => return r,
@@ -525,7 +530,7 @@ async fn batch(app: &Arc<App>, auth: AuthContext, headers: &HeaderMap, body: &[u
 /// GET on the MCP endpoint: the session's server-to-client SSE stream (TR-34).
 pub(crate) async fn get(
     State(app): State<Arc<App>>,
-    auth: AuthContext,
+    Authenticated(auth): Authenticated,
     headers: HeaderMap,
 ) -> Response {
     if !headers.contains_key(&H_SESSION) {
@@ -553,7 +558,7 @@ pub(crate) async fn get(
 /// DELETE on the MCP endpoint ends the session (TR-40).
 pub(crate) async fn delete(
     State(app): State<Arc<App>>,
-    auth: AuthContext,
+    Authenticated(auth): Authenticated,
     headers: HeaderMap,
 ) -> Response {
     let session = match session_for(&app, &auth, &headers) {
