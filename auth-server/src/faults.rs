@@ -20,6 +20,11 @@ pub enum Fault {
         /// HTTP status (e.g. 500, 503).
         status: u16,
     },
+    /// Answer 429 with `Retry-After`, as the rate limiter does.
+    RateLimited {
+        /// The `Retry-After` value, seconds.
+        retry_after_secs: u64,
+    },
     /// Wait before answering normally.
     Delay {
         /// Milliseconds.

@@ -111,14 +111,7 @@ async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
                 .map(|c| c.0.ip())
                 .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
             if let Err(retry) = state.limiter.check(bucket, ip) {
-                let mut res = OAuthError::temporarily_unavailable("rate limit exceeded")
-                    .with_status(StatusCode::TOO_MANY_REQUESTS)
-                    .into_response();
-                res.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(retry.as_secs().max(1)),
-                );
-                return res;
+                return too_many_requests(retry.as_secs().max(1));
             }
         }
         let endpoint = endpoint_of(path);
@@ -132,6 +125,7 @@ async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 next.run(req).await
             }
+            Some(Fault::RateLimited { retry_after_secs }) => too_many_requests(retry_after_secs),
             Some(Fault::Status { status }) => {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -162,4 +156,14 @@ async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
             }
         }
     }
+}
+
+/// 429 with `Retry-After` (seconds) and an RFC 6749-shaped body.
+fn too_many_requests(retry_after_secs: u64) -> Response {
+    let mut res = OAuthError::temporarily_unavailable("rate limit exceeded")
+        .with_status(StatusCode::TOO_MANY_REQUESTS)
+        .into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    res
 }

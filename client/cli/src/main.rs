@@ -272,7 +272,8 @@ impl From<ClientError> for Failure {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.opts.verbose {
-        0 => "warn",
+        // reqwest-retry reports every transient retry at WARN; only the outcome matters here.
+        0 => "warn,reqwest_retry=error",
         1 => "info",
         _ => "debug",
     };

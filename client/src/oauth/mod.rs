@@ -11,6 +11,7 @@ pub mod challenge;
 pub mod discovery;
 pub mod login;
 pub mod registration;
+mod retry;
 pub mod token_endpoint;
 
 use std::time::Duration;
@@ -19,9 +20,13 @@ use reqwest_middleware::ClientWithMiddleware;
 use reqwest_retry::RetryTransientMiddleware;
 use reqwest_retry::policies::ExponentialBackoff;
 
+pub use retry::MAX_HONOURED_WAIT;
+
 /// A plain client for discovery, registration and the token endpoint: redirects disabled
 /// (SSRF note in oauth2-rs), timeouts, and transient failures (connection errors, 5xx, 429)
-/// retried with exponential backoff and jitter (reqwest-retry).
+/// retried with exponential backoff and jitter (reqwest-retry). A 429/503 with `Retry-After`
+/// is retried once after the wait it asks for when that is at most [`MAX_HONOURED_WAIT`], and
+/// returned to the caller at once otherwise.
 pub fn oauth_http_client(
     request_timeout: Duration,
     connect_timeout: Duration,
@@ -49,9 +54,14 @@ pub fn oauth_http_client_with_roots(
         .build_with_max_retries(max_retries);
     reqwest_middleware::ClientBuilder::new(client)
         .with(
-            RetryTransientMiddleware::new_with_policy(policy)
-                .with_retry_log_level(tracing::Level::DEBUG),
+            // reqwest-retry logs each retry at WARN with a custom strategy (its log-level
+            // setter exists only for the default strategy); the CLI filters it out unless -v.
+            RetryTransientMiddleware::new_with_policy_and_strategy(
+                policy,
+                retry::RespectRetryAfter,
+            ),
         )
+        .with(retry::RetryAfter)
         .build()
 }
 

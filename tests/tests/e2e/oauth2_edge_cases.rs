@@ -76,6 +76,55 @@ async fn token_endpoint_503_during_login_is_retried_with_backoff() {
 }
 
 #[tokio::test]
+async fn token_endpoint_429_with_a_short_retry_after_is_waited_out_once() {
+    let s = stack(|_| {}, |_| {}).await;
+    s.auth.faults().set(
+        "token",
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+        Some(1),
+    );
+    let t0 = std::time::Instant::now();
+    connect(base(s.mcp_url()))
+        .await
+        .expect("succeeds after waiting out Retry-After");
+    // Behaviour, not speed: the client waited for the time the server asked for instead of
+    // reqwest-retry's own 50 ms first backoff.
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(s.auth.hits("token"), 2, "one 429, one success");
+}
+
+#[tokio::test]
+async fn token_endpoint_429_with_a_long_retry_after_is_not_hammered() {
+    let s = stack(|_| {}, |_| {}).await;
+    s.auth.faults().set(
+        "token",
+        Fault::RateLimited {
+            retry_after_secs: 120,
+        },
+        None,
+    );
+    let err = connect(base(s.mcp_url())).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::TokenEndpoint { .. } | ClientError::Transport(_)
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        s.auth.hits("token"),
+        1,
+        "a server that asked for 120 s gets no retry from the client"
+    );
+}
+
+#[tokio::test]
 async fn malformed_token_response_is_a_typed_error_not_a_panic() {
     let s = stack(|_| {}, |_| {}).await;
     s.auth.faults().set("token", Fault::MalformedJson, None);
