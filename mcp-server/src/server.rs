@@ -21,6 +21,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     resource_url: String,
     auth: Arc<crate::auth::Authenticator>,
+    streaming: Arc<std::sync::atomic::AtomicUsize>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -37,6 +38,10 @@ impl RunningServer {
     /// How many times the JWKS was fetched (tests, metrics).
     pub fn jwks_fetch_count(&self) -> u64 {
         self.auth.jwks().fetch_count()
+    }
+    /// Requests answered as an SSE stream whose work is still running (tests: TR-13).
+    pub fn streaming_requests(&self) -> usize {
+        self.streaming.load(std::sync::atomic::Ordering::Relaxed)
     }
     /// Stops accepting, ends open SSE streams, and waits (at most 10 s) for in-flight
     /// requests.
@@ -142,6 +147,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
     });
     let methods = rpc::rpc_module(state)?.into();
     let (stop, stop_rx) = watch::channel(false);
+    let streaming = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = Arc::new(App {
         methods,
         auth: auth.clone(),
@@ -151,6 +157,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
         ),
         shutdown: stop_rx.clone(),
         max_body: config.limits.max_body_bytes,
+        streaming: streaming.clone(),
     });
     let svc = transport::service(app, layer, &config, &resource_url, &mcp_path);
     let mut rx = stop_rx;
@@ -192,6 +199,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
         addr,
         resource_url,
         auth,
+        streaming,
         stop,
         task: Some(task),
     })

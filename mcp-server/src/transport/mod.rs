@@ -15,6 +15,7 @@ mod timeout;
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -45,6 +46,25 @@ pub(crate) struct App {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Largest accepted request body.
     pub(crate) max_body: usize,
+    /// Requests whose answer is an SSE stream and whose work is still running (TR-13 tests:
+    /// closing the stream must bring this back down).
+    pub(crate) streaming: Arc<AtomicUsize>,
+}
+
+/// Counts one streamed request while alive (dropped when the task ends or is aborted).
+pub(crate) struct StreamingGuard(Arc<AtomicUsize>);
+
+impl StreamingGuard {
+    pub(crate) fn new(n: &Arc<AtomicUsize>) -> Self {
+        n.fetch_add(1, Ordering::Relaxed);
+        Self(n.clone())
+    }
+}
+
+impl Drop for StreamingGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";

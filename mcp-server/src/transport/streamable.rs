@@ -19,8 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::message::{self, Message};
 use super::session::Session;
 use super::{
-    App, SESSION_HEADER, VERSION_HEADER, accepted, accepts_sse, json_response, message_event,
-    rpc_error, sse_response,
+    App, SESSION_HEADER, StreamingGuard, VERSION_HEADER, accepted, accepts_sse, json_response,
+    message_event, rpc_error, sse_response,
 };
 use crate::auth::{AuthContext, Authenticated, forbidden_insufficient_scope};
 use crate::rpc::{Era, LEGACY_VERSIONS, MODERN_VERSION, RequestCtx, codes, legacy_only, negotiate};
@@ -77,7 +77,9 @@ async fn respond(
             let app2 = app.clone();
             let sess = session.cloned();
             let id_key = msg.id.map(|r| r.get().to_owned()).unwrap_or_default();
+            let live = StreamingGuard::new(&app.streaming);
             let task = tokio::spawn(async move {
+                let _live = live;
                 let resp = call.run(&app2, ctx).await;
                 if let Some(s) = &sess {
                     s.untrack(&id_key);

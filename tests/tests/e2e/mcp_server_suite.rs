@@ -1358,3 +1358,51 @@ async fn tr39_idle_session_expires_then_404() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// TR-13: closing a request's response stream cancels the request. A 20-second slow_task is
+/// started on an SSE stream; after its first progress event the client drops the stream,
+/// and the server's count of running streamed requests must fall back to zero long before
+/// the task could have finished on its own (bounded wait: 5 s).
+#[tokio::test]
+async fn tr13_closing_the_response_stream_cancels_the_request() {
+    let s = stack().await;
+    let t = s.token(ALL);
+    let mut params = json!({"name":"slow_task","arguments":{"steps":1000,"delay_ms":20}});
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "progressToken": "tr13",
+    });
+    let mut r = s
+        .post(&t)
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "slow_task")
+        .json(&json!({"jsonrpc":"2.0","id":13,"method":"tools/call","params":params}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let first = r.chunk().await.unwrap().expect("a first progress event");
+    assert!(
+        String::from_utf8_lossy(&first).contains("notifications/progress"),
+        "{first:?}"
+    );
+    assert_eq!(s.server.streaming_requests(), 1, "the task is running");
+    drop(r);
+    let mut waited = 0;
+    while s.server.streaming_requests() != 0 && waited < 100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(
+        s.server.streaming_requests(),
+        0,
+        "the request kept running after its stream was closed"
+    );
+}
