@@ -78,12 +78,12 @@ impl Expiry<[u8; 32], (Arc<AuthContext>, Duration)> for TokenExpiry {
     }
 }
 
-/// Verified tokens by SHA-256 of the token, each with its own TTL.
 /// The verified-token cache key: the token's SHA-256 (the cache never holds tokens).
 fn cache_key(token: &str) -> [u8; 32] {
     shared::random::sha256(token.as_bytes())
 }
 
+/// Verified tokens by SHA-256 of the token, each with its own TTL.
 pub(crate) type TokenCache = moka::sync::Cache<[u8; 32], (Arc<AuthContext>, Duration)>;
 
 /// Validates bearer tokens; shared by the layer and by callers that need scope checks.

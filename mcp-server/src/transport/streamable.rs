@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts as _, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use futures_util::StreamExt;
@@ -202,8 +202,9 @@ fn scope_check(app: &App, auth: &AuthContext, method: &str) -> Result<(), Respon
 /// extractor clones the map (every name and value) on each request.
 pub(crate) async fn post(State(app): State<Arc<App>>, req: axum::extract::Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    let Some(auth) = parts.extensions.remove::<Arc<AuthContext>>() else {
-        return StatusCode::UNAUTHORIZED.into_response();
+    let auth = match Authenticated::from_request_parts(&mut parts, &()).await {
+        Ok(Authenticated(auth)) => auth,
+        Err(status) => return status.into_response(),
     };
     let body = match axum::body::to_bytes(body, app.max_body).await {
         Ok(b) => b,
