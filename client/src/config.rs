@@ -24,6 +24,7 @@ use shared::secret::ClientSecret;
 use url::Url;
 
 use crate::error::ConfigError;
+use crate::oauth::login::{LoginEvent, LoginObserver};
 use crate::token::{InMemoryTokenStore, TokenStore};
 
 /// How the authorization code is obtained.
@@ -65,6 +66,7 @@ pub struct OAuthConfig {
     /// Extra trusted root certificates (a private CA), for every HTTP client of the session.
     pub(crate) root_certificates: Vec<reqwest::Certificate>,
     pub(crate) issuer: Option<String>,
+    pub(crate) on_login_event: LoginObserver,
 }
 
 impl std::fmt::Debug for OAuthConfig {
@@ -164,6 +166,7 @@ pub struct OAuthConfigBuilder {
     extra_origins: Vec<String>,
     root_certificates: Vec<reqwest::Certificate>,
     issuer: Option<String>,
+    on_login_event: Option<LoginObserver>,
 }
 
 impl OAuthConfigBuilder {
@@ -187,6 +190,7 @@ impl OAuthConfigBuilder {
             extra_origins: Vec::new(),
             root_certificates: Vec::new(),
             issuer: None,
+            on_login_event: None,
         }
     }
     /// A pre-registered client id (CL-11); skips CIMD and dynamic registration.
@@ -293,6 +297,26 @@ impl OAuthConfigBuilder {
         self
     }
 
+    /// Receives what the interactive login has to tell the user: the authorization URL,
+    /// and when the wait for the browser starts and ends. Without it the URL is logged at
+    /// INFO through `tracing`; the library never writes to the terminal itself.
+    ///
+    /// ```
+    /// use http_oauth2_client::{OAuthConfig, oauth::login::LoginEvent};
+    /// let cfg = OAuthConfig::builder("http://127.0.0.1:3003/mcp")
+    ///     .on_login_event(|e: &LoginEvent<'_>| {
+    ///         if let LoginEvent::OpenUrl { url, .. } = e {
+    ///             eprintln!("Open {url} to authorize");
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn on_login_event(mut self, f: impl Fn(&LoginEvent<'_>) + Send + Sync + 'static) -> Self {
+        self.on_login_event = Some(LoginObserver::new(f));
+        self
+    }
+
     /// Validates and builds.
     pub fn build(self) -> Result<OAuthConfig, ConfigError> {
         let server_url = check_url(&self.server_url, self.allow_insecure_http)?;
@@ -358,6 +382,9 @@ impl OAuthConfigBuilder {
             extra_origins,
             root_certificates: self.root_certificates,
             issuer: self.issuer,
+            on_login_event: self
+                .on_login_event
+                .unwrap_or_else(|| LoginObserver::new(crate::oauth::login::log_login_event)),
         })
     }
 }

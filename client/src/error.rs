@@ -1,7 +1,12 @@
 //! The client's error type. Variants separate what the caller must do next:
 //! log in again ([`ClientError::AuthorizationRequired`]), fix configuration
-//! ([`ClientError::Config`]), retry later ([`ClientError::Transport`]), or report a server
-//! refusal ([`ClientError::TokenEndpoint`], [`ClientError::Mcp`]).
+//! ([`ClientError::Config`]), retry later ([`ClientError::Transport`],
+//! [`ClientError::Timeout`]), or report a server refusal ([`ClientError::TokenEndpoint`],
+//! [`ClientError::HttpStatus`], [`ClientError::Mcp`]).
+//!
+//! Variants carry the HTTP status and the underlying error (`#[source]`) where there is one,
+//! so a program matches on types, never on message text. [`report`] joins an error with its
+//! sources for display.
 //!
 //! Inside [`crate::BearerAuth`] the error travels as `reqwest_middleware::Error::Middleware`;
 //! [`ClientError::from_middleware`] recovers it.
@@ -10,9 +15,24 @@
 //! use http_oauth2_client::ClientError;
 //! let e = ClientError::AuthorizationRequired("refresh token rejected".into());
 //! assert!(e.is_authorization_required());
+//!
+//! let e = ClientError::HttpStatus {
+//!     from: "the MCP server".into(),
+//!     status: http::StatusCode::SERVICE_UNAVAILABLE,
+//!     error: Some("temporarily_unavailable".into()),
+//!     description: Some("JWKS unreachable".into()),
+//! };
+//! assert_eq!(
+//!     e.to_string(),
+//!     "HTTP 503 Service Unavailable from the MCP server: temporarily_unavailable (JWKS unreachable)"
+//! );
 //! ```
 
+use http::StatusCode;
 use shared::oauth::ErrorCode;
+
+/// A boxed underlying error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong in the client.
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +52,10 @@ pub enum ClientError {
         description: Option<String>,
     },
     /// The token endpoint answered with an RFC 6749 §5.2 error.
-    #[error("token endpoint refused the request: {code}{}", fmt_desc(.description))]
+    #[error("token endpoint refused the request (HTTP {}): {code}{}", .status.as_u16(), fmt_desc(.description))]
     TokenEndpoint {
+        /// The HTTP status of the answer.
+        status: StatusCode,
         /// The error code.
         code: ErrorCode,
         /// The server's public description.
@@ -47,11 +69,22 @@ pub enum ClientError {
     },
     /// Discovery of protected-resource or authorization-server metadata failed, or the
     /// metadata was refused (resource or issuer mismatch, no S256).
-    #[error("discovery failed: {0}")]
-    Discovery(String),
+    #[error("discovery failed: {reason}")]
+    Discovery {
+        /// What failed, for people.
+        reason: String,
+        /// The underlying error (a malformed document), if any.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// Client registration (DCR or CIMD) failed.
-    #[error("client registration failed: {0}")]
-    Registration(String),
+    #[error("client registration failed: {reason}")]
+    Registration {
+        /// The registration endpoint's HTTP status, when it answered with an error.
+        status: Option<StatusCode>,
+        /// What failed, for people.
+        reason: String,
+    },
     /// The redirect back from the authorization server is invalid (state or iss mismatch,
     /// missing code).
     #[error("invalid authorization response: {0}")]
@@ -59,9 +92,37 @@ pub enum ClientError {
     /// Invalid configuration (a URL, a plain-http endpoint, a missing option).
     #[error("configuration error: {0}")]
     Config(#[from] ConfigError),
-    /// Network or HTTP-level failure (connection refused, timeout, unexpected status).
-    #[error("transport error: {0}")]
-    Transport(String),
+    /// The request got no HTTP answer: connection refused, DNS, TLS, a reset, a broken body
+    /// or event stream. Usually worth retrying later.
+    #[error("transport error: {context}")]
+    Transport {
+        /// What was being done.
+        context: String,
+        /// The underlying error (usually a `reqwest::Error`).
+        #[source]
+        source: BoxError,
+    },
+    /// A server answered with an HTTP status the operation cannot use and no protocol-level
+    /// error (no JSON-RPC error, no RFC 6749 error body): e.g. a 503 from the MCP server's
+    /// auth layer, or a 404 for an endpoint that does not exist. `error` and `description`
+    /// come from the `WWW-Authenticate` challenge or an OAuth-style JSON body, when present.
+    #[error("HTTP {status} from {from}{}{}", fmt_code(.error), fmt_desc(.description))]
+    HttpStatus {
+        /// Who answered (e.g. "the MCP server", "GET http://host/sse").
+        from: String,
+        /// The status.
+        status: StatusCode,
+        /// The `error` code of the challenge or body, if any.
+        error: Option<String>,
+        /// The `error_description`, if any.
+        description: Option<String>,
+    },
+    /// A response body was larger than this client accepts for it.
+    #[error("response body larger than {limit} bytes")]
+    ResponseTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// A JSON-RPC error returned by the MCP server.
     #[error("MCP error {code}: {message}")]
     Mcp {
@@ -76,15 +137,38 @@ pub enum ClientError {
     #[error("MCP protocol error: {0}")]
     Protocol(String),
     /// The token store could not be read or written.
-    #[error("token store error: {0}")]
-    Store(String),
-    /// The interactive login did not complete in time.
-    #[error("timed out: {0}")]
-    Timeout(String),
+    #[error("token store error: {reason}")]
+    Store {
+        /// What failed.
+        reason: String,
+        /// The underlying I/O or JOSE error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// A recent failure is remembered for a few seconds so that many callers do not hammer a
+    /// failing token endpoint: retry after a short wait.
+    #[error("retry later: {reason}")]
+    RetryLater {
+        /// What failed moments ago.
+        reason: String,
+    },
+    /// A request, or the interactive login, did not complete in time.
+    #[error("timed out: {what}")]
+    Timeout {
+        /// What did not complete.
+        what: String,
+        /// The underlying error (a `reqwest::Error` timeout), if any.
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 fn fmt_desc(d: &Option<String>) -> String {
     d.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+}
+
+fn fmt_code(c: &Option<String>) -> String {
+    c.as_ref().map(|c| format!(": {c}")).unwrap_or_default()
 }
 
 impl ClientError {
@@ -93,13 +177,76 @@ impl ClientError {
         matches!(self, Self::AuthorizationRequired(_))
     }
 
+    /// Whether the request failed before any answer because the connection could not be
+    /// made (refused, unreachable, DNS): the server is not there at all.
+    pub fn is_connect(&self) -> bool {
+        match self {
+            Self::Transport { source, .. } => {
+                find_reqwest(source.as_ref()).is_some_and(reqwest::Error::is_connect)
+            }
+            _ => false,
+        }
+    }
+
+    /// The HTTP status the server answered with, for the variants that carry one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::TokenEndpoint { status, .. } | Self::HttpStatus { status, .. } => Some(*status),
+            Self::Registration { status, .. } => *status,
+            _ => None,
+        }
+    }
+
+    /// A [`ClientError::Discovery`] without an underlying error.
+    pub fn discovery(reason: impl Into<String>) -> Self {
+        Self::Discovery {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A [`ClientError::Transport`] with what was being done and why it failed.
+    pub fn transport(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Transport {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// A [`ClientError::Timeout`] without an underlying error.
+    pub fn timeout(what: impl Into<String>) -> Self {
+        Self::Timeout {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A [`ClientError::Store`] without an underlying error.
+    pub fn store(reason: impl Into<String>) -> Self {
+        Self::Store {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
     /// Recovers a [`ClientError`] raised inside the middleware stack, or wraps a transport
     /// error.
     pub fn from_middleware(err: reqwest_middleware::Error) -> Self {
         match err {
             reqwest_middleware::Error::Middleware(e) => match e.downcast::<ClientError>() {
                 Ok(ce) => ce,
-                Err(other) => Self::Transport(format!("{other:#}")),
+                Err(other) => {
+                    // e.g. reqwest-retry's "failed after N retries", wrapping a reqwest error.
+                    let source: BoxError = other.into();
+                    match find_reqwest(source.as_ref()) {
+                        Some(r) if r.is_timeout() => Self::Timeout {
+                            what: "the HTTP request timed out".into(),
+                            source: Some(source),
+                        },
+                        Some(r) => Self::transport(context_of(r), source),
+                        None => Self::transport("the HTTP request failed", source),
+                    }
+                }
             },
             reqwest_middleware::Error::Reqwest(e) => Self::from(e),
         }
@@ -109,17 +256,61 @@ impl ClientError {
 impl From<reqwest::Error> for ClientError {
     fn from(e: reqwest::Error) -> Self {
         // The URL never carries secrets here (tokens are never put in the query, CL-30).
-        let msg = chain(&e);
         if e.is_timeout() {
-            Self::Timeout(msg)
+            Self::Timeout {
+                what: "the HTTP request timed out".into(),
+                source: Some(Box::new(e)),
+            }
         } else {
-            Self::Transport(msg)
+            Self::transport(context_of(&e), e)
         }
     }
 }
 
-/// The error and its sources, joined with ": ".
-fn chain(e: &dyn std::error::Error) -> String {
+fn context_of(e: &reqwest::Error) -> &'static str {
+    if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "reading the response body failed"
+    } else {
+        "the HTTP request failed"
+    }
+}
+
+/// The first `reqwest::Error` in an error's chain.
+fn find_reqwest<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a reqwest::Error> {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(r) = c.downcast_ref::<reqwest::Error>() {
+            return Some(r);
+        }
+        // `reqwest_middleware::Error` is transparent: its `source()` skips the reqwest error.
+        if let Some(reqwest_middleware::Error::Reqwest(r)) =
+            c.downcast_ref::<reqwest_middleware::Error>()
+        {
+            return Some(r);
+        }
+        cur = c.source();
+    }
+    None
+}
+
+impl From<reqwest_middleware::Error> for ClientError {
+    fn from(e: reqwest_middleware::Error) -> Self {
+        Self::from_middleware(e)
+    }
+}
+
+/// An error and its sources joined with ": ", skipping a source whose text the message
+/// already contains. What a command-line program prints.
+///
+/// ```
+/// use http_oauth2_client::{ClientError, error::report};
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+/// let e = ClientError::transport("cannot connect", io);
+/// assert_eq!(report(&e), "transport error: cannot connect: connection refused");
+/// ```
+pub fn report(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -131,12 +322,6 @@ fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
-}
-
-impl From<reqwest_middleware::Error> for ClientError {
-    fn from(e: reqwest_middleware::Error) -> Self {
-        Self::from_middleware(e)
-    }
 }
 
 /// Invalid configuration values. Variants carry the offending value (never a secret).

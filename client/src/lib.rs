@@ -57,10 +57,6 @@ pub mod oauth;
 mod session;
 pub mod token;
 
-/// In-process servers and the step-by-step flow of the CLI's `demo` subcommand.
-#[cfg(feature = "demo")]
-pub mod demo;
-
 pub use config::{LoginMode, OAuthConfig, OAuthConfigBuilder};
 pub use error::{ClientError, ConfigError};
 pub use mcp::{McpClient, Progress, ProgressFn, TransportKind, TransportPreference};

@@ -71,7 +71,7 @@ impl OAuthSession {
         let issuer = match &config.issuer {
             Some(want) if prm.authorization_servers.iter().any(|a| a == want) => want.clone(),
             Some(want) => {
-                return Err(ClientError::Discovery(format!(
+                return Err(ClientError::discovery(format!(
                     "the server's authorization servers are {:?}, but the configured client belongs to `{want}`; not sending these credentials elsewhere (CL-16)",
                     prm.authorization_servers
                 )));
@@ -122,6 +122,7 @@ impl OAuthSession {
         let key = StoreKey::new(issuer, resource.clone(), client_id.clone());
         let authorizer = SessionAuthorizer {
             mode: config.login_mode,
+            on_login_event: config.on_login_event.clone(),
             metadata: metadata.clone(),
             client_id: client_id.clone(),
             redirect_template: config.redirect_uri.clone(),
@@ -349,6 +350,7 @@ pub(crate) fn mcp_http_client(
 #[derive(Debug)]
 struct SessionAuthorizer {
     mode: LoginMode,
+    on_login_event: login::LoginObserver,
     metadata: AuthorizationServerMetadata,
     client_id: String,
     redirect_template: url::Url,
@@ -393,16 +395,16 @@ impl SessionAuthorizer {
                     self.insecure,
                 )?;
                 let opened = self.mode == LoginMode::Interactive && login::open_browser(req.url());
-                eprintln!(
-                    "{} this URL to authorize http-oauth2-client:\n\n  {}\n",
-                    if opened {
-                        "Your browser was opened; if not, open"
-                    } else {
-                        "Open"
-                    },
-                    req.url()
-                );
-                let code = listener.wait(&req, self.login_timeout).await?;
+                self.on_login_event.notify(&login::LoginEvent::OpenUrl {
+                    url: req.url(),
+                    browser_opened: opened,
+                });
+                self.on_login_event.notify(&login::LoginEvent::Waiting {
+                    timeout: self.login_timeout,
+                });
+                let code = listener.wait(&req, self.login_timeout).await;
+                self.on_login_event.notify(&login::LoginEvent::WaitEnded);
+                let code = code?;
                 self.endpoint
                     .exchange_code(&code, req.verifier(), req.redirect_uri())
                     .await?

@@ -19,20 +19,26 @@
 //! # Ok(()) }
 //! ```
 
+mod jsonrpc;
 mod sse_legacy;
+mod streamable;
+mod types;
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eventsource_stream::Eventsource as _;
-use futures_util::StreamExt as _;
 use reqwest_middleware::ClientWithMiddleware;
 use serde_json::{Value, json};
 use url::Url;
 
 use crate::error::ClientError;
-use crate::oauth::challenge::bearer_challenge;
+pub(crate) use jsonrpc::handle_incoming;
+use jsonrpc::{client_info, into_result, meta_mut};
+use streamable::Posted;
+pub use streamable::header_value;
+pub(crate) use streamable::http_status_error;
+pub use types::{Progress, ProgressFn, TransportKind, TransportPreference};
 
 /// The modern, stateless protocol version.
 pub const MODERN_VERSION: &str = "2026-07-28";
@@ -44,47 +50,6 @@ pub const SSE_VERSION: &str = "2024-11-05";
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CAPS: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_INFO: &str = "io.modelcontextprotocol/clientInfo";
-
-/// Which transport/era the connection uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TransportKind {
-    /// Streamable HTTP, stateless 2026-07-28 (`server/discover`, `_meta` per request).
-    Stateless,
-    /// Streamable HTTP with `initialize` and an optional `Mcp-Session-Id` (2025-03-26 … 2025-11-25).
-    Session,
-    /// HTTP+SSE (2024-11-05).
-    HttpSse,
-}
-
-/// Which transport [`McpClient::connect_with`] should use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum TransportPreference {
-    /// Stateless first, then `initialize`, then HTTP+SSE (TR-24, TR-42).
-    #[default]
-    Auto,
-    /// Only the stateless 2026-07-28 protocol.
-    Stateless,
-    /// Only the `initialize` session protocol (2025-11-25 offered).
-    Session,
-    /// Only HTTP+SSE (2024-11-05); for an `/mcp` URL the sibling `/sse` is tried first.
-    HttpSse,
-}
-
-/// A `notifications/progress` update (PR-39).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Progress {
-    /// Progress so far (increasing).
-    pub progress: f64,
-    /// Total, if known.
-    pub total: Option<f64>,
-    /// Message, if any.
-    pub message: Option<String>,
-}
-
-/// A progress callback.
-pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
 #[derive(Debug)]
 struct State {
@@ -113,29 +78,31 @@ impl std::fmt::Debug for McpClient {
     }
 }
 
-/// What came back from one POST.
-enum Posted {
-    /// 202 / empty 2xx.
-    Accepted,
-    /// A JSON-RPC response message.
-    Message(Value),
-    /// 404 while a session id was sent (TR-39).
-    SessionGone,
+/// Errors that end the connection attempt instead of falling back to an older transport:
+/// authorization failures, configuration, and a server that is not there at all.
+fn ends_negotiation(e: &ClientError) -> bool {
+    e.is_connect()
+        || matches!(
+            e,
+            ClientError::AuthorizationRequired(_)
+                | ClientError::InsufficientScope { .. }
+                | ClientError::Config(_)
+                | ClientError::AuthorizationDenied { .. }
+                | ClientError::TokenEndpoint { .. }
+        )
 }
 
-fn client_info() -> Value {
-    json!({"name": "http-oauth2-client", "version": env!("CARGO_PKG_VERSION")})
-}
-
-fn is_auth_error(e: &ClientError) -> bool {
+/// A legacy `initialize` refused with one of these statuses means "no Streamable HTTP
+/// here": try HTTP+SSE (TR-42).
+fn initialize_refused(e: &ClientError) -> bool {
     matches!(
-        e,
-        ClientError::AuthorizationRequired(_)
-            | ClientError::InsufficientScope { .. }
-            | ClientError::Config(_)
-            | ClientError::AuthorizationDenied { .. }
-            | ClientError::TokenEndpoint { .. }
-    )
+        e.status(),
+        Some(
+            http::StatusCode::BAD_REQUEST
+                | http::StatusCode::NOT_FOUND
+                | http::StatusCode::METHOD_NOT_ALLOWED
+        )
+    ) && matches!(e, ClientError::HttpStatus { .. })
 }
 
 impl McpClient {
@@ -186,17 +153,13 @@ impl McpClient {
         }
         match c.discover().await {
             Ok(()) => return Ok(c),
-            Err(e) if is_auth_error(&e) => return Err(e),
-            Err(ClientError::Transport(t)) if t.contains("connect") => {
-                return Err(ClientError::Transport(t));
-            }
+            Err(e) if ends_negotiation(&e) => return Err(e),
             Err(e) => tracing::debug!(error = %e, "no stateless MCP; falling back to initialize"),
         }
         match c.initialize().await {
             Ok(()) => Ok(c),
-            Err(e) if is_auth_error(&e) => Err(e),
-            Err(ClientError::Transport(t)) if t.starts_with("HTTP 40") => {
-                tracing::debug!(error = %t, "initialize refused; trying HTTP+SSE");
+            Err(e) if initialize_refused(&e) => {
+                tracing::debug!(error = %e, "initialize refused; trying HTTP+SSE");
                 c.connect_http_sse(false).await
             }
             Err(e) => Err(e),
@@ -324,7 +287,7 @@ impl McpClient {
                 .legacy
                 .as_ref()
                 .ok_or_else(|| ClientError::Protocol("no SSE stream".into()))?;
-            let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+            let msg = jsonrpc::request(id, method, params);
             let resp = legacy
                 .request(&self.http, id, &token, msg, progress)
                 .await?;
@@ -339,7 +302,7 @@ impl McpClient {
                 m.insert(META_CAPS.into(), json!({}));
                 m.insert(META_INFO.into(), client_info());
             }
-            let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": p});
+            let msg = jsonrpc::request(id, method, p);
             match self.post(&msg, Some(id), &token, progress.as_ref()).await? {
                 Posted::Message(v) => return into_result(v),
                 Posted::Accepted => {
@@ -363,10 +326,7 @@ impl McpClient {
 
     /// Sends a notification (accepts any empty 2xx).
     pub async fn notify(&self, method: &str, params: Option<Value>) -> Result<(), ClientError> {
-        let mut msg = json!({"jsonrpc": "2.0", "method": method});
-        if let Some(p) = params {
-            msg["params"] = p;
-        }
+        let msg = jsonrpc::notification(method, params);
         if let Some(legacy) = &self.legacy {
             return legacy.post(&self.http, &msg, self.timeout).await;
         }
@@ -376,126 +336,6 @@ impl McpClient {
                 "the MCP session was lost (404)".into(),
             )),
         }
-    }
-
-    async fn post(
-        &self,
-        msg: &Value,
-        id: Option<u64>,
-        progress_token: &str,
-        progress: Option<&ProgressFn>,
-    ) -> Result<Posted, ClientError> {
-        let method = msg
-            .get("method")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let (kind, version, session) = {
-            let s = self.lock();
-            (s.kind, s.version.clone(), s.session_id.clone())
-        };
-        let mut req = self
-            .http
-            .post(self.url.clone())
-            .timeout(self.timeout)
-            .header(http::header::ACCEPT, "application/json, text/event-stream")
-            .header(http::header::CONTENT_TYPE, "application/json");
-        if method != "initialize" {
-            req = req.header("MCP-Protocol-Version", version.as_str());
-        }
-        if let Some(sid) = &session {
-            req = req.header("Mcp-Session-Id", sid.as_str());
-        }
-        if kind == TransportKind::Stateless {
-            req = req.header("Mcp-Method", header_value(method));
-            let name = match method {
-                "tools/call" | "prompts/get" => msg["params"].get("name"),
-                "resources/read" => msg["params"].get("uri"),
-                _ => None,
-            };
-            if let Some(n) = name.and_then(Value::as_str) {
-                req = req.header("Mcp-Name", header_value(n));
-            }
-        }
-        let body = serde_json::to_vec(msg).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let resp = req.body(body).send().await?;
-        let status = resp.status();
-        if method == "initialize"
-            && let Some(sid) = resp
-                .headers()
-                .get("mcp-session-id")
-                .and_then(|v| v.to_str().ok())
-        {
-            self.lock().session_id = Some(sid.to_owned());
-        }
-        if status == http::StatusCode::UNAUTHORIZED {
-            return Err(ClientError::AuthorizationRequired(
-                "the MCP server rejected the access token (401) even after a refresh; log in again"
-                    .into(),
-            ));
-        }
-        if status == http::StatusCode::FORBIDDEN {
-            if let Some(ch) = bearer_challenge(resp.headers())
-                && ch.error() == Some("insufficient_scope")
-            {
-                return Err(ClientError::InsufficientScope {
-                    required: ch.scope().unwrap_or_default().to_owned(),
-                });
-            }
-            return Err(ClientError::Transport(
-                "HTTP 403 Forbidden from the MCP server".into(),
-            ));
-        }
-        if status == http::StatusCode::NOT_FOUND && session.is_some() {
-            return Ok(Posted::SessionGone);
-        }
-        let ct = resp
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if !status.is_success() {
-            let bytes = resp.bytes().await.unwrap_or_default();
-            if let Ok(v) = serde_json::from_slice::<Value>(&bytes)
-                && v.get("error").is_some()
-            {
-                return Ok(Posted::Message(v));
-            }
-            return Err(ClientError::Transport(format!(
-                "HTTP {status} from the MCP server"
-            )));
-        }
-        if ct.starts_with("text/event-stream") {
-            let mut events = resp.bytes_stream().eventsource();
-            while let Some(ev) = events.next().await {
-                let ev = ev.map_err(|e| ClientError::Transport(format!("SSE stream: {e}")))?;
-                if ev.data.trim().is_empty() {
-                    continue;
-                }
-                let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
-                    continue;
-                };
-                if let Some(done) = handle_incoming(v, id, progress_token, progress) {
-                    return Ok(Posted::Message(done));
-                }
-            }
-            return match id {
-                None => Ok(Posted::Accepted),
-                Some(_) => Err(ClientError::Protocol(format!(
-                    "the SSE stream for `{method}` ended without a response"
-                ))),
-            };
-        }
-        let bytes = resp.bytes().await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Posted::Accepted);
-        }
-        let v: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ClientError::Protocol(format!("invalid JSON from the MCP server: {e}")))?;
-        if id.is_none() {
-            return Ok(Posted::Accepted);
-        }
-        Ok(Posted::Message(v))
     }
 
     /// Lists every tool (follows `nextCursor`, at most 100 pages).
@@ -590,128 +430,30 @@ impl McpClient {
     }
 }
 
-/// Handles one message from a response stream: progress goes to the callback; returns the
-/// message if it is the response to `id`.
-pub(crate) fn handle_incoming(
-    v: Value,
-    id: Option<u64>,
-    progress_token: &str,
-    progress: Option<&ProgressFn>,
-) -> Option<Value> {
-    if v.get("method").and_then(Value::as_str) == Some("notifications/progress") {
-        let p = &v["params"];
-        let tok_matches = match &p["progressToken"] {
-            Value::String(s) => s == progress_token,
-            Value::Number(n) => n.to_string() == progress_token,
-            _ => false,
-        };
-        if tok_matches && let Some(cb) = progress {
-            cb(Progress {
-                progress: p["progress"].as_f64().unwrap_or(0.0),
-                total: p["total"].as_f64(),
-                message: p["message"].as_str().map(str::to_owned),
-            });
-        }
-        return None;
-    }
-    if v.get("result").is_some() || v.get("error").is_some() {
-        let matches = match (&v["id"], id) {
-            (Value::Number(n), Some(id)) => n.as_u64() == Some(id),
-            (Value::String(s), Some(id)) => s == &id.to_string(),
-            _ => false,
-        };
-        if matches {
-            return Some(v);
-        }
-    }
-    None
-}
-
-fn into_result(v: Value) -> Result<Value, ClientError> {
-    if let Some(e) = v.get("error") {
-        return Err(ClientError::Mcp {
-            code: e.get("code").and_then(Value::as_i64).unwrap_or(0),
-            message: e
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown error")
-                .to_owned(),
-            data: e.get("data").cloned(),
-        });
-    }
-    let r = v
-        .get("result")
-        .cloned()
-        .ok_or_else(|| ClientError::Protocol("response without result or error".into()))?;
-    match r.get("resultType").and_then(Value::as_str) {
-        None | Some("complete") => Ok(r),
-        Some(other) => Err(ClientError::Protocol(format!(
-            "unsupported resultType `{other}` (multi round-trip requests are not supported)"
-        ))),
-    }
-}
-
-fn meta_mut(params: &mut Value) -> &mut serde_json::Map<String, Value> {
-    if !params.get("_meta").is_some_and(Value::is_object) {
-        params["_meta"] = json!({});
-    }
-    match params.get_mut("_meta") {
-        Some(Value::Object(m)) => m,
-        _ => unreachable!("_meta was just set to an object"),
-    }
-}
-
-/// Encodes a header value per TR-19: plain visible ASCII as is, anything else (or anything
-/// that looks like the sentinel) as `=?base64?...?=`.
-pub fn header_value(v: &str) -> String {
-    let sentinel = v.starts_with("=?") && v.ends_with("?=");
-    let plain = !v.is_empty()
-        && v.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && !v.starts_with(' ')
-        && !v.ends_with(' ')
-        && !sentinel;
-    if plain {
-        v.to_owned()
-    } else {
-        use base64::Engine as _;
-        format!(
-            "=?base64?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(v.as_bytes())
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn header_values_use_the_base64_sentinel_when_needed_tr19() {
-        assert_eq!(header_value("echo"), "echo");
-        assert_eq!(header_value(" x"), "=?base64?IHg=?=");
-        assert!(header_value("é").starts_with("=?base64?"));
-        assert!(header_value("=?base64?abc?=").starts_with("=?base64?PT9i"));
-    }
-
-    #[test]
-    fn progress_is_routed_and_response_matched() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s2 = seen.clone();
-        let cb: ProgressFn = Arc::new(move |p| s2.lock().unwrap().push(p.progress));
-        let n = json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"p7","progress":1,"total":3}});
-        assert!(handle_incoming(n, Some(7), "p7", Some(&cb)).is_none());
-        let other = json!({"jsonrpc":"2.0","id":8,"result":{}});
-        assert!(handle_incoming(other, Some(7), "p7", Some(&cb)).is_none());
-        let mine = json!({"jsonrpc":"2.0","id":7,"result":{}});
-        assert!(handle_incoming(mine, Some(7), "p7", Some(&cb)).is_some());
-        assert_eq!(*seen.lock().unwrap(), vec![1.0]);
-    }
-
-    #[test]
-    fn input_required_results_are_refused_and_errors_mapped() {
-        assert!(into_result(json!({"id":1,"result":{"resultType":"input_required"}})).is_err());
-        assert!(into_result(json!({"id":1,"result":{"x":1}})).is_ok());
-        let e = into_result(json!({"id":1,"error":{"code":-32602,"message":"bad"}})).unwrap_err();
-        assert!(matches!(e, ClientError::Mcp { code: -32602, .. }));
+    fn fallback_decisions_come_from_the_error_types() {
+        let refused = |s| ClientError::HttpStatus {
+            from: "the MCP server".into(),
+            status: s,
+            error: None,
+            description: None,
+        };
+        assert!(initialize_refused(&refused(
+            http::StatusCode::METHOD_NOT_ALLOWED
+        )));
+        assert!(initialize_refused(&refused(http::StatusCode::NOT_FOUND)));
+        assert!(!initialize_refused(&refused(
+            http::StatusCode::SERVICE_UNAVAILABLE
+        )));
+        let io = std::io::Error::other("HTTP 404 connect");
+        assert!(!initialize_refused(&ClientError::transport("x", io)));
+        assert!(ends_negotiation(&ClientError::AuthorizationRequired(
+            "x".into()
+        )));
+        assert!(!ends_negotiation(&refused(http::StatusCode::NOT_FOUND)));
     }
 }

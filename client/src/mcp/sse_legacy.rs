@@ -50,7 +50,7 @@ impl LegacySse {
         }
         // A GET that is not an HTTP+SSE endpoint may stay open without an `endpoint` event.
         let timeout = timeout.min(Duration::from_secs(10));
-        let mut last = ClientError::Transport("no HTTP+SSE endpoint".into());
+        let mut last = ClientError::Protocol("no HTTP+SSE endpoint".into());
         for sse_url in candidates {
             let resp = match http
                 .get(sse_url.clone())
@@ -75,14 +75,19 @@ impl LegacySse {
                 .get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|c| c.starts_with("text/event-stream"));
-            if !status.is_success() || !is_sse {
-                last = ClientError::Transport(format!("HTTP {status} for GET {sse_url}"));
+            if !status.is_success() {
+                last = super::http_status_error(resp, format!("GET {sse_url}")).await;
+                continue;
+            }
+            if !is_sse {
+                last = ClientError::Protocol(format!("GET {sse_url} is not an event stream"));
                 continue;
             }
             let mut events = resp.bytes_stream().eventsource();
             let endpoint = tokio::time::timeout(timeout, async {
                 while let Some(ev) = events.next().await {
-                    let ev = ev.map_err(|e| ClientError::Transport(format!("SSE: {e}")))?;
+                    let ev =
+                        ev.map_err(|e| ClientError::transport("reading the SSE stream failed", e))?;
                     if ev.event == "endpoint" {
                         return Ok(ev.data);
                     }
@@ -92,7 +97,7 @@ impl LegacySse {
                 ))
             })
             .await
-            .map_err(|_| ClientError::Timeout("no endpoint event on the SSE stream".into()))??;
+            .map_err(|_| ClientError::timeout("no endpoint event on the SSE stream"))??;
             let post_url = sse_url
                 .join(endpoint.trim())
                 .map_err(|e| ClientError::Protocol(format!("invalid endpoint event: {e}")))?;
@@ -157,9 +162,7 @@ impl LegacySse {
             ));
         }
         if !status.is_success() {
-            return Err(ClientError::Transport(format!(
-                "HTTP {status} from the SSE POST endpoint"
-            )));
+            return Err(super::http_status_error(resp, "the SSE POST endpoint").await);
         }
         Ok(())
     }
@@ -186,7 +189,7 @@ impl LegacySse {
             self.post(http, &msg, timeout).await?;
             tokio::time::timeout(timeout, rx)
                 .await
-                .map_err(|_| ClientError::Timeout("no response on the SSE stream".into()))?
+                .map_err(|_| ClientError::timeout("no response on the SSE stream"))?
                 .map_err(|_| ClientError::Protocol("the SSE stream closed".into()))
         }
         .await;

@@ -54,7 +54,7 @@ impl AuthorizationRequest {
         insecure: bool,
     ) -> Result<Self, ClientError> {
         let endpoint = metadata.authorization_endpoint.as_deref().ok_or_else(|| {
-            ClientError::Discovery(format!("{} has no authorization_endpoint", metadata.issuer))
+            ClientError::discovery(format!("{} has no authorization_endpoint", metadata.issuer))
         })?;
         // CL-09: only https (or loopback http) authorization URLs are ever opened.
         let mut url = check_url(endpoint, insecure)?;

@@ -71,7 +71,10 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     let body = super::read_limited(resp, MAX_METADATA_BYTES).await?;
     serde_json::from_slice(&body)
         .map(Some)
-        .map_err(|e| ClientError::Discovery(format!("{url}: invalid metadata document: {e}")))
+        .map_err(|e| ClientError::Discovery {
+            reason: format!("{url}: invalid metadata document"),
+            source: Some(Box::new(e)),
+        })
 }
 
 fn same_resource(a: &str, b: &str) -> bool {
@@ -98,7 +101,7 @@ pub async fn protected_resource_metadata(
         candidates.push((check_url(rm, insecure)?, false));
     } else {
         let inserted = well_known_url(server, "oauth-protected-resource")
-            .map_err(|e| ClientError::Discovery(e.to_string()))?;
+            .map_err(|e| ClientError::discovery(e.to_string()))?;
         let root = format!("{origin}/.well-known/oauth-protected-resource");
         if inserted != root {
             candidates.push((check_url(&inserted, insecure)?, false));
@@ -112,30 +115,30 @@ pub async fn protected_resource_metadata(
         let ok = same_resource(&prm.resource, server)
             || (is_root && same_resource(&prm.resource, &origin));
         if !ok {
-            return Err(ClientError::Discovery(format!(
+            return Err(ClientError::discovery(format!(
                 "protected resource metadata at {url} names resource `{}`, not `{server}` (CL-03): refusing it",
                 prm.resource
             )));
         }
         if prm.authorization_servers.is_empty() {
-            return Err(ClientError::Discovery(format!(
+            return Err(ClientError::discovery(format!(
                 "protected resource metadata at {url} lists no authorization_servers"
             )));
         }
         return Ok(prm);
     }
-    Err(ClientError::Discovery(format!(
+    Err(ClientError::discovery(format!(
         "no protected resource metadata found for {server}"
     )))
 }
 
 /// The metadata URLs to try for `issuer`, in CL-05 order.
 pub fn authorization_server_metadata_urls(issuer: &str) -> Result<Vec<String>, ClientError> {
-    let url = Url::parse(issuer).map_err(|e| ClientError::Discovery(format!("issuer: {e}")))?;
+    let url = Url::parse(issuer).map_err(|e| ClientError::discovery(format!("issuer: {e}")))?;
     let oauth = well_known_url(issuer, "oauth-authorization-server")
-        .map_err(|e| ClientError::Discovery(e.to_string()))?;
+        .map_err(|e| ClientError::discovery(e.to_string()))?;
     let oidc = well_known_url(issuer, "openid-configuration")
-        .map_err(|e| ClientError::Discovery(e.to_string()))?;
+        .map_err(|e| ClientError::discovery(e.to_string()))?;
     let path = url.path().trim_end_matches('/');
     let mut v = vec![oauth, oidc];
     if !path.is_empty() {
@@ -163,13 +166,13 @@ pub async fn authorization_server_metadata(
             continue;
         };
         if meta.issuer != issuer {
-            return Err(ClientError::Discovery(format!(
+            return Err(ClientError::discovery(format!(
                 "metadata at {url} names issuer `{}`, expected `{issuer}` (CL-06): refusing it",
                 meta.issuer
             )));
         }
         if !meta.supports_s256() {
-            return Err(ClientError::Discovery(format!(
+            return Err(ClientError::discovery(format!(
                 "authorization server {issuer} does not advertise PKCE S256 in code_challenge_methods_supported (CL-07): refusing to continue"
             )));
         }
@@ -185,13 +188,13 @@ pub async fn authorization_server_metadata(
             check_url(u, insecure)?;
         }
         if meta.token_endpoint.is_none() {
-            return Err(ClientError::Discovery(format!(
+            return Err(ClientError::discovery(format!(
                 "authorization server {issuer} has no token_endpoint"
             )));
         }
         return Ok(meta);
     }
-    Err(ClientError::Discovery(format!(
+    Err(ClientError::discovery(format!(
         "no authorization server metadata found for issuer {issuer}"
     )))
 }

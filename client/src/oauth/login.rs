@@ -2,7 +2,6 @@
 //! and reads the redirect's `Location`; works with an auto-approving server) and the
 //! interactive RFC 8252 loopback flow ([`LoopbackListener`], [`open_browser`]; CL-27, CL-28).
 
-use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use shared::secret::AuthorizationCode;
@@ -102,10 +101,10 @@ impl LoopbackListener {
         };
         let listener = TcpListener::bind((ip, 0))
             .await
-            .map_err(|e| ClientError::Transport(format!("cannot bind a loopback port: {e}")))?;
+            .map_err(|e| ClientError::transport("cannot bind a loopback port", e))?;
         let port = listener
             .local_addr()
-            .map_err(|e| ClientError::Transport(e.to_string()))?
+            .map_err(|e| ClientError::transport("cannot read the loopback address", e))?
             .port();
         let mut redirect_uri = template.clone();
         let _ = redirect_uri.set_ip_host(ip);
@@ -128,14 +127,9 @@ impl LoopbackListener {
         req: &AuthorizationRequest,
         timeout: Duration,
     ) -> Result<AuthorizationCode, ClientError> {
-        let spinner = spawn_spinner();
         let res = tokio::time::timeout(timeout, self.accept_loop(req)).await;
-        spinner.abort();
-        if std::io::stderr().is_terminal() {
-            eprint!("\r");
-        }
         res.map_err(|_| {
-            ClientError::Timeout(format!(
+            ClientError::timeout(format!(
                 "no browser redirect within {}s; run the login again (or use --headless against an auto-approving server)",
                 timeout.as_secs()
             ))
@@ -147,11 +141,10 @@ impl LoopbackListener {
         req: &AuthorizationRequest,
     ) -> Result<AuthorizationCode, ClientError> {
         loop {
-            let (mut stream, _) = self
-                .listener
-                .accept()
-                .await
-                .map_err(|e| ClientError::Transport(e.to_string()))?;
+            let (mut stream, _) =
+                self.listener.accept().await.map_err(|e| {
+                    ClientError::transport("accepting the browser redirect failed", e)
+                })?;
             // Read the request head (bounded to 8 KiB).
             let mut buf = Vec::with_capacity(1024);
             let mut chunk = [0u8; 1024];
@@ -247,19 +240,59 @@ async fn respond(
     stream.shutdown().await
 }
 
-fn spawn_spinner() -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async {
-        if !std::io::stderr().is_terminal() {
-            return;
-        }
-        let frames = ['|', '/', '-', '\\'];
-        let mut i = 0usize;
-        loop {
-            eprint!("\r{} waiting for the browser...", frames[i % frames.len()]);
-            i += 1;
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    })
+/// What the interactive login tells the program driving it, so that a command-line tool can
+/// print the URL and show a spinner, and a GUI can show a dialog. The library itself never
+/// writes to the terminal.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoginEvent<'a> {
+    /// The user must open `url` to authorize (the browser was opened if `browser_opened`).
+    OpenUrl {
+        /// The authorization URL (carries `state` and the PKCE challenge, no secret).
+        url: &'a Url,
+        /// Whether a browser was started on it.
+        browser_opened: bool,
+    },
+    /// The loopback listener waits for the browser's redirect, at most `timeout`.
+    Waiting {
+        /// How long it waits.
+        timeout: Duration,
+    },
+    /// The wait is over (a redirect arrived, or it failed or timed out).
+    WaitEnded,
+}
+
+/// A [`LoginEvent`] callback, set with [`crate::OAuthConfigBuilder::on_login_event`].
+#[derive(Clone)]
+pub struct LoginObserver(std::sync::Arc<dyn Fn(&LoginEvent<'_>) + Send + Sync>);
+
+impl LoginObserver {
+    /// Wraps a callback.
+    pub fn new(f: impl Fn(&LoginEvent<'_>) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+
+    /// Tells the callback.
+    pub fn notify(&self, event: &LoginEvent<'_>) {
+        (self.0)(event);
+    }
+}
+
+impl std::fmt::Debug for LoginObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginObserver(..)")
+    }
+}
+
+/// The observer used when none is set: the URL is logged at INFO through `tracing`.
+pub(crate) fn log_login_event(event: &LoginEvent<'_>) {
+    if let LoginEvent::OpenUrl {
+        url,
+        browser_opened,
+    } = event
+    {
+        tracing::info!(browser_opened, "open this URL to authorize: {url}");
+    }
 }
 
 /// Opens `url` in the system browser through the OS opener (never a shell; CL-09, CL-27).

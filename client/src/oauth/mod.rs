@@ -82,15 +82,11 @@ pub(crate) async fn read_limited(
     limit: usize,
 ) -> Result<bytes::Bytes, crate::ClientError> {
     if resp.content_length().is_some_and(|l| l > limit as u64) {
-        return Err(crate::ClientError::Transport(format!(
-            "response body larger than {limit} bytes"
-        )));
+        return Err(crate::ClientError::ResponseTooLarge { limit });
     }
     let b = resp.bytes().await?;
     if b.len() > limit {
-        return Err(crate::ClientError::Transport(format!(
-            "response body larger than {limit} bytes"
-        )));
+        return Err(crate::ClientError::ResponseTooLarge { limit });
     }
     Ok(b)
 }

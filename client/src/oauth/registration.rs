@@ -17,10 +17,13 @@ pub async fn register_client(
     scope: Option<&ScopeSet>,
 ) -> Result<ClientRegistration, ClientError> {
     let Some(endpoint) = metadata.registration_endpoint.as_deref() else {
-        return Err(ClientError::Registration(format!(
-            "{} offers no registration_endpoint and no client id was configured; pass --client-id",
-            metadata.issuer
-        )));
+        return Err(ClientError::Registration {
+            status: None,
+            reason: format!(
+                "{} offers no registration_endpoint and no client id was configured; pass --client-id",
+                metadata.issuer
+            ),
+        });
     };
     let mut body = serde_json::json!({
         "redirect_uris": redirect_uris,
@@ -45,12 +48,18 @@ pub async fn register_client(
         let detail = serde_json::from_slice::<ErrorResponse>(&bytes)
             .map(|e| e.to_string())
             .unwrap_or_else(|_| format!("HTTP {status}"));
-        return Err(ClientError::Registration(format!(
-            "{endpoint} refused the registration: {detail} (CL-15: check the redirect URI constraints)"
-        )));
+        return Err(ClientError::Registration {
+            status: Some(status),
+            reason: format!(
+                "{endpoint} refused the registration: {detail} (CL-15: check the redirect URI constraints)"
+            ),
+        });
     }
-    let reg: ClientRegistration = serde_json::from_slice(&bytes)
-        .map_err(|e| ClientError::Registration(format!("malformed registration response: {e}")))?;
+    let reg: ClientRegistration =
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Registration {
+            status: Some(status),
+            reason: format!("malformed registration response: {e}"),
+        })?;
     tracing::info!(client.id = %reg.client_id, "client registered");
     Ok(reg)
 }

@@ -137,6 +137,7 @@ impl TokenEndpoint {
             Err(ClientError::TokenEndpoint {
                 code: ErrorCode::InvalidGrant,
                 description,
+                ..
             }) => Err(ClientError::AuthorizationRequired(format!(
                 "the refresh token was rejected (invalid_grant{}); log in again",
                 description.map(|d| format!(": {d}")).unwrap_or_default()
@@ -187,12 +188,16 @@ impl TokenEndpoint {
         if !status.is_success() {
             return Err(match serde_json::from_slice::<ErrorResponse>(&body) {
                 Ok(e) => ClientError::TokenEndpoint {
+                    status,
                     code: e.error,
                     description: e.error_description,
                 },
-                Err(_) => ClientError::Transport(format!(
-                    "token endpoint answered HTTP {status} without an OAuth error body"
-                )),
+                Err(_) => ClientError::HttpStatus {
+                    from: "the token endpoint (no OAuth error body)".into(),
+                    status,
+                    error: None,
+                    description: None,
+                },
             });
         }
         // Never include the body in the error: it holds tokens.

@@ -230,9 +230,9 @@ impl TokenManager {
             && g == generation
             && now.saturating_sub(at) < FAILURE_HOLD_SECS
         {
-            return Err(ClientError::Transport(
-                "the token endpoint failed moments ago; retry later".into(),
-            ));
+            return Err(ClientError::RetryLater {
+                reason: "the token endpoint failed moments ago".into(),
+            });
         }
         let refresh_token = tokens.as_ref().and_then(|t| t.refresh_token.clone());
         let Some(refresh_token) = refresh_token else {

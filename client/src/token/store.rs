@@ -123,7 +123,7 @@ impl TokenStore for InMemoryTokenStore {
 }
 
 fn poisoned() -> ClientError {
-    ClientError::Store("token store lock poisoned".into())
+    ClientError::store("token store lock poisoned")
 }
 
 /// An encrypted file store (CL-32). See the module docs.
@@ -291,14 +291,17 @@ impl TokenStore for FileTokenStore {
 fn decode_key(text: &str) -> Result<[u8; 32], ClientError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))
-        .map_err(|_| ClientError::Store("store key is not base64url".into()))?;
+        .map_err(|_| ClientError::store("store key is not base64url"))?;
     bytes
         .try_into()
-        .map_err(|_| ClientError::Store("store key must be 32 bytes (base64url)".into()))
+        .map_err(|_| ClientError::store("store key must be 32 bytes (base64url)"))
 }
 
-fn store_err(e: impl std::fmt::Display) -> ClientError {
-    ClientError::Store(e.to_string())
+fn store_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> ClientError {
+    ClientError::Store {
+        reason: e.to_string(),
+        source: Some(Box::new(e)),
+    }
 }
 
 /// Creates or truncates `path` with mode 0600 and writes `data`, synced to disk.

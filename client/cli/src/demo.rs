@@ -3,37 +3,31 @@
 //! dynamic registration, PKCE login (auto-approved), MCP calls in the negotiated protocol
 //! era, a forced refresh with rotation, and a call with the refreshed token.
 //!
-//! Only built with the `demo` feature (the CLI enables it), so a library user of the
-//! middleware does not compile the two servers.
+//! The servers come from the `devstack` crate; the client library itself never depends on
+//! either server.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::failure::Failure;
 use serde_json::{Value, json};
 
-use crate::{ClientError, InMemoryTokenStore, McpClient, OAuthConfig, OAuthSession};
+use devstack::DevStack;
+use http_oauth2_client::{ClientError, InMemoryTokenStore, McpClient, OAuthConfig, OAuthSession};
 
 /// One step of the demo.
 #[derive(Debug, Clone, Serialize)]
-pub struct Step {
+pub(crate) struct Step {
     /// Step number.
-    pub n: usize,
+    pub(crate) n: usize,
     /// What was done.
-    pub title: String,
+    pub(crate) title: String,
     /// What came back.
-    pub detail: String,
+    pub(crate) detail: String,
     /// Wall-clock milliseconds.
-    pub millis: f64,
-}
-
-/// The servers the demo started, so a caller can keep them up or inspect them.
-#[derive(Debug)]
-pub struct DemoServers {
-    /// The authorization server.
-    pub auth: auth_server::RunningServer,
-    /// The MCP server.
-    pub mcp: mcp_server::RunningServer,
+    pub(crate) millis: f64,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -49,45 +43,35 @@ fn text_of(result: &Value) -> String {
         .to_owned()
 }
 
-fn start_error(e: impl std::fmt::Display) -> ClientError {
-    ClientError::Protocol(format!("could not start the demo servers: {e}"))
+/// The sample files the MCP server serves as `file:///` resources, when the demo runs from
+/// the repository root (as `cargo run` does); the shipped `config/mcp_server_config.toml`
+/// uses the same relative folder.
+const SAMPLE_RESOURCES: &str = "mcp-server/resources";
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DemoError {
+    /// The servers did not start.
+    #[error(transparent)]
+    Start(#[from] devstack::StartError),
+    /// A client step failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
 }
 
 /// Starts both servers on `127.0.0.1:0`.
-pub async fn start_servers() -> Result<DemoServers, ClientError> {
-    let mcp_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(start_error)?;
-    let resource = format!(
-        "http://{}/mcp",
-        mcp_listener.local_addr().map_err(start_error)?
-    );
-    let as_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(start_error)?;
-    let as_config = auth_server::Config {
-        resources: vec![resource.clone()],
-        ..auth_server::Config::default()
-    };
-    let auth = auth_server::serve(as_listener, as_config)
-        .await
-        .map_err(start_error)?;
-    let mut mcp_config = mcp_server::Config::new(auth.issuer(), &resource);
-    let samples = std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../mcp-server/resources"
-    ));
-    if samples.is_dir() {
-        mcp_config.resources_dir = Some(samples.to_path_buf());
+async fn start_servers() -> Result<DevStack, devstack::StartError> {
+    let mut builder = DevStack::builder();
+    if std::path::Path::new(SAMPLE_RESOURCES).is_dir() {
+        builder = builder.resources_dir(SAMPLE_RESOURCES);
     }
-    let mcp = mcp_server::serve(mcp_listener, mcp_config)
-        .await
-        .map_err(start_error)?;
-    Ok(DemoServers { auth, mcp })
+    builder.start().await
 }
 
 /// Runs the demo, calling `on_step` after each step. Returns the steps and the servers.
-pub async fn run(mut on_step: impl FnMut(&Step)) -> Result<(Vec<Step>, DemoServers), ClientError> {
+pub(crate) async fn run(
+    mut on_step: impl FnMut(&Step),
+) -> Result<(Vec<Step>, DevStack), DemoError> {
     let mut steps: Vec<Step> = Vec::new();
     let mut push = |title: &str, detail: String, t: Instant| {
         let step = Step {
@@ -106,20 +90,21 @@ pub async fn run(mut on_step: impl FnMut(&Step)) -> Result<(Vec<Step>, DemoServe
         "start the authorization server and the MCP server (in-process, loopback, ephemeral ports)",
         format!(
             "issuer {} ; MCP endpoint {}",
-            servers.auth.issuer(),
-            servers.mcp.resource_url()
+            servers.issuer(),
+            servers.mcp_url()
         ),
         t,
     );
 
     let t = Instant::now();
-    let config = OAuthConfig::builder(servers.mcp.resource_url())
+    let config = OAuthConfig::builder(servers.mcp_url())
         .headless()
         .allow_insecure_http()
         .client_name("http-oauth2-client demo")
         .scopes("mcp")
         .with_token_store(Arc::new(InMemoryTokenStore::default()))
-        .build()?;
+        .build()
+        .map_err(ClientError::from)?;
     let session = OAuthSession::prepare(config).await?;
     push(
         "discover: 401 challenge -> Protected Resource Metadata (RFC 9728) -> AS metadata (RFC 8414); register (RFC 7591)",
@@ -277,4 +262,37 @@ pub async fn run(mut on_step: impl FnMut(&Step)) -> Result<(Vec<Step>, DemoServe
     let _ = mcp.close().await;
     tokio::time::sleep(Duration::from_millis(1)).await;
     Ok((steps, servers))
+}
+
+/// `demo`: both servers in-process on ephemeral ports, then the whole flow step by step.
+pub(crate) async fn command(json_out: bool) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
+    if !json_out {
+        println!(
+            "http-oauth2-client demo: OAuth 2.1 + MCP, every component real, all on loopback\n"
+        );
+    }
+    let (steps, servers) = run(|step| {
+        if !json_out {
+            println!(
+                "[{:>2}] {} ({:.1} ms)\n     {}",
+                step.n, step.title, step.millis, step.detail
+            );
+        }
+    })
+    .await?;
+    if json_out {
+        println!(
+            "{}",
+            json!({"ok": true, "steps": steps, "total_ms": started.elapsed().as_secs_f64() * 1000.0})
+        );
+    } else {
+        println!(
+            "\ndone: {} steps in {:.0} ms; servers stopped.",
+            steps.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    drop(servers);
+    Ok(())
 }

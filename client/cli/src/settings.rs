@@ -1,0 +1,125 @@
+//! The client configuration from flags, the TOML file and `OAUTH2_CLIENT__*` variables.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_oauth2_client::{
+    ClientError, FileTokenStore, InMemoryTokenStore, LoginMode, OAuthConfig, TokenStore,
+};
+use shared::secret::ClientSecret;
+
+use crate::args::GlobalOpts;
+use crate::config;
+use crate::failure::Failure;
+
+pub(crate) fn build_config(
+    opts: &GlobalOpts,
+    file: &config::FileConfig,
+    url: &str,
+) -> Result<OAuthConfig, Failure> {
+    let mut b = OAuthConfig::builder(url);
+    if let Some(id) = opts.client_id.clone().or(file.client_id.clone()) {
+        b = b.client_id(id);
+    }
+    if let Some(s) = opts
+        .client_secret
+        .clone()
+        .or(file.client_secret.clone())
+        .filter(|s| !s.is_empty())
+    {
+        b = b.client_secret(ClientSecret::new(s));
+    }
+    if let Some(u) = opts
+        .client_metadata_url
+        .clone()
+        .or(file.client_metadata_url.clone())
+    {
+        b = b.client_metadata_url(u);
+    }
+    if let Some(i) = opts.issuer.clone().or(file.issuer.clone()) {
+        b = b.issuer(i);
+    }
+    if let Some(n) = &file.client_name {
+        b = b.client_name(n.clone());
+    }
+    if let Some(s) = opts.scope.clone().or(file.scope.clone()) {
+        b = b.scopes(&s);
+    }
+    if let Some(r) = &file.redirect_uri {
+        b = b.redirect_uri(r.clone());
+    }
+    let client_credentials =
+        opts.client_credentials || file.grant.as_deref() == Some("client_credentials");
+    if let Some(g) = file.grant.as_deref()
+        && !matches!(g, "authorization_code" | "client_credentials")
+    {
+        return Err(Failure::usage(
+            format!("unknown grant `{g}`"),
+            "use \"authorization_code\" or \"client_credentials\"",
+        ));
+    }
+    let mode = if client_credentials {
+        LoginMode::ClientCredentials
+    } else if opts.headless || file.headless == Some(true) {
+        LoginMode::Headless
+    } else if opts.no_browser || file.open_browser == Some(false) {
+        LoginMode::InteractiveNoBrowser
+    } else {
+        LoginMode::Interactive
+    };
+    b = b
+        .login_mode(mode)
+        .on_login_event(crate::login_ui::printer());
+    if opts.insecure_http || file.allow_insecure_http == Some(true) {
+        b = b.allow_insecure_http();
+    }
+    if let Some(path) = &opts.ca_cert {
+        let pem = std::fs::read(path).map_err(|e| {
+            Failure::usage(
+                format!("cannot read --ca-cert {}: {e}", path.display()),
+                "pass a PEM file with the CA certificate",
+            )
+        })?;
+        b = b.add_root_certificate_pem(&pem).map_err(|e| {
+            Failure::usage(
+                format!("--ca-cert {}: {e}", path.display()),
+                "pass a PEM file with the CA certificate",
+            )
+        })?;
+    }
+    if let Some(t) = opts.timeout.or(file.request_timeout_secs) {
+        b = b.request_timeout(Duration::from_secs(t.max(1)));
+    }
+    if let Some(t) = file.login_timeout_secs {
+        b = b.login_timeout(Duration::from_secs(t.max(1)));
+    }
+    if let Some(n) = file.max_retries {
+        b = b.max_retries(n);
+    }
+    b = b.with_token_store(open_store(opts, file)?);
+    b.build().map_err(|e| Failure::from(ClientError::Config(e)))
+}
+
+pub(crate) fn open_store(
+    opts: &GlobalOpts,
+    file: &config::FileConfig,
+) -> Result<Arc<dyn TokenStore>, Failure> {
+    let path = opts
+        .token_store
+        .clone()
+        .or(file.token_store.clone())
+        .map(PathBuf::from)
+        .or_else(config::default_store_path);
+    let Some(path) = path.filter(|p| p.as_os_str() != "memory") else {
+        return Ok(Arc::new(InMemoryTokenStore::default()));
+    };
+    let store = if let Some(key) = file.token_store_key.as_deref().filter(|k| !k.is_empty()) {
+        FileTokenStore::with_key_text(path, key)
+    } else if let Some(kf) = &file.token_store_key_file {
+        FileTokenStore::with_key_file(path, kf)
+    } else {
+        FileTokenStore::open(path)
+    };
+    Ok(Arc::new(store.map_err(Failure::from)?))
+}
