@@ -345,3 +345,42 @@ pub enum ConfigError {
     #[error("{0}")]
     Invalid(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loopback port with nothing listening on it.
+    async fn closed_port() -> u16 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error_directly_and_through_retries() {
+        let url = format!("http://127.0.0.1:{}/mcp", closed_port().await);
+        let plain = reqwest::Client::new().get(&url).send().await.unwrap_err();
+        let e = ClientError::from(plain);
+        assert!(e.is_connect(), "{e:?}");
+        assert!(e.status().is_none());
+
+        // Through reqwest-retry, the reqwest error is wrapped twice (anyhow, then the
+        // transparent middleware error).
+        let http = crate::oauth::oauth_http_client(
+            std::time::Duration::from_secs(2),
+            std::time::Duration::from_secs(2),
+            1,
+        );
+        let e = ClientError::from(http.get(&url).send().await.unwrap_err());
+        assert!(matches!(e, ClientError::Transport { .. }), "{e:?}");
+        assert!(e.is_connect(), "{e:?}");
+        assert!(report(&e).contains("Connection refused"), "{}", report(&e));
+    }
+
+    #[test]
+    fn other_errors_are_not_connect_errors() {
+        let e = ClientError::transport("x", std::io::Error::other("connect"));
+        assert!(!e.is_connect());
+        assert!(!ClientError::Protocol("connect".into()).is_connect());
+    }
+}

@@ -268,30 +268,30 @@ pub(crate) async fn run(
 pub(crate) async fn command(json_out: bool) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     if !json_out {
-        println!(
-            "http-oauth2-client demo: OAuth 2.1 + MCP, every component real, all on loopback\n"
+        crate::render::out(
+            "http-oauth2-client demo: OAuth 2.1 + MCP, every component real, all on loopback\n",
         );
     }
     let (steps, servers) = run(|step| {
         if !json_out {
-            println!(
+            crate::render::out(&format!(
                 "[{:>2}] {} ({:.1} ms)\n     {}",
                 step.n, step.title, step.millis, step.detail
-            );
+            ));
         }
     })
     .await?;
     if json_out {
-        println!(
-            "{}",
-            json!({"ok": true, "steps": steps, "total_ms": started.elapsed().as_secs_f64() * 1000.0})
+        crate::render::out(
+            &json!({"ok": true, "steps": steps, "total_ms": started.elapsed().as_secs_f64() * 1000.0})
+                .to_string(),
         );
     } else {
-        println!(
+        crate::render::out(&format!(
             "\ndone: {} steps in {:.0} ms; servers stopped.",
             steps.len(),
             started.elapsed().as_secs_f64() * 1000.0
-        );
+        ));
     }
     drop(servers);
     Ok(())

@@ -44,9 +44,9 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if json_out {
-                println!(
-                    "{}",
-                    json!({"ok": false, "exit_code": f.code, "error": f.message, "hint": f.hint})
+                render::out(
+                    &json!({"ok": false, "exit_code": f.code, "error": f.message, "hint": f.hint})
+                        .to_string(),
                 );
             } else {
                 eprintln!("error: {}\nhint: {}", f.message, f.hint);

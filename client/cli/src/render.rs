@@ -19,9 +19,9 @@ pub(crate) fn progress_printer(json_out: bool) -> Arc<dyn Fn(Progress) + Send + 
 
 pub(crate) fn print_out(json_out: bool, v: &Value, text: impl FnOnce() -> String) {
     if json_out {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        out(&serde_json::to_string_pretty(v).unwrap_or_default());
     } else {
-        println!("{}", text());
+        out(&text());
     }
 }
 
@@ -145,4 +145,12 @@ pub(crate) fn sample_args(tool: &Value) -> Value {
         args.insert(name.to_owned(), v);
     }
     Value::Object(args)
+}
+
+/// Writes a line to stdout. A closed stdout (`| head`) is not an error worth a panic: the
+/// output is simply no longer wanted.
+pub(crate) fn out(line: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
