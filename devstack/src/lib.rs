@@ -14,7 +14,7 @@
 //! # async fn run() -> Result<(), devstack::StartError> {
 //! let stack = devstack::DevStack::builder()
 //!     .auth_config(|c| c.access_token_ttl_secs = 60)
-//!     .mcp_config(|c| c.allow_anonymous_discovery = true)
+//!     .mcp_config(|c| c.leeway_secs = 5)
 //!     .start()
 //!     .await?;
 //! println!("issuer {} ; MCP endpoint {}", stack.issuer(), stack.mcp_url());
