@@ -208,19 +208,30 @@ impl McpClient {
         Ok(())
     }
 
-    async fn initialize(&self) -> Result<(), ClientError> {
+    /// Switches to `kind` speaking `version` (no session yet) and sends `initialize`.
+    async fn send_initialize(
+        &self,
+        kind: TransportKind,
+        version: &str,
+    ) -> Result<Value, ClientError> {
         {
             let mut s = self.lock();
-            s.kind = TransportKind::Session;
-            s.version = LEGACY_VERSION.into();
+            s.kind = kind;
+            s.version = version.into();
             s.session_id = None;
         }
         let params = json!({
-            "protocolVersion": LEGACY_VERSION,
+            "protocolVersion": version,
             "capabilities": {},
             "clientInfo": client_info(),
         });
-        let result = self.request("initialize", params).await?;
+        self.request("initialize", params).await
+    }
+
+    async fn initialize(&self) -> Result<(), ClientError> {
+        let result = self
+            .send_initialize(TransportKind::Session, LEGACY_VERSION)
+            .await?;
         let version = result
             .get("protocolVersion")
             .and_then(Value::as_str)
@@ -243,18 +254,9 @@ impl McpClient {
         let legacy =
             sse_legacy::LegacySse::open(&self.http, &self.url, self.timeout, sibling_first).await?;
         self.legacy = Some(legacy);
-        {
-            let mut s = self.lock();
-            s.kind = TransportKind::HttpSse;
-            s.version = SSE_VERSION.into();
-            s.session_id = None;
-        }
-        let params = json!({
-            "protocolVersion": SSE_VERSION,
-            "capabilities": {},
-            "clientInfo": client_info(),
-        });
-        let result = self.request("initialize", params).await?;
+        let result = self
+            .send_initialize(TransportKind::HttpSse, SSE_VERSION)
+            .await?;
         self.lock().server = result;
         self.notify("notifications/initialized", None).await?;
         Ok(self)

@@ -137,21 +137,16 @@ impl McpClient {
 /// A non-2xx answer: a JSON-RPC error response is returned as the message (the server may
 /// answer, say, 400 with `-32600`); anything else is [`ClientError::HttpStatus`].
 async fn http_error_or_jsonrpc(resp: reqwest::Response) -> Result<Value, ClientError> {
-    let status = resp.status();
-    let challenge = bearer_challenge(resp.headers());
-    let bytes = crate::oauth::read_limited(resp, MAX_ERROR_BODY)
-        .await
-        .unwrap_or_default();
-    let body = serde_json::from_slice::<Value>(&bytes).ok();
-    if let Some(v) = body.as_ref().filter(|v| is_error_response(v)) {
-        return Ok(v.clone());
+    let (status, challenge, body) = read_error(resp).await;
+    match body {
+        Some(v) if is_error_response(&v) => Ok(v),
+        body => Err(status_error(
+            "the MCP server".into(),
+            status,
+            challenge.as_ref(),
+            body.as_ref(),
+        )),
     }
-    Err(status_error(
-        "the MCP server".into(),
-        status,
-        challenge.as_ref(),
-        body.as_ref(),
-    ))
 }
 
 /// The largest error body read to find a JSON-RPC or OAuth error in it.
@@ -163,13 +158,24 @@ pub(crate) async fn http_status_error(
     resp: reqwest::Response,
     from: impl Into<String>,
 ) -> ClientError {
+    let (status, challenge, body) = read_error(resp).await;
+    status_error(from.into(), status, challenge.as_ref(), body.as_ref())
+}
+
+/// The status, the Bearer challenge and the JSON body (if any, bounded) of an error answer.
+async fn read_error(
+    resp: reqwest::Response,
+) -> (
+    http::StatusCode,
+    Option<crate::oauth::challenge::Challenge>,
+    Option<Value>,
+) {
     let status = resp.status();
     let challenge = bearer_challenge(resp.headers());
     let bytes = crate::oauth::read_limited(resp, MAX_ERROR_BODY)
         .await
         .unwrap_or_default();
-    let body = serde_json::from_slice::<Value>(&bytes).ok();
-    status_error(from.into(), status, challenge.as_ref(), body.as_ref())
+    (status, challenge, serde_json::from_slice(&bytes).ok())
 }
 
 fn status_error(

@@ -184,6 +184,19 @@ mod tests {
         }
     }
 
+    /// A request for client `c` to resource `http://rs/mcp`, at an AS that advertises `iss`.
+    fn request() -> AuthorizationRequest {
+        AuthorizationRequest::new(
+            &meta(true),
+            "c",
+            "http://127.0.0.1/callback",
+            None,
+            "http://rs/mcp",
+            false,
+        )
+        .unwrap()
+    }
+
     fn redirect(params: &[(&str, &str)]) -> Url {
         let mut u = Url::parse("http://127.0.0.1/callback").unwrap();
         for (k, v) in params {
@@ -219,15 +232,7 @@ mod tests {
     /// CL-23: a wrong or missing state is refused.
     #[test]
     fn redirect_with_wrong_state_is_refused_cl23() {
-        let r = AuthorizationRequest::new(
-            &meta(true),
-            "c",
-            "http://127.0.0.1/callback",
-            None,
-            "http://rs/mcp",
-            false,
-        )
-        .unwrap();
+        let r = request();
         let iss = "http://127.0.0.1:3002";
         assert!(matches!(
             r.validate_redirect(&redirect(&[("code", "x"), ("state", "nope"), ("iss", iss)])),
@@ -251,15 +256,7 @@ mod tests {
     /// advertised, accepted when not advertised; no normalisation.
     #[test]
     fn redirect_iss_is_checked_exactly_cl25() {
-        let r = AuthorizationRequest::new(
-            &meta(true),
-            "c",
-            "http://127.0.0.1/callback",
-            None,
-            "http://rs/mcp",
-            false,
-        )
-        .unwrap();
+        let r = request();
         let st = r.state_for_tests();
         for bad in [
             "http://evil.example",

@@ -126,12 +126,25 @@ impl TokenManager {
     }
 
     fn read(&self) -> (Option<Arc<TokenSet>>, u64) {
-        let g = self
-            .inner
+        let g = self.current();
+        (g.tokens.clone(), g.generation)
+    }
+
+    /// The current state for reading (a poisoned lock still holds a consistent value: every
+    /// writer only assigns fields).
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, Current> {
+        self.inner
             .current
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (g.tokens.clone(), g.generation)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The current state for writing.
+    fn current_mut(&self) -> std::sync::RwLockWriteGuard<'_, Current> {
+        self.inner
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The current generation (bumped on every new token set).
@@ -146,12 +159,7 @@ impl TokenManager {
 
     /// The scopes asked for in the last authorization.
     pub fn requested_scopes(&self) -> Option<ScopeSet> {
-        self.inner
-            .current
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .requested
-            .clone()
+        self.current().requested.clone()
     }
 
     /// Publishes a new token set (after a login), saves it, and returns the new generation.
@@ -159,11 +167,7 @@ impl TokenManager {
         if let Err(e) = self.inner.store.save(&self.inner.key, &tokens) {
             tracing::warn!(error = %e, "could not save tokens");
         }
-        let mut g = self
-            .inner
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut g = self.current_mut();
         g.tokens = Some(Arc::new(tokens));
         g.generation += 1;
         if requested.is_some() {
@@ -177,11 +181,7 @@ impl TokenManager {
         if let Err(e) = self.inner.store.remove(&self.inner.key) {
             tracing::warn!(error = %e, "could not remove tokens from the store");
         }
-        let mut g = self
-            .inner
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut g = self.current_mut();
         g.tokens = None;
         g.generation += 1;
     }
@@ -267,22 +267,14 @@ impl TokenManager {
                 }
             }
             Err(e) => {
-                self.inner
-                    .current
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .failed = Some((generation, self.inner.clock.now_unix()));
+                self.current_mut().failed = Some((generation, self.inner.clock.now_unix()));
                 Err(e)
             }
         }
     }
 
     fn read_failed(&self) -> Option<(u64, u64)> {
-        self.inner
-            .current
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .failed
+        self.current().failed
     }
 
     /// Runs the authorizer (if any) unless the generation moved on since `seen`.
