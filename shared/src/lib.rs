@@ -18,6 +18,8 @@ pub mod clock;
 pub mod jwt;
 pub mod oauth;
 pub mod pkce;
+#[cfg(feature = "bin")]
+pub mod process;
 pub mod random;
 pub mod scope;
 pub mod secret;
