@@ -3,6 +3,10 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
+pub mod mcp;
+pub mod mcp_fixture;
+pub mod mock_as;
+pub mod oauth;
 pub mod webdriver;
 
 /// `docs/INTEGRATION.md`, compiled: its Rust blocks are doc tests of this crate.
@@ -84,7 +88,7 @@ pub fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Runs `/authorize` for the default public client and returns the code.
+/// Runs `/authorize` (state `st-123`, S256 challenge, `extra` parameters) and returns the code.
 pub async fn authorize_code(
     issuer: &str,
     client_id: &str,
@@ -92,26 +96,12 @@ pub async fn authorize_code(
     challenge: &PkceChallenge,
     extra: &[(&str, &str)],
 ) -> String {
-    let mut q: Vec<(&str, &str)> = vec![
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", redirect_uri),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-        ("state", "st-123"),
-    ];
-    q.extend_from_slice(extra);
-    let res = http()
-        .get(format!("{issuer}/authorize"))
-        .query(&q)
-        .send()
+    oauth::authorize_request(issuer, client_id, redirect_uri)
+        .challenge(challenge)
+        .state("st-123")
+        .params(extra)
+        .code()
         .await
-        .expect("authorize");
-    assert_eq!(res.status(), 303, "authorize should redirect");
-    let p = location_params(&res);
-    assert_eq!(param(&p, "state"), Some("st-123"));
-    assert_eq!(param(&p, "iss"), Some(issuer));
-    param(&p, "code").expect("code").to_owned()
 }
 
 /// Path of a workspace binary built next to the test executable.
@@ -179,14 +169,19 @@ impl Drop for TestPki {
 pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl LogCapture {
-    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+    /// A subscriber writing every line (TRACE and up) into this capture.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
         let sink = self.clone();
-        let subscriber = tracing_subscriber::fmt()
+        tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
             .with_ansi(false)
             .with_writer(move || sink.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
+            .finish()
+    }
+
+    /// Captures on this thread while the guard lives.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        tracing::subscriber::set_default(self.subscriber())
     }
 
     pub fn text(&self) -> String {
@@ -253,17 +248,11 @@ pub fn mcp_resources_dir() -> PathBuf {
 
 /// A client-credentials access token for the service client.
 pub async fn service_token(issuer: &str, scope: &str) -> String {
-    let t: serde_json::Value = http()
-        .post(format!("{issuer}/token"))
-        .basic_auth("mcp-service", Some("dev-service-secret"))
-        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-        .send()
+    oauth::token_request(issuer)
+        .service_credentials()
+        .scope(scope)
+        .access_token()
         .await
-        .expect("token request")
-        .json()
-        .await
-        .expect("token JSON");
-    t["access_token"].as_str().expect("access_token").to_owned()
 }
 
 /// A raw session-era MCP POST with a bearer token.
@@ -272,27 +261,18 @@ pub async fn mcp_post(
     token: Option<&str>,
     body: serde_json::Value,
 ) -> reqwest::Response {
-    let mut req = http()
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
+    let req = mcp::McpRequest::post(&http(), url);
+    match token {
+        Some(t) => req.token(t),
+        None => req,
     }
-    req.send().await.expect("MCP POST")
+    .json(&body)
+    .await
 }
 
 /// `initialize` in the session era; returns the session id.
 pub async fn mcp_initialize(url: &str, token: &str) -> String {
-    let res = mcp_post(
-        url,
-        Some(token),
-        serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "e2e", "version": "1"}}}),
-    )
-    .await;
+    let res = mcp_post(url, Some(token), mcp::jsonrpc::initialize(mcp::LEGACY)).await;
     assert_eq!(res.status(), 200, "initialize");
     res.headers()
         .get("mcp-session-id")
