@@ -13,6 +13,6 @@ mod consent_browser;
 mod https;
 mod mcp;
 mod mcp_integration;
+mod oauth;
 mod oauth2_edge_cases;
-mod oauth2_flow;
 mod security;
