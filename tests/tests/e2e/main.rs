@@ -8,7 +8,7 @@
 //! - `client`: the client stack (CL-xx) against a scripted mock server;
 //! - `stack`: both real servers driven by the real client, edge cases and attacks.
 
-mod client_stack;
+mod client;
 mod consent_browser;
 mod https;
 mod mcp;
