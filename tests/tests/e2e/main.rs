@@ -6,13 +6,10 @@
 //! - `mcp`: the MCP server as resource server, transport and protocol (RS-xx, TR-xx, PR-xx),
 //!   against a mock authorization server that signs whatever a test needs;
 //! - `client`: the client stack (CL-xx) against a scripted mock server;
-//! - `stack`: both real servers driven by the real client, edge cases and attacks.
+//! - `stack`: both real servers driven by the real client: edge cases, attacks, HTTPS, the
+//!   consent page in a browser.
 
 mod client;
-mod consent_browser;
-mod https;
 mod mcp;
-mod mcp_integration;
 mod oauth;
-mod oauth2_edge_cases;
-mod security;
+mod stack;

@@ -1,5 +1,8 @@
 //! The checklist's attack cases end to end, and the no-secrets-in-logs rule.
 
+use serde_json::json;
+use tests::mcp::{LEGACY, McpRequest, challenge, jsonrpc, status_and_code};
+use tests::oauth::{CLI, SERVICE, introspect, revoke_request, token_request};
 use tests::*;
 
 #[tokio::test]
@@ -14,72 +17,35 @@ async fn auth_server_logs_never_contain_tokens_codes_verifiers_or_secrets() {
     let issuer = s.issuer().to_owned();
     let redirect = "http://127.0.0.1:41000/callback";
     let (v, c) = pkce();
-    let code = authorize_code(&issuer, "mcp-cli", redirect, &c, &[]).await;
-    let t: serde_json::Value = http()
-        .post(format!("{issuer}/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("code_verifier", v.secret()),
-            ("client_id", "mcp-cli"),
-            ("redirect_uri", redirect),
-        ])
-        .send()
-        .await
-        .unwrap()
+    let code = authorize_code(&issuer, CLI, redirect, &c, &[]).await;
+    let t = token_request(&issuer)
+        .authorization_code(&code, v.secret())
+        .client_id(CLI)
+        .redirect_uri(redirect)
         .json()
-        .await
-        .unwrap();
+        .await;
     let at = t["access_token"].as_str().unwrap().to_owned();
     let rt = t["refresh_token"].as_str().unwrap().to_owned();
-    let t2: serde_json::Value = http()
-        .post(format!("{issuer}/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt.as_str()),
-            ("client_id", "mcp-cli"),
-        ])
-        .send()
-        .await
-        .unwrap()
+    let t2 = token_request(&issuer)
+        .refresh(&rt)
+        .client_id(CLI)
         .json()
-        .await
-        .unwrap();
+        .await;
     let rt2 = t2["refresh_token"].as_str().unwrap().to_owned();
     // Failures log their reasons too: replayed code, reused refresh token, wrong secret.
-    for body in [
-        vec![
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("code_verifier", v.secret()),
-            ("client_id", "mcp-cli"),
-        ],
-        vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", "mcp-service"),
-            ("client_secret", "wrong-secret-value"),
-        ],
+    for req in [
+        token_request(&issuer)
+            .authorization_code(&code, v.secret())
+            .client_id(CLI),
+        token_request(&issuer)
+            .grant("client_credentials")
+            .client_id(SERVICE.0)
+            .param("client_secret", "wrong-secret-value"),
     ] {
-        let _ = http()
-            .post(format!("{issuer}/token"))
-            .form(&body)
-            .send()
-            .await
-            .unwrap();
+        req.send().await;
     }
-    let _ = http()
-        .post(format!("{issuer}/introspect"))
-        .basic_auth("mcp-server", Some("dev-mcp-server-secret"))
-        .form(&[("token", at.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let _ = http()
-        .post(format!("{issuer}/revoke"))
-        .form(&[("token", rt2.as_str()), ("client_id", "mcp-cli")])
-        .send()
-        .await
-        .unwrap();
+    introspect(&issuer, &at).await;
+    revoke_request(&issuer, &rt2).client_id(CLI).send().await;
     let text = logs.text();
     assert!(text.contains("token issued"), "the capture works: {text}");
     for (what, secret) in [
@@ -98,25 +64,24 @@ async fn auth_server_logs_never_contain_tokens_codes_verifiers_or_secrets() {
 }
 
 fn ping() -> serde_json::Value {
-    serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+    jsonrpc::initialize(LEGACY)
+}
+
+/// A client-credentials token of the service client for `resource`.
+async fn service_token_for(issuer: &str, resource: &str) -> String {
+    token_request(issuer)
+        .service_credentials()
+        .resource(resource)
+        .access_token()
+        .await
 }
 
 #[tokio::test]
 async fn token_for_another_resource_is_refused_rs13_as48() {
     let other = "http://127.0.0.1:9/other-mcp";
     let s = stack(|c| c.resources.push(other.to_owned()), |_| {}).await;
-    let t: serde_json::Value = http()
-        .post(format!("{}/token", s.issuer()))
-        .basic_auth("mcp-service", Some("dev-service-secret"))
-        .form(&[("grant_type", "client_credentials"), ("resource", other)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let res = mcp_post(s.mcp_url(), t["access_token"].as_str(), ping()).await;
+    let t = service_token_for(s.issuer(), other).await;
+    let res = mcp_post(s.mcp_url(), Some(&t), ping()).await;
     assert_eq!(res.status(), 401);
     assert!(
         res.headers()["www-authenticate"]
@@ -125,23 +90,9 @@ async fn token_for_another_resource_is_refused_rs13_as48() {
             .contains("error=\"invalid_token\"")
     );
     // The same client's token for this resource works (with two resources, naming it is required).
-    let good: serde_json::Value = http()
-        .post(format!("{}/token", s.issuer()))
-        .basic_auth("mcp-service", Some("dev-service-secret"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("resource", s.mcp_url()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let good = service_token_for(s.issuer(), s.mcp_url()).await;
     assert_eq!(
-        mcp_post(s.mcp_url(), good["access_token"].as_str(), ping())
-            .await
-            .status(),
+        mcp_post(s.mcp_url(), Some(&good), ping()).await.status(),
         200
     );
 }
@@ -174,13 +125,10 @@ async fn revoked_token_stops_working_in_introspection_mode_as53_rs12() {
     let issuer = s.issuer().to_owned();
     let t = service_token(&issuer, "mcp").await;
     assert_eq!(mcp_post(s.mcp_url(), Some(&t), ping()).await.status(), 200);
-    let res = http()
-        .post(format!("{issuer}/revoke"))
-        .basic_auth("mcp-service", Some("dev-service-secret"))
-        .form(&[("token", t.as_str())])
+    let res = revoke_request(&issuer, &t)
+        .basic(SERVICE.0, SERVICE.1)
         .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 200);
     let res = mcp_post(s.mcp_url(), Some(&t), ping()).await;
     assert_eq!(res.status(), 401);
@@ -240,57 +188,38 @@ async fn mcp_server_keeps_validating_with_cached_keys_when_the_as_is_down() {
 async fn transport_attacks_are_refused_rs10_tr03() {
     let s = stack(|_| {}, |_| {}).await;
     let t = service_token(s.issuer(), "mcp").await;
-    // Token in the query string.
-    let res = http()
-        .post(format!("{}?access_token={t}", s.mcp_url()))
-        .header("content-type", "application/json")
-        .body(ping().to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        matches!(res.status().as_u16(), 400 | 401),
-        "{}",
-        res.status()
-    );
-    // A foreign Origin (DNS rebinding).
-    let res = http()
-        .post(s.mcp_url())
-        .bearer_auth(&t)
-        .header("origin", "https://evil.example")
-        .header("content-type", "application/json")
-        .body(ping().to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
-    // A foreign Host.
-    let res = http()
-        .post(s.mcp_url())
-        .bearer_auth(&t)
-        .header("host", "evil.example")
-        .header("content-type", "application/json")
-        .body(ping().to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+    let post = |url: &str| McpRequest::post(&http(), url);
+    // Token in the query string: a malformed request (RS-10, RS-09).
+    let in_query = format!("{}?access_token={t}", s.mcp_url());
+    assert_eq!(post(&in_query).json(&ping()).await.status(), 400);
+    // A foreign Origin (DNS rebinding), a foreign Host.
+    for (header, value) in [("origin", "https://evil.example"), ("host", "evil.example")] {
+        let res = post(s.mcp_url())
+            .token(&t)
+            .header(header, value)
+            .json(&ping())
+            .await;
+        assert_eq!(res.status(), 403, "{header}: {value}");
+    }
     // Oversized body.
-    let big = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "x".repeat(2 * 1024 * 1024)}}});
-    let res = mcp_post(s.mcp_url(), Some(&t), big).await;
-    assert_eq!(res.status(), 413);
+    let big = jsonrpc::request(
+        1,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "x".repeat(2 * 1024 * 1024)}}),
+    );
+    assert_eq!(mcp_post(s.mcp_url(), Some(&t), big).await.status(), 413);
     // Malformed JSON.
-    let res = http()
-        .post(s.mcp_url())
-        .bearer_auth(&t)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["error"]["code"], -32700);
+    let res = post(s.mcp_url()).token(&t).body("{not json").await;
+    assert_eq!(status_and_code(res).await, (400, -32700));
+}
+
+/// Session `sid` of the real MCP server with the service token `t`.
+fn in_session(s: &Stack, t: &str, sid: &str) -> McpRequest {
+    McpRequest::post(&http(), s.mcp_url())
+        .token(t)
+        .session(sid)
+        .version(LEGACY)
+        .id(2)
 }
 
 #[tokio::test]
@@ -304,17 +233,9 @@ async fn path_traversal_in_resources_is_impossible_pr34() {
         "file:////etc/passwd",
         "file:///..%2fCargo.toml",
     ] {
-        let res = http()
-            .post(s.mcp_url())
-            .bearer_auth(&t)
-            .header("mcp-session-id", &sid)
-            .header("mcp-protocol-version", "2025-11-25")
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "resources/read", "params": {"uri": uri}}).to_string())
-            .send()
-            .await
-            .unwrap();
+        let res = in_session(&s, &t, &sid)
+            .rpc("resources/read", json!({ "uri": uri }))
+            .await;
         let body: serde_json::Value = res.json().await.unwrap();
         assert!(body.get("error").is_some(), "{uri}: {body}");
         assert!(
@@ -329,22 +250,10 @@ async fn insufficient_scope_gets_403_with_the_needed_scope_rs07() {
     let s = stack(|_| {}, |_| {}).await;
     let t = service_token(s.issuer(), "mcp:tools:read").await;
     let sid = mcp_initialize(s.mcp_url(), &t).await;
-    let res = http()
-        .post(s.mcp_url())
-        .bearer_auth(&t)
-        .header("mcp-session-id", &sid)
-        .header("mcp-protocol-version", "2025-11-25")
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "x"}}}).to_string())
-        .send()
-        .await
-        .unwrap();
+    let echo = json!({"name": "echo", "arguments": {"message": "x"}});
+    let res = in_session(&s, &t, &sid).rpc("tools/call", echo).await;
     assert_eq!(res.status(), 403);
-    let c = res.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let c = challenge(&res);
     assert!(c.contains("error=\"insufficient_scope\""), "{c}");
     assert!(c.contains("mcp:tools:call"), "{c}");
     assert!(c.contains("resource_metadata="), "{c}");

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use http_oauth2_client::{McpClient, TransportKind};
 use serde_json::{Value, json};
+use tests::mcp::McpRequest;
 use tests::*;
 
 fn text(v: &Value) -> &str {
@@ -199,35 +200,32 @@ async fn notifications_cancelled_stops_a_running_request_pr40() {
     let token = service_token(s.issuer(), "mcp").await;
     let sid = mcp_initialize(s.mcp_url(), &token).await;
     let url = s.mcp_url().to_owned();
-    let call = {
-        let (url, token, sid) = (url.clone(), token.clone(), sid.clone());
-        tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            let res = http()
-                .post(&url)
-                .bearer_auth(&token)
-                .header("mcp-session-id", &sid)
-                .header("content-type", "application/json")
-                .header("accept", "application/json")
-                .body(json!({"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {"name": "slow_task", "arguments": {"steps": 50, "delay_ms": 100}}}).to_string())
-                .send()
-                .await
-                .unwrap();
-            let status = res.status();
-            let body = res.bytes().await.unwrap();
-            (status, body, started.elapsed())
-        })
+    let post = move || {
+        McpRequest::post(&http(), &url)
+            .token(&token)
+            .session(&sid)
+            .replace_headers(&[("accept", "application/json")])
     };
+    let slow = post().id(77);
+    let call = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let res = slow
+            .rpc(
+                "tools/call",
+                json!({"name": "slow_task", "arguments": {"steps": 50, "delay_ms": 100}}),
+            )
+            .await;
+        let status = res.status();
+        let body = res.bytes().await.unwrap();
+        (status, body, started.elapsed())
+    });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let res = http()
-        .post(&url)
-        .bearer_auth(&token)
-        .header("mcp-session-id", &sid)
-        .header("content-type", "application/json")
-        .body(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 77, "reason": "test"}}).to_string())
-        .send()
-        .await
-        .unwrap();
+    let res = post()
+        .notify(
+            "notifications/cancelled",
+            json!({"requestId": 77, "reason": "test"}),
+        )
+        .await;
     assert_eq!(res.status(), 202);
     let (status, body, took) = call.await.unwrap();
     assert!(
