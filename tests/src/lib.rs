@@ -59,6 +59,18 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
+/// GETs `url` with `client` and parses the JSON body (panics on any failure).
+pub async fn get_json<T: serde::de::DeserializeOwned>(client: &reqwest::Client, url: &str) -> T {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON body")
+}
+
 /// A PKCE pair.
 pub fn pkce() -> (PkceVerifier, PkceChallenge) {
     let v = PkceVerifier::generate();
@@ -114,6 +126,29 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// A fresh temporary folder, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", shared::random::token()));
+        std::fs::create_dir_all(&dir).expect("temporary folder");
+        Self(dir)
+    }
+
+    /// A path inside.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A throw-away certificate authority and a server certificate for `127.0.0.1` and
 /// `localhost`, written as PEM files into a fresh temporary folder.
 #[derive(Debug)]
@@ -154,6 +189,21 @@ impl TestPki {
             cert_path,
             key_path,
         }
+    }
+}
+
+impl TestPki {
+    /// An authorization server on HTTPS with this certificate; `resources` replaces the
+    /// accepted resources unless empty.
+    pub async fn https_auth_server(&self, resources: &[&str]) -> auth_server::RunningServer {
+        auth_server(|c| {
+            c.tls_cert = Some(self.cert_path.clone());
+            c.tls_key = Some(self.key_path.clone());
+            if !resources.is_empty() {
+                c.resources = resources.iter().map(|r| (*r).to_owned()).collect();
+            }
+        })
+        .await
     }
 }
 

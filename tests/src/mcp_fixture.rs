@@ -44,6 +44,22 @@ pub async fn mcp_fixture() -> McpFixture {
     mcp_fixture_with(|_| {}).await
 }
 
+/// A fixture with `tweak` applied, a token with every scope and an open 2025-11-25 session:
+/// `(fixture, token, session id)`.
+pub async fn mcp_session_with(
+    tweak: impl FnOnce(&mut mcp_server::Config),
+) -> (McpFixture, String, String) {
+    let s = mcp_fixture_with(tweak).await;
+    let t = s.token(ALL);
+    let sid = s.session(&t, LEGACY).await;
+    (s, t, sid)
+}
+
+/// [`mcp_session_with`] with the default config.
+pub async fn mcp_session() -> (McpFixture, String, String) {
+    mcp_session_with(|_| {}).await
+}
+
 /// An MCP server on loopback trusting `issuer`, resource URL derived from its address.
 pub async fn mcp_server_for(
     issuer: &str,

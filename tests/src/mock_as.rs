@@ -101,21 +101,22 @@ pub fn sign(key: &Key, claims: &Value, typ: Option<&str>) -> String {
     jsonwebtoken::encode(&h, claims, &key.enc).unwrap()
 }
 
+/// What the mock serves and counts; tests reach it through [`MockAs`]'s methods.
 #[derive(Default)]
-pub struct AsState {
-    pub issuer: Mutex<String>,
-    pub jwks: Mutex<Value>,
-    pub jwks_hits: AtomicUsize,
-    pub introspect_hits: AtomicUsize,
-    pub down: AtomicBool,
-    pub max_age: Mutex<u64>,
-    pub revoked: Mutex<HashSet<String>>,
+struct AsState {
+    issuer: Mutex<String>,
+    jwks: Mutex<Value>,
+    /// JWKS responses served, and introspection requests seen.
+    hits: (AtomicUsize, AtomicUsize),
+    down: AtomicBool,
+    max_age: Mutex<u64>,
+    revoked: Mutex<HashSet<String>>,
 }
 
 pub struct MockAs {
     pub addr: SocketAddr,
     pub issuer: String,
-    pub state: Arc<AsState>,
+    state: Arc<AsState>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -136,7 +137,7 @@ async fn jwks(State(s): State<Arc<AsState>>) -> axum::response::Response {
     if s.down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    s.jwks_hits.fetch_add(1, Ordering::SeqCst);
+    s.hits.0.fetch_add(1, Ordering::SeqCst);
     // A little latency so concurrent first requests overlap with the fetch.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let body = s.jwks.lock().unwrap().clone();
@@ -153,7 +154,7 @@ async fn introspect(
     headers: HeaderMap,
     body: String,
 ) -> axum::response::Response {
-    s.introspect_hits.fetch_add(1, Ordering::SeqCst);
+    s.hits.1.fetch_add(1, Ordering::SeqCst);
     let expected = format!("Basic {}", base64_std(b"mcp-server:dev-mcp-server-secret"));
     if headers
         .get(header::AUTHORIZATION)
@@ -220,11 +221,11 @@ impl MockAs {
     }
 
     pub fn jwks_hits(&self) -> usize {
-        self.state.jwks_hits.load(Ordering::SeqCst)
+        self.state.hits.0.load(Ordering::SeqCst)
     }
 
     pub fn introspect_hits(&self) -> usize {
-        self.state.introspect_hits.load(Ordering::SeqCst)
+        self.state.hits.1.load(Ordering::SeqCst)
     }
 
     /// Publishes exactly these keys from now on.

@@ -40,7 +40,7 @@ fn manager_with(m: &Mock, store: Arc<dyn TokenStore>, clock: &TestClock) -> Toke
     TokenManager::new(
         token_endpoint(m, Some(m.mcp_url()), 0),
         store,
-        StoreKey::new(&m.base(), m.mcp_url(), "cli"),
+        StoreKey::new(m.base(), m.mcp_url(), "cli"),
         Arc::new(clock.clone()),
     )
 }

@@ -8,7 +8,7 @@ use http_oauth2_client::{ClientError, McpClient, OAuthSession, TransportKind};
 use serde_json::json;
 
 use super::headless_session;
-use super::mock::{self, Behaviour};
+use super::mock::{self, Behaviour, Mock};
 
 async fn connect(s: &OAuthSession) -> McpClient {
     McpClient::connect(s.client(), s.server_url().clone())
@@ -16,12 +16,21 @@ async fn connect(s: &OAuthSession) -> McpClient {
         .unwrap()
 }
 
+/// A mock with `behaviour`, and an MCP client connected to it after a headless login.
+async fn client_for(behaviour: Option<Behaviour>) -> (Arc<Mock>, McpClient) {
+    let m = mock::spawn().await;
+    if let Some(b) = behaviour {
+        m.enable(b);
+    }
+    let mcp = connect(&headless_session(&m).await).await;
+    (m, mcp)
+}
+
 /// TR-39 / P-16: a 404 for a request carrying a session id starts a new session and the
 /// request is retried once.
 #[tokio::test]
 async fn unknown_session_404_reinitializes_and_retries_tr39() {
-    let m = mock::spawn().await;
-    let mcp = connect(&headless_session(&m).await).await;
+    let (m, mcp) = client_for(None).await;
     assert_eq!(mcp.session_id().as_deref(), Some("sess-1"));
     m.enable(Behaviour::ExpireSessionOnce);
     assert_eq!(mcp.list_tools().await.unwrap().len(), 1);
@@ -37,9 +46,7 @@ async fn unknown_session_404_reinitializes_and_retries_tr39() {
 /// TR-06 / P-15: a notification answered with an empty 200 (not 202) is accepted.
 #[tokio::test]
 async fn notification_with_empty_200_is_accepted_p15() {
-    let m = mock::spawn().await;
-    m.enable(Behaviour::NotificationGets200);
-    let mcp = connect(&headless_session(&m).await).await;
+    let (_m, mcp) = client_for(Some(Behaviour::NotificationGets200)).await;
     assert_eq!(mcp.transport_kind(), TransportKind::Session);
 }
 
@@ -47,9 +54,7 @@ async fn notification_with_empty_200_is_accepted_p15() {
 /// Mcp-Method and Mcp-Name; no initialize is sent.
 #[tokio::test]
 async fn stateless_requests_carry_meta_and_standard_headers_tr15_tr18() {
-    let m = mock::spawn().await;
-    m.enable(Behaviour::ModernMcp);
-    let mcp = connect(&headless_session(&m).await).await;
+    let (m, mcp) = client_for(Some(Behaviour::ModernMcp)).await;
     assert_eq!(mcp.transport_kind(), TransportKind::Stateless);
     let r = mcp
         .call_tool("echo", json!({"message": "x"}), None)

@@ -79,8 +79,7 @@ fn cli_prints_listening_line_serves_prm_and_exits_on_sigterm() {
 
 #[test]
 fn cli_bad_config_exits_2_with_message() {
-    let dir = std::env::temp_dir().join(format!("mcp-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tests::TempDir::new("mcp-cli");
     let bad_key = dir.join("bad-key.toml");
     std::fs::write(&bad_key, "no_such_key = 1\n").unwrap();
     for args in [
@@ -99,7 +98,6 @@ fn cli_bad_config_exits_2_with_message() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("bad configuration"), "{args:?}: {err}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The shipped config file is read (its `resources_dir`, unset by default, serves

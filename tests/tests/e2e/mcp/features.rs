@@ -6,15 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tests::mcp::{LEGACY, McpRequest, content_type, sse_events};
-use tests::mcp_fixture::{ALL, McpFixture, mcp_fixture, mcp_fixture_with};
+use tests::mcp::{McpRequest, content_type, sse_events};
+use tests::mcp_fixture::{mcp_session, mcp_session_with};
 
-/// A fixture, a token with every scope and an open 2025-11-25 session.
-async fn session() -> (McpFixture, String, String) {
-    let s = mcp_fixture().await;
-    let t = s.token(ALL);
-    let sid = s.session(&t, LEGACY).await;
-    (s, t, sid)
+/// The string `field` of each item of the array `items`.
+fn each<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    let items = items.as_array().expect("an array");
+    items.iter().map(|i| i[field].as_str().unwrap()).collect()
 }
 
 fn tool(name: &str, arguments: Value) -> Value {
@@ -23,15 +21,10 @@ fn tool(name: &str, arguments: Value) -> Value {
 
 #[tokio::test]
 async fn pr31_pr32_tools_echo_add_whoami_weather_fails_and_unknown() {
-    let (s, t, sid) = session().await;
+    let (s, t, sid) = mcp_session().await;
     let call = |params: Value| s.call(&t, &sid, "tools/call", params);
     let list = s.call(&t, &sid, "tools/list", json!({})).await;
-    let names: Vec<&str> = list["result"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let names = each(&list["result"]["tools"], "name");
     let expected = [
         "echo",
         "add",
@@ -69,15 +62,10 @@ async fn pr31_pr32_tools_echo_add_whoami_weather_fails_and_unknown() {
 
 #[tokio::test]
 async fn pr34_resources_list_read_templates_and_traversal_refused() {
-    let (s, t, sid) = session().await;
+    let (s, t, sid) = mcp_session().await;
     let read = |uri: &str| s.call(&t, &sid, "resources/read", json!({ "uri": uri }));
     let list = s.call(&t, &sid, "resources/list", json!({})).await;
-    let uris: Vec<&str> = list["result"]["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["uri"].as_str().unwrap())
-        .collect();
+    let uris = each(&list["result"]["resources"], "uri");
     assert!(uris.contains(&"config://server"));
     assert!(uris.contains(&"file:///README.md"), "{uris:?}");
     let r = read("file:///README.md").await;
@@ -104,7 +92,7 @@ async fn pr34_resources_list_read_templates_and_traversal_refused() {
 
 #[tokio::test]
 async fn pr36_pr37_prompts_and_completion() {
-    let (s, t, sid) = session().await;
+    let (s, t, sid) = mcp_session().await;
     let r = s.call(&t, &sid, "prompts/list", json!({})).await;
     assert_eq!(r["result"]["prompts"].as_array().unwrap().len(), 2);
     let review = json!({"code":"fn main(){}","language":"rust"});
@@ -131,26 +119,21 @@ async fn pr36_pr37_prompts_and_completion() {
 
 #[tokio::test]
 async fn pr38_pagination_with_small_pages() {
-    let s = mcp_fixture_with(|c| c.limits.page_size = 4).await;
-    let t = s.token(ALL);
-    let sid = s.session(&t, LEGACY).await;
-    let p1 = s.call(&t, &sid, "tools/list", json!({})).await;
+    let (s, t, sid) = mcp_session_with(|c| c.limits.page_size = 4).await;
+    let page = |params: Value| s.call(&t, &sid, "tools/list", params);
+    let p1 = page(json!({})).await;
     assert_eq!(p1["result"]["tools"].as_array().unwrap().len(), 4);
     let cursor = p1["result"]["nextCursor"].as_str().unwrap().to_owned();
-    let p2 = s
-        .call(&t, &sid, "tools/list", json!({"cursor": cursor}))
-        .await;
+    let p2 = page(json!({ "cursor": cursor })).await;
     assert_eq!(p2["result"]["tools"].as_array().unwrap().len(), 2);
     assert!(p2["result"].get("nextCursor").is_none());
-    let bad = s
-        .call(&t, &sid, "tools/list", json!({"cursor": "!!"}))
-        .await;
+    let bad = page(json!({"cursor": "!!"})).await;
     assert_eq!(bad["error"]["code"], -32602);
 }
 
 #[tokio::test]
 async fn pr39_tr07_progress_token_with_sse_accept_streams_progress_then_result() {
-    let (s, t, sid) = session().await;
+    let (s, t, sid) = mcp_session().await;
     let slow = |steps: u32, delay: u32, token: &str| {
         json!({"name":"slow_task","arguments":{"steps":steps,"delay_ms":delay},
                "_meta":{"progressToken":token}})
@@ -193,7 +176,7 @@ async fn pr39_tr07_progress_token_with_sse_accept_streams_progress_then_result()
 
 #[tokio::test]
 async fn pr40_cancelled_notification_stops_slow_task() {
-    let (s, t, sid) = session().await;
+    let (s, t, sid) = mcp_session().await;
     let s = Arc::new(s);
     let (s2, t2, sid2) = (s.clone(), t.clone(), sid.clone());
     let long = tool("slow_task", json!({"steps":50,"delay_ms":100}));

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tests::mcp::{LEGACY, McpRequest, content_type, jsonrpc, read_stream_until, sse_events};
-use tests::mcp_fixture::{ALL, McpFixture, mcp_fixture, mcp_fixture_with};
+use tests::mcp_fixture::{
+    ALL, McpFixture, mcp_fixture, mcp_fixture_with, mcp_session, mcp_session_with,
+};
 
 fn ping() -> Value {
     jsonrpc::request(1, "ping", json!({}))
@@ -14,9 +16,7 @@ fn ping() -> Value {
 
 #[tokio::test]
 async fn tr37_tr38_tr39_tr40_session_lifecycle() {
-    let s = mcp_fixture().await;
-    let t = s.token(ALL);
-    let sid = s.session(&t, LEGACY).await;
+    let (s, t, sid) = mcp_session().await;
     assert!(sid.len() >= 32 && sid.bytes().all(|b| (0x21..=0x7e).contains(&b)));
     let r = s.call(&t, &sid, "ping", json!({})).await;
     assert_eq!(r["result"], json!({}));
@@ -43,9 +43,7 @@ async fn tr37_tr38_tr39_tr40_session_lifecycle() {
 
 #[tokio::test]
 async fn tr39_idle_session_expires_then_404() {
-    let s = mcp_fixture_with(|c| c.limits.session_idle_secs = 1).await;
-    let t = s.token(ALL);
-    let sid = s.session(&t, LEGACY).await;
+    let (s, t, sid) = mcp_session_with(|c| c.limits.session_idle_secs = 1).await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(s.post(&t).session(&sid).json(&ping()).await.status(), 404);
 }
@@ -81,9 +79,7 @@ async fn tr06_notification_and_response_get_202_with_empty_body() {
 
 #[tokio::test]
 async fn tr41_unsupported_protocol_version_header_gets_400() {
-    let s = mcp_fixture().await;
-    let t = s.token(ALL);
-    let sid = s.session(&t, LEGACY).await;
+    let (s, t, sid) = mcp_session().await;
     let r = s
         .post(&t)
         .session(&sid)
@@ -132,9 +128,7 @@ async fn get_stream(s: &McpFixture, token: &str, sid: &str) -> reqwest::Response
 
 #[tokio::test]
 async fn tr34_pr18_get_stream_carries_log_messages_after_set_level() {
-    let s = mcp_fixture().await;
-    let t = s.token(ALL);
-    let sid = s.session(&t, LEGACY).await;
+    let (s, t, sid) = mcp_session().await;
     let mut stream = get_stream(&s, &t, &sid).await;
     // Nothing is logged before logging/setLevel.
     let quiet = json!({"name":"echo","arguments":{"message":"quiet"}});
@@ -167,9 +161,7 @@ async fn tr34_pr18_get_stream_carries_log_messages_after_set_level() {
 /// promptly, and the client then reads the stream to a clean end.
 #[tokio::test]
 async fn shutdown_ends_open_sse_streams() {
-    let s = mcp_fixture().await;
-    let t = s.token(ALL);
-    let sid = s.session(&t, LEGACY).await;
+    let (s, t, sid) = mcp_session().await;
     let mut stream = get_stream(&s, &t, &sid).await;
     let before = tokio::time::timeout(Duration::from_millis(300), stream.chunk()).await;
     assert!(

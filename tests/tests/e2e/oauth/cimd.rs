@@ -43,6 +43,15 @@ async fn serve_document(doc: impl Fn(&str) -> Value) -> Document {
 /// A loopback redirect URI listed (port-free) in the documents below.
 const REDIRECT: &str = "http://127.0.0.1:40000/cb";
 
+/// An authorization request for the client whose id is `client_url`, redirecting to `redirect`.
+async fn authorize(issuer: &str, client_url: &str, redirect: &str) -> reqwest::Response {
+    let (_, c) = pkce();
+    authorize_request(issuer, client_url, redirect)
+        .challenge(&c)
+        .send()
+        .await
+}
+
 #[tokio::test]
 async fn client_id_metadata_document_is_fetched_and_validated_as56_as57_as58() {
     let s = auth_server(|c| c.insecure_allow_loopback_metadata_documents = true).await;
@@ -67,10 +76,7 @@ async fn client_id_metadata_document_is_fetched_and_validated_as56_as57_as58() {
         .await;
     assert_eq!(res.status(), 200);
     // A redirect URI not in the document is shown as an error, not redirected (AS-58).
-    let res = authorize_request(issuer, &doc.url, "https://evil.example/cb")
-        .challenge(&c)
-        .send()
-        .await;
+    let res = authorize(issuer, &doc.url, "https://evil.example/cb").await;
     assert_eq!(res.status(), 400);
     assert!(res.headers().get("location").is_none());
 }
@@ -101,11 +107,7 @@ async fn metadata_document_with_mismatched_id_or_secret_is_refused_as57() {
             d
         })
         .await;
-        let (_, c) = pkce();
-        let res = authorize_request(s.issuer(), &doc.url, REDIRECT)
-            .challenge(&c)
-            .send()
-            .await;
+        let res = authorize(s.issuer(), &doc.url, REDIRECT).await;
         assert_eq!(res.status(), 400, "{reason}");
         assert!(res.headers().get("location").is_none());
         let page = res.text().await.unwrap();
@@ -121,11 +123,7 @@ async fn metadata_document_on_loopback_is_blocked_without_the_insecure_setting_a
         json!({"client_id": url, "client_name": "x", "redirect_uris": ["http://127.0.0.1/cb"]})
     })
     .await;
-    let (_, c) = pkce();
-    let res = authorize_request(s.issuer(), &doc.url, REDIRECT)
-        .challenge(&c)
-        .send()
-        .await;
+    let res = authorize(s.issuer(), &doc.url, REDIRECT).await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("https is required"));
     assert_eq!(

@@ -4,7 +4,7 @@ use serde_json::json;
 use tests::auth_server;
 use tests::oauth::{CLI, SERVICE, introspect, introspect_request, revoke_request};
 
-use super::{cli_tokens, str_of};
+use super::{server_with_cli_tokens, str_of};
 
 #[tokio::test]
 async fn introspection_requires_client_authentication_as54_as55() {
@@ -25,9 +25,8 @@ async fn introspection_requires_client_authentication_as54_as55() {
 
 #[tokio::test]
 async fn revoking_an_access_token_makes_introspection_inactive_as52_as53() {
-    let s = auth_server(|_| {}).await;
+    let (s, t) = server_with_cli_tokens(|_| {}).await;
     let issuer = s.issuer();
-    let t = cli_tokens(issuer).await;
     let at = str_of(&t, "access_token");
     // Another client cannot revoke it (silently ignored, still 200).
     let res = revoke_request(issuer, at)

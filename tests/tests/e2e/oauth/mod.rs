@@ -48,6 +48,16 @@ async fn cli_tokens(issuer: &str) -> serde_json::Value {
     exchange(issuer, &code, v.secret()).json().await
 }
 
+/// An authorization server (`tweak` applied) and the token response of a code exchanged by
+/// `mcp-cli`.
+async fn server_with_cli_tokens(
+    tweak: impl FnOnce(&mut auth_server::Config),
+) -> (auth_server::RunningServer, serde_json::Value) {
+    let s = tests::auth_server(tweak).await;
+    let t = cli_tokens(s.issuer()).await;
+    (s, t)
+}
+
 /// A string member of a JSON response.
 fn str_of<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("{key} in {v}"))

@@ -4,13 +4,12 @@
 use tests::oauth::{CLI, CLI_REDIRECT, authorize_request, introspect};
 use tests::{auth_server, pkce};
 
-use super::{cli_tokens, exchange, refresh, str_of};
+use super::{exchange, refresh, server_with_cli_tokens, str_of};
 
 #[tokio::test]
 async fn rotated_refresh_token_reuse_revokes_the_grant_as41_as42() {
-    let s = auth_server(|c| c.refresh_grace_secs = 0).await;
+    let (s, t) = server_with_cli_tokens(|c| c.refresh_grace_secs = 0).await;
     let issuer = s.issuer();
-    let t = cli_tokens(issuer).await;
     let rt1 = str_of(&t, "refresh_token");
     let t2 = refresh(issuer, rt1).json().await;
     let rt2 = str_of(&t2, "refresh_token");
@@ -29,9 +28,8 @@ async fn rotated_refresh_token_reuse_revokes_the_grant_as41_as42() {
 
 #[tokio::test]
 async fn concurrent_refresh_within_grace_window_keeps_the_session_as45() {
-    let s = auth_server(|_| {}).await;
+    let (s, t) = server_with_cli_tokens(|_| {}).await;
     let issuer = s.issuer();
-    let t = cli_tokens(issuer).await;
     let rt = str_of(&t, "refresh_token");
     let (a, b) = tokio::join!(refresh(issuer, rt).send(), refresh(issuer, rt).send());
     assert_eq!(a.status(), 200);

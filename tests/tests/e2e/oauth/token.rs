@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use tests::oauth::{CLI, SERVICE, introspect, token_request};
-use tests::{auth_server, http, loopback_listener};
+use tests::{auth_server, get_json, http, loopback_listener};
 
 use super::{RESOURCE, cli_tokens, code_for_cli, exchange, refresh, str_of};
 
@@ -22,14 +22,7 @@ async fn access_token_is_rfc9068_jwt_verifiable_with_jwks_as46_as47_as48_as51() 
         let header = jsonwebtoken::decode_header(at).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         assert_eq!(format!("{:?}", header.alg), alg);
-        let jwks: jsonwebtoken::jwk::JwkSet = http()
-            .get(format!("{issuer}/jwks"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: jsonwebtoken::jwk::JwkSet = get_json(&http(), &format!("{issuer}/jwks")).await;
         let jwk = jwks
             .find(header.kid.as_deref().unwrap())
             .expect("kid resolves in the JWKS");

@@ -17,6 +17,7 @@ use http_oauth2_client::{
     ClientError, InMemoryTokenStore, McpClient, OAuthConfig, OAuthConfigBuilder, OAuthSession,
 };
 use serde_json::json;
+use shared::clock::TestClock;
 
 /// A headless client config for `url` (insecure http allowed, scope `mcp`, 5 s timeout,
 /// in-memory store); tests add what differs.
@@ -43,23 +44,39 @@ async fn echo(mcp: &McpClient) -> Result<serde_json::Value, ClientError> {
     mcp.call_tool("echo", json!({"message": "x"}), None).await
 }
 
-/// A temporary folder for token files, removed on drop.
-struct TempDir(std::path::PathBuf);
+/// A client logged in to a stack, with the test clock its token manager uses.
+struct LoggedIn {
+    session: OAuthSession,
+    mcp: McpClient,
+    clock: TestClock,
+}
 
-impl TempDir {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("store-{}", shared::random::token()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-    /// `tokens.jwe` and `tokens.key` inside.
-    fn store_paths(&self) -> (std::path::PathBuf, std::path::PathBuf) {
-        (self.0.join("tokens.jwe"), self.0.join("tokens.key"))
+/// Logs in headlessly to `s` (clock under test control) and connects an MCP client.
+async fn logged_in(s: &tests::Stack) -> LoggedIn {
+    let clock = TestClock::starting_now();
+    let session = connect(client_config(s.mcp_url()).with_clock(Arc::new(clock.clone())))
+        .await
+        .expect("login");
+    let mcp = mcp_for(&session).await;
+    LoggedIn {
+        session,
+        mcp,
+        clock,
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl LoggedIn {
+    /// The current token set.
+    fn tokens(&self) -> Arc<http_oauth2_client::TokenSet> {
+        self.session.token_manager().tokens().expect("tokens")
+    }
+
+    /// Revokes `token` at the stack's AS as this client; asserts 200.
+    async fn revoke(&self, s: &tests::Stack, token: &str) {
+        let res = tests::oauth::revoke_request(s.issuer(), token)
+            .client_id(self.session.client_id())
+            .send()
+            .await;
+        assert_eq!(res.status(), 200);
     }
 }

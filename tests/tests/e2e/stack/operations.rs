@@ -13,6 +13,14 @@ fn text(v: &Value) -> &str {
     v["content"][0]["text"].as_str().unwrap_or_default()
 }
 
+/// A progress callback that counts the notifications into `seen`.
+fn counter(seen: &Arc<AtomicUsize>) -> http_oauth2_client::ProgressFn {
+    let seen = seen.clone();
+    Arc::new(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+    })
+}
+
 /// Runs every operation on a connected client.
 async fn exercise(mcp: &McpClient) {
     let tools = mcp.list_tools().await.unwrap();
@@ -54,15 +62,9 @@ async fn exercise(mcp: &McpClient) {
             .is_err()
     );
     let seen = Arc::new(AtomicUsize::new(0));
-    let s2 = seen.clone();
+    let steps = json!({"steps": 3, "delay_ms": 10});
     let slow = mcp
-        .call_tool(
-            "slow_task",
-            json!({"steps": 3, "delay_ms": 10}),
-            Some(Arc::new(move |_| {
-                s2.fetch_add(1, Ordering::SeqCst);
-            })),
-        )
+        .call_tool("slow_task", steps, Some(counter(&seen)))
         .await
         .unwrap();
     assert!(text(&slow).contains('3'), "{slow}");
@@ -72,14 +74,13 @@ async fn exercise(mcp: &McpClient) {
         "one progress notification per step"
     );
     let resources = mcp.list_resources().await.unwrap();
-    let uri = resources
+    let uris: Vec<&str> = resources.iter().filter_map(|r| r["uri"].as_str()).collect();
+    let uri = *uris
         .iter()
-        .filter_map(|r| r["uri"].as_str())
         .find(|u| u.starts_with("file:///"))
-        .expect("a file resource")
-        .to_owned();
-    let read = mcp.read_resource(&uri).await.unwrap();
-    assert_eq!(read["contents"][0]["uri"], uri.as_str());
+        .expect("a file resource");
+    let read = mcp.read_resource(uri).await.unwrap();
+    assert_eq!(read["contents"][0]["uri"], uri);
     let prompts = mcp.list_prompts().await.unwrap();
     assert!(prompts.len() >= 2);
     let p = mcp

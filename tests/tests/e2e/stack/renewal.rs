@@ -11,37 +11,29 @@ use serde_json::json;
 use shared::clock::TestClock;
 use shared::oauth::ErrorCode;
 use tests::mcp::{LEGACY, challenge, jsonrpc};
-use tests::oauth::revoke_request;
 use tests::*;
 
-use super::{TempDir, client_config, connect, echo, mcp_for};
+use super::{client_config, connect, echo, logged_in, mcp_for};
 
 #[tokio::test]
 async fn expired_access_token_is_refreshed_automatically_before_the_mcp_call() {
     let s = stack(|_| {}, |_| {}).await;
-    let clock = TestClock::starting_now();
-    let session = connect(client_config(s.mcp_url()).with_clock(Arc::new(clock.clone())))
-        .await
-        .unwrap();
-    let mcp = mcp_for(&session).await;
-    echo(&mcp).await.unwrap();
+    let c = logged_in(&s).await;
+    echo(&c.mcp).await.unwrap();
     let before = s.auth.hits("token");
-    clock.advance(Duration::from_secs(301));
-    echo(&mcp).await.unwrap();
+    c.clock.advance(Duration::from_secs(301));
+    echo(&c.mcp).await.unwrap();
     assert_eq!(s.auth.hits("token"), before + 1, "exactly one refresh");
 }
 
 #[tokio::test]
 async fn concurrent_callers_with_an_expired_token_cause_exactly_one_refresh_cl() {
     let s = stack(|_| {}, |_| {}).await;
-    let clock = TestClock::starting_now();
-    let session = connect(client_config(s.mcp_url()).with_clock(Arc::new(clock.clone())))
-        .await
-        .unwrap();
-    let mcp = Arc::new(mcp_for(&session).await);
+    let c = logged_in(&s).await;
+    let mcp = Arc::new(c.mcp);
     echo(&mcp).await.unwrap();
     let before = s.auth.hits("token");
-    clock.advance(Duration::from_secs(400));
+    c.clock.advance(Duration::from_secs(400));
     let barrier = Arc::new(tokio::sync::Barrier::new(100));
     let mut tasks = Vec::new();
     for _ in 0..100 {
@@ -60,39 +52,24 @@ async fn concurrent_callers_with_an_expired_token_cause_exactly_one_refresh_cl()
 #[tokio::test]
 async fn refresh_failure_with_invalid_grant_falls_back_to_login() {
     let s = stack(|_| {}, |_| {}).await;
-    let clock = TestClock::starting_now();
-    let session = connect(client_config(s.mcp_url()).with_clock(Arc::new(clock.clone())))
-        .await
-        .unwrap();
-    let mcp = mcp_for(&session).await;
+    let c = logged_in(&s).await;
     // Revoke the grant at the AS: the next refresh gets invalid_grant.
-    let rt = session
-        .token_manager()
-        .tokens()
-        .unwrap()
-        .refresh_token
-        .clone()
-        .unwrap();
-    let res = revoke_request(s.issuer(), rt.secret())
-        .client_id(session.client_id())
-        .send()
-        .await;
-    assert_eq!(res.status(), 200);
+    let rt = c.tokens().refresh_token.clone().unwrap();
+    c.revoke(&s, rt.secret()).await;
     let authorizations = s.auth.hits("authorize");
-    clock.advance(Duration::from_secs(400));
-    match echo(&mcp).await {
-        // Headless sessions log in again by themselves...
-        Ok(_) => assert_eq!(s.auth.hits("authorize"), authorizations + 1),
-        // ...or the caller is told to.
-        Err(e) => assert!(e.is_authorization_required(), "{e:?}"),
-    }
+    c.clock.advance(Duration::from_secs(400));
+    // A headless session logs in again by itself: one new authorization, the call succeeds.
+    echo(&c.mcp)
+        .await
+        .expect("the call succeeds after a new headless login");
+    assert_eq!(s.auth.hits("authorize"), authorizations + 1);
 }
 
 #[tokio::test]
 async fn corrupted_token_storage_gives_a_fresh_login_not_a_crash() {
     let s = stack(|_| {}, |_| {}).await;
-    let dir = TempDir::new();
-    let (path, key) = dir.store_paths();
+    let dir = TempDir::new("store");
+    let (path, key) = (dir.join("tokens.jwe"), dir.join("tokens.key"));
     std::fs::write(&path, b"this is not a JWE \x00\xff").unwrap();
     let store = FileTokenStore::with_key_file(&path, &key).expect("a corrupted file is not fatal");
     let session = connect(client_config(s.mcp_url()).with_token_store(Arc::new(store)))
@@ -105,8 +82,8 @@ async fn corrupted_token_storage_gives_a_fresh_login_not_a_crash() {
 #[tokio::test]
 async fn stored_tokens_survive_a_restart_and_refresh_works_after_it() {
     let s = stack(|_| {}, |_| {}).await;
-    let dir = TempDir::new();
-    let (path, key) = dir.store_paths();
+    let dir = TempDir::new("store");
+    let (path, key) = (dir.join("tokens.jwe"), dir.join("tokens.key"));
     let store = || Arc::new(FileTokenStore::with_key_file(&path, &key).unwrap());
     let cli = || client_config(s.mcp_url()).client_id("mcp-cli");
     connect(cli().with_token_store(store())).await.unwrap();
@@ -158,22 +135,11 @@ async fn revoked_access_token_is_replaced_after_a_401() {
         },
     )
     .await;
-    let session = connect(client_config(s.mcp_url())).await.unwrap();
-    let mcp = mcp_for(&session).await;
-    echo(&mcp).await.unwrap();
-    let at = session
-        .token_manager()
-        .tokens()
-        .unwrap()
-        .access_token
-        .clone();
-    let res = revoke_request(s.issuer(), at.secret())
-        .client_id(session.client_id())
-        .send()
-        .await;
-    assert_eq!(res.status(), 200);
+    let c = logged_in(&s).await;
+    echo(&c.mcp).await.unwrap();
+    c.revoke(&s, c.tokens().access_token.secret()).await;
     let before = s.auth.hits("token");
-    echo(&mcp).await.expect("401 -> refresh -> one retry");
+    echo(&c.mcp).await.expect("401 -> refresh -> one retry");
     assert_eq!(s.auth.hits("token"), before + 1);
 }
 
@@ -244,12 +210,11 @@ async fn mcp_server_rejecting_the_token_ends_in_authorization_required_without_a
 #[tokio::test]
 async fn graceful_degradation_when_the_as_is_down_valid_tokens_keep_working() {
     let s = stack(|_| {}, |_| {}).await;
-    let session = connect(client_config(s.mcp_url())).await.unwrap();
-    let mcp = mcp_for(&session).await;
-    echo(&mcp).await.unwrap();
+    let c = logged_in(&s).await;
+    echo(&c.mcp).await.unwrap();
     let Stack { auth, mcp: _server } = s;
     auth.shutdown().await;
-    echo(&mcp)
+    echo(&c.mcp)
         .await
         .expect("MCP keeps working with cached keys and a fresh token");
 }
@@ -259,16 +224,12 @@ async fn graceful_degradation_when_the_as_is_down_valid_tokens_keep_working() {
 #[tokio::test]
 async fn oauth_errors_propagate_to_the_mcp_layer_as_typed_errors() {
     let s = stack(|_| {}, |_| {}).await;
-    let clock = TestClock::starting_now();
-    let session = connect(client_config(s.mcp_url()).with_clock(Arc::new(clock.clone())))
-        .await
-        .unwrap();
-    let mcp = mcp_for(&session).await;
-    clock.advance(Duration::from_secs(400));
+    let c = logged_in(&s).await;
+    c.clock.advance(Duration::from_secs(400));
     s.auth
         .faults()
         .set("token", Fault::Status { status: 500 }, None);
-    let err = echo(&mcp).await.unwrap_err();
+    let err = echo(&c.mcp).await.unwrap_err();
     match err {
         ClientError::TokenEndpoint { code, description } => {
             assert_eq!(code, ErrorCode::ServerError);

@@ -67,6 +67,11 @@ fn ping() -> serde_json::Value {
     jsonrpc::initialize(LEGACY)
 }
 
+/// The status of `initialize` at `url` with `token`.
+async fn initialize_status(url: &str, token: &str) -> u16 {
+    mcp_post(url, Some(token), ping()).await.status().as_u16()
+}
+
 /// A client-credentials token of the service client for `resource`.
 async fn service_token_for(issuer: &str, resource: &str) -> String {
     token_request(issuer)
@@ -91,10 +96,7 @@ async fn token_for_another_resource_is_refused_rs13_as48() {
     );
     // The same client's token for this resource works (with two resources, naming it is required).
     let good = service_token_for(s.issuer(), s.mcp_url()).await;
-    assert_eq!(
-        mcp_post(s.mcp_url(), Some(&good), ping()).await.status(),
-        200
-    );
+    assert_eq!(initialize_status(s.mcp_url(), &good).await, 200);
 }
 
 #[tokio::test]
@@ -103,8 +105,7 @@ async fn token_from_another_authorization_server_is_refused_rs16() {
     // A second, unrelated AS that also accepts this resource.
     let rogue = auth_server(|c| c.resources = vec![s.mcp_url().to_owned()]).await;
     let t = service_token(rogue.issuer(), "mcp").await;
-    let res = mcp_post(s.mcp_url(), Some(&t), ping()).await;
-    assert_eq!(res.status(), 401);
+    assert_eq!(initialize_status(s.mcp_url(), &t).await, 401);
 }
 
 #[tokio::test]
@@ -124,24 +125,20 @@ async fn revoked_token_stops_working_in_introspection_mode_as53_rs12() {
     .await;
     let issuer = s.issuer().to_owned();
     let t = service_token(&issuer, "mcp").await;
-    assert_eq!(mcp_post(s.mcp_url(), Some(&t), ping()).await.status(), 200);
+    assert_eq!(initialize_status(s.mcp_url(), &t).await, 200);
     let res = revoke_request(&issuer, &t)
         .basic(SERVICE.0, SERVICE.1)
         .send()
         .await;
     assert_eq!(res.status(), 200);
-    let res = mcp_post(s.mcp_url(), Some(&t), ping()).await;
-    assert_eq!(res.status(), 401);
+    assert_eq!(initialize_status(s.mcp_url(), &t).await, 401);
 }
 
 #[tokio::test]
 async fn key_rotation_at_the_as_is_followed_and_old_tokens_keep_working_as51_rs14() {
     let s = stack(|_| {}, |_| {}).await;
     let old = service_token(s.issuer(), "mcp").await;
-    assert_eq!(
-        mcp_post(s.mcp_url(), Some(&old), ping()).await.status(),
-        200
-    );
+    assert_eq!(initialize_status(s.mcp_url(), &old).await, 200);
     let fetches = s.mcp.jwks_fetch_count();
     s.auth.faults().rotate_keys().expect("rotation");
     let new = service_token(s.issuer(), "mcp").await;
@@ -150,15 +147,9 @@ async fn key_rotation_at_the_as_is_followed_and_old_tokens_keep_working_as51_rs1
         jsonwebtoken::decode_header(&new).unwrap().kid
     );
     // The unknown kid triggers one refetch; the retired key stays published.
-    assert_eq!(
-        mcp_post(s.mcp_url(), Some(&new), ping()).await.status(),
-        200
-    );
+    assert_eq!(initialize_status(s.mcp_url(), &new).await, 200);
     assert_eq!(s.mcp.jwks_fetch_count(), fetches + 1);
-    assert_eq!(
-        mcp_post(s.mcp_url(), Some(&old), ping()).await.status(),
-        200
-    );
+    assert_eq!(initialize_status(s.mcp_url(), &old).await, 200);
 }
 
 #[tokio::test]
@@ -166,22 +157,12 @@ async fn mcp_server_keeps_validating_with_cached_keys_when_the_as_is_down() {
     let s = stack(|_| {}, |_| {}).await;
     let t1 = service_token(s.issuer(), "mcp").await;
     let t2 = service_token(s.issuer(), "mcp:tools:read").await;
-    assert_eq!(mcp_post(s.mcp_url(), Some(&t1), ping()).await.status(), 200);
+    assert_eq!(initialize_status(s.mcp_url(), &t1).await, 200);
     let Stack { auth, mcp } = s;
     auth.shutdown().await;
     // t2 was never seen by the MCP server: it is verified with the cached JWKS.
-    assert_eq!(
-        mcp_post(mcp.resource_url(), Some(&t2), ping())
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        mcp_post(mcp.resource_url(), Some(&t1), ping())
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(initialize_status(mcp.resource_url(), &t2).await, 200);
+    assert_eq!(initialize_status(mcp.resource_url(), &t1).await, 200);
 }
 
 #[tokio::test]
