@@ -1,5 +1,6 @@
-//! The MCP server binary's command-line contract (issue 3 §F): one `listening on http://ADDR` line on
-//! stdout, exit code 2 on bad configuration, graceful exit on SIGTERM.
+//! The MCP server binary's command-line contract (issue 3 §F): one `listening on http://ADDR`
+//! line on stdout, exit code 2 on bad configuration, graceful exit on SIGTERM, and the shipped
+//! config file with environment overrides.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};

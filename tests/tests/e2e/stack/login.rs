@@ -26,6 +26,7 @@ async fn login_with_fault(
     (s, login)
 }
 
+/// CL-05: the AS metadata cannot be fetched.
 #[tokio::test]
 async fn authorization_server_down_during_login_is_a_transport_error() {
     let s = stack(|_| {}, |_| {}).await;
@@ -41,6 +42,7 @@ async fn authorization_server_down_during_login_is_a_transport_error() {
     }
 }
 
+/// CL-29: a dropped connection at the token endpoint is retried once.
 #[tokio::test]
 async fn network_failure_at_the_token_endpoint_during_login_is_retried_then_succeeds() {
     let (s, login) = login_with_fault("token", Fault::CloseConnection, Some(1)).await;
@@ -49,6 +51,7 @@ async fn network_failure_at_the_token_endpoint_during_login_is_retried_then_succ
     assert_eq!(s.auth.hits("token"), 2, "one failed attempt, one success");
 }
 
+/// CL-29: transient 503s at the token endpoint are retried with backoff.
 #[tokio::test]
 async fn token_endpoint_503_during_login_is_retried_with_backoff() {
     let (s, login) = login_with_fault("token", Fault::Status { status: 503 }, Some(2)).await;
@@ -56,6 +59,7 @@ async fn token_endpoint_503_during_login_is_retried_with_backoff() {
     assert_eq!(s.auth.hits("token"), 3);
 }
 
+/// CL-29: a short `Retry-After` is honoured once.
 #[tokio::test]
 async fn token_endpoint_429_with_a_short_retry_after_is_waited_out_once() {
     let t0 = std::time::Instant::now();
@@ -74,6 +78,7 @@ async fn token_endpoint_429_with_a_short_retry_after_is_waited_out_once() {
     assert_eq!(s.auth.hits("token"), 2, "one 429, one success");
 }
 
+/// CL-29: a long `Retry-After` ends the login with the server's error, no retry.
 #[tokio::test]
 async fn token_endpoint_429_with_a_long_retry_after_is_not_hammered() {
     let limited = Fault::RateLimited {
@@ -98,6 +103,7 @@ async fn token_endpoint_429_with_a_long_retry_after_is_not_hammered() {
     );
 }
 
+/// CL-34: an unparseable token response is a protocol error that does not echo the body.
 #[tokio::test]
 async fn malformed_token_response_is_a_typed_error_not_a_panic() {
     let (_stack, login) = login_with_fault("token", Fault::MalformedJson, None).await;
@@ -113,6 +119,7 @@ async fn malformed_token_response_is_a_typed_error_not_a_panic() {
     );
 }
 
+/// CL-05, CL-06: unparseable AS metadata is a discovery error.
 #[tokio::test]
 async fn malformed_authorization_server_metadata_is_a_discovery_error() {
     let (_stack, login) = login_with_fault("metadata", Fault::MalformedJson, None).await;
@@ -120,6 +127,7 @@ async fn malformed_authorization_server_metadata_is_a_discovery_error() {
     assert!(matches!(err, ClientError::Discovery(_)), "{err:?}");
 }
 
+/// CL-28: the loopback listener is open only for the flow and times out.
 #[tokio::test]
 async fn authorization_timeout_when_nobody_comes_back_to_the_loopback_listener() {
     let s = stack(|_| {}, |_| {}).await;
@@ -142,6 +150,7 @@ async fn cli_login_error(
     (s, err)
 }
 
+/// AS-14, AS-17, CL-17: an unregistered redirect URI is refused without a redirect.
 #[tokio::test]
 async fn unregistered_redirect_uri_is_refused_by_the_as_and_reported() {
     // mcp-cli registered http://127.0.0.1/callback; this path differs, so the AS shows an
@@ -154,6 +163,7 @@ async fn unregistered_redirect_uri_is_refused_by_the_as_and_reported() {
     assert_eq!(s.auth.hits("token"), 0, "no code, so no token request");
 }
 
+/// AS-25: an error redirect reaches the client as `AuthorizationDenied`.
 #[tokio::test]
 async fn denied_authorization_is_access_denied_at_the_client() {
     // The consent page is off in headless mode; a server-side denial comes back as an error
@@ -165,6 +175,7 @@ async fn denied_authorization_is_access_denied_at_the_client() {
     }
 }
 
+/// CL-08: bad URLs and plain http off loopback are refused at build time.
 #[tokio::test]
 async fn invalid_configuration_is_refused_before_any_network_call() {
     let e = OAuthConfig::builder("not a url").build().unwrap_err();
@@ -184,6 +195,7 @@ async fn invalid_configuration_is_refused_before_any_network_call() {
     );
 }
 
+/// CL-11: client credentials mode without a secret is a configuration error.
 #[tokio::test]
 async fn missing_client_credentials_for_client_credentials_mode_is_a_config_error() {
     let e = OAuthConfig::builder("http://127.0.0.1:1/mcp")
@@ -203,6 +215,7 @@ async fn missing_client_credentials_for_client_credentials_mode_is_a_config_erro
     assert!(matches!(e, ClientError::Config(_)), "{e:?}");
 }
 
+/// AS-10: an untrusted certificate fails the TLS handshake; a configured CA fixes it.
 #[tokio::test]
 async fn tls_certificate_validation_failure_is_reported_clearly() {
     let pki = TestPki::generate();
@@ -238,6 +251,7 @@ async fn tls_certificate_validation_failure_is_reported_clearly() {
     );
 }
 
+/// CL-02: no `resource_metadata` and no PRM is a discovery error.
 #[tokio::test]
 async fn discovery_failure_when_the_server_publishes_no_metadata() {
     // A plain HTTP server that answers 401 without resource_metadata and has no PRM.
@@ -257,6 +271,7 @@ async fn discovery_failure_when_the_server_publishes_no_metadata() {
     assert!(matches!(err, ClientError::Discovery(_)), "{err:?}");
 }
 
+/// CL-03: PRM naming another resource is refused before any login.
 #[tokio::test]
 async fn resource_mismatch_in_protected_resource_metadata_is_refused() {
     // The MCP server claims to be another resource.

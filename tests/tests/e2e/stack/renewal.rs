@@ -15,6 +15,7 @@ use tests::*;
 
 use super::{client_config, connect, echo, logged_in, mcp_for};
 
+/// CL-33: an expired access token is refreshed once before the call.
 #[tokio::test]
 async fn expired_access_token_is_refreshed_automatically_before_the_mcp_call() {
     let s = stack(|_| {}, |_| {}).await;
@@ -26,6 +27,7 @@ async fn expired_access_token_is_refreshed_automatically_before_the_mcp_call() {
     assert_eq!(s.auth.hits("token"), before + 1, "exactly one refresh");
 }
 
+/// CL-33, P-12: 100 concurrent callers, one refresh.
 #[tokio::test]
 async fn concurrent_callers_with_an_expired_token_cause_exactly_one_refresh_cl() {
     let s = stack(|_| {}, |_| {}).await;
@@ -49,6 +51,7 @@ async fn concurrent_callers_with_an_expired_token_cause_exactly_one_refresh_cl()
     assert_eq!(s.auth.hits("token"), before + 1, "single-flight refresh");
 }
 
+/// CL-34: a revoked grant (`invalid_grant` on refresh) leads to a new login.
 #[tokio::test]
 async fn refresh_failure_with_invalid_grant_falls_back_to_login() {
     let s = stack(|_| {}, |_| {}).await;
@@ -65,6 +68,7 @@ async fn refresh_failure_with_invalid_grant_falls_back_to_login() {
     assert_eq!(s.auth.hits("authorize"), authorizations + 1);
 }
 
+/// CL-32: an unreadable token file means a fresh login.
 #[tokio::test]
 async fn corrupted_token_storage_gives_a_fresh_login_not_a_crash() {
     let s = stack(|_| {}, |_| {}).await;
@@ -79,6 +83,7 @@ async fn corrupted_token_storage_gives_a_fresh_login_not_a_crash() {
     assert_eq!(s.auth.hits("authorize"), 1);
 }
 
+/// CL-32: tokens are stored encrypted with 0600 files and refreshed after a restart.
 #[tokio::test]
 async fn stored_tokens_survive_a_restart_and_refresh_works_after_it() {
     let s = stack(|_| {}, |_| {}).await;
@@ -121,6 +126,7 @@ async fn stored_tokens_survive_a_restart_and_refresh_works_after_it() {
     );
 }
 
+/// CL-34, RS-13: a 401 for a revoked token leads to one refresh and one retry.
 #[tokio::test]
 async fn revoked_access_token_is_replaced_after_a_401() {
     let s = stack(
@@ -143,7 +149,7 @@ async fn revoked_access_token_is_replaced_after_a_401() {
     assert_eq!(s.auth.hits("token"), before + 1);
 }
 
-/// A protected call slower than the client's timeout ends in `ClientError::Timeout`.
+/// PR-42: a protected call slower than the client's timeout ends in `ClientError::Timeout`.
 #[tokio::test]
 async fn timeouts_on_protected_calls_are_typed_errors() {
     let s = stack(|_| {}, |_| {}).await;
@@ -168,9 +174,10 @@ async fn timeouts_on_protected_calls_are_typed_errors() {
     );
 }
 
-/// The MCP server names our AS (so discovery and login succeed there) but takes its keys
-/// from another AS's JWKS, so it refuses every token with 401 `invalid_token`. The client
-/// refreshes once, retries once, and reports `AuthorizationRequired`; no loop.
+/// CL-34, RS-13: the MCP server names our AS (so discovery and login succeed there) but
+/// takes its keys from another AS's JWKS, so it refuses every token with 401
+/// `invalid_token`. The client refreshes once, retries once, and reports
+/// `AuthorizationRequired`; no loop.
 #[tokio::test]
 async fn mcp_server_rejecting_the_token_ends_in_authorization_required_without_a_loop() {
     let rogue = auth_server(|_| {}).await;
@@ -207,6 +214,7 @@ async fn mcp_server_rejecting_the_token_ends_in_authorization_required_without_a
     assert_eq!(s.auth.hits("authorize"), logins, "no new login");
 }
 
+/// RS-14: the MCP server keeps verifying with cached keys while the AS is down.
 #[tokio::test]
 async fn graceful_degradation_when_the_as_is_down_valid_tokens_keep_working() {
     let s = stack(|_| {}, |_| {}).await;
@@ -219,7 +227,7 @@ async fn graceful_degradation_when_the_as_is_down_valid_tokens_keep_working() {
         .expect("MCP keeps working with cached keys and a fresh token");
 }
 
-/// A token-endpoint error during a refresh reaches the MCP caller as
+/// CL-34: a token-endpoint error during a refresh reaches the MCP caller as
 /// `ClientError::TokenEndpoint` with the server's code and description.
 #[tokio::test]
 async fn oauth_errors_propagate_to_the_mcp_layer_as_typed_errors() {
@@ -239,8 +247,8 @@ async fn oauth_errors_propagate_to_the_mcp_layer_as_typed_errors() {
     }
 }
 
-/// The MCP server cannot verify anything: it answers 503 (its problem, not the token's), so
-/// clients do not throw away good tokens or loop on re-authorization.
+/// RS-14: the MCP server cannot verify anything: it answers 503 (its problem, not the
+/// token's), so clients do not throw away good tokens or loop on re-authorization.
 #[tokio::test]
 async fn malformed_jwks_makes_the_mcp_server_answer_503_not_accept() {
     let s = stack(|_| {}, |_| {}).await;
