@@ -4,6 +4,7 @@ Ports: the authorization server binds 127.0.0.1:0; the MCP server's port is pick
 127.0.0.1:0 and releasing it, because the authorization server must know the MCP resource URL
 (RFC 8707) before the MCP server starts.
 """
+import json
 import os
 import socket
 import subprocess
@@ -12,7 +13,19 @@ from dataclasses import dataclass
 
 import pytest
 
-BIN_DIR = os.environ.get("INTEROP_BIN_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "target", "debug"))
+
+def _default_bin_dir() -> str:
+    """`<target dir>/debug`, with the target dir as cargo resolves it (CARGO_TARGET_DIR,
+    build.target-dir, or target/ in the workspace)."""
+    workspace = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    out = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=workspace, check=True, capture_output=True, text=True,
+    ).stdout
+    return os.path.join(json.loads(out)["target_directory"], "debug")
+
+
+BIN_DIR = os.environ.get("INTEROP_BIN_DIR") or _default_bin_dir()
 
 
 def _free_port() -> int:

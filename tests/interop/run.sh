@@ -11,6 +11,10 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$here/requirements.txt"
-export INTEROP_BIN_DIR="$root/target/debug"
+# Where cargo put the binaries: CARGO_TARGET_DIR, build.target-dir in a cargo config, or
+# target/ (cargo metadata resolves all three).
+target_dir="$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+export INTEROP_BIN_DIR="$target_dir/debug"
 cd "$here"
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"

@@ -3,6 +3,10 @@
 
 #![allow(missing_docs, unreachable_pub)]
 
+pub mod mcp;
+pub mod mcp_fixture;
+pub mod mock_as;
+pub mod oauth;
 pub mod webdriver;
 
 /// `docs/INTEGRATION.md`, compiled: its Rust blocks are doc tests of this crate.
@@ -55,6 +59,18 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
+/// GETs `url` with `client` and parses the JSON body (panics on any failure).
+pub async fn get_json<T: serde::de::DeserializeOwned>(client: &reqwest::Client, url: &str) -> T {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON body")
+}
+
 /// A PKCE pair.
 pub fn pkce() -> (PkceVerifier, PkceChallenge) {
     let v = PkceVerifier::generate();
@@ -84,7 +100,7 @@ pub fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Runs `/authorize` for the default public client and returns the code.
+/// Runs `/authorize` (state `st-123`, S256 challenge, `extra` parameters) and returns the code.
 pub async fn authorize_code(
     issuer: &str,
     client_id: &str,
@@ -92,26 +108,12 @@ pub async fn authorize_code(
     challenge: &PkceChallenge,
     extra: &[(&str, &str)],
 ) -> String {
-    let mut q: Vec<(&str, &str)> = vec![
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", redirect_uri),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-        ("state", "st-123"),
-    ];
-    q.extend_from_slice(extra);
-    let res = http()
-        .get(format!("{issuer}/authorize"))
-        .query(&q)
-        .send()
+    oauth::authorize_request(issuer, client_id, redirect_uri)
+        .challenge(challenge)
+        .state("st-123")
+        .params(extra)
+        .code()
         .await
-        .expect("authorize");
-    assert_eq!(res.status(), 303, "authorize should redirect");
-    let p = location_params(&res);
-    assert_eq!(param(&p, "state"), Some("st-123"));
-    assert_eq!(param(&p, "iss"), Some(issuer));
-    param(&p, "code").expect("code").to_owned()
 }
 
 /// Path of a workspace binary built next to the test executable.
@@ -122,6 +124,29 @@ pub fn workspace_binary(name: &str) -> PathBuf {
         dir.pop();
     }
     dir.join(name)
+}
+
+/// A fresh temporary folder, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", shared::random::token()));
+        std::fs::create_dir_all(&dir).expect("temporary folder");
+        Self(dir)
+    }
+
+    /// A path inside.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A throw-away certificate authority and a server certificate for `127.0.0.1` and
@@ -167,6 +192,21 @@ impl TestPki {
     }
 }
 
+impl TestPki {
+    /// An authorization server on HTTPS with this certificate; `resources` replaces the
+    /// accepted resources unless empty.
+    pub async fn https_auth_server(&self, resources: &[&str]) -> auth_server::RunningServer {
+        auth_server(|c| {
+            c.tls_cert = Some(self.cert_path.clone());
+            c.tls_key = Some(self.key_path.clone());
+            if !resources.is_empty() {
+                c.resources = resources.iter().map(|r| (*r).to_owned()).collect();
+            }
+        })
+        .await
+    }
+}
+
 impl Drop for TestPki {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -179,14 +219,19 @@ impl Drop for TestPki {
 pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl LogCapture {
-    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+    /// A subscriber writing every line (TRACE and up) into this capture.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
         let sink = self.clone();
-        let subscriber = tracing_subscriber::fmt()
+        tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
             .with_ansi(false)
             .with_writer(move || sink.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
+            .finish()
+    }
+
+    /// Captures on this thread while the guard lives.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        tracing::subscriber::set_default(self.subscriber())
     }
 
     pub fn text(&self) -> String {
@@ -253,17 +298,11 @@ pub fn mcp_resources_dir() -> PathBuf {
 
 /// A client-credentials access token for the service client.
 pub async fn service_token(issuer: &str, scope: &str) -> String {
-    let t: serde_json::Value = http()
-        .post(format!("{issuer}/token"))
-        .basic_auth("mcp-service", Some("dev-service-secret"))
-        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-        .send()
+    oauth::token_request(issuer)
+        .service_credentials()
+        .scope(scope)
+        .access_token()
         .await
-        .expect("token request")
-        .json()
-        .await
-        .expect("token JSON");
-    t["access_token"].as_str().expect("access_token").to_owned()
 }
 
 /// A raw session-era MCP POST with a bearer token.
@@ -272,27 +311,18 @@ pub async fn mcp_post(
     token: Option<&str>,
     body: serde_json::Value,
 ) -> reqwest::Response {
-    let mut req = http()
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
+    let req = mcp::McpRequest::post(&http(), url);
+    match token {
+        Some(t) => req.token(t),
+        None => req,
     }
-    req.send().await.expect("MCP POST")
+    .json(&body)
+    .await
 }
 
 /// `initialize` in the session era; returns the session id.
 pub async fn mcp_initialize(url: &str, token: &str) -> String {
-    let res = mcp_post(
-        url,
-        Some(token),
-        serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "e2e", "version": "1"}}}),
-    )
-    .await;
+    let res = mcp_post(url, Some(token), mcp::jsonrpc::initialize(mcp::LEGACY)).await;
     assert_eq!(res.status(), 200, "initialize");
     res.headers()
         .get("mcp-session-id")

@@ -79,15 +79,7 @@ impl Browser {
                          format!("--user-data-dir={}", profile.display())]
             }
         }}});
-        let res: Value = http
-            .post(format!("{base}/session"))
-            .json(&caps)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let res = json_of(http.post(format!("{base}/session")).json(&caps)).await?;
         let session = res["value"]["sessionId"]
             .as_str()
             .ok_or_else(|| format!("no session: {res}"))?
@@ -112,13 +104,7 @@ impl Browser {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let v: Value = req
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let v = json_of(req).await?;
         if v["value"].get("error").is_some() {
             return Err(v["value"].to_string());
         }
@@ -206,4 +192,10 @@ impl Drop for Browser {
             .status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// Sends a WebDriver request and parses its JSON answer.
+async fn json_of(req: reqwest::RequestBuilder) -> Result<Value, String> {
+    let res = req.send().await.map_err(|e| e.to_string())?;
+    res.json().await.map_err(|e| e.to_string())
 }

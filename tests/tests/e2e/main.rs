@@ -1,15 +1,15 @@
-//! The one end-to-end (integration) test binary of the workspace. Groups follow the design
-//! document; `client_stack` and `mcp_*` are the client's and the MCP server's own suites,
-//! kept here so the workspace links one test binary.
+//! The one end-to-end (integration) test binary of the workspace, one module per checklist
+//! group or endpoint (test names carry the checklist IDs of
+//! `shared/spec/mcp-auth-checklist.md`):
+//!
+//! - `oauth`: the authorization server's endpoints (AS-xx), over real HTTP;
+//! - `mcp`: the MCP server as resource server, transport and protocol (RS-xx, TR-xx, PR-xx),
+//!   against a mock authorization server that signs whatever a test needs;
+//! - `client`: the client stack (CL-xx) against a scripted mock server;
+//! - `stack`: both real servers driven by the real client: edge cases, attacks, HTTPS, the
+//!   consent page in a browser.
 
-mod client_stack;
-mod consent_browser;
-mod https;
-mod mcp_cli;
-mod mcp_common;
-mod mcp_integration;
-mod mcp_logs;
-mod mcp_server_suite;
-mod oauth2_edge_cases;
-mod oauth2_flow;
-mod security;
+mod client;
+mod mcp;
+mod oauth;
+mod stack;

@@ -6,25 +6,14 @@ use tests::*;
 #[tokio::test]
 async fn auth_server_serves_https_with_a_trusted_ca_and_refuses_untrusted_clients_as10() {
     let pki = TestPki::generate();
-    let s = auth_server(|c| {
-        c.tls_cert = Some(pki.cert_path.clone());
-        c.tls_key = Some(pki.key_path.clone());
-    })
-    .await;
+    let s = pki.https_auth_server(&[]).await;
     assert!(s.issuer().starts_with("https://127.0.0.1:"));
     let url = format!("{}/.well-known/oauth-authorization-server", s.issuer());
     let trusted = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap())
         .build()
         .unwrap();
-    let m: serde_json::Value = trusted
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: serde_json::Value = get_json(&trusted, &url).await;
     assert_eq!(m["issuer"], s.issuer());
     assert!(
         m["token_endpoint"]
@@ -47,12 +36,7 @@ async fn whole_stack_over_https_with_the_ca_trusted_through_client_config() {
         "https://127.0.0.1:{}/mcp",
         mcp_listener.local_addr().unwrap().port()
     );
-    let auth = auth_server(|c| {
-        c.tls_cert = Some(pki.cert_path.clone());
-        c.tls_key = Some(pki.key_path.clone());
-        c.resources = vec![resource.clone()];
-    })
-    .await;
+    let auth = pki.https_auth_server(&[&resource]).await;
     let mut cfg = mcp_server::Config::new(auth.issuer(), &resource);
     cfg.tls_cert = Some(pki.cert_path.clone());
     cfg.tls_key = Some(pki.key_path.clone());

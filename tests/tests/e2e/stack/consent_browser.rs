@@ -4,6 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use shared::pkce::PkceChallenge;
+use tests::oauth::{CLI, authorize_request, token_request};
 use tests::webdriver::Browser;
 use tests::*;
 
@@ -39,22 +41,43 @@ async fn callback_server() -> (
     (url, seen, task)
 }
 
-fn authorize_url(
-    issuer: &str,
-    redirect: &str,
-    challenge: &shared::pkce::PkceChallenge,
-    state: &str,
-) -> String {
-    let mut u = url::Url::parse(&format!("{issuer}/authorize")).unwrap();
-    u.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", "mcp-cli")
-        .append_pair("redirect_uri", redirect)
-        .append_pair("code_challenge", challenge.as_str())
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("scope", "mcp")
-        .append_pair("state", state);
-    u.to_string()
+/// The consent page for `mcp-cli` (scope `mcp`) with `challenge` and `state`.
+fn authorize_url(issuer: &str, redirect: &str, challenge: &PkceChallenge, state: &str) -> String {
+    authorize_request(issuer, CLI, redirect)
+        .challenge(challenge)
+        .param("scope", "mcp")
+        .state(state)
+        .url()
+}
+
+/// An AS showing its consent page, a headless browser and a recording client callback.
+struct ConsentFixture {
+    auth: auth_server::RunningServer,
+    browser: Browser,
+    redirect: String,
+    seen: Arc<Mutex<Vec<(String, String)>>>,
+    _callback: tokio::task::JoinHandle<()>,
+}
+
+impl ConsentFixture {
+    async fn start() -> Self {
+        let auth = auth_server(|c| c.auto_approve = false).await;
+        let browser = Browser::start().await.expect("headless Chromium");
+        let (redirect, seen, callback) = callback_server().await;
+        Self {
+            auth,
+            browser,
+            redirect,
+            seen,
+            _callback: callback,
+        }
+    }
+
+    /// Opens the consent page in the browser.
+    async fn open(&self, challenge: &PkceChallenge, state: &str) {
+        let url = authorize_url(self.auth.issuer(), &self.redirect, challenge, state);
+        self.browser.goto(&url).await.unwrap();
+    }
 }
 
 async fn wait_for_callback(seen: &Arc<Mutex<Vec<(String, String)>>>) -> Vec<(String, String)> {
@@ -70,49 +93,36 @@ async fn wait_for_callback(seen: &Arc<Mutex<Vec<(String, String)>>>) -> Vec<(Str
 
 #[tokio::test]
 async fn browser_approve_yields_a_token_and_deny_yields_access_denied_as26_as61() {
-    let s = auth_server(|c| c.auto_approve = false).await;
-    let issuer = s.issuer().to_owned();
-    let browser = Browser::start().await.expect("headless Chromium");
-    let (redirect, seen, _cb) = callback_server().await;
+    let f = ConsentFixture::start().await;
+    let (browser, seen, redirect) = (&f.browser, &f.seen, &f.redirect);
+    let issuer = f.auth.issuer();
 
     // Approve.
     let (verifier, challenge) = pkce();
-    browser
-        .goto(&authorize_url(&issuer, &redirect, &challenge, "approve-1"))
-        .await
-        .unwrap();
+    f.open(&challenge, "approve-1").await;
     let text = browser.text().await.unwrap();
     assert!(text.contains("MCP command-line client"), "{text}");
     assert!(text.contains("127.0.0.1"), "redirect host shown: {text}");
     assert!(text.contains("mcp"), "{text}");
     browser.click("#approve").await.unwrap();
-    let q = wait_for_callback(&seen).await;
+    let q = wait_for_callback(seen).await;
     assert_eq!(param(&q, "state"), Some("approve-1"));
-    assert_eq!(param(&q, "iss"), Some(issuer.as_str()));
-    let code = param(&q, "code").expect("code").to_owned();
-    let res = http()
-        .post(format!("{issuer}/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("code_verifier", verifier.secret()),
-            ("client_id", "mcp-cli"),
-            ("redirect_uri", redirect.as_str()),
-        ])
+    assert_eq!(param(&q, "iss"), Some(issuer));
+    let code = param(&q, "code").expect("code");
+    let res = token_request(issuer)
+        .authorization_code(code, verifier.secret())
+        .client_id(CLI)
+        .redirect_uri(redirect)
         .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 200);
 
     // Deny.
     seen.lock().unwrap().clear();
     let (_, challenge) = pkce();
-    browser
-        .goto(&authorize_url(&issuer, &redirect, &challenge, "deny-1"))
-        .await
-        .unwrap();
+    f.open(&challenge, "deny-1").await;
     browser.click("#deny").await.unwrap();
-    let q = wait_for_callback(&seen).await;
+    let q = wait_for_callback(seen).await;
     assert_eq!(param(&q, "error"), Some("access_denied"));
     assert_eq!(param(&q, "state"), Some("deny-1"));
     assert!(param(&q, "code").is_none());
@@ -120,15 +130,10 @@ async fn browser_approve_yields_a_token_and_deny_yields_access_denied_as26_as61(
 
 #[tokio::test]
 async fn browser_with_forged_csrf_value_is_refused_as27() {
-    let s = auth_server(|c| c.auto_approve = false).await;
-    let issuer = s.issuer().to_owned();
-    let browser = Browser::start().await.expect("headless Chromium");
-    let (redirect, seen, _cb) = callback_server().await;
+    let f = ConsentFixture::start().await;
+    let (browser, issuer) = (&f.browser, f.auth.issuer());
     let (_, challenge) = pkce();
-    browser
-        .goto(&authorize_url(&issuer, &redirect, &challenge, "forged"))
-        .await
-        .unwrap();
+    f.open(&challenge, "forged").await;
     browser
         .execute(
             "document.querySelector('input[name=csrf_token]').value = 'forged-value'; return 1;",
@@ -137,8 +142,11 @@ async fn browser_with_forged_csrf_value_is_refused_as27() {
         .unwrap();
     browser.click("#approve").await.unwrap();
     browser.wait_for_text("CSRF check failed").await.unwrap();
-    assert!(browser.url().await.unwrap().starts_with(&issuer));
-    assert!(seen.lock().unwrap().is_empty(), "no redirect to the client");
+    assert!(browser.url().await.unwrap().starts_with(issuer));
+    assert!(
+        f.seen.lock().unwrap().is_empty(),
+        "no redirect to the client"
+    );
 }
 
 /// The client library's own login pieces with a real browser: its loopback listener receives
@@ -151,17 +159,9 @@ async fn client_loopback_login_in_chromium_approve_and_deny() {
     use http_oauth2_client::oauth::login::LoopbackListener;
 
     let s = stack(|c| c.auto_approve = false, |_| {}).await;
-    let metadata: shared::oauth::AuthorizationServerMetadata = http()
-        .get(format!(
-            "{}/.well-known/oauth-authorization-server",
-            s.issuer()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata_url = format!("{}/.well-known/oauth-authorization-server", s.issuer());
+    let metadata: shared::oauth::AuthorizationServerMetadata =
+        get_json(&http(), &metadata_url).await;
     let browser = Browser::start().await.expect("headless Chromium");
     let template = url::Url::parse("http://127.0.0.1/callback").unwrap();
     let scopes = shared::scope::ScopeSet::parse("mcp");

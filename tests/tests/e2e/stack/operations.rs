@@ -6,10 +6,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use http_oauth2_client::{McpClient, TransportKind};
 use serde_json::{Value, json};
+use tests::mcp::McpRequest;
 use tests::*;
 
 fn text(v: &Value) -> &str {
     v["content"][0]["text"].as_str().unwrap_or_default()
+}
+
+/// A progress callback that counts the notifications into `seen`.
+fn counter(seen: &Arc<AtomicUsize>) -> http_oauth2_client::ProgressFn {
+    let seen = seen.clone();
+    Arc::new(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+    })
 }
 
 /// Runs every operation on a connected client.
@@ -53,15 +62,9 @@ async fn exercise(mcp: &McpClient) {
             .is_err()
     );
     let seen = Arc::new(AtomicUsize::new(0));
-    let s2 = seen.clone();
+    let steps = json!({"steps": 3, "delay_ms": 10});
     let slow = mcp
-        .call_tool(
-            "slow_task",
-            json!({"steps": 3, "delay_ms": 10}),
-            Some(Arc::new(move |_| {
-                s2.fetch_add(1, Ordering::SeqCst);
-            })),
-        )
+        .call_tool("slow_task", steps, Some(counter(&seen)))
         .await
         .unwrap();
     assert!(text(&slow).contains('3'), "{slow}");
@@ -71,14 +74,13 @@ async fn exercise(mcp: &McpClient) {
         "one progress notification per step"
     );
     let resources = mcp.list_resources().await.unwrap();
-    let uri = resources
+    let uris: Vec<&str> = resources.iter().filter_map(|r| r["uri"].as_str()).collect();
+    let uri = *uris
         .iter()
-        .filter_map(|r| r["uri"].as_str())
         .find(|u| u.starts_with("file:///"))
-        .expect("a file resource")
-        .to_owned();
-    let read = mcp.read_resource(&uri).await.unwrap();
-    assert_eq!(read["contents"][0]["uri"], uri.as_str());
+        .expect("a file resource");
+    let read = mcp.read_resource(uri).await.unwrap();
+    assert_eq!(read["contents"][0]["uri"], uri);
     let prompts = mcp.list_prompts().await.unwrap();
     assert!(prompts.len() >= 2);
     let p = mcp
@@ -199,35 +201,32 @@ async fn notifications_cancelled_stops_a_running_request_pr40() {
     let token = service_token(s.issuer(), "mcp").await;
     let sid = mcp_initialize(s.mcp_url(), &token).await;
     let url = s.mcp_url().to_owned();
-    let call = {
-        let (url, token, sid) = (url.clone(), token.clone(), sid.clone());
-        tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            let res = http()
-                .post(&url)
-                .bearer_auth(&token)
-                .header("mcp-session-id", &sid)
-                .header("content-type", "application/json")
-                .header("accept", "application/json")
-                .body(json!({"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {"name": "slow_task", "arguments": {"steps": 50, "delay_ms": 100}}}).to_string())
-                .send()
-                .await
-                .unwrap();
-            let status = res.status();
-            let body = res.bytes().await.unwrap();
-            (status, body, started.elapsed())
-        })
+    let post = move || {
+        McpRequest::post(&http(), &url)
+            .token(&token)
+            .session(&sid)
+            .replace_headers(&[("accept", "application/json")])
     };
+    let slow = post().id(77);
+    let call = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let res = slow
+            .rpc(
+                "tools/call",
+                json!({"name": "slow_task", "arguments": {"steps": 50, "delay_ms": 100}}),
+            )
+            .await;
+        let status = res.status();
+        let body = res.bytes().await.unwrap();
+        (status, body, started.elapsed())
+    });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let res = http()
-        .post(&url)
-        .bearer_auth(&token)
-        .header("mcp-session-id", &sid)
-        .header("content-type", "application/json")
-        .body(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 77, "reason": "test"}}).to_string())
-        .send()
-        .await
-        .unwrap();
+    let res = post()
+        .notify(
+            "notifications/cancelled",
+            json!({"requestId": 77, "reason": "test"}),
+        )
+        .await;
     assert_eq!(res.status(), 202);
     let (status, body, took) = call.await.unwrap();
     assert!(

@@ -1,8 +1,12 @@
-//! Test harness: a tiny mock authorization server (RFC 8414 metadata, JWKS with a fetch
-//! counter and `Cache-Control`, RFC 7662 introspection), real ES256/Ed25519 keys from
-//! aws-lc-rs, real signed tokens, and a started MCP server.
+//! A small mock authorization server for the MCP server's own suite: RFC 8414 metadata, a
+//! JWKS with a fetch counter and `Cache-Control`, RFC 7662 introspection; real ES256, Ed25519
+//! and RS256 keys from aws-lc-rs, and real signed tokens. The real authorization server cannot
+//! serve these cases: tokens with forged headers and claims, a JWKS that goes down or changes
+//! under test control.
 
-#![allow(dead_code, unreachable_pub)]
+// Test fixtures: the key and state types hold signing keys and locks that have no useful
+// `Debug`.
+#![allow(missing_debug_implementations)]
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -17,7 +21,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use mcp_server::{Config, RunningServer};
 use serde_json::{Value, json};
 
 pub struct Key {
@@ -98,21 +101,22 @@ pub fn sign(key: &Key, claims: &Value, typ: Option<&str>) -> String {
     jsonwebtoken::encode(&h, claims, &key.enc).unwrap()
 }
 
+/// What the mock serves and counts; tests reach it through [`MockAs`]'s methods.
 #[derive(Default)]
-pub struct AsState {
-    pub issuer: Mutex<String>,
-    pub jwks: Mutex<Value>,
-    pub jwks_hits: AtomicUsize,
-    pub introspect_hits: AtomicUsize,
-    pub down: AtomicBool,
-    pub max_age: Mutex<u64>,
-    pub revoked: Mutex<HashSet<String>>,
+struct AsState {
+    issuer: Mutex<String>,
+    jwks: Mutex<Value>,
+    /// JWKS responses served, and introspection requests seen.
+    hits: (AtomicUsize, AtomicUsize),
+    down: AtomicBool,
+    max_age: Mutex<u64>,
+    revoked: Mutex<HashSet<String>>,
 }
 
 pub struct MockAs {
     pub addr: SocketAddr,
     pub issuer: String,
-    pub state: Arc<AsState>,
+    state: Arc<AsState>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -133,7 +137,7 @@ async fn jwks(State(s): State<Arc<AsState>>) -> axum::response::Response {
     if s.down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    s.jwks_hits.fetch_add(1, Ordering::SeqCst);
+    s.hits.0.fetch_add(1, Ordering::SeqCst);
     // A little latency so concurrent first requests overlap with the fetch.
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let body = s.jwks.lock().unwrap().clone();
@@ -150,7 +154,7 @@ async fn introspect(
     headers: HeaderMap,
     body: String,
 ) -> axum::response::Response {
-    s.introspect_hits.fetch_add(1, Ordering::SeqCst);
+    s.hits.1.fetch_add(1, Ordering::SeqCst);
     let expected = format!("Basic {}", base64_std(b"mcp-server:dev-mcp-server-secret"));
     if headers
         .get(header::AUTHORIZATION)
@@ -179,13 +183,9 @@ async fn introspect(
 }
 
 fn form_urlencoded_token(body: &str) -> String {
-    body.split('&')
-        .find_map(|p| p.strip_prefix("token="))
-        .map(|t| {
-            t.replace("%2B", "+")
-                .replace("%2F", "/")
-                .replace("%3D", "=")
-        })
+    url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
 }
 
@@ -201,8 +201,6 @@ impl MockAs {
         let issuer = format!("http://{addr}");
         let state = Arc::new(AsState::default());
         *state.issuer.lock().unwrap() = issuer.clone();
-        *state.jwks.lock().unwrap() =
-            json!({"keys": keys.iter().map(|k| &k.jwk).collect::<Vec<_>>()});
         *state.max_age.lock().unwrap() = max_age;
         let app = Router::new()
             .route("/.well-known/oauth-authorization-server", get(metadata))
@@ -212,168 +210,50 @@ impl MockAs {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self {
+        let mock = Self {
             addr,
             issuer,
             state,
             _task: task,
-        }
+        };
+        mock.publish(keys);
+        mock
     }
 
     pub fn jwks_hits(&self) -> usize {
-        self.state.jwks_hits.load(Ordering::SeqCst)
+        self.state.hits.0.load(Ordering::SeqCst)
+    }
+
+    pub fn introspect_hits(&self) -> usize {
+        self.state.hits.1.load(Ordering::SeqCst)
+    }
+
+    /// Publishes exactly these keys from now on.
+    pub fn publish(&self, keys: &[&Key]) {
+        *self.state.jwks.lock().unwrap() =
+            json!({"keys": keys.iter().map(|k| &k.jwk).collect::<Vec<_>>()});
+    }
+
+    /// While down, the JWKS endpoint answers 503.
+    pub fn set_down(&self, down: bool) {
+        self.state.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Introspection reports `token` inactive from now on.
+    pub fn revoke(&self, token: &str) {
+        self.state.revoked.lock().unwrap().insert(token.to_owned());
     }
 }
 
-pub struct Stack {
-    pub as_: MockAs,
-    pub key: Key,
-    pub server: RunningServer,
-    pub http: reqwest::Client,
-    pub url: String,
+/// An `at+jwt` header for `alg` naming `kid`; tests forge the rest.
+pub fn at_header(alg: Algorithm, kid: &str) -> Header {
+    let mut h = Header::new(alg);
+    h.typ = Some("at+jwt".into());
+    h.kid = Some(kid.to_owned());
+    h
 }
 
-pub async fn stack_with(f: impl FnOnce(&mut Config)) -> Stack {
-    let key = es256();
-    let as_ = MockAs::start(&[&key], 300).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut cfg = Config::new(&as_.issuer, "");
-    cfg.resources_dir = Some(std::path::PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../mcp-server/resources"
-    )));
-    f(&mut cfg);
-    let server = mcp_server::serve(listener, cfg).await.unwrap();
-    let url = server.resource_url().to_owned();
-    Stack {
-        as_,
-        key,
-        server,
-        http: reqwest::Client::new(),
-        url,
-    }
-}
-
-pub async fn stack() -> Stack {
-    stack_with(|_| {}).await
-}
-
-pub const ALL: &str = "mcp";
-
-impl Stack {
-    pub fn token(&self, scope: &str) -> String {
-        sign(
-            &self.key,
-            &claims(&self.as_.issuer, &self.url, scope),
-            Some("at+jwt"),
-        )
-    }
-
-    pub fn post(&self, token: &str) -> reqwest::RequestBuilder {
-        self.http
-            .post(&self.url)
-            .bearer_auth(token)
-            .header("accept", "application/json, text/event-stream")
-            .header("content-type", "application/json")
-    }
-
-    /// `initialize` and `notifications/initialized`; returns the session id.
-    pub async fn session(&self, token: &str, version: &str) -> String {
-        let r = self
-            .post(token)
-            .json(
-                &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                "protocolVersion": version, "capabilities": {},
-                "clientInfo": {"name": "test", "version": "1"}}}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
-        let body: Value = r.json().await.unwrap();
-        assert_eq!(body["result"]["protocolVersion"], version);
-        let r = self
-            .post(token)
-            .header("mcp-session-id", &sid)
-            .header("mcp-protocol-version", version)
-            .json(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 202);
-        sid
-    }
-
-    /// One request inside a session; returns the JSON-RPC response.
-    pub async fn call(&self, token: &str, sid: &str, method: &str, params: Value) -> Value {
-        let r = self
-            .post(token)
-            .header("mcp-session-id", sid)
-            .header("mcp-protocol-version", "2025-11-25")
-            .json(&json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{method}");
-        assert_eq!(r.headers()["content-type"], "application/json");
-        r.json().await.unwrap()
-    }
-
-    /// A stateless 2026-07-28 request with correct headers.
-    pub fn modern(&self, token: &str, method: &str, mut params: Value) -> reqwest::RequestBuilder {
-        params["_meta"] = json!({
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
-        });
-        let name = params
-            .get("name")
-            .or_else(|| params.get("uri"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let mut b = self
-            .post(token)
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", method);
-        if let Some(n) = name {
-            b = b.header("mcp-name", n);
-        }
-        b.json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-    }
-}
-
-/// Parses SSE text into (event, data) pairs.
-pub fn sse_events(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for block in text.split("\n\n") {
-        let mut ev = "message".to_owned();
-        let mut data = String::new();
-        let mut any = false;
-        for line in block.lines() {
-            if let Some(e) = line.strip_prefix("event:") {
-                ev = e.trim().to_owned();
-                any = true;
-            } else if let Some(d) = line.strip_prefix("data:") {
-                if !data.is_empty() {
-                    data.push('\n');
-                }
-                data.push_str(d.strip_prefix(' ').unwrap_or(d));
-                any = true;
-            }
-        }
-        if any && !data.is_empty() {
-            out.push((ev, data));
-        }
-    }
-    out
-}
-
-/// Headers that replace (not add to) what a builder already has: `builder.headers(hmap(..))`.
-pub fn hmap(pairs: &[(&'static str, &str)]) -> reqwest::header::HeaderMap {
-    let mut m = reqwest::header::HeaderMap::new();
-    for (k, v) in pairs {
-        m.insert(*k, v.parse().unwrap());
-    }
-    m
+/// Encodes `claims` under any header with any key material.
+pub fn forge(header: &Header, claims: &Value, key: &EncodingKey) -> String {
+    jsonwebtoken::encode(header, claims, key).unwrap()
 }

@@ -1,0 +1,12 @@
+//! The MCP server over real sockets against the mock authorization server of
+//! `tests::mock_as` (real signatures, forged tokens on demand). Test names cite checklist IDs.
+
+mod auth;
+mod cli;
+mod features;
+mod http_sse;
+mod jwks;
+mod logs;
+mod session;
+mod stateless;
+mod transport;
