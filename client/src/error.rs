@@ -178,7 +178,8 @@ impl ClientError {
     }
 
     /// Whether the request failed before any answer because the connection could not be
-    /// made (refused, unreachable, DNS): the server is not there at all.
+    /// made (refused, unreachable, DNS, or a TLS handshake that failed, e.g. an untrusted
+    /// certificate): there is no server to talk to at that address.
     pub fn is_connect(&self) -> bool {
         match self {
             Self::Transport { source, .. } => {

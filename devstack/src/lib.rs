@@ -87,30 +87,19 @@ impl DevStackBuilder {
 
     /// Binds both listeners on `127.0.0.1:0` and starts the servers.
     pub async fn start(self) -> Result<DevStack, StartError> {
-        let mcp_listener = loopback().await?;
-        let resource = format!(
-            "http://{}/mcp",
-            mcp_listener.local_addr().map_err(StartError::Bind)?
-        );
-        let mut as_config = auth_server::Config {
-            resources: vec![resource.clone()],
-            ..auth_server::Config::default()
-        };
-        for f in self.auth {
-            f(&mut as_config);
-        }
-        let auth = auth_server::serve(loopback().await?, as_config)
-            .await
-            .map_err(StartError::AuthServer)?;
-        let mut mcp_config = mcp_server::Config::new(auth.issuer(), &resource);
-        mcp_config.resources_dir = self.resources_dir;
-        for f in self.mcp {
-            f(&mut mcp_config);
-        }
-        let mcp = mcp_server::serve(mcp_listener, mcp_config)
-            .await
-            .map_err(StartError::McpServer)?;
-        Ok(DevStack { auth, mcp })
+        let Self {
+            auth,
+            mcp,
+            resources_dir,
+        } = self;
+        DevStack::start_with(
+            |c| auth.into_iter().for_each(|f| f(c)),
+            |c| {
+                c.resources_dir = resources_dir;
+                mcp.into_iter().for_each(|f| f(c));
+            },
+        )
+        .await
     }
 }
 
@@ -142,6 +131,34 @@ impl DevStack {
     /// Starts both servers with their defaults.
     pub async fn start() -> Result<Self, StartError> {
         Self::builder().start().await
+    }
+
+    /// Starts both servers, adjusting the configurations with closures that may borrow
+    /// (the builder's must be `'static`). `tweak_auth` runs after `resources` is set to the MCP
+    /// endpoint; `tweak_mcp` after the issuer and resource URL are set.
+    pub async fn start_with(
+        tweak_auth: impl FnOnce(&mut auth_server::Config),
+        tweak_mcp: impl FnOnce(&mut mcp_server::Config),
+    ) -> Result<Self, StartError> {
+        let mcp_listener = loopback().await?;
+        let resource = format!(
+            "http://{}/mcp",
+            mcp_listener.local_addr().map_err(StartError::Bind)?
+        );
+        let mut as_config = auth_server::Config {
+            resources: vec![resource.clone()],
+            ..auth_server::Config::default()
+        };
+        tweak_auth(&mut as_config);
+        let auth = auth_server::serve(loopback().await?, as_config)
+            .await
+            .map_err(StartError::AuthServer)?;
+        let mut mcp_config = mcp_server::Config::new(auth.issuer(), &resource);
+        tweak_mcp(&mut mcp_config);
+        let mcp = mcp_server::serve(mcp_listener, mcp_config)
+            .await
+            .map_err(StartError::McpServer)?;
+        Ok(Self { auth, mcp })
     }
 
     /// The authorization server's issuer, e.g. `http://127.0.0.1:39677`.

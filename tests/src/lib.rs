@@ -249,43 +249,28 @@ impl std::io::Write for LogCapture {
     }
 }
 
-/// Both servers in-process on loopback: the MCP server's listener is bound first so the
-/// authorization server knows the resource URL (RFC 8707) before it starts.
-#[derive(Debug)]
-pub struct Stack {
-    pub auth: auth_server::RunningServer,
-    pub mcp: mcp_server::RunningServer,
-}
+/// Both servers in-process on loopback (the `devstack` crate, as the CLI's demo uses).
+pub type Stack = devstack::DevStack;
 
-impl Stack {
-    pub fn issuer(&self) -> &str {
-        self.auth.issuer()
-    }
-    pub fn mcp_url(&self) -> &str {
-        self.mcp.resource_url()
-    }
-}
-
-/// Starts the stack; `tweak_as` and `tweak_mcp` adjust the configs.
+/// Starts the stack with the test defaults (fault injection on, the sample resources served);
+/// `tweak_as` and `tweak_mcp` adjust the configs.
 pub async fn stack(
     tweak_as: impl FnOnce(&mut auth_server::Config),
     tweak_mcp: impl FnOnce(&mut mcp_server::Config),
 ) -> Stack {
     init_tracing();
-    let mcp_listener = loopback_listener().await;
-    let resource = format!("http://{}/mcp", mcp_listener.local_addr().expect("addr"));
-    let auth = auth_server(|c| {
-        c.resources = vec![resource.clone()];
-        tweak_as(c);
-    })
-    .await;
-    let mut cfg = mcp_server::Config::new(auth.issuer(), &resource);
-    cfg.resources_dir = Some(mcp_resources_dir());
-    tweak_mcp(&mut cfg);
-    let mcp = mcp_server::serve(mcp_listener, cfg)
-        .await
-        .expect("MCP server starts");
-    Stack { auth, mcp }
+    devstack::DevStack::start_with(
+        |c| {
+            c.faults.enabled = true;
+            tweak_as(c);
+        },
+        |c| {
+            c.resources_dir = Some(mcp_resources_dir());
+            tweak_mcp(c);
+        },
+    )
+    .await
+    .expect("both servers start")
 }
 
 /// The sample resources folder of the MCP server crate.

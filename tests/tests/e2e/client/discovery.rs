@@ -67,7 +67,7 @@ async fn discovery_refuses_resource_mismatch_cl03() {
     let m = mock::spawn().await;
     m.doc(PRM_INSERTED, prm(&m, "https://evil.example/mcp"));
     let e = prm_of(&m).await.unwrap_err();
-    assert!(matches!(e, ClientError::Discovery(_)), "{e}");
+    assert!(matches!(e, ClientError::Discovery { .. }), "{e}");
 }
 
 /// CL-05: RFC 8414 path insertion, then the OIDC variants, in order.
@@ -113,7 +113,7 @@ async fn discovery_refuses_issuer_mismatch_cl06() {
     m.doc(ASM_ROOT, asm(&format!("{}/", m.base())));
     let e = asm_error(&m).await;
     assert!(
-        matches!(e, ClientError::Discovery(ref s) if s.contains("CL-06")),
+        matches!(e, ClientError::Discovery { ref reason, .. } if reason.contains("CL-06")),
         "{e}"
     );
 }
@@ -129,7 +129,7 @@ async fn discovery_refuses_missing_s256_cl07() {
     m.doc(ASM_ROOT, doc);
     let e = asm_error(&m).await;
     assert!(
-        matches!(e, ClientError::Discovery(ref s) if s.contains("S256")),
+        matches!(e, ClientError::Discovery { ref reason, .. } if reason.contains("S256")),
         "{e}"
     );
     let mut doc = asm(&m.base());

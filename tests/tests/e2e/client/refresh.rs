@@ -56,9 +56,17 @@ async fn failing_token_endpoint_is_called_once_for_concurrent_callers() {
     let clock = TestClock::starting_now();
     let mgr = manager(&m, &clock);
     mgr.set_tokens(expired_set(&clock), None);
-    for result in concurrent_access_tokens(&mgr, 20).await {
-        assert!(matches!(result, Err(ClientError::Transport(_))));
-    }
+    // One caller sees the endpoint's 503; the 19 queued behind the gate reuse that failure.
+    let results = concurrent_access_tokens(&mgr, 20).await;
+    let failed_503 = results
+        .iter()
+        .filter(|r| matches!(r, Err(e @ ClientError::HttpStatus { .. }) if e.status() == Some(reqwest::StatusCode::SERVICE_UNAVAILABLE)))
+        .count();
+    let held = results
+        .iter()
+        .filter(|r| matches!(r, Err(ClientError::RetryLater { .. })))
+        .count();
+    assert_eq!((failed_503, held), (1, 19), "{results:?}");
     assert_eq!(m.token_hits(), 1);
     // After the hold time a new attempt is made.
     clock.advance(Duration::from_secs(3));

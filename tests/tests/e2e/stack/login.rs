@@ -34,12 +34,13 @@ async fn authorization_server_down_during_login_is_a_transport_error() {
     let Stack { auth, mcp: _mcp } = s;
     auth.shutdown().await;
     // The MCP server's PRM is found; fetching the AS metadata cannot connect.
-    match connect(client_config(&url)).await.unwrap_err() {
-        ClientError::Transport(m) => {
-            assert!(m.contains("/.well-known/oauth-authorization-server"), "{m}")
-        }
-        other => panic!("expected Transport, got {other:?}"),
-    }
+    let err = connect(client_config(&url)).await.unwrap_err();
+    assert!(err.is_connect(), "expected a connect failure, got {err:?}");
+    let text = http_oauth2_client::error::report(&err);
+    assert!(
+        text.contains("/.well-known/oauth-authorization-server"),
+        "{text}"
+    );
 }
 
 /// CL-29: a dropped connection at the token endpoint is retried once.
@@ -124,7 +125,7 @@ async fn malformed_token_response_is_a_typed_error_not_a_panic() {
 async fn malformed_authorization_server_metadata_is_a_discovery_error() {
     let (_stack, login) = login_with_fault("metadata", Fault::MalformedJson, None).await;
     let err = login.unwrap_err();
-    assert!(matches!(err, ClientError::Discovery(_)), "{err:?}");
+    assert!(matches!(err, ClientError::Discovery { .. }), "{err:?}");
 }
 
 /// CL-28: the loopback listener is open only for the flow and times out.
@@ -136,7 +137,7 @@ async fn authorization_timeout_when_nobody_comes_back_to_the_loopback_listener()
         .login_timeout(Duration::from_millis(300));
     let started = std::time::Instant::now();
     let err = connect(cfg).await.unwrap_err();
-    assert!(matches!(err, ClientError::Timeout(_)), "{err:?}");
+    assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
@@ -227,10 +228,12 @@ async fn tls_certificate_validation_failure_is_reported_clearly() {
     let _mcp = mcp_server::serve(listener, cfg).await.unwrap();
     // The client does not trust the throw-away CA.
     let err = connect(client_config(&resource)).await.unwrap_err();
-    match &err {
-        ClientError::Transport(m) => assert!(m.contains("invalid peer certificate"), "{m}"),
-        other => panic!("expected Transport (certificate), got {other:?}"),
-    }
+    assert!(
+        matches!(err, ClientError::Transport { .. }),
+        "expected Transport (certificate), got {err:?}"
+    );
+    let text = http_oauth2_client::error::report(&err);
+    assert!(text.contains("invalid peer certificate"), "{text}");
     assert_eq!(
         auth.hits("metadata"),
         0,
@@ -268,7 +271,7 @@ async fn discovery_failure_when_the_server_publishes_no_metadata() {
         let _ = axum::serve(listener, app).await;
     });
     let err = connect(client_config(&url)).await.unwrap_err();
-    assert!(matches!(err, ClientError::Discovery(_)), "{err:?}");
+    assert!(matches!(err, ClientError::Discovery { .. }), "{err:?}");
 }
 
 /// CL-03: PRM naming another resource is refused before any login.
@@ -283,7 +286,7 @@ async fn resource_mismatch_in_protected_resource_metadata_is_refused() {
     cfg.resources_dir = Some(mcp_resources_dir());
     let _m = mcp_server::serve(listener, cfg).await.unwrap();
     let err = connect(client_config(&url)).await.unwrap_err();
-    assert!(matches!(err, ClientError::Discovery(_)), "{err:?}");
+    assert!(matches!(err, ClientError::Discovery { .. }), "{err:?}");
     assert_eq!(
         s.auth.hits("authorize"),
         0,

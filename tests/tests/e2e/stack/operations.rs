@@ -238,21 +238,32 @@ async fn notifications_cancelled_stops_a_running_request_pr40() {
     assert!(body.is_empty());
 }
 
-/// The README's main job, in process: every step of `demo` succeeds.
-#[tokio::test]
-async fn demo_runs_the_whole_flow_step_by_step() {
-    init_tracing();
-    let mut printed = Vec::new();
-    let (steps, _servers) = http_oauth2_client::demo::run(|s| printed.push(s.title.clone()))
-        .await
-        .expect("demo");
-    assert_eq!(printed.len(), steps.len());
-    assert!(steps.len() >= 10, "{steps:?}");
+/// The README's main job: `http-oauth2-client demo --json` (the CLI binary, run from the
+/// repository root as `cargo run` does) completes every step and exits 0.
+#[test]
+fn demo_runs_the_whole_flow_step_by_step() {
+    let out = std::process::Command::new(tests::workspace_binary("http-oauth2-client"))
+        .args(["demo", "--json"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the CLI (built by `cargo build --workspace --bins`)");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["ok"], true);
+    let steps = report["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 12, "{report:#}");
     let all: String = steps
         .iter()
-        .map(|s| format!("{} => {}\n", s.title, s.detail))
+        .map(|s| format!("{} => {}\n", s["title"].as_str().unwrap(), s["detail"].as_str().unwrap()))
         .collect();
     assert!(all.contains("hello through OAuth"), "{all}");
     assert!(all.contains("refresh token rotated: true"), "{all}");
+    assert!(all.contains("read file:///"), "the sample resources are served: {all}");
     assert!(all.contains("=> 42"), "{all}");
 }

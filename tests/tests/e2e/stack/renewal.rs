@@ -166,7 +166,7 @@ async fn timeouts_on_protected_calls_are_typed_errors() {
         .call_tool("slow_task", json!({"steps": 5, "delay_ms": 200}), None)
         .await
         .unwrap_err();
-    assert!(matches!(err, ClientError::Timeout(_)), "{err:?}");
+    assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "{:?}",
@@ -239,7 +239,12 @@ async fn oauth_errors_propagate_to_the_mcp_layer_as_typed_errors() {
         .set("token", Fault::Status { status: 500 }, None);
     let err = echo(&c.mcp).await.unwrap_err();
     match err {
-        ClientError::TokenEndpoint { code, description } => {
+        ClientError::TokenEndpoint {
+            status,
+            code,
+            description,
+        } => {
+            assert_eq!(status, 500);
             assert_eq!(code, ErrorCode::ServerError);
             assert_eq!(description.as_deref(), Some("injected fault"));
         }
