@@ -97,9 +97,19 @@ impl HostPolicy {
 }
 
 fn forbidden(msg: &'static str) -> Response {
-    super::rpc_error(StatusCode::FORBIDDEN, None, -32600, msg, None)
+    super::message::error_response(
+        StatusCode::FORBIDDEN,
+        None,
+        jsonrpsee::types::ErrorObject::borrowed(
+            jsonrpsee::types::error::INVALID_REQUEST_CODE,
+            msg,
+            None,
+        ),
+    )
 }
 
+// Spelled out (not built from `shared::mcp::header`): `HeaderValue::from_static` needs one
+// literal, and building it per request would allocate.
 const EXPOSE: &str = "www-authenticate, mcp-session-id, mcp-protocol-version";
 const DEFAULT_ALLOW_HEADERS: &str = "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, mcp-name, last-event-id";
 
