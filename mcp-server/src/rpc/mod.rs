@@ -124,12 +124,22 @@ pub(crate) const LOG_LEVELS: &[&str] = &[
     "emergency",
 ];
 
-fn listed(key: &str, items: Vec<Value>, next: Option<String>) -> Value {
+/// A `*/list` result: one page of `all` under `key` (PR-38), with `nextCursor` when more
+/// follow, and cache hints under 2026-07-28.
+fn list(
+    c: &RequestCtx,
+    p: &Params<'_>,
+    st: &State,
+    key: &str,
+    all: &[Value],
+) -> Result<Value, ErrorObjectOwned> {
+    let cp: CursorParams = parse(p)?;
+    let (items, next) = page(all, cp.cursor.as_deref(), st.config.limits.page_size)?;
     let mut r = json!({ key: items });
     if let Some(n) = next {
         r["nextCursor"] = json!(n);
     }
-    r
+    Ok(c.finish(r, Some("public")))
 }
 
 /// Builds the module with every MCP method.
@@ -187,14 +197,7 @@ pub(crate) fn rpc_module(
         Ok(json!({}))
     })?;
     m.register_async_method("tools/list", |p, st, ext| async move {
-        let c = ctx(&ext)?;
-        let cp: CursorParams = parse(&p)?;
-        let (items, next) = page(
-            tools::definitions(),
-            cp.cursor.as_deref(),
-            st.config.limits.page_size,
-        )?;
-        Ok::<_, ErrorObjectOwned>(c.finish(listed("tools", items, next), Some("public")))
+        list(ctx(&ext)?, &p, &st, "tools", tools::definitions())
     })?;
     m.register_async_method("tools/call", |p, st, ext| async move {
         let c = ctx(&ext)?.clone();
@@ -210,22 +213,11 @@ pub(crate) fn rpc_module(
     })?;
     m.register_async_method("resources/list", |p, st, ext| async move {
         let c = ctx(&ext)?;
-        let cp: CursorParams = parse(&p)?;
-        let all = resources::list(&st).await;
-        let (items, next) = page(&all, cp.cursor.as_deref(), st.config.limits.page_size)?;
-        Ok::<_, ErrorObjectOwned>(c.finish(listed("resources", items, next), Some("public")))
+        list(c, &p, &st, "resources", &resources::list(&st).await)
     })?;
     m.register_async_method("resources/templates/list", |p, st, ext| async move {
-        let c = ctx(&ext)?;
-        let cp: CursorParams = parse(&p)?;
-        let (items, next) = page(
-            &resources::templates(),
-            cp.cursor.as_deref(),
-            st.config.limits.page_size,
-        )?;
-        Ok::<_, ErrorObjectOwned>(
-            c.finish(listed("resourceTemplates", items, next), Some("public")),
-        )
+        let templates = resources::templates();
+        list(ctx(&ext)?, &p, &st, "resourceTemplates", &templates)
     })?;
     m.register_async_method("resources/read", |p, st, ext| async move {
         let c = ctx(&ext)?;
@@ -233,14 +225,7 @@ pub(crate) fn rpc_module(
         Ok::<_, ErrorObjectOwned>(c.finish(r, Some("public")))
     })?;
     m.register_async_method("prompts/list", |p, st, ext| async move {
-        let c = ctx(&ext)?;
-        let cp: CursorParams = parse(&p)?;
-        let (items, next) = page(
-            &prompts::definitions(),
-            cp.cursor.as_deref(),
-            st.config.limits.page_size,
-        )?;
-        Ok::<_, ErrorObjectOwned>(c.finish(listed("prompts", items, next), Some("public")))
+        list(ctx(&ext)?, &p, &st, "prompts", &prompts::definitions())
     })?;
     m.register_async_method("prompts/get", |p, _st, ext| async move {
         let c = ctx(&ext)?;

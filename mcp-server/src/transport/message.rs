@@ -175,6 +175,11 @@ pub(crate) fn error_json(id: Option<&str>, error: &ErrorObject<'_>) -> String {
     format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{error}}}"#)
 }
 
+/// [`error_response`] with 400.
+pub(crate) fn bad_request(id: Option<&RawValue>, error: ErrorObject<'_>) -> Response {
+    error_response(StatusCode::BAD_REQUEST, id, error)
+}
+
 /// [`error_json`] as an HTTP response with `status`.
 pub(crate) fn error_response(
     status: StatusCode,

@@ -15,16 +15,12 @@ use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
 use tokio::sync::mpsc;
 
 use super::handle::{Delivery, Exchange, Handled, handle_message};
-use super::message::{self, Message, error_json, error_response};
+use super::message::{self, Message, bad_request, error_json, error_response};
 use super::respond::{accepted, accepts_sse, json_response, session_stream};
 use super::session::Session;
 use super::{App, H_SESSION, H_VERSION, header};
 use crate::auth::{AuthContext, Authenticated};
 use crate::rpc::{Era, negotiate};
-
-fn bad_request(id: Option<&RawValue>, error: ErrorObject<'_>) -> Response {
-    error_response(StatusCode::BAD_REQUEST, id, error)
-}
 
 fn invalid_request(id: Option<&RawValue>, msg: &'static str) -> Response {
     bad_request(id, ErrorObject::borrowed(INVALID_REQUEST_CODE, msg, None))
@@ -45,39 +41,28 @@ fn session_for(
     app.sessions.bound(sid, auth)
 }
 
-/// One message in an existing session.
-pub(super) async fn post(
-    app: &Arc<App>,
-    auth: Arc<AuthContext>,
+/// The session a (non-`initialize`) POST names, after the version header check (TR-41:
+/// absent means 2025-03-26; an unsupported value gets 400).
+pub(super) fn check(
+    app: &App,
+    auth: &AuthContext,
     headers: &HeaderMap,
     msg: &Message<'_>,
-) -> Response {
-    let session = match session_for(app, &auth, headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    // TR-41: absent means 2025-03-26; an unsupported value gets 400.
+) -> Result<Arc<Session>, Response> {
+    let session = session_for(app, auth, headers)?;
     if let Some(v) = header(headers, &H_VERSION)
         && !SESSION_VERSIONS.contains(&v)
     {
-        return bad_request(
+        return Err(bad_request(
             msg.id,
             ErrorObject::owned(
                 INVALID_REQUEST_CODE,
                 "Unsupported MCP-Protocol-Version",
                 Some(json!({"supported": SESSION_VERSIONS, "requested": v})),
             ),
-        );
+        ));
     }
-    let x = Exchange {
-        app,
-        auth,
-        era: Era::Legacy(session.version),
-        session: Some(&session),
-    };
-    handle_message(x, msg, Delivery::Http(headers))
-        .await
-        .into_response()
+    Ok(session)
 }
 
 /// `initialize` (a request, not a notification): opens a session with the negotiated

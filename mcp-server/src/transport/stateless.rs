@@ -2,11 +2,9 @@
 //! session; the version travels in `MCP-Protocol-Version` and `_meta`, and `Mcp-Method` /
 //! `Mcp-Name` must repeat what the body says.
 
-use std::sync::Arc;
-
 use axum::response::Response;
 use base64::Engine as _;
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use jsonrpsee::types::ErrorObject;
 use jsonrpsee::types::error::{INVALID_PARAMS_CODE, INVALID_REQUEST_CODE};
 use serde_json::json;
@@ -14,11 +12,8 @@ use serde_json::value::RawValue;
 use shared::mcp::error_code::{HEADER_MISMATCH, UNSUPPORTED_VERSION};
 use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
 
-use super::handle::{Delivery, Exchange, handle_message};
-use super::message::{Message, error_response};
-use super::{App, H_METHOD, H_NAME, H_VERSION, header};
-use crate::auth::AuthContext;
-use crate::rpc::Era;
+use super::message::{Message, bad_request};
+use super::{H_METHOD, H_NAME, H_VERSION, header};
 
 /// TR-19: `=?base64?...?=` sentinel values are decoded before comparing.
 fn decode_header_value(v: &str) -> Option<String> {
@@ -34,37 +29,13 @@ fn decode_header_value(v: &str) -> Option<String> {
     }
 }
 
-fn bad_request(id: Option<&RawValue>, error: ErrorObject<'_>) -> Response {
-    error_response(StatusCode::BAD_REQUEST, id, error)
-}
-
 fn mismatch(id: Option<&RawValue>, what: &'static str) -> Response {
     bad_request(id, ErrorObject::borrowed(HEADER_MISMATCH, what, None))
 }
 
-/// Checks the 2026-07-28 header and `_meta` rules, then hands the message to
-/// [`handle_message`].
-pub(super) async fn post(
-    app: &Arc<App>,
-    auth: Arc<AuthContext>,
-    headers: &HeaderMap,
-    msg: &Message<'_>,
-) -> Response {
-    if let Err(r) = check(headers, msg) {
-        return r;
-    }
-    let x = Exchange {
-        app,
-        auth,
-        era: Era::Modern,
-        session: None,
-    };
-    handle_message(x, msg, Delivery::Http(headers))
-        .await
-        .into_response()
-}
-
-fn check(headers: &HeaderMap, msg: &Message<'_>) -> Result<(), Response> {
+/// Checks the 2026-07-28 header and `_meta` rules (the message then takes the common path
+/// with no session).
+pub(super) fn check(headers: &HeaderMap, msg: &Message<'_>) -> Result<(), Response> {
     let id = msg.id;
     for h in [&H_VERSION, &H_METHOD, &H_NAME] {
         if headers.get_all(h).iter().nth(1).is_some() {

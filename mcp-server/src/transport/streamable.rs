@@ -12,8 +12,10 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use shared::mcp::STATELESS_VERSION;
 
+use super::handle::{Delivery, Exchange, handle_message};
 use super::{App, H_SESSION, H_VERSION, header, message, sessions, stateless};
 use crate::auth::Authenticated;
+use crate::rpc::Era;
 
 /// POST on the MCP endpoint.
 ///
@@ -43,13 +45,30 @@ pub(crate) async fn post(State(app): State<Arc<App>>, req: axum::extract::Reques
         && (meta_version
             || header(&headers, &H_VERSION) == Some(STATELESS_VERSION)
             || msg.method() == "server/discover");
-    if modern {
-        stateless::post(&app, auth, &headers, &msg).await
+    let session;
+    let (era, session) = if modern {
+        if let Err(r) = stateless::check(&headers, &msg) {
+            return r;
+        }
+        (Era::Modern, None)
     } else if msg.method() == "initialize" && msg.id.is_some() {
-        sessions::initialize(&app, auth, &headers, &msg).await
+        return sessions::initialize(&app, auth, &headers, &msg).await;
     } else {
-        sessions::post(&app, auth, &headers, &msg).await
-    }
+        session = match sessions::check(&app, &auth, &headers, &msg) {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        (Era::Legacy(session.version), Some(&session))
+    };
+    let x = Exchange {
+        app: &app,
+        auth,
+        era,
+        session,
+    };
+    handle_message(x, &msg, Delivery::Http(&headers))
+        .await
+        .into_response()
 }
 
 /// 413 when the body exceeds the limit, 400 when it cannot be read.
