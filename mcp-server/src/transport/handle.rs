@@ -123,9 +123,11 @@ impl Exchange<'_> {
 
     /// Runs an admitted request and answers it as `delivery` asks. A request runs in its own
     /// task when its answer streams, or when the method declares it long-running
-    /// ([`rpc::runs_long`]) and a session can cancel it; otherwise inline.
+    /// ([`rpc::runs_long`]) and a session can cancel it; otherwise inline. In a session,
+    /// long-running requests (and every HTTP+SSE request) can be cancelled.
     pub(crate) async fn dispatch(self, msg: &Message<'_>, delivery: Delivery<'_>) -> Handled {
         let (app, session) = (self.app, self.session);
+        let long = session.is_some() && rpc::runs_long(msg.method(), msg.peek.name.as_deref());
         match delivery {
             Delivery::SessionStream(tx) => {
                 let progress = msg.progress_token().map(|t| (t.clone(), tx.clone()));
@@ -137,12 +139,11 @@ impl Exchange<'_> {
                     let (tx, rx) = mpsc::channel::<String>(32);
                     let ctx = self.into_ctx(Some((token.clone(), tx)));
                     let live = StreamingGuard::new(&app.streaming);
-                    let task = spawn(app, session, msg, ctx, None, Some(live));
+                    let cancel = session.filter(|_| long);
+                    let task = spawn(app, cancel, msg, ctx, None, Some(live));
                     Handled::Http(progress_stream(app, rx, task))
                 }
-                _ if session.is_some()
-                    && rpc::runs_long(msg.method(), msg.peek.name.as_deref()) =>
-                {
+                _ if long => {
                     let task = spawn(app, session, msg, self.into_ctx(None), None, None);
                     let guard = AbortOnDrop(task.abort_handle());
                     let r = task.await;
@@ -170,12 +171,12 @@ impl Exchange<'_> {
     }
 }
 
-/// Runs `msg` in its own task, registered with the session (if any) so that
+/// Runs `msg` in its own task, registered with the `cancel` session (if any) so that
 /// `notifications/cancelled` can abort it. The task's output is the response, or `None` when
 /// it was sent to `reply`. `live` is held until the task ends.
 fn spawn(
     app: &Arc<App>,
-    session: Option<&Arc<Session>>,
+    cancel: Option<&Arc<Session>>,
     msg: &Message<'_>,
     ctx: RequestCtx,
     reply: Option<NotificationSink>,
@@ -183,7 +184,7 @@ fn spawn(
 ) -> JoinHandle<Option<String>> {
     let call = msg.to_owned_parts();
     let app = app.clone();
-    let owned = session.cloned();
+    let owned = cancel.cloned();
     let task = tokio::spawn(async move {
         let _live = live;
         let resp = call.run(&app, ctx).await;
@@ -198,7 +199,7 @@ fn spawn(
             None => Some(resp),
         }
     });
-    if let Some(s) = session {
+    if let Some(s) = cancel {
         s.track(
             msg.id.map(|r| r.get().to_owned()).unwrap_or_default(),
             task.abort_handle(),
