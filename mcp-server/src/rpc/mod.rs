@@ -170,7 +170,7 @@ pub(crate) fn rpc_module(
         let mut r = json!({
             "supportedVersions": supported,
             "capabilities": capabilities(true),
-            "_meta": {"io.modelcontextprotocol/serverInfo": server_info()},
+            "_meta": {shared::mcp::meta::SERVER_INFO: server_info()},
         });
         if let Some(i) = &st.config.instructions {
             r["instructions"] = json!(i);

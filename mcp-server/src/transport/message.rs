@@ -45,6 +45,7 @@ fn present_raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de Raw
 pub(crate) struct MetaPeek<'a> {
     #[serde(rename = "progressToken", default)]
     pub(crate) progress_token: Option<Value>,
+    // serde needs literals here; a unit test checks them against `shared::mcp::meta`.
     #[serde(rename = "io.modelcontextprotocol/protocolVersion", default, borrow)]
     pub(crate) version: Option<Cow<'a, str>>,
     #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default, borrow)]
@@ -230,5 +231,42 @@ impl OwnedCall {
             ctx,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::mcp::meta;
+
+    #[test]
+    fn error_json_echoes_the_raw_id_in_jsonrpsee_shape() {
+        assert_eq!(
+            error_json(Some("\"a\""), &ErrorCode::MethodNotFound.into()),
+            r#"{"jsonrpc":"2.0","id":"a","error":{"code":-32601,"message":"Method not found"}}"#
+        );
+        let data = ErrorObject::owned(-32022, "Unsupported", Some(serde_json::json!([1])));
+        assert_eq!(
+            error_json(None, &data),
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32022,"message":"Unsupported","data":[1]}}"#
+        );
+    }
+
+    #[test]
+    fn meta_peek_reads_the_shared_meta_keys() {
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "echo", "_meta": {
+            meta::PROTOCOL_VERSION: "2026-07-28",
+            meta::CLIENT_CAPABILITIES: {},
+            "progressToken": "p",
+        }}})
+        .to_string();
+        let m = parse(body.as_bytes()).unwrap();
+        let peek = m.peek.meta.as_ref().unwrap();
+        assert_eq!(peek.version.as_deref(), Some("2026-07-28"));
+        assert!(peek.client_capabilities.is_some());
+        assert_eq!(m.progress_token(), Some(&serde_json::json!("p")));
+        assert_eq!(m.peek.name.as_deref(), Some("echo"));
+        assert!(parse(br#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#).is_err());
     }
 }
