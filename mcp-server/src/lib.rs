@@ -2,7 +2,7 @@
 //!
 //! * [`auth`]: a reusable tower layer validating RFC 9068 JWT access tokens against the
 //!   authorization server's JWKS (moka caches), with RFC 6750/9728 challenges.
-//! * `rpc`: the MCP methods as a jsonrpsee `RpcModule` (tools, resources, prompts,
+//! * `rpc` (private): the MCP methods as a jsonrpsee `RpcModule` (tools, resources, prompts,
 //!   completion, ping, logging).
 //! * `transport`: Streamable HTTP (session era 2025-03-26..2025-11-25 and stateless
 //!   2026-07-28 on one endpoint), HTTP+SSE (2024-11-05), PRM, Origin/Host checks, CORS.
@@ -24,7 +24,7 @@
 pub mod auth;
 pub mod config;
 mod error;
-pub mod rpc;
+mod rpc;
 mod server;
 mod transport;
 

@@ -1,7 +1,8 @@
 //! `http-mcp-mock-server [--config PATH] [--bind ADDR] [--auth-server ISSUER_URL] [--resource URL]`
 //!
-//! Prints exactly one stdout line, `listening on http://ADDR`, once ready. Graceful shutdown
-//! on SIGTERM and Ctrl-C. A bad configuration prints a message to stderr and exits with 2.
+//! Prints exactly one stdout line, `listening on http://ADDR` (`https://` when `tls_cert` and
+//! `tls_key` are set), once ready. Graceful shutdown on SIGTERM and Ctrl-C. A bad
+//! configuration prints a message to stderr and exits with 2.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -132,6 +133,12 @@ async fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // The same rule as `serve`: TLS when both the certificate and the key are configured.
+    let scheme = if cfg.tls_cert.is_some() && cfg.tls_key.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let server = match mcp_server::serve(listener, cfg).await {
         Ok(s) => s,
         Err(mcp_server::Error::Config(e)) => {
@@ -143,7 +150,7 @@ async fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!("listening on http://{}", server.local_addr());
+    println!("listening on {scheme}://{}", server.local_addr());
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;

@@ -14,8 +14,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod challenge;
 pub mod clock;
 pub mod jwt;
+pub mod mcp;
 pub mod oauth;
 pub mod pkce;
 #[cfg(feature = "bin")]

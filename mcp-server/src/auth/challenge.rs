@@ -1,51 +1,29 @@
-//! RFC 6750 §3 `WWW-Authenticate` challenges with the RFC 9728 `resource_metadata` parameter,
-//! and the matching 400/401/403/503 responses.
+//! The 400/401/403/503 answers to failed authentication, with RFC 6750 §3 `WWW-Authenticate`
+//! challenges written by [`shared::challenge::BearerChallenge`].
 
 use axum::body::Body;
 use http::{HeaderValue, Response, StatusCode, header};
+use shared::challenge::BearerChallenge;
 use shared::scope::ScopeSet;
 
 use super::AuthError;
 
-/// Quotes a value for an auth-param (RFC 9110 §11.2 quoted-string): `"` and `\` escaped,
-/// anything outside visible ASCII replaced.
-fn quote(out: &mut String, v: &str) {
-    out.push('"');
-    for c in v.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            ' '..='~' => out.push(c),
-            _ => out.push('?'),
-        }
-    }
-    out.push('"');
-}
-
-fn challenge(prm: &str, error: Option<(&str, &str)>, scope: Option<&ScopeSet>) -> String {
-    let mut s = String::with_capacity(128);
-    s.push_str("Bearer ");
+/// A challenge response: `WWW-Authenticate` from [`BearerChallenge`], `no-store`, and with an
+/// error code a JSON body `{"error", "error_description"}` (RFC 6750 §3).
+fn response(
+    status: StatusCode,
+    prm: &str,
+    error: Option<(&str, &str)>,
+    scope: Option<&ScopeSet>,
+) -> Response<Body> {
+    let mut www = BearerChallenge::new(prm);
     if let Some((code, desc)) = error {
-        s.push_str("error=");
-        quote(&mut s, code);
-        s.push_str(", error_description=");
-        quote(&mut s, desc);
-        s.push_str(", ");
+        www = www.error(code, desc);
     }
     if let Some(scope) = scope {
-        s.push_str("scope=");
-        quote(&mut s, &scope.to_string());
-        s.push_str(", ");
+        www = www.scope(scope);
     }
-    s.push_str("resource_metadata=");
-    quote(&mut s, prm);
-    s
-}
-
-fn response(status: StatusCode, www: String, body: Option<(&str, &str)>) -> Response<Body> {
-    let body = match body {
+    let body = match error {
         Some((code, desc)) => {
             Body::from(serde_json::json!({"error": code, "error_description": desc}).to_string())
         }
@@ -54,11 +32,11 @@ fn response(status: StatusCode, www: String, body: Option<(&str, &str)>) -> Resp
     let mut r = Response::new(body);
     *r.status_mut() = status;
     let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&www) {
+    if let Ok(v) = HeaderValue::from_str(&www.build()) {
         h.insert(header::WWW_AUTHENTICATE, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status != StatusCode::UNAUTHORIZED || www.contains("error=") {
+    if error.is_some() {
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -76,23 +54,19 @@ fn response(status: StatusCode, www: String, body: Option<(&str, &str)>) -> Resp
 /// `scope`, when given, is added to the 401 challenge (the scopes the resource offers).
 pub fn unauthorized(prm: &str, err: &AuthError, scope: Option<&ScopeSet>) -> Response<Body> {
     match err {
-        AuthError::Missing => response(StatusCode::UNAUTHORIZED, challenge(prm, None, scope), None),
-        AuthError::InvalidRequest(d) => {
-            let e = ("invalid_request", *d);
-            response(
-                StatusCode::BAD_REQUEST,
-                challenge(prm, Some(e), None),
-                Some(e),
-            )
-        }
-        AuthError::InvalidToken(d) => {
-            let e = ("invalid_token", *d);
-            response(
-                StatusCode::UNAUTHORIZED,
-                challenge(prm, Some(e), scope),
-                Some(e),
-            )
-        }
+        AuthError::Missing => response(StatusCode::UNAUTHORIZED, prm, None, scope),
+        AuthError::InvalidRequest(d) => response(
+            StatusCode::BAD_REQUEST,
+            prm,
+            Some(("invalid_request", d)),
+            None,
+        ),
+        AuthError::InvalidToken(d) => response(
+            StatusCode::UNAUTHORIZED,
+            prm,
+            Some(("invalid_token", d)),
+            scope,
+        ),
         AuthError::KeysUnavailable => {
             let mut r = Response::new(Body::from(
                 r#"{"error":"temporarily_unavailable","error_description":"authorization server keys unavailable"}"#,
@@ -111,14 +85,14 @@ pub fn unauthorized(prm: &str, err: &AuthError, scope: Option<&ScopeSet>) -> Res
 
 /// 403 `insufficient_scope` listing every scope the operation needs (checklist RS-07, RS-08).
 pub fn forbidden_insufficient_scope(prm: &str, required: &ScopeSet) -> Response<Body> {
-    let e = (
-        "insufficient_scope",
-        "the access token lacks a scope this request needs",
-    );
     response(
         StatusCode::FORBIDDEN,
-        challenge(prm, Some(e), Some(required)),
-        Some(e),
+        prm,
+        Some((
+            "insufficient_scope",
+            "the access token lacks a scope this request needs",
+        )),
+        Some(required),
     )
 }
 

@@ -130,3 +130,6 @@ pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests;

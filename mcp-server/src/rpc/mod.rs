@@ -1,13 +1,18 @@
-//! The MCP methods as a jsonrpsee [`RpcModule`]. The HTTP front (`transport`) parses the
-//! JSON-RPC envelope, checks auth/scopes/headers and calls `dispatch`, which runs the
-//! registered jsonrpsee method with per-request [`Extensions`] carrying a [`RequestCtx`]
-//! (validated [`AuthContext`], protocol era, progress sink).
+//! The MCP methods as a jsonrpsee [`RpcModule`]: the method table and its dispatcher. The
+//! HTTP front (`transport`) parses each JSON-RPC message once, checks scopes and the MCP
+//! header rules, and calls [`dispatch`], which runs the registered jsonrpsee method with
+//! per-request [`Extensions`] carrying a [`RequestCtx`] (validated
+//! [`AuthContext`](crate::auth::AuthContext), protocol era, progress sink, session log).
 //!
-//! Calling the registered callback directly (instead of jsonrpsee's HTTP service) avoids a
-//! second body parse and HTTP framing that MCP does not want (200 + `null` for
-//! notifications, no SSE); jsonrpsee still owns parameter handling, error objects and
-//! response serialisation.
+//! What a method needs from the transport beyond a JSON answer is declared here, not in
+//! the transport: [`runs_long`] (own task, so `notifications/cancelled` can abort it) and
+//! [`legacy_only`] (absent under 2026-07-28). Any request may carry a progress token; the
+//! methods that report progress send it through [`RequestCtx::progress`].
+//!
+//! Why the callbacks are called directly instead of through jsonrpsee's own server:
+//! `docs/decisions/0003-jsonrpsee-behind-an-http-transport.md`.
 
+mod context;
 mod prompts;
 mod resources;
 mod tools;
@@ -15,153 +20,32 @@ mod tools;
 use std::sync::Arc;
 
 use jsonrpsee::core::server::{MethodCallback, MethodResponse, Methods};
+use jsonrpsee::types::error::{INTERNAL_ERROR_CODE, INVALID_PARAMS_CODE};
 use jsonrpsee::types::{ErrorObjectOwned, Id, Params};
 use jsonrpsee::{ConnectionId, Extensions, RpcModule};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
 
-use crate::auth::AuthContext;
 use crate::config::Config;
 
+pub(crate) use context::{Era, LogChannel, NotificationSink, RequestCtx};
 pub(crate) use resources::FileStore;
-
-/// The newest (stateless) protocol version.
-pub const MODERN_VERSION: &str = "2026-07-28";
-/// Versions negotiated through `initialize`, newest first.
-pub const LEGACY_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
-
-/// JSON-RPC error codes used here (MCP schema constants).
-pub mod codes {
-    /// Invalid request.
-    pub const INVALID_REQUEST: i32 = -32600;
-    /// Method not found.
-    pub const METHOD_NOT_FOUND: i32 = -32601;
-    /// Invalid params.
-    pub const INVALID_PARAMS: i32 = -32602;
-    /// Internal error.
-    pub const INTERNAL_ERROR: i32 = -32603;
-    /// Parse error.
-    pub const PARSE_ERROR: i32 = -32700;
-    /// Legacy "resource not found".
-    pub const RESOURCE_NOT_FOUND: i32 = -32002;
-    /// 2026-07-28 `HeaderMismatch`.
-    pub const HEADER_MISMATCH: i32 = -32020;
-    /// 2026-07-28 `MissingRequiredClientCapability`.
-    pub const MISSING_CAPABILITY: i32 = -32021;
-    /// 2026-07-28 `UnsupportedProtocolVersion`.
-    pub const UNSUPPORTED_VERSION: i32 = -32022;
-}
-
-/// Which protocol rules a request follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Era {
-    /// `initialize`-negotiated version (2024-11-05 .. 2025-11-25).
-    Legacy(&'static str),
-    /// Stateless 2026-07-28.
-    Modern,
-}
-
-/// Sink for notifications tied to one request (progress): serialised JSON-RPC messages.
-pub type NotificationSink = mpsc::Sender<String>;
-
-/// A legacy session's server-to-client channel (GET stream or HTTP+SSE stream) with the
-/// level set by `logging/setLevel` (PR-18). Logging is off until the client sets a level.
-#[derive(Debug, Default)]
-pub struct LogChannel {
-    level: std::sync::atomic::AtomicUsize,
-    sink: std::sync::Mutex<Option<NotificationSink>>,
-}
-
-const LOG_OFF: usize = usize::MAX;
-
-impl LogChannel {
-    /// A channel with logging off and no stream.
-    pub fn new() -> Self {
-        Self {
-            level: std::sync::atomic::AtomicUsize::new(LOG_OFF),
-            sink: std::sync::Mutex::new(None),
-        }
-    }
-    /// The stream sender, if a stream is open.
-    pub fn sink(&self) -> Option<NotificationSink> {
-        self.sink.lock().ok().and_then(|g| g.clone())
-    }
-    /// Attaches (or detaches) the stream.
-    pub fn set_sink(&self, tx: Option<NotificationSink>) {
-        if let Ok(mut g) = self.sink.lock() {
-            *g = tx;
-        }
-    }
-    fn set_level(&self, idx: usize) {
-        self.level.store(idx, std::sync::atomic::Ordering::Relaxed);
-    }
-    /// Sends `notifications/message` if `level` passes the client's threshold and a stream
-    /// is open; never blocks (a full stream drops the message).
-    pub fn log(&self, level: &str, logger: &str, data: Value) {
-        let min = self.level.load(std::sync::atomic::Ordering::Relaxed);
-        let Some(idx) = LOG_LEVELS.iter().position(|l| *l == level) else {
-            return;
-        };
-        if min == LOG_OFF || idx < min {
-            return;
-        }
-        if let Some(tx) = self.sink() {
-            let n = json!({"jsonrpc": "2.0", "method": "notifications/message",
-                "params": {"level": level, "logger": logger, "data": data}});
-            let _ = tx.try_send(n.to_string());
-        }
-    }
-}
-
-/// Per-request context inserted into the jsonrpsee [`Extensions`].
-#[derive(Debug)]
-pub struct RequestCtx {
-    /// The validated token.
-    pub auth: Arc<AuthContext>,
-    /// Protocol era of this request.
-    pub era: Era,
-    /// `_meta.progressToken` and where to send progress, when the transport can deliver it.
-    pub progress: Option<(Value, NotificationSink)>,
-    /// The legacy session's log channel, if any.
-    pub log: Option<Arc<LogChannel>>,
-}
-
-impl RequestCtx {
-    fn modern(&self) -> bool {
-        self.era == Era::Modern
-    }
-
-    /// Adds `resultType` (and cache hints for cacheable results) under 2026-07-28
-    /// (checklist PR-23, PR-29).
-    fn finish(&self, mut v: Value, cache: Option<&'static str>) -> Value {
-        if self.modern()
-            && let Some(o) = v.as_object_mut()
-        {
-            o.insert("resultType".into(), json!("complete"));
-            if let Some(scope) = cache {
-                o.insert("ttlMs".into(), json!(0));
-                o.insert("cacheScope".into(), json!(scope));
-            }
-        }
-        v
-    }
-}
 
 /// Shared server state for the methods.
 #[derive(Debug)]
-pub struct State {
+pub(crate) struct State {
     pub(crate) config: Config,
     pub(crate) resource_url: String,
     pub(crate) files: Option<FileStore>,
 }
 
 pub(crate) fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(codes::INVALID_PARAMS, msg.into(), None::<()>)
+    ErrorObjectOwned::owned(INVALID_PARAMS_CODE, msg.into(), None::<()>)
 }
 
 pub(crate) fn internal(msg: &str) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(codes::INTERNAL_ERROR, msg.to_owned(), None::<()>)
+    ErrorObjectOwned::owned(INTERNAL_ERROR_CODE, msg.to_owned(), None::<()>)
 }
 
 /// Parses object params, treating absent params as `{}`.
@@ -223,13 +107,13 @@ fn server_info() -> Value {
 }
 
 /// Version negotiation (PR-12): echo a supported legacy version, else our latest legacy one.
-pub fn negotiate(requested: Option<&str>) -> &'static str {
+pub(crate) fn negotiate(requested: Option<&str>) -> &'static str {
     requested
-        .and_then(|r| LEGACY_VERSIONS.iter().find(|v| **v == r).copied())
-        .unwrap_or(LEGACY_VERSIONS[0])
+        .and_then(|r| SESSION_VERSIONS.iter().find(|v| **v == r).copied())
+        .unwrap_or(SESSION_VERSIONS[0])
 }
 
-const LOG_LEVELS: &[&str] = &[
+pub(crate) const LOG_LEVELS: &[&str] = &[
     "debug",
     "info",
     "notice",
@@ -240,12 +124,22 @@ const LOG_LEVELS: &[&str] = &[
     "emergency",
 ];
 
-fn listed(key: &str, items: Vec<Value>, next: Option<String>) -> Value {
+/// A `*/list` result: one page of `all` under `key` (PR-38), with `nextCursor` when more
+/// follow, and cache hints under 2026-07-28.
+fn list(
+    c: &RequestCtx,
+    p: &Params<'_>,
+    st: &State,
+    key: &str,
+    all: &[Value],
+) -> Result<Value, ErrorObjectOwned> {
+    let cp: CursorParams = parse(p)?;
+    let (items, next) = page(all, cp.cursor.as_deref(), st.config.limits.page_size)?;
     let mut r = json!({ key: items });
     if let Some(n) = next {
         r["nextCursor"] = json!(n);
     }
-    r
+    Ok(c.finish(r, Some("public")))
 }
 
 /// Builds the module with every MCP method.
@@ -257,7 +151,7 @@ pub(crate) fn rpc_module(
         let c = ctx(&ext)?;
         let version = match c.era {
             Era::Legacy(v) => v,
-            Era::Modern => LEGACY_VERSIONS[0],
+            Era::Modern => SESSION_VERSIONS[0],
         };
         let mut r = json!({
             "protocolVersion": version,
@@ -271,12 +165,12 @@ pub(crate) fn rpc_module(
     })?;
     m.register_async_method("server/discover", |_p, st, ext| async move {
         let c = ctx(&ext)?;
-        let mut supported = vec![MODERN_VERSION];
-        supported.extend_from_slice(LEGACY_VERSIONS);
+        let mut supported = vec![STATELESS_VERSION];
+        supported.extend_from_slice(SESSION_VERSIONS);
         let mut r = json!({
             "supportedVersions": supported,
             "capabilities": capabilities(true),
-            "_meta": {"io.modelcontextprotocol/serverInfo": server_info()},
+            "_meta": {shared::mcp::meta::SERVER_INFO: server_info()},
         });
         if let Some(i) = &st.config.instructions {
             r["instructions"] = json!(i);
@@ -303,14 +197,7 @@ pub(crate) fn rpc_module(
         Ok(json!({}))
     })?;
     m.register_async_method("tools/list", |p, st, ext| async move {
-        let c = ctx(&ext)?;
-        let cp: CursorParams = parse(&p)?;
-        let (items, next) = page(
-            tools::definitions(),
-            cp.cursor.as_deref(),
-            st.config.limits.page_size,
-        )?;
-        Ok::<_, ErrorObjectOwned>(c.finish(listed("tools", items, next), Some("public")))
+        list(ctx(&ext)?, &p, &st, "tools", tools::definitions())
     })?;
     m.register_async_method("tools/call", |p, st, ext| async move {
         let c = ctx(&ext)?.clone();
@@ -326,22 +213,11 @@ pub(crate) fn rpc_module(
     })?;
     m.register_async_method("resources/list", |p, st, ext| async move {
         let c = ctx(&ext)?;
-        let cp: CursorParams = parse(&p)?;
-        let all = resources::list(&st).await;
-        let (items, next) = page(&all, cp.cursor.as_deref(), st.config.limits.page_size)?;
-        Ok::<_, ErrorObjectOwned>(c.finish(listed("resources", items, next), Some("public")))
+        list(c, &p, &st, "resources", &resources::list(&st).await)
     })?;
     m.register_async_method("resources/templates/list", |p, st, ext| async move {
-        let c = ctx(&ext)?;
-        let cp: CursorParams = parse(&p)?;
-        let (items, next) = page(
-            &resources::templates(),
-            cp.cursor.as_deref(),
-            st.config.limits.page_size,
-        )?;
-        Ok::<_, ErrorObjectOwned>(
-            c.finish(listed("resourceTemplates", items, next), Some("public")),
-        )
+        let templates = resources::templates();
+        list(ctx(&ext)?, &p, &st, "resourceTemplates", &templates)
     })?;
     m.register_async_method("resources/read", |p, st, ext| async move {
         let c = ctx(&ext)?;
@@ -349,14 +225,7 @@ pub(crate) fn rpc_module(
         Ok::<_, ErrorObjectOwned>(c.finish(r, Some("public")))
     })?;
     m.register_async_method("prompts/list", |p, st, ext| async move {
-        let c = ctx(&ext)?;
-        let cp: CursorParams = parse(&p)?;
-        let (items, next) = page(
-            &prompts::definitions(),
-            cp.cursor.as_deref(),
-            st.config.limits.page_size,
-        )?;
-        Ok::<_, ErrorObjectOwned>(c.finish(listed("prompts", items, next), Some("public")))
+        list(ctx(&ext)?, &p, &st, "prompts", &prompts::definitions())
     })?;
     m.register_async_method("prompts/get", |p, _st, ext| async move {
         let c = ctx(&ext)?;
@@ -369,6 +238,12 @@ pub(crate) fn rpc_module(
         Ok::<_, ErrorObjectOwned>(c.finish(r, None))
     })?;
     Ok(m)
+}
+
+/// Whether a call runs long enough to get its own task, where `notifications/cancelled` (and
+/// a closed response stream) can abort it (PR-40, TR-13). Everything else runs inline.
+pub(crate) fn runs_long(method: &str, tool: Option<&str>) -> bool {
+    method == "tools/call" && tool.is_some_and(tools::runs_long)
 }
 
 /// Methods that do not exist under 2026-07-28 (checklist §9.1).
@@ -408,7 +283,7 @@ mod tests {
         assert!(c3.is_none());
         assert_eq!(
             page(&items, Some("garbage"), 2).unwrap_err().code(),
-            codes::INVALID_PARAMS
+            INVALID_PARAMS_CODE
         );
     }
 

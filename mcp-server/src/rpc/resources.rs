@@ -5,11 +5,13 @@
 use std::path::{Component, Path, PathBuf};
 
 use base64::Engine as _;
+use jsonrpsee::types::error::INVALID_PARAMS_CODE;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use shared::mcp::error_code::RESOURCE_NOT_FOUND;
 
-use super::{State, codes, invalid_params, parse};
+use super::{State, invalid_params, parse};
 
 /// Largest file served, bytes.
 const MAX_FILE: u64 = 1024 * 1024;
@@ -137,9 +139,9 @@ struct ReadParams {
 
 fn not_found(modern: bool, uri: &str) -> ErrorObjectOwned {
     let code = if modern {
-        codes::INVALID_PARAMS
+        INVALID_PARAMS_CODE
     } else {
-        codes::RESOURCE_NOT_FOUND
+        RESOURCE_NOT_FOUND
     };
     ErrorObjectOwned::owned(
         code,

@@ -78,6 +78,14 @@ static DEFINITIONS: LazyLock<Vec<Value>> = LazyLock::new(|| {
     ]
 });
 
+/// Tools that run long enough to be cancelled (`notifications/cancelled`, PR-40).
+const LONG_RUNNING: &[&str] = &["slow_task"];
+
+/// Whether the tool `name` is long-running (see [`super::runs_long`]).
+pub(crate) fn runs_long(name: &str) -> bool {
+    LONG_RUNNING.contains(&name)
+}
+
 /// The tool list in a deterministic order (PR-31).
 pub(crate) fn definitions() -> &'static [Value] {
     &DEFINITIONS

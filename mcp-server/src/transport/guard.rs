@@ -97,9 +97,20 @@ impl HostPolicy {
 }
 
 fn forbidden(msg: &'static str) -> Response {
-    super::rpc_error(StatusCode::FORBIDDEN, None, -32600, msg, None)
+    super::message::error_response(
+        StatusCode::FORBIDDEN,
+        None,
+        jsonrpsee::types::ErrorObject::borrowed(
+            jsonrpsee::types::error::INVALID_REQUEST_CODE,
+            msg,
+            None,
+        ),
+    )
 }
 
+// Spelled out (not built from `shared::mcp::header`): `HeaderValue::from_static` needs one
+// literal, and building it per request would allocate. A test checks both lists against
+// `shared::mcp::header`.
 const EXPOSE: &str = "www-authenticate, mcp-session-id, mcp-protocol-version";
 const DEFAULT_ALLOW_HEADERS: &str = "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, mcp-name, last-event-id";
 
@@ -239,6 +250,17 @@ mod tests {
         assert!(!p.host_allowed("evil.example"));
         assert!(!p.host_allowed("evil.example:3003"));
         assert!(!p.host_allowed("127.0.0.1.evil.example"));
+    }
+
+    #[test]
+    fn rs23_cors_lists_name_the_mcp_headers() {
+        use shared::mcp::header::{METHOD, NAME, PROTOCOL_VERSION, SESSION_ID};
+        for h in [SESSION_ID, PROTOCOL_VERSION] {
+            assert!(EXPOSE.split(", ").any(|x| x == h), "{h}");
+        }
+        for h in [SESSION_ID, PROTOCOL_VERSION, METHOD, NAME] {
+            assert!(DEFAULT_ALLOW_HEADERS.split(", ").any(|x| x == h), "{h}");
+        }
     }
 
     #[test]

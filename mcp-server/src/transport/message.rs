@@ -1,19 +1,22 @@
 //! One JSON-RPC message: a borrowed envelope parse (no copy of `params`), a peek at the few
-//! `params` members the transport needs, and the call into the jsonrpsee methods.
+//! `params` members the transport needs, the call into the jsonrpsee methods, and the one
+//! shape of a JSON-RPC error response (jsonrpsee's [`ErrorObject`] with the request's raw id).
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use axum::response::Response;
 use http::StatusCode;
 use jsonrpsee::Extensions;
-use jsonrpsee::types::Id;
+use jsonrpsee::types::error::{ErrorCode, INVALID_REQUEST_CODE};
+use jsonrpsee::types::{ErrorObject, Id};
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{App, rpc_error};
-use crate::rpc::{self, RequestCtx, codes};
-use axum::response::Response;
+use super::App;
+use super::respond::json_response;
+use crate::rpc::{self, RequestCtx};
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -42,6 +45,7 @@ fn present_raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de Raw
 pub(crate) struct MetaPeek<'a> {
     #[serde(rename = "progressToken", default)]
     pub(crate) progress_token: Option<Value>,
+    // serde needs literals here; a unit test checks them against `shared::mcp::meta`.
     #[serde(rename = "io.modelcontextprotocol/protocolVersion", default, borrow)]
     pub(crate) version: Option<Cow<'a, str>>,
     #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default, borrow)]
@@ -84,9 +88,6 @@ impl Message<'_> {
     pub(crate) fn method(&self) -> &str {
         self.method.as_deref().unwrap_or("")
     }
-    pub(crate) fn id_value(&self) -> Option<Value> {
-        self.id.and_then(|r| serde_json::from_str(r.get()).ok())
-    }
     pub(crate) fn progress_token(&self) -> Option<&Value> {
         self.peek.meta.as_ref()?.progress_token.as_ref()
     }
@@ -94,22 +95,13 @@ impl Message<'_> {
 
 /// Parses one message (-32700 / -32600 as HTTP 400 on failure, PR-01..PR-03).
 pub(crate) fn parse(body: &[u8]) -> Result<Message<'_>, Response> {
-    let env: Envelope<'_> = serde_json::from_slice(body).map_err(|_| {
-        rpc_error(
+    let env: Envelope<'_> = serde_json::from_slice(body)
+        .map_err(|_| error_response(StatusCode::BAD_REQUEST, None, ErrorCode::ParseError.into()))?;
+    let invalid = |msg: &'static str| {
+        error_response(
             StatusCode::BAD_REQUEST,
             None,
-            codes::PARSE_ERROR,
-            "Parse error",
-            None,
-        )
-    })?;
-    let invalid = |msg: &str| {
-        rpc_error(
-            StatusCode::BAD_REQUEST,
-            None,
-            codes::INVALID_REQUEST,
-            msg,
-            None,
+            ErrorObject::borrowed(INVALID_REQUEST_CODE, msg, None),
         )
     };
     if env.jsonrpc.as_deref() != Some("2.0") {
@@ -172,14 +164,30 @@ pub(crate) async fn run(
             let s: Box<str> = raw.into();
             String::from(s)
         }
-        None => {
-            let id = id.unwrap_or("null");
-            format!(
-                r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{},"message":"Method not found"}}}}"#,
-                codes::METHOD_NOT_FOUND
-            )
-        }
+        None => error_json(id, &ErrorCode::MethodNotFound.into()),
     }
+}
+
+/// A JSON-RPC error response: `{"jsonrpc":"2.0","id":<raw id or null>,"error":<object>}`. The
+/// id is echoed exactly as the request spelled it.
+pub(crate) fn error_json(id: Option<&str>, error: &ErrorObject<'_>) -> String {
+    let id = id.unwrap_or("null");
+    let error = serde_json::to_string(error).unwrap_or_default();
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{error}}}"#)
+}
+
+/// [`error_response`] with 400.
+pub(crate) fn bad_request(id: Option<&RawValue>, error: ErrorObject<'_>) -> Response {
+    error_response(StatusCode::BAD_REQUEST, id, error)
+}
+
+/// [`error_json`] as an HTTP response with `status`.
+pub(crate) fn error_response(
+    status: StatusCode,
+    id: Option<&RawValue>,
+    error: ErrorObject<'_>,
+) -> Response {
+    json_response(status, error_json(id.map(RawValue::get), &error))
 }
 
 impl Message<'_> {
@@ -223,5 +231,42 @@ impl OwnedCall {
             ctx,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::mcp::meta;
+
+    #[test]
+    fn error_json_echoes_the_raw_id_in_jsonrpsee_shape() {
+        assert_eq!(
+            error_json(Some("\"a\""), &ErrorCode::MethodNotFound.into()),
+            r#"{"jsonrpc":"2.0","id":"a","error":{"code":-32601,"message":"Method not found"}}"#
+        );
+        let data = ErrorObject::owned(-32022, "Unsupported", Some(serde_json::json!([1])));
+        assert_eq!(
+            error_json(None, &data),
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32022,"message":"Unsupported","data":[1]}}"#
+        );
+    }
+
+    #[test]
+    fn meta_peek_reads_the_shared_meta_keys() {
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "echo", "_meta": {
+            meta::PROTOCOL_VERSION: "2026-07-28",
+            meta::CLIENT_CAPABILITIES: {},
+            "progressToken": "p",
+        }}})
+        .to_string();
+        let m = parse(body.as_bytes()).unwrap();
+        let peek = m.peek.meta.as_ref().unwrap();
+        assert_eq!(peek.version.as_deref(), Some("2026-07-28"));
+        assert!(peek.client_capabilities.is_some());
+        assert_eq!(m.progress_token(), Some(&serde_json::json!("p")));
+        assert_eq!(m.peek.name.as_deref(), Some("echo"));
+        assert!(parse(br#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#).is_err());
     }
 }

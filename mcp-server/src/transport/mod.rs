@@ -1,33 +1,41 @@
 //! The HTTP front: owns MCP framing (202 for notifications, SSE, session headers, the
 //! 2026-07-28 header rules) and calls the jsonrpsee methods per message.
 //!
+//! * [`streamable`]: POST on the MCP endpoint, routed to [`stateless`] (2026-07-28) or
+//!   [`sessions`] (2025-03-26 .. 2025-11-25: initialize, messages, batches, GET, DELETE);
+//! * [`sse_legacy`]: the HTTP+SSE transport (2024-11-05);
+//! * [`handle`]: the one path every message takes from there (admit, scope check,
+//!   dispatch into the jsonrpsee methods, answer), with [`message`] (parse, error shape) and
+//!   [`respond`] (JSON, 202, SSE);
+//! * [`session`], [`guard`] (Origin/Host, CORS), [`timeout`].
+//!
 //! Layers, outermost first: Origin/Host guard with CORS (TR-03, RS-23)
 //! → router → [`JwtAuthLayer`] (not on the PRM routes) → body limit (413) → timeout.
 //!
 //! [`JwtAuthLayer`]: crate::auth::JwtAuthLayer
 
 mod guard;
+mod handle;
 mod message;
+mod respond;
 mod session;
+mod sessions;
 mod sse_legacy;
+mod stateless;
 mod streamable;
 mod timeout;
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures_util::{Stream, StreamExt};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderName, header};
 use jsonrpsee::core::server::Methods;
-use serde_json::{Value, json};
+use serde_json::json;
+use shared::mcp::header as mcp_header;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
 
@@ -51,24 +59,16 @@ pub(crate) struct App {
     pub(crate) streaming: Arc<AtomicUsize>,
 }
 
-/// Counts one streamed request while alive (dropped when the task ends or is aborted).
-pub(crate) struct StreamingGuard(Arc<AtomicUsize>);
+// Header names as constants: looking up by `&str` re-parses the name on every call.
+static H_SESSION: HeaderName = HeaderName::from_static(mcp_header::SESSION_ID);
+static H_VERSION: HeaderName = HeaderName::from_static(mcp_header::PROTOCOL_VERSION);
+static H_METHOD: HeaderName = HeaderName::from_static(mcp_header::METHOD);
+static H_NAME: HeaderName = HeaderName::from_static(mcp_header::NAME);
 
-impl StreamingGuard {
-    pub(crate) fn new(n: &Arc<AtomicUsize>) -> Self {
-        n.fetch_add(1, Ordering::Relaxed);
-        Self(n.clone())
-    }
+/// A header's value, if present and visible ASCII.
+fn header<'a>(h: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
 }
-
-impl Drop for StreamingGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
-pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
 
 /// The whole HTTP service: outer layers applied around the router as plain tower services
 /// (no per-layer boxing or per-request clones, which `Router::layer` would add).
@@ -103,8 +103,8 @@ pub(crate) fn service(
         .route(
             mcp_path,
             post(streamable::post)
-                .get(streamable::get)
-                .delete(streamable::delete),
+                .get(sessions::get)
+                .delete(sessions::delete),
         )
         .route("/sse", get(sse_legacy::get))
         .route("/messages", post(sse_legacy::post))
@@ -147,72 +147,4 @@ fn prm_document(config: &Config, resource_url: &str) -> String {
         "resource_name": "http-mcp-mock-server",
     })
     .to_string()
-}
-
-/// A JSON-RPC error as an HTTP response.
-pub(crate) fn rpc_error(
-    status: StatusCode,
-    id: Option<&Value>,
-    code: i32,
-    message: &str,
-    data: Option<Value>,
-) -> Response {
-    let mut err = json!({"code": code, "message": message});
-    if let Some(d) = data {
-        err["data"] = d;
-    }
-    let body = json!({"jsonrpc": "2.0", "id": id.cloned().unwrap_or(Value::Null), "error": err});
-    json_response(status, body.to_string())
-}
-
-pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
-    let mut r = Response::new(Body::from(body));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
-pub(crate) fn accepted() -> Response {
-    StatusCode::ACCEPTED.into_response()
-}
-
-/// Whether `Accept` lists `text/event-stream` (or anything).
-pub(crate) fn accepts_sse(headers: &http::HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| {
-            let t = t.split(';').next().unwrap_or("").trim();
-            t.eq_ignore_ascii_case("text/event-stream") || t == "*/*"
-        })
-}
-
-/// An SSE response (TR-12: `X-Accel-Buffering: no`, keep-alive comments) that ends on shutdown.
-pub(crate) fn sse_response<S>(app: &App, stream: S) -> Response
-where
-    S: Stream<Item = Event> + Send + 'static,
-{
-    let mut rx = app.shutdown.clone();
-    let stop = async move {
-        let _ = rx.wait_for(|v| *v).await;
-    };
-    let s = stream.take_until(Box::pin(stop)).map(Ok::<_, Infallible>);
-    let mut r = Sse::new(s)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response();
-    r.headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    r
-}
-
-/// An SSE `message` event carrying one JSON-RPC message.
-pub(crate) fn message_event(json: String) -> Event {
-    Event::default().event("message").data(json)
 }

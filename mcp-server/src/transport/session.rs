@@ -7,11 +7,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::response::Response;
+use http::StatusCode;
+use jsonrpsee::types::ErrorObject;
+use jsonrpsee::types::error::INVALID_REQUEST_CODE;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
+use super::message::error_response;
 use crate::auth::AuthContext;
 use crate::rpc::LogChannel;
+
+/// 404 "Session not found": unknown, expired, ended, or another token's session.
+pub(crate) fn not_found() -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        None,
+        ErrorObject::borrowed(INVALID_REQUEST_CODE, "Session not found", None),
+    )
+}
 
 /// One legacy session.
 #[derive(Debug)]
@@ -29,7 +43,7 @@ pub(crate) struct Session {
 
 impl Session {
     /// Whether the token that presents this session id is the one that created it.
-    pub(crate) fn bound_to(&self, auth: &AuthContext) -> bool {
+    fn bound_to(&self, auth: &AuthContext) -> bool {
         self.subject == auth.subject && self.client_id == auth.client_id
     }
 
@@ -133,8 +147,13 @@ impl SessionStore {
         Ok(s)
     }
 
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<Session>> {
-        self.cache.get(id)
+    /// The session `id` if it exists and was created with this token's subject and client;
+    /// a session presented by another user or client is treated as unknown (RS-21).
+    pub(crate) fn bound(&self, id: &str, auth: &AuthContext) -> Result<Arc<Session>, Response> {
+        match self.cache.get(id) {
+            Some(s) if s.bound_to(auth) => Ok(s),
+            _ => Err(not_found()),
+        }
     }
 
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<Session>> {

@@ -9,15 +9,17 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{self, StreamExt};
 use http::StatusCode;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
+use super::App;
+use super::handle::{Delivery, Exchange, handle_message};
 use super::message;
-use super::{App, accepted, message_event, rpc_error, sse_response};
-use crate::auth::{Authenticated, forbidden_insufficient_scope};
-use crate::rpc::{Era, RequestCtx, codes, negotiate};
+use super::respond::session_stream;
+use super::session;
+use crate::auth::Authenticated;
+use crate::rpc::{Era, negotiate};
 
 /// Removes the session when the SSE stream is dropped (client gone).
 struct SessionGuard {
@@ -49,10 +51,7 @@ pub(crate) async fn get(
     let endpoint = Event::default()
         .event("endpoint")
         .data(format!("/messages?sessionId={}", session.id));
-    let rest = stream::unfold((rx, guard), |(mut rx, g)| async move {
-        rx.recv().await.map(|m| (message_event(m), (rx, g)))
-    });
-    sse_response(&app, stream::once(async move { endpoint }).chain(rest))
+    session_stream(&app, Some(endpoint), rx, guard)
 }
 
 #[derive(Deserialize)]
@@ -61,75 +60,36 @@ pub(crate) struct SessionQuery {
     session_id: String,
 }
 
-/// POST /messages?sessionId=...
+/// POST /messages?sessionId=...: 202, the answer goes to the session's stream.
 pub(crate) async fn post(
     State(app): State<Arc<App>>,
     Authenticated(auth): Authenticated,
     Query(q): Query<SessionQuery>,
     body: Bytes,
 ) -> Response {
-    let session = match app.sessions.get(&q.session_id) {
-        Some(s) if s.bound_to(&auth) => s,
-        _ => {
-            return rpc_error(
-                StatusCode::NOT_FOUND,
-                None,
-                codes::INVALID_REQUEST,
-                "Session not found",
-                None,
-            );
-        }
+    let session = match app.sessions.bound(&q.session_id, &auth) {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let Some(tx) = session.stream_sender() else {
-        return rpc_error(
-            StatusCode::NOT_FOUND,
-            None,
-            codes::INVALID_REQUEST,
-            "Session not found",
-            None,
-        );
+        return session::not_found();
     };
     let msg = match message::parse(&body) {
         Ok(m) => m,
         Err(r) => return r,
     };
-    if msg.is_response() {
-        return accepted();
-    }
-    if msg.is_notification() {
-        if msg.method() == "notifications/cancelled"
-            && let Some(id) = &msg.peek.request_id
-        {
-            session.cancel(&id.to_string());
-        }
-        return accepted();
-    }
-    if let Err(required) = app.auth.check_method(&auth, msg.method()) {
-        return forbidden_insufficient_scope(app.auth.resource_metadata_url(), &required);
-    }
     let version = if msg.method() == "initialize" {
         negotiate(msg.peek.protocol_version.as_deref())
     } else {
         session.version
     };
-    let ctx = RequestCtx {
+    let x = Exchange {
+        app: &app,
         auth,
         era: Era::Legacy(version),
-        progress: msg.progress_token().cloned().map(|t| (t, tx.clone())),
-        log: Some(session.log.clone()),
+        session: Some(&session),
     };
-    let call = msg.to_owned_parts();
-    let key = call.id.clone().unwrap_or_default();
-    let app2 = app.clone();
-    let sess = session.clone();
-    let task = tokio::spawn(async move {
-        let resp = call.run(&app2, ctx).await;
-        sess.untrack(&key);
-        let _ = tx.send(resp).await;
-    });
-    session.track(
-        msg.id.map(|r| r.get().to_owned()).unwrap_or_default(),
-        task.abort_handle(),
-    );
-    accepted()
+    handle_message(x, &msg, Delivery::SessionStream(tx))
+        .await
+        .into_response()
 }

@@ -1,0 +1,204 @@
+//! The session eras on the MCP endpoint (2025-03-26 .. 2025-11-25): `initialize` opens a
+//! session, later POSTs (single messages or 2025-03-26 batches) name it in `Mcp-Session-Id`,
+//! GET opens its server-to-client stream and DELETE ends it.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use jsonrpsee::types::ErrorObject;
+use jsonrpsee::types::error::{ErrorCode, INTERNAL_ERROR_CODE, INVALID_REQUEST_CODE};
+use serde_json::json;
+use serde_json::value::RawValue;
+use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
+use tokio::sync::mpsc;
+
+use super::handle::{Delivery, Exchange, Handled, handle_message};
+use super::message::{self, Message, bad_request, error_json, error_response};
+use super::respond::{accepted, accepts_sse, json_response, session_stream};
+use super::session::Session;
+use super::{App, H_SESSION, H_VERSION, header};
+use crate::auth::{AuthContext, Authenticated};
+use crate::rpc::{Era, negotiate};
+
+fn invalid_request(id: Option<&RawValue>, msg: &'static str) -> Response {
+    bad_request(id, ErrorObject::borrowed(INVALID_REQUEST_CODE, msg, None))
+}
+
+/// The session named by `Mcp-Session-Id` (400 without the header, 404 when unknown).
+fn session_for(
+    app: &App,
+    auth: &AuthContext,
+    headers: &HeaderMap,
+) -> Result<Arc<Session>, Response> {
+    let Some(sid) = header(headers, &H_SESSION) else {
+        return Err(invalid_request(
+            None,
+            "Mcp-Session-Id header required (send initialize first)",
+        ));
+    };
+    app.sessions.bound(sid, auth)
+}
+
+/// The session a (non-`initialize`) POST names, after the version header check (TR-41:
+/// absent means 2025-03-26; an unsupported value gets 400).
+pub(super) fn check(
+    app: &App,
+    auth: &AuthContext,
+    headers: &HeaderMap,
+    msg: &Message<'_>,
+) -> Result<Arc<Session>, Response> {
+    let session = session_for(app, auth, headers)?;
+    if let Some(v) = header(headers, &H_VERSION)
+        && !SESSION_VERSIONS.contains(&v)
+    {
+        return Err(bad_request(
+            msg.id,
+            ErrorObject::owned(
+                INVALID_REQUEST_CODE,
+                "Unsupported MCP-Protocol-Version",
+                Some(json!({"supported": SESSION_VERSIONS, "requested": v})),
+            ),
+        ));
+    }
+    Ok(session)
+}
+
+/// `initialize` (a request, not a notification): opens a session with the negotiated
+/// version (PR-12) and names it in `Mcp-Session-Id`.
+pub(super) async fn initialize(
+    app: &Arc<App>,
+    auth: Arc<AuthContext>,
+    headers: &HeaderMap,
+    msg: &Message<'_>,
+) -> Response {
+    let requested = msg.peek.protocol_version.as_deref();
+    // §10 P-16: the version header must not block initialize, but if present it must agree.
+    if let (Some(h), Some(r)) = (header(headers, &H_VERSION), requested)
+        && h != r
+        && SESSION_VERSIONS.contains(&r)
+        && h != STATELESS_VERSION
+    {
+        return invalid_request(
+            msg.id,
+            "MCP-Protocol-Version header does not match protocolVersion",
+        );
+    }
+    let version = negotiate(requested);
+    let mut x = Exchange {
+        app,
+        auth,
+        era: Era::Legacy(version),
+        session: None,
+    };
+    if let Err(h) = x.admit(msg) {
+        return h.into_response();
+    }
+    let session = match app.sessions.create(&x.auth, version) {
+        Ok(s) => s,
+        Err(_) => {
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                msg.id,
+                ErrorObject::borrowed(INTERNAL_ERROR_CODE, "Too many sessions", None),
+            );
+        }
+    };
+    x.session = Some(&session);
+    let mut r = x.dispatch(msg, Delivery::Inline).await.into_response();
+    if let Ok(v) = HeaderValue::from_str(&session.id) {
+        r.headers_mut().insert(H_SESSION.clone(), v);
+    }
+    r
+}
+
+/// JSON-RPC batches, accepted only in 2025-03-26 sessions (TR-08, TR-30); each item takes
+/// the same path as a single message, answered inline.
+pub(super) async fn batch(
+    app: &Arc<App>,
+    auth: Arc<AuthContext>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let session = match session_for(app, &auth, headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if session.version != "2025-03-26" {
+        return invalid_request(
+            None,
+            "JSON-RPC batches are not supported in this protocol version",
+        );
+    }
+    let items: Vec<&RawValue> = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(_) => return bad_request(None, ErrorCode::ParseError.into()),
+    };
+    if items.is_empty() || items.len() > 100 {
+        return invalid_request(None, "Invalid batch size");
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let Ok(msg) = message::parse(item.get().as_bytes()) else {
+            let e = ErrorObject::borrowed(INVALID_REQUEST_CODE, "Invalid Request", None);
+            out.push(error_json(None, &e));
+            continue;
+        };
+        let x = Exchange {
+            app,
+            auth: auth.clone(),
+            era: Era::Legacy(session.version),
+            session: Some(&session),
+        };
+        match handle_message(x, &msg, Delivery::Inline).await {
+            Handled::Accepted => {}
+            Handled::Json(s) => out.push(s),
+            Handled::Http(r) => return r,
+        }
+    }
+    if out.is_empty() {
+        return accepted();
+    }
+    json_response(StatusCode::OK, format!("[{}]", out.join(",")))
+}
+
+/// GET on the MCP endpoint: the session's server-to-client SSE stream (TR-34).
+pub(crate) async fn get(
+    State(app): State<Arc<App>>,
+    Authenticated(auth): Authenticated,
+    headers: HeaderMap,
+) -> Response {
+    if !headers.contains_key(&H_SESSION) {
+        // Stateless (2026-07-28) servers have no GET stream (TR-23).
+        let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        r.headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+        return r;
+    }
+    let session = match session_for(&app, &auth, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !accepts_sse(&headers) {
+        return StatusCode::NOT_ACCEPTABLE.into_response();
+    }
+    let (tx, rx) = mpsc::channel::<String>(64);
+    session.set_stream(Some(tx));
+    session_stream(&app, None, rx, ())
+}
+
+/// DELETE on the MCP endpoint ends the session (TR-40).
+pub(crate) async fn delete(
+    State(app): State<Arc<App>>,
+    Authenticated(auth): Authenticated,
+    headers: HeaderMap,
+) -> Response {
+    let session = match session_for(&app, &auth, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    session.set_stream(None);
+    app.sessions.remove(&session.id);
+    StatusCode::OK.into_response()
+}

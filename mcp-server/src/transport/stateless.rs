@@ -1,0 +1,127 @@
+//! Stateless 2026-07-28 requests on the MCP endpoint (TR-15..TR-20, PR-20..PR-23): no
+//! session; the version travels in `MCP-Protocol-Version` and `_meta`, and `Mcp-Method` /
+//! `Mcp-Name` must repeat what the body says.
+
+use axum::response::Response;
+use base64::Engine as _;
+use http::HeaderMap;
+use jsonrpsee::types::ErrorObject;
+use jsonrpsee::types::error::{INVALID_PARAMS_CODE, INVALID_REQUEST_CODE};
+use serde_json::json;
+use serde_json::value::RawValue;
+use shared::mcp::error_code::{HEADER_MISMATCH, UNSUPPORTED_VERSION};
+use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
+
+use super::message::{Message, bad_request};
+use super::{H_METHOD, H_NAME, H_VERSION, header};
+
+/// TR-19: `=?base64?...?=` sentinel values are decoded before comparing.
+fn decode_header_value(v: &str) -> Option<String> {
+    match v
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
+        Some(b) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok()),
+        None => Some(v.to_owned()),
+    }
+}
+
+fn mismatch(id: Option<&RawValue>, what: &'static str) -> Response {
+    bad_request(id, ErrorObject::borrowed(HEADER_MISMATCH, what, None))
+}
+
+/// Checks the 2026-07-28 header and `_meta` rules (the message then takes the common path
+/// with no session).
+pub(super) fn check(headers: &HeaderMap, msg: &Message<'_>) -> Result<(), Response> {
+    let id = msg.id;
+    for h in [&H_VERSION, &H_METHOD, &H_NAME] {
+        if headers.get_all(h).iter().nth(1).is_some() {
+            return Err(mismatch(id, "Duplicate MCP header"));
+        }
+    }
+    let meta = msg.peek.meta.as_ref();
+    let meta_version = meta.and_then(|m| m.version.as_deref());
+    let Some(hdr_version) = header(headers, &H_VERSION) else {
+        return Err(mismatch(id, "Missing MCP-Protocol-Version header"));
+    };
+    if let Some(mv) = meta_version
+        && mv != hdr_version
+    {
+        return Err(mismatch(
+            id,
+            "MCP-Protocol-Version header does not match _meta protocolVersion",
+        ));
+    }
+    let requested = meta_version.unwrap_or(hdr_version);
+    if requested != STATELESS_VERSION {
+        let mut supported = vec![STATELESS_VERSION];
+        supported.extend_from_slice(SESSION_VERSIONS);
+        return Err(bad_request(
+            id,
+            ErrorObject::owned(
+                UNSUPPORTED_VERSION,
+                "Unsupported protocol version",
+                Some(json!({"supported": supported, "requested": requested})),
+            ),
+        ));
+    }
+    if msg.is_response() {
+        return Err(bad_request(
+            id,
+            ErrorObject::borrowed(
+                INVALID_REQUEST_CODE,
+                "Clients do not send responses in 2026-07-28",
+                None,
+            ),
+        ));
+    }
+    match header(headers, &H_METHOD).and_then(decode_header_value) {
+        None => return Err(mismatch(id, "Missing Mcp-Method header")),
+        Some(m) if m != msg.method() => {
+            return Err(mismatch(id, "Mcp-Method header does not match the body"));
+        }
+        Some(_) => {}
+    }
+    let named = match msg.method() {
+        "tools/call" | "prompts/get" => Some(msg.peek.name.as_deref()),
+        "resources/read" => Some(msg.peek.uri.as_deref()),
+        _ => None,
+    };
+    if let Some(expected) = named {
+        match header(headers, &H_NAME).and_then(decode_header_value) {
+            None => return Err(mismatch(id, "Missing Mcp-Name header")),
+            Some(n) if Some(n.as_str()) != expected => {
+                return Err(mismatch(id, "Mcp-Name header does not match the body"));
+            }
+            Some(_) => {}
+        }
+    }
+    // Notifications are accepted without `_meta` (handle_message answers 202).
+    if msg.is_notification() {
+        return Ok(());
+    }
+    if meta_version.is_none() {
+        return Err(bad_request(
+            id,
+            ErrorObject::borrowed(
+                INVALID_PARAMS_CODE,
+                "Missing _meta io.modelcontextprotocol/protocolVersion",
+                None,
+            ),
+        ));
+    }
+    if meta.and_then(|m| m.client_capabilities).is_none() {
+        return Err(bad_request(
+            id,
+            ErrorObject::borrowed(
+                INVALID_PARAMS_CODE,
+                "Missing _meta io.modelcontextprotocol/clientCapabilities",
+                None,
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! MCP protocol vocabulary shared by the server and the client: protocol versions, the HTTP
+//! header names of the Streamable HTTP transport, the `_meta` keys of 2026-07-28 and the
+//! MCP-specific JSON-RPC error codes (the JSON-RPC 2.0 ones come from jsonrpsee).
+//!
+//! Header names are lower case, the form `http::HeaderName::from_static` requires; HTTP
+//! compares them case-insensitively.
+//!
+//! ```
+//! use shared::mcp::{self, header};
+//! assert_eq!(mcp::PROTOCOL_VERSIONS[0], mcp::STATELESS_VERSION);
+//! assert!(mcp::SESSION_VERSIONS.contains(&"2025-03-26"));
+//! assert_eq!(header::SESSION_ID, "mcp-session-id");
+//! ```
+
+/// The stateless protocol version (no `initialize`, no session; `_meta` carries the version).
+pub const STATELESS_VERSION: &str = "2026-07-28";
+
+/// Versions negotiated through `initialize` (sessions), newest first.
+pub const SESSION_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+/// Every version this project speaks, newest first: [`STATELESS_VERSION`] then
+/// [`SESSION_VERSIONS`] (the same list as [`crate::MCP_PROTOCOL_VERSIONS`]).
+pub const PROTOCOL_VERSIONS: &[&str] = crate::MCP_PROTOCOL_VERSIONS;
+
+/// HTTP header names of the Streamable HTTP transport.
+pub mod header {
+    /// `Mcp-Session-Id`: the session of the 2025-03-26 .. 2025-11-25 eras.
+    pub const SESSION_ID: &str = "mcp-session-id";
+    /// `MCP-Protocol-Version`.
+    pub const PROTOCOL_VERSION: &str = "mcp-protocol-version";
+    /// `Mcp-Method` (2026-07-28): the JSON-RPC method, repeated for intermediaries.
+    pub const METHOD: &str = "mcp-method";
+    /// `Mcp-Name` (2026-07-28): the tool or prompt name, or the resource URI.
+    pub const NAME: &str = "mcp-name";
+}
+
+/// `_meta` keys of 2026-07-28 requests and results.
+pub mod meta {
+    /// The protocol version of a stateless request.
+    pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+    /// The client's capabilities, sent with every stateless request.
+    pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+    /// The client's name and version.
+    pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+    /// The server's name and version (in `server/discover` results).
+    pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+}
+
+/// MCP-specific JSON-RPC error codes (the schema's constants; -32700..-32600 are JSON-RPC's).
+pub mod error_code {
+    /// Resource not found (`resources/read`, session eras).
+    pub const RESOURCE_NOT_FOUND: i32 = -32002;
+    /// 2026-07-28 `HeaderMismatch`: an `Mcp-*` header disagrees with the body or is missing.
+    pub const HEADER_MISMATCH: i32 = -32020;
+    /// 2026-07-28 `MissingRequiredClientCapability`.
+    pub const MISSING_CAPABILITY: i32 = -32021;
+    /// 2026-07-28 `UnsupportedProtocolVersion`.
+    pub const UNSUPPORTED_VERSION: i32 = -32022;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_versions_are_stateless_then_session_versions() {
+        assert_eq!(PROTOCOL_VERSIONS[0], STATELESS_VERSION);
+        assert_eq!(&PROTOCOL_VERSIONS[1..], SESSION_VERSIONS);
+    }
+}
