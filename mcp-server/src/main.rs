@@ -37,25 +37,15 @@ struct Cli {
     resource: Option<String>,
 }
 
+const PROGRAM: &str = "http-mcp-mock-server";
+
 fn load(cli: &Cli) -> Result<Config, String> {
-    let mut b = config::Config::builder();
-    if let Some(p) = &cli.config {
-        b = b.add_source(config::File::from(p.as_path()).format(config::FileFormat::Toml));
-    }
-    b = b.add_source(
-        config::Environment::with_prefix("MCP_SERVER")
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true)
-            .list_separator(",")
-            .with_list_parse_key("algorithms")
-            .with_list_parse_key("allowed_origins")
-            .with_list_parse_key("allowed_hosts"),
-    );
-    let mut cfg: Config = b
-        .build()
-        .and_then(|c| c.try_deserialize())
-        .map_err(|e| e.to_string())?;
+    let mut cfg: Config = shared::process::load_config(
+        cli.config.as_deref(),
+        None,
+        "MCP_SERVER",
+        &["algorithms", "allowed_origins", "allowed_hosts"],
+    )?;
     if let Some(v) = &cli.bind {
         cfg.bind = v.clone();
     }
@@ -65,29 +55,9 @@ fn load(cli: &Cli) -> Result<Config, String> {
     if let Some(v) = &cli.resource {
         cfg.resource_url = Some(v.clone());
     }
-    cfg.validate().map_err(|e| e.to_string())?;
+    cfg.validate()
+        .map_err(|e| format!("invalid configuration: {e}"))?;
     Ok(cfg)
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
 
 fn main() -> ExitCode {
@@ -104,54 +74,43 @@ fn main() -> ExitCode {
     .build();
     match rt {
         Ok(rt) => rt.block_on(run()),
-        Err(e) => {
-            eprintln!("http-mcp-mock-server: cannot start the runtime: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => shared::process::fail(
+            PROGRAM,
+            format!("cannot start the runtime: {e}"),
+            shared::process::EXIT_FAILURE,
+        ),
     }
 }
 
 async fn run() -> ExitCode {
+    use shared::process::{EXIT_CONFIG, EXIT_FAILURE, fail};
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    shared::process::init_tracing("info");
     let cfg = match load(&cli) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("http-mcp-mock-server: bad configuration: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(PROGRAM, e, EXIT_CONFIG),
     };
     let listener = match tokio::net::TcpListener::bind(&cfg.bind).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("http-mcp-mock-server: cannot bind {}: {e}", cfg.bind);
-            return ExitCode::from(1);
+            return fail(
+                PROGRAM,
+                format!("cannot bind {}: {e}", cfg.bind),
+                EXIT_FAILURE,
+            );
         }
     };
     // The same rule as `serve`: TLS when both the certificate and the key are configured.
-    let scheme = if cfg.tls_cert.is_some() && cfg.tls_key.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+    let tls = cfg.tls_cert.is_some() && cfg.tls_key.is_some();
     let server = match mcp_server::serve(listener, cfg).await {
         Ok(s) => s,
         Err(mcp_server::Error::Config(e)) => {
-            eprintln!("http-mcp-mock-server: bad configuration: {e}");
-            return ExitCode::from(2);
+            return fail(PROGRAM, format!("invalid configuration: {e}"), EXIT_CONFIG);
         }
-        Err(e) => {
-            eprintln!("http-mcp-mock-server: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return fail(PROGRAM, e, EXIT_FAILURE),
     };
-    println!("listening on {scheme}://{}", server.local_addr());
-    shutdown_signal().await;
+    shared::process::print_listening(tls, server.local_addr());
+    shared::process::shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS

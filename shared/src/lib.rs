@@ -26,12 +26,3 @@ pub mod random;
 pub mod scope;
 pub mod secret;
 pub mod urls;
-
-/// The MCP protocol versions this project speaks, newest first.
-pub const MCP_PROTOCOL_VERSIONS: &[&str] = &[
-    "2026-07-28",
-    "2025-11-25",
-    "2025-06-18",
-    "2025-03-26",
-    "2024-11-05",
-];

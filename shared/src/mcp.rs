@@ -19,8 +19,17 @@ pub const STATELESS_VERSION: &str = "2026-07-28";
 pub const SESSION_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 /// Every version this project speaks, newest first: [`STATELESS_VERSION`] then
-/// [`SESSION_VERSIONS`] (the same list as [`crate::MCP_PROTOCOL_VERSIONS`]).
-pub const PROTOCOL_VERSIONS: &[&str] = crate::MCP_PROTOCOL_VERSIONS;
+/// [`SESSION_VERSIONS`].
+pub const PROTOCOL_VERSIONS: &[&str] = &[
+    "2026-07-28",
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
+
+/// The version of the HTTP+SSE transport (no Streamable HTTP).
+pub const HTTP_SSE_VERSION: &str = "2024-11-05";
 
 /// HTTP header names of the Streamable HTTP transport.
 pub mod header {

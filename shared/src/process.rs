@@ -129,7 +129,10 @@ mod tests {
         // The default file is missing (skipped, not an error) and no SHARED_T2__* variable is
         // set, so the only failure is the required field.
         let e = load_config::<S>(None, Some(missing), "SHARED_T2", &[]).unwrap_err();
-        assert_eq!(e, "invalid configuration: missing configuration field \"a\"");
+        assert_eq!(
+            e,
+            "invalid configuration: missing configuration field \"a\""
+        );
     }
 
     #[test]

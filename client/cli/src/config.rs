@@ -50,32 +50,15 @@ impl std::fmt::Debug for FileConfig {
 /// The default config file, used only if it exists.
 pub(crate) const DEFAULT_CONFIG: &str = "config/client_config.toml";
 
-/// Loads the file (required when given explicitly) and the `OAUTH2_CLIENT__*` environment.
+/// Loads the file (required when given explicitly, else [`DEFAULT_CONFIG`] if it exists) and
+/// the `OAUTH2_CLIENT__*` environment, the same way as the two servers.
 pub(crate) fn load(explicit: Option<&Path>) -> Result<FileConfig, String> {
-    let mut b = config::Config::builder();
-    match explicit {
-        Some(p) => {
-            if !p.exists() {
-                return Err(format!("config file {} does not exist", p.display()));
-            }
-            b = b.add_source(config::File::from(p.to_path_buf()).format(config::FileFormat::Toml));
-        }
-        None => {
-            let p = PathBuf::from(DEFAULT_CONFIG);
-            if p.exists() {
-                b = b.add_source(config::File::from(p).format(config::FileFormat::Toml));
-            }
-        }
-    }
-    b = b.add_source(
-        config::Environment::with_prefix("OAUTH2_CLIENT")
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true),
-    );
-    b.build()
-        .and_then(config::Config::try_deserialize::<FileConfig>)
-        .map_err(|e| format!("invalid configuration: {e}"))
+    shared::process::load_config(
+        explicit,
+        Some(Path::new(DEFAULT_CONFIG)),
+        "OAUTH2_CLIENT",
+        &[],
+    )
 }
 
 /// Default token store: `$XDG_STATE_HOME/http-oauth2-client/tokens.jwe`, else

@@ -32,13 +32,7 @@ async fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    shared::process::init_tracing(level);
     let json_out = cli.opts.json;
     match commands::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

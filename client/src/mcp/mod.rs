@@ -40,16 +40,14 @@ pub use streamable::header_value;
 pub(crate) use streamable::http_status_error;
 pub use types::{Progress, ProgressFn, TransportKind, TransportPreference};
 
-/// The modern, stateless protocol version.
-pub const MODERN_VERSION: &str = "2026-07-28";
-/// The legacy version offered in `initialize`.
-pub const LEGACY_VERSION: &str = "2025-11-25";
-/// The HTTP+SSE era version.
-pub const SSE_VERSION: &str = "2024-11-05";
+use shared::mcp::{header, meta};
 
-const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-const META_CAPS: &str = "io.modelcontextprotocol/clientCapabilities";
-const META_INFO: &str = "io.modelcontextprotocol/clientInfo";
+/// The modern, stateless protocol version.
+pub const MODERN_VERSION: &str = shared::mcp::STATELESS_VERSION;
+/// The legacy version offered in `initialize` (the newest session version).
+pub const LEGACY_VERSION: &str = shared::mcp::SESSION_VERSIONS[0];
+/// The HTTP+SSE era version.
+pub const SSE_VERSION: &str = shared::mcp::HTTP_SSE_VERSION;
 
 #[derive(Debug)]
 struct State {
@@ -237,7 +235,7 @@ impl McpClient {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        if !shared::MCP_PROTOCOL_VERSIONS.contains(&version.as_str()) {
+        if !shared::mcp::PROTOCOL_VERSIONS.contains(&version.as_str()) {
             return Err(ClientError::Protocol(format!(
                 "the server chose protocol version `{version}`, which this client does not speak (PR-12)"
             )));
@@ -300,9 +298,9 @@ impl McpClient {
             let mut p = params.clone();
             if self.transport_kind() == TransportKind::Stateless {
                 let m = meta_mut(&mut p);
-                m.insert(META_VERSION.into(), json!(MODERN_VERSION));
-                m.insert(META_CAPS.into(), json!({}));
-                m.insert(META_INFO.into(), client_info());
+                m.insert(meta::PROTOCOL_VERSION.into(), json!(MODERN_VERSION));
+                m.insert(meta::CLIENT_CAPABILITIES.into(), json!({}));
+                m.insert(meta::CLIENT_INFO.into(), client_info());
             }
             let msg = jsonrpc::request(id, method, p);
             match self.post(&msg, Some(id), &token, progress.as_ref()).await? {
@@ -400,8 +398,8 @@ impl McpClient {
                 .http
                 .delete(self.url.clone())
                 .timeout(self.timeout)
-                .header("Mcp-Session-Id", sid)
-                .header("MCP-Protocol-Version", self.protocol_version())
+                .header(header::SESSION_ID, sid)
+                .header(header::PROTOCOL_VERSION, self.protocol_version())
                 .send()
                 .await;
         }

@@ -5,6 +5,7 @@
 use eventsource_stream::Eventsource as _;
 use futures_util::StreamExt as _;
 use serde_json::Value;
+use shared::mcp::header;
 
 use super::jsonrpc::{handle_incoming, is_error_response};
 use super::{McpClient, ProgressFn, TransportKind};
@@ -44,20 +45,20 @@ impl McpClient {
             .header(http::header::ACCEPT, "application/json, text/event-stream")
             .header(http::header::CONTENT_TYPE, "application/json");
         if method != "initialize" {
-            req = req.header("MCP-Protocol-Version", version.as_str());
+            req = req.header(header::PROTOCOL_VERSION, version.as_str());
         }
         if let Some(sid) = &session {
-            req = req.header("Mcp-Session-Id", sid.as_str());
+            req = req.header(header::SESSION_ID, sid.as_str());
         }
         if kind == TransportKind::Stateless {
-            req = req.header("Mcp-Method", header_value(method));
+            req = req.header(header::METHOD, header_value(method));
             let name = match method {
                 "tools/call" | "prompts/get" => msg["params"].get("name"),
                 "resources/read" => msg["params"].get("uri"),
                 _ => None,
             };
             if let Some(n) = name.and_then(Value::as_str) {
-                req = req.header("Mcp-Name", header_value(n));
+                req = req.header(header::NAME, header_value(n));
             }
         }
         let body = serde_json::to_vec(msg).map_err(|e| ClientError::Protocol(e.to_string()))?;
@@ -66,7 +67,7 @@ impl McpClient {
         if method == "initialize"
             && let Some(sid) = resp
                 .headers()
-                .get("mcp-session-id")
+                .get(header::SESSION_ID)
                 .and_then(|v| v.to_str().ok())
         {
             self.lock().session_id = Some(sid.to_owned());

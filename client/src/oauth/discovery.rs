@@ -39,7 +39,10 @@ pub async fn probe(
         .post(server_url.clone())
         .header(http::header::ACCEPT, "application/json, text/event-stream")
         .header(http::header::CONTENT_TYPE, "application/json")
-        .header("MCP-Protocol-Version", "2025-11-25")
+        .header(
+            shared::mcp::header::PROTOCOL_VERSION,
+            shared::mcp::SESSION_VERSIONS[0],
+        )
         .body(r#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#)
         .send()
         .await?;

@@ -83,11 +83,20 @@ fn cli_bad_config_exits_2_with_message() {
     let dir = tests::TempDir::new("mcp-cli");
     let bad_key = dir.join("bad-key.toml");
     std::fs::write(&bad_key, "no_such_key = 1\n").unwrap();
-    for args in [
-        vec!["--auth-server", "not a url"],
-        vec!["--resource", "http://127.0.0.1:3003/mcp/"],
-        vec!["--config", bad_key.to_str().unwrap()],
-        vec!["--config", "/nonexistent/mcp.toml"],
+    for (args, says) in [
+        (vec!["--auth-server", "not a url"], "invalid configuration"),
+        (
+            vec!["--resource", "http://127.0.0.1:3003/mcp/"],
+            "invalid configuration",
+        ),
+        (
+            vec!["--config", bad_key.to_str().unwrap()],
+            "invalid configuration",
+        ),
+        (
+            vec!["--config", "/nonexistent/mcp.toml"],
+            "config file /nonexistent/mcp.toml does not exist",
+        ),
     ] {
         let out = Command::new(bin())
             .args(["--bind", "127.0.0.1:0"])
@@ -97,7 +106,10 @@ fn cli_bad_config_exits_2_with_message() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(out.stdout.is_empty(), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("bad configuration"), "{args:?}: {err}");
+        assert!(
+            err.starts_with("http-mcp-mock-server: ") && err.contains(says),
+            "{args:?}: {err}"
+        );
     }
 }
 

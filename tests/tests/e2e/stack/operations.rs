@@ -260,10 +260,19 @@ fn demo_runs_the_whole_flow_step_by_step() {
     assert_eq!(steps.len(), 12, "{report:#}");
     let all: String = steps
         .iter()
-        .map(|s| format!("{} => {}\n", s["title"].as_str().unwrap(), s["detail"].as_str().unwrap()))
+        .map(|s| {
+            format!(
+                "{} => {}\n",
+                s["title"].as_str().unwrap(),
+                s["detail"].as_str().unwrap()
+            )
+        })
         .collect();
     assert!(all.contains("hello through OAuth"), "{all}");
     assert!(all.contains("refresh token rotated: true"), "{all}");
-    assert!(all.contains("read file:///"), "the sample resources are served: {all}");
+    assert!(
+        all.contains("read file:///"),
+        "the sample resources are served: {all}"
+    );
     assert!(all.contains("=> 42"), "{all}");
 }
