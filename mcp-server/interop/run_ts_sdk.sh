@@ -12,15 +12,18 @@ if [ ! -d "$dir/node_modules/@modelcontextprotocol/sdk" ]; then
 fi
 cd "$root"
 cargo build -q --bin http-oauth2-mock-server --bin http-mcp-mock-server
+# Where cargo put them (CARGO_TARGET_DIR, .cargo/config.toml or target/).
+bin="$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 mcp="http://127.0.0.1:$port/mcp"
 as_out="$(mktemp)"; mcp_out="$(mktemp)"
-target/debug/http-oauth2-mock-server --bind 127.0.0.1:0 --ephemeral-keys --resource "$mcp" >"$as_out" 2>/dev/null &
+"$bin/http-oauth2-mock-server" --bind 127.0.0.1:0 --ephemeral-keys --resource "$mcp" >"$as_out" 2>/dev/null &
 as_pid=$!
 trap 'kill $as_pid ${mcp_pid:-} 2>/dev/null || true; rm -f "$as_out" "$mcp_out"' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$as_out" && break; sleep 0.1; done
 issuer="$(sed -n 's/^listening on //p' "$as_out" | head -1)"
-target/debug/http-mcp-mock-server --bind "127.0.0.1:$port" --auth-server "$issuer" --resource "$mcp" >"$mcp_out" 2>/dev/null &
+"$bin/http-mcp-mock-server" --bind "127.0.0.1:$port" --auth-server "$issuer" --resource "$mcp" >"$mcp_out" 2>/dev/null &
 mcp_pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$mcp_out" && break; sleep 0.1; done
 (cd "$dir" && node "$here/ts_sdk_client.cjs" "$mcp")
