@@ -1,0 +1,100 @@
+//! The MCP operations: tools, resources, prompts, liveness and closing a session.
+
+use serde_json::{Value, json};
+
+use super::{McpClient, ProgressFn, TransportKind};
+use crate::error::ClientError;
+use shared::mcp::header;
+
+impl McpClient {
+    /// Lists every tool (follows `nextCursor`, at most 100 pages).
+    pub async fn list_tools(&self) -> Result<Vec<Value>, ClientError> {
+        self.list_all("tools/list", "tools").await
+    }
+    /// Calls a tool; the result (`content`, `structuredContent`, `isError`) is returned as is.
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Value,
+        progress: Option<ProgressFn>,
+    ) -> Result<Value, ClientError> {
+        self.request_with_progress(
+            "tools/call",
+            json!({"name": name, "arguments": arguments}),
+            progress,
+        )
+        .await
+    }
+    /// Lists every resource.
+    pub async fn list_resources(&self) -> Result<Vec<Value>, ClientError> {
+        self.list_all("resources/list", "resources").await
+    }
+    /// Reads a resource.
+    pub async fn read_resource(&self, uri: &str) -> Result<Value, ClientError> {
+        self.request("resources/read", json!({"uri": uri})).await
+    }
+    /// Lists every prompt.
+    pub async fn list_prompts(&self) -> Result<Vec<Value>, ClientError> {
+        self.list_all("prompts/list", "prompts").await
+    }
+    /// Gets a prompt.
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Option<Value>,
+    ) -> Result<Value, ClientError> {
+        let mut p = json!({"name": name});
+        if let Some(a) = arguments {
+            p["arguments"] = a;
+        }
+        self.request("prompts/get", p).await
+    }
+    /// Liveness check: `ping` (legacy eras) or `server/discover` (2026-07-28 has no ping).
+    pub async fn ping(&self) -> Result<(), ClientError> {
+        let method = if self.transport_kind() == TransportKind::Stateless {
+            "server/discover"
+        } else {
+            "ping"
+        };
+        self.request(method, json!({})).await.map(|_| ())
+    }
+
+    /// Ends a legacy session (DELETE with the session id; 405 is fine; TR-40).
+    pub async fn close(&self) -> Result<(), ClientError> {
+        let sid = self.lock().session_id.take();
+        if let Some(sid) = sid {
+            let _ = self
+                .http
+                .delete(self.url.clone())
+                .timeout(self.timeout)
+                .header(header::SESSION_ID, sid)
+                .header(header::PROTOCOL_VERSION, self.protocol_version())
+                .send()
+                .await;
+        }
+        Ok(())
+    }
+
+    async fn list_all(&self, method: &str, field: &str) -> Result<Vec<Value>, ClientError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..100 {
+            let params = match &cursor {
+                Some(c) => json!({"cursor": c}),
+                None => json!({}),
+            };
+            let r = self.request(method, params).await?;
+            if let Some(items) = r.get(field).and_then(Value::as_array) {
+                out.extend(items.iter().cloned());
+            }
+            cursor = r
+                .get("nextCursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
