@@ -5,44 +5,34 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use shared::oauth::TokenResponse;
 use shared::pkce::{PkceChallenge, PkceVerifier};
 use shared::scope::ScopeSet;
 use shared::secret::RefreshToken;
 
-use super::{AuthenticatedClient, Params, authenticate_client, require_form};
+use super::client_auth::{AuthenticatedClient, authenticate_client};
+use super::form::{FormPost, Params};
+use super::resolve::{check_same_resource, resolve_resource, resolve_scope};
 use crate::AppState;
-use crate::endpoints::authorize::{resolve_resource, resolve_scope};
 use crate::error::OAuthError;
 use crate::store::{Grant, Redeem, RefreshRecord, Rotate, digest};
 use crate::tokens;
 
 /// `POST /token`
-pub(crate) async fn token(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    super::no_store(handle(&state, &headers, &body).await.map(axum::Json))
+pub(super) async fn token(State(state): State<Arc<AppState>>, form: FormPost) -> Response {
+    super::no_store(handle(&state, &form).await.map(axum::Json))
 }
 
-async fn handle(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<TokenResponse, OAuthError> {
-    require_form(headers)?;
-    let params = Params::parse(body);
-    params.reject_repeated()?;
+async fn handle(state: &AppState, form: &FormPost) -> Result<TokenResponse, OAuthError> {
+    let params = &form.params;
     let grant_type = params.require("grant_type")?;
-    let client = authenticate_client(state, headers, &params).await?;
+    let client = authenticate_client(state, &form.headers, params).await?;
     let basic = client.basic;
     let result = match grant_type {
-        "authorization_code" => authorization_code(state, &params, &client),
-        "refresh_token" => refresh_token(state, &params, &client),
-        "client_credentials" => client_credentials(state, &params, &client),
+        "authorization_code" => authorization_code(state, params, &client),
+        "refresh_token" => refresh_token(state, params, &client),
+        "client_credentials" => client_credentials(state, params, &client),
         _ => Err(OAuthError::unsupported_grant_type("unsupported grant_type")),
     };
     result.map_err(|e| e.with_basic_challenge(basic))
@@ -96,14 +86,7 @@ fn authorization_code(
         }
         (None, _) => {}
     }
-    if let Some(r) = params.get("resource") {
-        let wanted = resolve_resource(state, Some(r))?;
-        if Some(&wanted) != record.resource.as_ref() {
-            return Err(OAuthError::invalid_target(
-                "resource differs from the one authorized",
-            ));
-        }
-    }
+    check_same_resource(state, params.get("resource"), record.resource.as_ref())?;
     let verifier = PkceVerifier::new(verifier.to_owned())
         .map_err(|e| OAuthError::invalid_grant(format!("invalid code_verifier: {e}")))?;
     let challenge = PkceChallenge::parse_s256(&record.code_challenge)
@@ -177,22 +160,13 @@ fn refresh_token(
         }
         None => record.scope.clone(),
     };
-    if let Some(r) = params.get("resource") {
-        let wanted = resolve_resource(state, Some(r))?;
-        if Some(&wanted) != record.resource.as_ref() {
-            return Err(OAuthError::invalid_target(
-                "resource differs from the one authorized",
-            ));
-        }
-    }
+    check_same_resource(state, params.get("resource"), record.resource.as_ref())?;
     match state.store.rotate_refresh(&token_digest, now) {
-        Rotate::Rotated(_) => {}
-        Rotate::AlreadyRotated(_, at)
-            if now.saturating_sub(at) <= state.config.refresh_grace_secs =>
-        {
+        Rotate::Rotated => {}
+        Rotate::AlreadyRotated(at) if now.saturating_sub(at) <= state.config.refresh_grace_secs => {
             tracing::info!(client.id = %client.client.client_id, "rotated refresh token presented again within the grace window");
         }
-        Rotate::AlreadyRotated(..) => {
+        Rotate::AlreadyRotated(_) => {
             // AS-41: reuse of a retired refresh token revokes the whole grant.
             state.store.revoke_grant(&record.grant_id);
             tracing::warn!(client.id = %client.client.client_id, "refresh token reuse detected; grant revoked");
