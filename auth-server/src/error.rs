@@ -143,18 +143,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn invalid_client_is_401_with_basic_challenge() {
-        let res = OAuthError::invalid_client("unknown client")
+    fn every_401_has_a_basic_challenge_with_charset_only_after_basic() {
+        for (basic, challenge) in [
+            (true, "Basic realm=\"oauth\", charset=\"UTF-8\""),
+            (false, "Basic realm=\"oauth\""),
+        ] {
+            let res = OAuthError::invalid_client("unknown client")
+                .with_basic_challenge(basic)
+                .into_response();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(res.headers()[header::WWW_AUTHENTICATE], challenge);
+            assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        }
+        let res = OAuthError::invalid_grant("x")
             .with_basic_challenge(true)
             .into_response();
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        assert!(
-            res.headers()[header::WWW_AUTHENTICATE]
-                .to_str()
-                .unwrap()
-                .starts_with("Basic")
-        );
-        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        assert!(res.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 
     #[test]

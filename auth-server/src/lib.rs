@@ -26,6 +26,8 @@ pub mod keys;
 mod middleware;
 mod ratelimit;
 mod store;
+#[cfg(test)]
+mod tests;
 mod tokens;
 
 use std::net::SocketAddr;
