@@ -64,6 +64,35 @@ impl Reply {
         assert_eq!(self.header(header::PRAGMA), Some("no-cache"));
     }
 
+    /// Asserts a 401 `invalid_client` with this description and `WWW-Authenticate` challenge.
+    #[track_caller]
+    fn assert_invalid_client(&self, description: &str, challenge: &str) {
+        self.assert_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description);
+        assert_eq!(self.header(header::WWW_AUTHENTICATE), Some(challenge));
+    }
+
+    /// Asserts a 200 JSON document served with `Cache-Control: public, max-age=300`.
+    #[track_caller]
+    fn assert_public_json(&self) -> serde_json::Value {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text());
+        assert_eq!(self.header(header::CONTENT_TYPE), Some("application/json"));
+        assert_eq!(
+            self.header(header::CACHE_CONTROL),
+            Some("public, max-age=300")
+        );
+        assert_eq!(self.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some("*"));
+        self.json()
+    }
+
+    /// Asserts a success with `Cache-Control: no-store` and returns its JSON body.
+    #[track_caller]
+    fn assert_no_store_json(&self, status: StatusCode) -> serde_json::Value {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert_eq!(self.header(header::CACHE_CONTROL), Some("no-store"));
+        assert_eq!(self.header(header::PRAGMA), Some("no-cache"));
+        self.json()
+    }
+
     /// The `Location` of a 303, parsed, with its query as ordered pairs.
     #[track_caller]
     fn redirect(&self) -> (url::Url, Vec<(String, String)>) {
@@ -136,6 +165,11 @@ impl Server {
         self.send(req.body(Body::from(body)).unwrap()).await
     }
 
+    /// `POST /token`.
+    async fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Reply {
+        self.post_form("/token", form, basic).await
+    }
+
     /// `GET /authorize` for the public client with a fresh PKCE pair, plus `extra` parameters;
     /// returns the reply and the verifier.
     async fn authorize(&self, extra: &[(&str, &str)]) -> (Reply, PkceVerifier) {
@@ -181,11 +215,29 @@ impl Server {
         .await
     }
 
+    /// `POST /introspect` as the MCP server's confidential client.
+    async fn introspect(&self, token: &str) -> serde_json::Value {
+        self.post_form("/introspect", &[("token", token)], Some(INTROSPECTOR))
+            .await
+            .assert_no_store_json(StatusCode::OK)
+    }
+
+    /// A `client_credentials` token response for the service client.
+    async fn service_token(&self) -> serde_json::Value {
+        self.post_form(
+            "/token",
+            &[("grant_type", "client_credentials")],
+            Some(SERVICE),
+        )
+        .await
+        .assert_no_store_json(StatusCode::OK)
+    }
+
     /// A token response for the public client (access and refresh token).
     async fn tokens(&self) -> serde_json::Value {
         let (code, verifier) = self.code().await;
-        let reply = self.exchange(&code, verifier.secret()).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-        reply.json()
+        self.exchange(&code, verifier.secret())
+            .await
+            .assert_no_store_json(StatusCode::OK)
     }
 }

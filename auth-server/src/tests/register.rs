@@ -17,6 +17,13 @@ async fn register(s: &Server, content_type: &str, body: &str) -> Reply {
     .await
 }
 
+/// A successful registration: 201, `no-store`, the JSON body.
+async fn registered(s: &Server, body: &str) -> serde_json::Value {
+    register(s, "application/json", body)
+        .await
+        .assert_no_store_json(StatusCode::CREATED)
+}
+
 #[tokio::test]
 async fn registration_validates_content_type_and_metadata() {
     let s = Server::new();
@@ -72,18 +79,19 @@ async fn registration_validates_content_type_and_metadata() {
 #[tokio::test]
 async fn a_public_native_client_is_registered_with_method_none() {
     let s = Server::new();
-    let r = register(
+    let reg = registered(
         &s,
-        "application/json",
         r#"{"redirect_uris":["http://127.0.0.1/cb"],"client_name":"demo"}"#,
     )
     .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    assert_eq!(r.header(header::CACHE_CONTROL), Some("no-store"));
-    let reg = r.json();
-    assert_eq!(reg["token_endpoint_auth_method"], "none");
-    assert_eq!(reg["application_type"], "native");
-    assert_eq!(reg["client_name"], "demo");
+    assert_eq!(
+        [
+            &reg["token_endpoint_auth_method"],
+            &reg["application_type"],
+            &reg["client_name"]
+        ],
+        ["none", "native", "demo"]
+    );
     assert!(reg.get("client_secret").is_none());
     assert!(
         s.state
@@ -96,16 +104,15 @@ async fn a_public_native_client_is_registered_with_method_none() {
 #[tokio::test]
 async fn a_confidential_client_gets_a_secret_that_never_expires() {
     let s = Server::new();
-    let r = register(
+    let reg = registered(
         &s,
-        "application/json",
         r#"{"redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"client_secret_post"}"#,
     )
     .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let reg = r.json();
-    assert_eq!(reg["token_endpoint_auth_method"], "client_secret_post");
-    assert_eq!(reg["application_type"], "web");
+    assert_eq!(
+        [&reg["token_endpoint_auth_method"], &reg["application_type"]],
+        ["client_secret_post", "web"]
+    );
     assert_eq!(reg["client_secret"].as_str().unwrap().len(), 43);
     assert_eq!(reg["client_secret_expires_at"], 0);
 }

@@ -2,7 +2,17 @@
 
 use axum::http::{StatusCode, header};
 
-use super::{INTROSPECTOR, ISSUER, PUBLIC_CLIENT, RESOURCE, SERVICE, Server};
+use super::{ISSUER, PUBLIC_CLIENT, RESOURCE, SERVICE, Server};
+
+const INACTIVE: &str = r#"{"active":false}"#;
+
+/// `POST /revoke` answered 200 with an empty `no-store` body.
+async fn revoked(s: &Server, form: &[(&str, &str)], basic: Option<(&str, &str)>) {
+    let r = s.post_form("/revoke", form, basic).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r.body.is_empty());
+    assert_eq!(r.header(header::CACHE_CONTROL), Some("no-store"));
+}
 
 #[tokio::test]
 async fn revoking_a_refresh_token_revokes_the_grant() {
@@ -10,16 +20,12 @@ async fn revoking_a_refresh_token_revokes_the_grant() {
     let t = s.tokens().await;
     let refresh = t["refresh_token"].as_str().unwrap();
     let access = t["access_token"].as_str().unwrap();
-    let r = s
-        .post_form(
-            "/revoke",
-            &[("token", refresh), ("client_id", PUBLIC_CLIENT)],
-            None,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.is_empty());
-    assert_eq!(r.header(header::CACHE_CONTROL), Some("no-store"));
+    revoked(
+        &s,
+        &[("token", refresh), ("client_id", PUBLIC_CLIENT)],
+        None,
+    )
+    .await;
     s.post_form(
         "/token",
         &[
@@ -35,19 +41,13 @@ async fn revoking_a_refresh_token_revokes_the_grant() {
         "invalid_grant",
         "refresh token is invalid, expired or revoked",
     );
-    let i = s
-        .post_form("/introspect", &[("token", access)], Some(INTROSPECTOR))
-        .await;
-    assert_eq!(i.json(), serde_json::json!({ "active": false }));
+    assert_eq!(s.introspect(access).await.to_string(), INACTIVE);
 }
 
 #[tokio::test]
 async fn revoke_answers_200_for_unknown_tokens_and_needs_a_token() {
     let s = Server::new();
-    let r = s
-        .post_form("/revoke", &[("token", "unknown")], Some(SERVICE))
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
+    revoked(&s, &[("token", "unknown")], Some(SERVICE)).await;
     s.post_form("/revoke", &[], Some(SERVICE))
         .await
         .assert_oauth_error(
@@ -60,42 +60,24 @@ async fn revoke_answers_200_for_unknown_tokens_and_needs_a_token() {
 #[tokio::test]
 async fn introspection_needs_a_confidential_caller() {
     let s = Server::new();
-    let r = s
-        .post_form(
-            "/introspect",
-            &[("token", "x"), ("client_id", PUBLIC_CLIENT)],
-            None,
-        )
-        .await;
-    r.assert_oauth_error(
-        StatusCode::UNAUTHORIZED,
-        "invalid_client",
+    s.post_form(
+        "/introspect",
+        &[("token", "x"), ("client_id", PUBLIC_CLIENT)],
+        None,
+    )
+    .await
+    .assert_invalid_client(
         "introspection requires an authenticated confidential client",
-    );
-    assert_eq!(
-        r.header(header::WWW_AUTHENTICATE),
-        Some("Basic realm=\"oauth\"")
+        "Basic realm=\"oauth\"",
     );
 }
 
 #[tokio::test]
 async fn introspection_describes_active_access_tokens_and_nothing_else() {
     let s = Server::new();
-    let t = s
-        .post_form(
-            "/token",
-            &[("grant_type", "client_credentials")],
-            Some(SERVICE),
-        )
-        .await
-        .json();
+    let t = s.service_token().await;
     let access = t["access_token"].as_str().unwrap();
-    let r = s
-        .post_form("/introspect", &[("token", access)], Some(INTROSPECTOR))
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.header(header::CACHE_CONTROL), Some("no-store"));
-    let i = r.json();
+    let i = s.introspect(access).await;
     assert_eq!(i["active"], true);
     assert_eq!(i["client_id"], SERVICE.0);
     assert_eq!(i["sub"], SERVICE.0);
@@ -103,21 +85,8 @@ async fn introspection_describes_active_access_tokens_and_nothing_else() {
     assert_eq!(i["iss"], ISSUER);
     assert_eq!(i["scope"], "mcp");
     assert_eq!(i["token_type"], "Bearer");
-    let garbage = s
-        .post_form(
-            "/introspect",
-            &[("token", "not-a-token")],
-            Some(INTROSPECTOR),
-        )
-        .await;
-    assert_eq!(garbage.json(), serde_json::json!({ "active": false }));
+    assert_eq!(s.introspect("not-a-token").await.to_string(), INACTIVE);
     // Revoked by its owner: inactive.
-    let r = s
-        .post_form("/revoke", &[("token", access)], Some(SERVICE))
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    let after = s
-        .post_form("/introspect", &[("token", access)], Some(INTROSPECTOR))
-        .await;
-    assert_eq!(after.json(), serde_json::json!({ "active": false }));
+    revoked(&s, &[("token", access)], Some(SERVICE)).await;
+    assert_eq!(s.introspect(access).await.to_string(), INACTIVE);
 }

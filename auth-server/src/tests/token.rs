@@ -9,8 +9,7 @@ use super::{PUBLIC_CLIENT, RESOURCE, SERVICE, Server};
 async fn unknown_grant_type_is_unsupported_grant_type() {
     let s = Server::new();
     let r = s
-        .post_form(
-            "/token",
+        .token(
             &[("grant_type", "password"), ("client_id", PUBLIC_CLIENT)],
             None,
         )
@@ -24,56 +23,32 @@ async fn unknown_grant_type_is_unsupported_grant_type() {
 }
 
 #[tokio::test]
-async fn bad_basic_credentials_get_401_with_a_charset_basic_challenge() {
+async fn bad_credentials_get_401_with_a_basic_challenge_naming_charset_after_basic() {
     let s = Server::new();
-    let r = s
-        .post_form(
-            "/token",
+    let after_basic = s
+        .token(
             &[("grant_type", "client_credentials")],
             Some((SERVICE.0, "wrong-secret")),
         )
         .await;
-    r.assert_oauth_error(
-        StatusCode::UNAUTHORIZED,
-        "invalid_client",
+    after_basic.assert_invalid_client(
         "unknown client or bad credentials",
+        "Basic realm=\"oauth\", charset=\"UTF-8\"",
     );
-    assert_eq!(
-        r.header(header::WWW_AUTHENTICATE),
-        Some("Basic realm=\"oauth\", charset=\"UTF-8\"")
-    );
-}
-
-#[tokio::test]
-async fn unknown_client_in_the_body_gets_401_with_a_plain_basic_challenge() {
-    let s = Server::new();
-    let r = s
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", "nobody"),
-                ("client_secret", "whatever-secret"),
-            ],
-            None,
-        )
-        .await;
-    r.assert_oauth_error(
-        StatusCode::UNAUTHORIZED,
-        "invalid_client",
-        "unknown client or bad credentials",
-    );
-    assert_eq!(
-        r.header(header::WWW_AUTHENTICATE),
-        Some("Basic realm=\"oauth\"")
-    );
+    let in_body = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "nobody"),
+        ("client_secret", "whatever-secret"),
+    ];
+    s.token(&in_body, None)
+        .await
+        .assert_invalid_client("unknown client or bad credentials", "Basic realm=\"oauth\"");
 }
 
 #[tokio::test]
 async fn two_client_authentication_methods_are_invalid_request() {
     let s = Server::new();
-    s.post_form(
-        "/token",
+    s.token(
         &[
             ("grant_type", "client_credentials"),
             ("client_secret", SERVICE.1),
@@ -102,8 +77,7 @@ async fn non_form_bodies_and_repeated_parameters_are_invalid_request() {
         "invalid_request",
         "content type must be application/x-www-form-urlencoded",
     );
-    s.post_form(
-        "/token",
+    s.token(
         &[
             ("grant_type", "client_credentials"),
             ("grant_type", "client_credentials"),
@@ -142,11 +116,10 @@ async fn pkce_mismatch_is_invalid_grant_and_leaves_the_code_usable() {
         "PKCE verification failed",
     );
     // Validation happens before the code is consumed (AS-45).
-    let ok = s.exchange(&code, verifier.secret()).await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
-    assert_eq!(ok.header(header::CACHE_CONTROL), Some("no-store"));
-    assert_eq!(ok.header(header::PRAGMA), Some("no-cache"));
-    let t = ok.json();
+    let t = s
+        .exchange(&code, verifier.secret())
+        .await
+        .assert_no_store_json(StatusCode::OK);
     assert_eq!(t["token_type"], "Bearer");
     assert_eq!(t["expires_in"], 300);
     assert_eq!(t["scope"], "mcp");
@@ -167,8 +140,7 @@ async fn a_resource_other_than_the_authorized_one_is_invalid_target() {
     let (reply, verifier) = s.authorize(&[("resource", RESOURCE)]).await;
     let (_, query) = reply.redirect();
     let code = &query.iter().find(|(k, _)| k == "code").unwrap().1;
-    s.post_form(
-        "/token",
+    s.token(
         &[
             ("grant_type", "authorization_code"),
             ("client_id", PUBLIC_CLIENT),
@@ -189,18 +161,10 @@ async fn a_resource_other_than_the_authorized_one_is_invalid_target() {
 
 #[tokio::test]
 async fn client_credentials_issues_an_access_token_without_refresh_token() {
-    let s = Server::new();
-    let r = s
-        .post_form(
-            "/token",
-            &[("grant_type", "client_credentials")],
-            Some(SERVICE),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(r.header(header::CACHE_CONTROL), Some("no-store"));
-    let t = r.json();
-    assert_eq!(t["token_type"], "Bearer");
-    assert_eq!(t["scope"], "mcp");
+    let t = Server::new().service_token().await;
+    assert_eq!(
+        (&t["token_type"], &t["scope"], &t["expires_in"]),
+        (&"Bearer".into(), &"mcp".into(), &300.into())
+    );
     assert!(t.get("refresh_token").is_none());
 }

@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
+use super::AuthzRequest;
 use super::page::{ConsentView, consent_page, error_page};
-use super::request::AuthzRequest;
 use super::{error_redirect, issue_code};
 use crate::AppState;
 use crate::endpoints::form::Params;

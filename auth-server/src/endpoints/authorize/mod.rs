@@ -20,11 +20,26 @@ use axum::response::{IntoResponse, Response};
 pub(crate) use consent::{PendingConsents, decision};
 
 use self::page::error_page;
-use self::request::AuthzRequest;
 use super::form::Params;
 use crate::AppState;
 use crate::error::OAuthError;
-use crate::store::{CodeRecord, digest};
+use shared::scope::ScopeSet;
+
+use crate::store::{ClientRecord, CodeRecord, digest};
+
+/// A validated authorization request, ready for a code or waiting for the user's decision.
+/// Its fields are private to this module and the three below it.
+#[derive(Debug, Clone)]
+struct AuthzRequest {
+    client: ClientRecord,
+    redirect_uri: String,
+    /// Whether the request named the redirect URI (then `/token` must repeat it).
+    redirect_uri_sent: bool,
+    state: Option<String>,
+    code_challenge: String,
+    scope: ScopeSet,
+    resource: Option<String>,
+}
 
 /// `GET /authorize`
 pub(crate) async fn authorize(

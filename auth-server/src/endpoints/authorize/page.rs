@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::request::AuthzRequest;
+use super::AuthzRequest;
 
 /// An error page (never a redirect): the client or redirect URI cannot be trusted.
 pub(super) fn error_page(status: StatusCode, code: &str, description: &str) -> Response {

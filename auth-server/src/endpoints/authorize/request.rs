@@ -3,8 +3,8 @@
 //! (failures are redirected to the client).
 
 use shared::pkce::PkceChallenge;
-use shared::scope::ScopeSet;
 
+use super::AuthzRequest;
 use crate::AppState;
 use crate::endpoints::form::Params;
 use crate::endpoints::resolve::{resolve_resource, resolve_scope};
@@ -89,18 +89,6 @@ async fn find_client(state: &AppState, client_id: &str) -> Result<ClientRecord, 
             .map_err(|e| format!("client metadata document could not be used: {e}"));
     }
     Err("unknown client_id".into())
-}
-
-/// A validated authorization request, ready for a code or waiting for the user's decision.
-#[derive(Debug, Clone)]
-pub(super) struct AuthzRequest {
-    pub(super) client: ClientRecord,
-    pub(super) redirect_uri: String,
-    pub(super) redirect_uri_sent: bool,
-    pub(super) state: Option<String>,
-    pub(super) code_challenge: String,
-    pub(super) scope: ScopeSet,
-    pub(super) resource: Option<String>,
 }
 
 /// Step 2: response type, PKCE, resource and scope. Errors here are redirected.
