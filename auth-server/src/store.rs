@@ -100,6 +100,13 @@ pub(crate) struct ClientRecord {
     pub(crate) issued_at: u64,
 }
 
+impl ClientRecord {
+    /// Whether the client may use `grant` (an RFC 6749 `grant_type` value).
+    pub(crate) fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+}
+
 /// Outcome of redeeming a code.
 #[derive(Debug)]
 pub(crate) enum Redeem {

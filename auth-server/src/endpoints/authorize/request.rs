@@ -117,7 +117,7 @@ pub(super) fn validate(
             ));
         }
     }
-    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+    if !client.allows_grant("authorization_code") {
         return Err(OAuthError::unauthorized_client(
             "client may not use the authorization code grant",
         ));
