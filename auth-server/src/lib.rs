@@ -14,6 +14,26 @@
 //! server.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! The same [`router`] also answers in process, without a socket (the crate's own tests call
+//! it with `tower::ServiceExt::oneshot`):
+//!
+//! ```
+//! # fn run() -> Result<(), auth_server::Error> {
+//! use std::sync::Arc;
+//! use auth_server::{AppState, Config, config::SigningAlgorithm, keys::Keys};
+//!
+//! let keys = Arc::new(Keys::ephemeral(SigningAlgorithm::ES256)?);
+//! let issuer = "http://127.0.0.1:3002".to_owned();
+//! let state = AppState::new(Config::default(), issuer, keys, shared::clock::system())?;
+//! let app: axum::Router = auth_server::router(state);
+//! # drop(app); Ok(()) }
+//! # run().unwrap();
+//! ```
+//!
+//! Public surface: [`serve`], [`serve_with_clock`], [`RunningServer`], [`router`] over an
+//! opaque [`AppState`], [`Config`] and the rest of [`config`], [`keys`], [`Fault`] and
+//! [`FaultController`], and the start-up [`Error`]. Everything else is private.
 
 #![warn(missing_docs)]
 
