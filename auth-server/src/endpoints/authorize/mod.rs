@@ -16,6 +16,7 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use shared::scope::ScopeSet;
 
 pub(crate) use consent::{PendingConsents, decision};
 
@@ -23,8 +24,6 @@ use self::page::error_page;
 use super::form::Params;
 use crate::AppState;
 use crate::error::OAuthError;
-use shared::scope::ScopeSet;
-
 use crate::store::{ClientRecord, CodeRecord, digest};
 
 /// A validated authorization request, ready for a code or waiting for the user's decision.
