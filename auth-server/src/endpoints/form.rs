@@ -86,6 +86,10 @@ fn require_form(headers: &HeaderMap) -> Result<(), OAuthError> {
 /// the content type checked, then the parameters parsed with no repeats. The headers stay
 /// for client authentication. A failure is the response: axum's body rejection as axum
 /// renders it, or an RFC 6749 `invalid_request`.
+///
+/// Not `axum::Form`: its failures are axum's plain-text 4xx rather than RFC 6749 JSON, and
+/// these endpoints share [`Params`] with `/authorize`'s query (empty values count as absent,
+/// a repeated parameter is refused by name, AS-11).
 #[derive(Debug)]
 pub(crate) struct FormPost {
     /// The request headers (`Authorization` for HTTP Basic client authentication).
