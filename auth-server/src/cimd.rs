@@ -22,7 +22,7 @@ const MAX_TTL: u64 = 3600;
 
 /// Why a metadata document cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum CimdError {
+pub(crate) enum CimdError {
     /// The URL breaks the CIMD URL rules.
     #[error("client_id URL is not acceptable: {0}")]
     Url(&'static str),
@@ -38,14 +38,14 @@ pub enum CimdError {
 }
 
 /// Whether a `client_id` is to be treated as a metadata-document URL (AS-56).
-pub fn is_metadata_url(client_id: &str) -> bool {
+pub(crate) fn is_metadata_url(client_id: &str) -> bool {
     (client_id.starts_with("https://") || client_id.starts_with("http://"))
         && url::Url::parse(client_id).is_ok_and(|u| u.path() != "/" && !u.path().is_empty())
 }
 
 /// Fetcher with a cache of valid documents.
 #[derive(Debug)]
-pub struct MetadataDocuments {
+pub(crate) struct MetadataDocuments {
     insecure_loopback: bool,
     cache: moka::future::Cache<String, (ClientRecord, u64)>,
 }
@@ -83,7 +83,7 @@ fn is_public(ip: IpAddr) -> bool {
 
 impl MetadataDocuments {
     /// A fetcher; `insecure_loopback` lets http loopback URLs through (development only).
-    pub fn new(insecure_loopback: bool) -> Self {
+    pub(crate) fn new(insecure_loopback: bool) -> Self {
         Self {
             insecure_loopback,
             cache: moka::future::Cache::builder().max_capacity(1_000).build(),
@@ -118,7 +118,11 @@ impl MetadataDocuments {
     }
 
     /// The client described by the document at `client_id`, from cache or fetched.
-    pub async fn client(&self, client_id: &str, now: u64) -> Result<ClientRecord, CimdError> {
+    pub(crate) async fn client(
+        &self,
+        client_id: &str,
+        now: u64,
+    ) -> Result<ClientRecord, CimdError> {
         if let Some((record, exp)) = self.cache.get(client_id).await
             && exp > now
         {
@@ -216,7 +220,7 @@ impl MetadataDocuments {
         // scopes at authorization time.
         let offered =
             shared::scope::ScopeSet::parse(v.get("scope").and_then(|s| s.as_str()).unwrap_or(""));
-        let (record, _) = crate::endpoints::register::client_from_metadata(
+        let record = crate::endpoints::register::client_from_metadata(
             &v,
             client_id.to_owned(),
             &offered,

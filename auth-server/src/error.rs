@@ -14,25 +14,27 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// An OAuth protocol error.
 #[derive(Debug, thiserror::Error)]
 #[error("{code}: {description}")]
-pub struct OAuthError {
+pub(crate) struct OAuthError {
     /// The RFC error code.
-    pub code: ErrorCode,
+    pub(crate) code: ErrorCode,
     /// Public ASCII description.
-    pub description: String,
-    /// Whether the client used HTTP Basic (adds `WWW-Authenticate: Basic` to a 401).
-    pub basic_challenge: bool,
+    pub(crate) description: String,
+    /// Whether the client tried HTTP Basic. Every 401 carries a Basic challenge; this only
+    /// adds `charset="UTF-8"` to it (RFC 7617 §2.1): `Basic realm="oauth", charset="UTF-8"`
+    /// instead of `Basic realm="oauth"`. No effect on other statuses.
+    pub(crate) basic_challenge: bool,
     /// Overrides the default status.
-    pub status_override: Option<StatusCode>,
+    pub(crate) status_override: Option<StatusCode>,
     /// Internal cause, logged and never sent.
     #[source]
-    pub source: Option<BoxError>,
+    pub(crate) source: Option<BoxError>,
 }
 
 macro_rules! ctor {
     ($($name:ident => $code:ident),* $(,)?) => {
         $(
             #[doc = concat!("An `", stringify!($name), "` error.")]
-            pub fn $name(description: impl Into<String>) -> Self {
+            pub(crate) fn $name(description: impl Into<String>) -> Self {
                 Self::new(ErrorCode::$code, description)
             }
         )*
@@ -41,7 +43,7 @@ macro_rules! ctor {
 
 impl OAuthError {
     /// An error with a code and public description.
-    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             code,
             description: description.into(),
@@ -61,37 +63,37 @@ impl OAuthError {
         access_denied => AccessDenied,
         unsupported_response_type => UnsupportedResponseType,
         invalid_target => InvalidTarget,
-        unsupported_token_type => UnsupportedTokenType,
         invalid_redirect_uri => InvalidRedirectUri,
         invalid_client_metadata => InvalidClientMetadata,
         temporarily_unavailable => TemporarilyUnavailable,
     }
 
     /// An internal failure: the client sees a generic `server_error`.
-    pub fn server_error(source: impl Into<BoxError>) -> Self {
+    pub(crate) fn server_error(source: impl Into<BoxError>) -> Self {
         Self::new(ErrorCode::ServerError, "internal error").with_source(source)
     }
 
     /// Attaches the internal cause.
-    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+    pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.source = Some(source.into());
         self
     }
 
-    /// Marks that the client authenticated with HTTP Basic.
-    pub fn with_basic_challenge(mut self, basic: bool) -> Self {
+    /// Sets [`basic_challenge`](Self::basic_challenge): whether a 401 challenge names
+    /// `charset="UTF-8"` (the client tried HTTP Basic).
+    pub(crate) fn with_basic_challenge(mut self, basic: bool) -> Self {
         self.basic_challenge = basic;
         self
     }
 
     /// Forces a status code.
-    pub fn with_status(mut self, status: StatusCode) -> Self {
+    pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
         self.status_override = Some(status);
         self
     }
 
     /// The HTTP status: 401 for `invalid_client`, 500/503 for server errors, else 400.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         if let Some(s) = self.status_override {
             return s;
         }
@@ -104,7 +106,7 @@ impl OAuthError {
     }
 
     /// The wire body.
-    pub fn body(&self) -> ErrorResponse {
+    pub(crate) fn body(&self) -> ErrorResponse {
         ErrorResponse::new(self.code.clone(), self.description.clone())
     }
 }
@@ -136,26 +138,27 @@ impl IntoResponse for OAuthError {
     }
 }
 
-/// Result alias.
-pub type Result<T, E = OAuthError> = std::result::Result<T, E>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn invalid_client_is_401_with_basic_challenge() {
-        let res = OAuthError::invalid_client("unknown client")
+    fn every_401_has_a_basic_challenge_with_charset_only_after_basic() {
+        for (basic, challenge) in [
+            (true, "Basic realm=\"oauth\", charset=\"UTF-8\""),
+            (false, "Basic realm=\"oauth\""),
+        ] {
+            let res = OAuthError::invalid_client("unknown client")
+                .with_basic_challenge(basic)
+                .into_response();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(res.headers()[header::WWW_AUTHENTICATE], challenge);
+            assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        }
+        let res = OAuthError::invalid_grant("x")
             .with_basic_challenge(true)
             .into_response();
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        assert!(
-            res.headers()[header::WWW_AUTHENTICATE]
-                .to_str()
-                .unwrap()
-                .starts_with("Basic")
-        );
-        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        assert!(res.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 
     #[test]

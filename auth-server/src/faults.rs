@@ -39,21 +39,21 @@ pub enum Fault {
 /// A fault request over HTTP.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FaultRequest {
+pub(crate) struct FaultRequest {
     /// `token`, `authorize`, `jwks`, `metadata`, `register`, `revoke`, `introspect`.
-    pub endpoint: String,
+    pub(crate) endpoint: String,
     /// The fault.
-    pub fault: Fault,
+    pub(crate) fault: Fault,
     /// How many requests it affects; absent = until cleared.
     #[serde(default)]
-    pub times: Option<u32>,
+    pub(crate) times: Option<u32>,
 }
 
 /// Active faults: endpoint -> (fault, remaining uses).
 type Rules = HashMap<String, (Fault, Option<u32>)>;
 
 /// Endpoint names faults can target.
-pub const ENDPOINTS: &[&str] = &[
+pub(crate) const ENDPOINTS: &[&str] = &[
     "token",
     "authorize",
     "jwks",
@@ -157,7 +157,7 @@ pub(crate) fn endpoint_of(path: &str) -> Option<&'static str> {
 
 /// Request counts per endpoint name.
 #[derive(Debug, Default)]
-pub struct HitCounter(Mutex<HashMap<&'static str, u64>>);
+pub(crate) struct HitCounter(Mutex<HashMap<&'static str, u64>>);
 
 impl HitCounter {
     pub(crate) fn hit(&self, endpoint: &'static str) {
@@ -169,7 +169,7 @@ impl HitCounter {
             .or_insert(0) += 1;
     }
     /// The count for an endpoint.
-    pub fn get(&self, endpoint: &str) -> u64 {
+    pub(crate) fn get(&self, endpoint: &str) -> u64 {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -14,17 +14,41 @@
 //! server.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! The same [`router`] also answers in process, without a socket (the crate's own tests call
+//! it with `tower::ServiceExt::oneshot`):
+//!
+//! ```
+//! # fn run() -> Result<(), auth_server::Error> {
+//! use std::sync::Arc;
+//! use auth_server::{AppState, Config, config::SigningAlgorithm, keys::Keys};
+//!
+//! let keys = Arc::new(Keys::ephemeral(SigningAlgorithm::ES256)?);
+//! let issuer = "http://127.0.0.1:3002".to_owned();
+//! let state = AppState::new(Config::default(), issuer, keys, shared::clock::system())?;
+//! let app: axum::Router = auth_server::router(state);
+//! # drop(app); Ok(()) }
+//! # run().unwrap();
+//! ```
+//!
+//! Public surface: [`serve`], [`serve_with_clock`], [`RunningServer`], [`router`] over an
+//! opaque [`AppState`], [`Config`] and the rest of [`config`], [`keys`], [`Fault`] and
+//! [`FaultController`], and the start-up [`Error`]. Everything else is private.
 
-pub mod cimd;
+#![warn(missing_docs)]
+
+mod cimd;
 pub mod config;
-pub mod endpoints;
-pub mod error;
-pub mod faults;
+mod endpoints;
+mod error;
+mod faults;
 pub mod keys;
 mod middleware;
-pub mod ratelimit;
-pub mod store;
-pub mod tokens;
+mod ratelimit;
+mod store;
+#[cfg(test)]
+mod tests;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,13 +56,12 @@ use std::time::Duration;
 
 use axum::Router;
 use shared::clock::SharedClock;
+use shared::oauth::TokenEndpointAuthMethod;
 use shared::scope::ScopeSet;
 
 pub use config::Config;
-pub use error::OAuthError;
 pub use faults::{Fault, FaultController};
 
-use crate::config::TokenEndpointAuthMethod;
 use crate::store::{ClientRecord, MemoryStore, Store};
 
 /// Start-up failure.
@@ -59,31 +82,32 @@ pub enum Error {
     Tls(String),
 }
 
-/// Everything the handlers share.
+/// Everything the handlers share: config, keys, grant state, clock, faults and limits.
+/// Built by [`AppState::new`] and handed to [`router`]; opaque outside the crate.
 #[derive(Debug)]
 pub struct AppState {
     /// Validated configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// The exact issuer string.
-    pub issuer: String,
+    pub(crate) issuer: String,
     /// Signing keys.
-    pub keys: Arc<keys::Keys>,
+    pub(crate) keys: Arc<keys::Keys>,
     /// Grant state.
-    pub store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     /// Time source.
-    pub clock: SharedClock,
+    pub(crate) clock: SharedClock,
     /// Fault injection.
-    pub faults: FaultController,
+    pub(crate) faults: FaultController,
     /// Per-address limits.
-    pub limiter: ratelimit::RateLimiter,
+    pub(crate) limiter: ratelimit::RateLimiter,
     /// Client ID Metadata Document fetcher.
-    pub cimd: cimd::MetadataDocuments,
+    pub(crate) cimd: cimd::MetadataDocuments,
     /// Offered scopes.
-    pub offered_scopes: ScopeSet,
+    pub(crate) offered_scopes: ScopeSet,
     /// Pending consent decisions.
-    pub consents: endpoints::authorize::PendingConsents,
+    pub(crate) consents: endpoints::PendingConsents,
     /// Requests per endpoint (tests assert how often an endpoint was hit).
-    pub hits: faults::HitCounter,
+    pub(crate) hits: faults::HitCounter,
     metadata_json: bytes::Bytes,
     oidc_json: bytes::Bytes,
 }
@@ -126,7 +150,7 @@ impl AppState {
             faults: FaultController::new(config.faults.enabled, keys.clone()),
             limiter: ratelimit::RateLimiter::new(config.rate_limits.clone()),
             cimd: cimd::MetadataDocuments::new(config.insecure_allow_loopback_metadata_documents),
-            consents: endpoints::authorize::PendingConsents::default(),
+            consents: endpoints::PendingConsents::default(),
             hits: faults::HitCounter::default(),
             offered_scopes,
             metadata_json,
@@ -137,11 +161,6 @@ impl AppState {
             store,
             clock,
         }))
-    }
-
-    /// An endpoint URL under the issuer.
-    pub fn endpoint(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer)
     }
 }
 
@@ -177,10 +196,6 @@ impl RunningServer {
     /// `register`, `revoke`, `introspect`), faulted ones included.
     pub fn hits(&self, endpoint: &str) -> u64 {
         self.state.hits.get(endpoint)
-    }
-    /// The shared state (tests inspect the store and keys).
-    pub fn state(&self) -> &Arc<AppState> {
-        &self.state
     }
     /// Stops accepting, lets in-flight requests finish, and waits.
     pub async fn shutdown(mut self) {

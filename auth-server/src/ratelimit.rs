@@ -13,7 +13,7 @@ use crate::config::RateLimits;
 
 /// Which budget a request spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Bucket {
+pub(crate) enum Bucket {
     /// `/token`, `/revoke`, `/introspect`.
     Token,
     /// `/register`.
@@ -26,14 +26,14 @@ const WINDOW: Duration = Duration::from_secs(60);
 
 /// The limiter.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     limits: RateLimits,
     windows: Mutex<HashMap<(Bucket, IpAddr), (Instant, u32)>>,
 }
 
 impl RateLimiter {
     /// A limiter with these limits.
-    pub fn new(limits: RateLimits) -> Self {
+    pub(crate) fn new(limits: RateLimits) -> Self {
         Self {
             limits,
             windows: Mutex::default(),
@@ -49,7 +49,7 @@ impl RateLimiter {
     }
 
     /// Spends one request; `Err(retry_after)` when over the limit.
-    pub fn check(&self, bucket: Bucket, ip: IpAddr) -> Result<(), Duration> {
+    pub(crate) fn check(&self, bucket: Bucket, ip: IpAddr) -> Result<(), Duration> {
         let limit = self.limit(bucket);
         if limit == 0 {
             return Ok(());
@@ -68,7 +68,7 @@ impl RateLimiter {
     }
 
     /// Drops finished windows.
-    pub fn purge(&self) {
+    pub(crate) fn purge(&self) {
         let now = Instant::now();
         self.windows
             .lock()

@@ -11,105 +11,105 @@ use std::sync::Mutex;
 use shared::scope::ScopeSet;
 
 /// SHA-256 digest used as a store key.
-pub type Digest = [u8; 32];
+pub(crate) type Digest = [u8; 32];
 
 /// Digest of a secret value (code, refresh token, client secret).
-pub fn digest(secret: &str) -> Digest {
+pub(crate) fn digest(secret: &str) -> Digest {
     shared::random::sha256(secret.as_bytes())
 }
 
 /// An issued authorization code (checklist AS-22: bound to everything the request named).
 #[derive(Debug, Clone)]
-pub struct CodeRecord {
+pub(crate) struct CodeRecord {
     /// The client the code was issued to.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// The redirect URI of the authorization request, if one was sent.
-    pub redirect_uri: Option<String>,
+    pub(crate) redirect_uri: Option<String>,
     /// The S256 challenge.
-    pub code_challenge: String,
+    pub(crate) code_challenge: String,
     /// Granted scope.
-    pub scope: ScopeSet,
+    pub(crate) scope: ScopeSet,
     /// Granted resource (RFC 8707).
-    pub resource: Option<String>,
+    pub(crate) resource: Option<String>,
     /// Resource owner.
-    pub subject: String,
+    pub(crate) subject: String,
     /// Expiry, seconds since the epoch.
-    pub expires_at: u64,
+    pub(crate) expires_at: u64,
     /// Set once redeemed: the grant the tokens belong to.
-    pub redeemed_grant: Option<String>,
+    pub(crate) redeemed_grant: Option<String>,
 }
 
 /// A grant: what one authorization produced; revoking it kills every token from it.
 #[derive(Debug, Clone)]
-pub struct Grant {
+pub(crate) struct Grant {
     /// Grant id.
-    pub id: String,
+    pub(crate) id: String,
     /// Client.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// Resource owner.
-    pub subject: String,
+    pub(crate) subject: String,
     /// Granted scope.
-    pub scope: ScopeSet,
+    pub(crate) scope: ScopeSet,
     /// Granted resource.
-    pub resource: Option<String>,
+    pub(crate) resource: Option<String>,
     /// Whether revoked.
-    pub revoked: bool,
+    pub(crate) revoked: bool,
 }
 
 /// A refresh token record.
 #[derive(Debug, Clone)]
-pub struct RefreshRecord {
+pub(crate) struct RefreshRecord {
     /// The grant.
-    pub grant_id: String,
+    pub(crate) grant_id: String,
     /// The client it was issued to.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// Scope of this token.
-    pub scope: ScopeSet,
+    pub(crate) scope: ScopeSet,
     /// Resource of this token.
-    pub resource: Option<String>,
+    pub(crate) resource: Option<String>,
     /// Expiry.
-    pub expires_at: u64,
+    pub(crate) expires_at: u64,
     /// When it was rotated (replaced); `None` while current.
-    pub rotated_at: Option<u64>,
+    pub(crate) rotated_at: Option<u64>,
     /// Issued at.
-    pub issued_at: u64,
+    pub(crate) issued_at: u64,
 }
 
 /// A registered client (from config or dynamic registration).
 #[derive(Debug, Clone)]
-pub struct ClientRecord {
+pub(crate) struct ClientRecord {
     /// Client id.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// SHA-256 of the secret, for confidential clients.
-    pub secret_digest: Option<Digest>,
+    pub(crate) secret_digest: Option<Digest>,
     /// `none`, `client_secret_basic` or `client_secret_post`.
-    pub auth_method: crate::config::TokenEndpointAuthMethod,
+    pub(crate) auth_method: shared::oauth::TokenEndpointAuthMethod,
     /// Registered redirect URIs.
-    pub redirect_uris: Vec<String>,
+    pub(crate) redirect_uris: Vec<String>,
     /// Allowed grant types.
-    pub grant_types: Vec<String>,
+    pub(crate) grant_types: Vec<String>,
     /// Allowed scopes (`None`: every offered scope).
-    pub scopes: Option<ScopeSet>,
+    pub(crate) scopes: Option<ScopeSet>,
     /// Display name.
-    pub client_name: Option<String>,
+    pub(crate) client_name: Option<String>,
     /// `native` or `web`.
-    pub application_type: String,
+    pub(crate) application_type: String,
     /// Dynamically registered or from a metadata document (never auto-trusted).
-    pub dynamic: bool,
+    pub(crate) dynamic: bool,
     /// Issued at.
-    pub issued_at: u64,
+    pub(crate) issued_at: u64,
 }
 
 impl ClientRecord {
-    /// Whether the client is confidential.
-    pub fn is_confidential(&self) -> bool {
-        self.secret_digest.is_some()
+    /// Whether the client may use `grant` (an RFC 6749 `grant_type` value).
+    pub(crate) fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
     }
 }
 
 /// Outcome of redeeming a code.
 #[derive(Debug)]
-pub enum Redeem {
+pub(crate) enum Redeem {
     /// First use: the record, now marked redeemed with this grant.
     Fresh(CodeRecord),
     /// Already redeemed: the grant it produced (to revoke, AS-34).
@@ -120,17 +120,17 @@ pub enum Redeem {
 
 /// Outcome of rotating a refresh token.
 #[derive(Debug)]
-pub enum Rotate {
+pub(crate) enum Rotate {
     /// The token was current and is now rotated.
-    Rotated(RefreshRecord),
+    Rotated,
     /// The token had been rotated at this time (reuse, or a concurrent refresh in the grace window).
-    AlreadyRotated(RefreshRecord, u64),
+    AlreadyRotated(u64),
     /// Unknown or expired.
     Unknown,
 }
 
 /// Storage for codes, grants, refresh tokens, revoked access-token ids and clients.
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub(crate) trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Stores a new code.
     fn put_code(&self, code: Digest, record: CodeRecord);
     /// Reads a code without consuming it (validation happens before consumption, AS-45).
@@ -149,8 +149,6 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn refresh(&self, token: &Digest, now: u64) -> Option<RefreshRecord>;
     /// Atomically rotates a refresh token.
     fn rotate_refresh(&self, token: &Digest, now: u64) -> Rotate;
-    /// Deletes a refresh token.
-    fn delete_refresh(&self, token: &Digest);
     /// Marks an access token id revoked until `exp`.
     fn revoke_jti(&self, jti: &str, exp: u64);
     /// Whether an access token id is revoked, directly or through its grant.
@@ -178,7 +176,7 @@ struct Inner {
 
 /// The in-memory store.
 #[derive(Debug, Default)]
-pub struct MemoryStore(Mutex<Inner>);
+pub(crate) struct MemoryStore(Mutex<Inner>);
 
 impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -245,18 +243,14 @@ impl Store for MemoryStore {
         match inner.refresh.get_mut(token) {
             Some(r) if r.expires_at <= now => Rotate::Unknown,
             Some(r) => match r.rotated_at {
-                Some(at) => Rotate::AlreadyRotated(r.clone(), at),
+                Some(at) => Rotate::AlreadyRotated(at),
                 None => {
                     r.rotated_at = Some(now);
-                    Rotate::Rotated(r.clone())
+                    Rotate::Rotated
                 }
             },
             None => Rotate::Unknown,
         }
-    }
-
-    fn delete_refresh(&self, token: &Digest) {
-        self.lock().refresh.remove(token);
     }
 
     fn revoke_jti(&self, jti: &str, exp: u64) {

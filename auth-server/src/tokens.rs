@@ -9,17 +9,17 @@ use crate::error::OAuthError;
 
 /// A freshly minted access token.
 #[derive(Debug)]
-pub struct Minted {
+pub(crate) struct Minted {
     /// The compact JWT.
-    pub token: shared::secret::AccessToken,
+    pub(crate) token: shared::secret::AccessToken,
     /// Its `jti`.
-    pub jti: String,
+    pub(crate) jti: String,
     /// Its `exp`.
-    pub exp: u64,
+    pub(crate) exp: u64,
 }
 
 /// Signs an access token for `subject`/`client_id`, audience `resource`, with `scope`.
-pub fn mint(
+pub(crate) fn mint(
     state: &AppState,
     subject: &str,
     client_id: &str,
@@ -54,7 +54,7 @@ pub fn mint(
 
 /// Verifies a JWT we issued (signature with a current or retired key, `typ`, `iss`, `exp`).
 /// Returns `None` for anything else.
-pub fn verify_own(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
+pub(crate) fn verify_own(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
         return None;

@@ -4,34 +4,24 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use shared::oauth::IntrospectionResponse;
 
-use super::{Params, authenticate_client, require_form};
+use super::client_auth::authenticate_client;
+use super::form::FormPost;
 use crate::AppState;
 use crate::error::OAuthError;
 use crate::store::digest;
 use crate::tokens;
 
 /// `POST /introspect`
-pub(crate) async fn introspect(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    super::no_store(handle(&state, &headers, &body).await.map(axum::Json))
+pub(super) async fn introspect(State(state): State<Arc<AppState>>, form: FormPost) -> Response {
+    super::no_store(handle(&state, &form).await.map(axum::Json))
 }
 
-async fn handle(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<IntrospectionResponse, OAuthError> {
-    require_form(headers)?;
-    let params = Params::parse(body);
-    params.reject_repeated()?;
-    let caller = authenticate_client(state, headers, &params).await?;
+async fn handle(state: &AppState, form: &FormPost) -> Result<IntrospectionResponse, OAuthError> {
+    let params = &form.params;
+    let caller = authenticate_client(state, &form.headers, params).await?;
     if !caller.confidential {
         return Err(OAuthError::invalid_client(
             "introspection requires an authenticated confidential client",

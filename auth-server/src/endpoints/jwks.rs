@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use crate::AppState;
 
 /// The JWKS, with `Cache-Control: max-age` so resource servers cache it.
-pub(crate) async fn jwks(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+pub(super) async fn jwks(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "application/json"),

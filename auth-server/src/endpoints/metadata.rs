@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use shared::oauth::AuthorizationServerMetadata;
+use shared::oauth::{AuthorizationServerMetadata, TokenEndpointAuthMethod};
 
 use crate::AppState;
 use crate::config::Config;
@@ -14,12 +14,15 @@ use crate::config::Config;
 /// Builds the RFC 8414 and OIDC documents.
 pub(crate) fn documents(config: &Config, issuer: &str) -> (bytes::Bytes, bytes::Bytes) {
     let ep = |p: &str| Some(format!("{issuer}{p}"));
-    let auth_methods: Vec<String> = ["client_secret_basic", "client_secret_post", "none"]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-    let confidential_methods: Vec<String> =
-        vec!["client_secret_basic".into(), "client_secret_post".into()];
+    let methods = |secret_only: bool| -> Vec<String> {
+        TokenEndpointAuthMethod::ALL
+            .iter()
+            .filter(|m| !secret_only || m.uses_secret())
+            .map(|m| m.as_str().to_owned())
+            .collect()
+    };
+    let auth_methods = methods(false);
+    let confidential_methods = methods(true);
     let meta = AuthorizationServerMetadata {
         issuer: issuer.to_owned(),
         authorization_endpoint: ep("/authorize"),
@@ -83,11 +86,11 @@ fn json(body: bytes::Bytes) -> impl IntoResponse {
 }
 
 /// `GET /.well-known/oauth-authorization-server`
-pub(crate) async fn oauth(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+pub(super) async fn oauth(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     json(state.metadata_json.clone())
 }
 
 /// `GET /.well-known/openid-configuration`
-pub(crate) async fn openid(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+pub(super) async fn openid(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     json(state.oidc_json.clone())
 }

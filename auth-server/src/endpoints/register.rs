@@ -11,12 +11,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
-use shared::oauth::ClientRegistration;
+use shared::oauth::{ClientRegistration, TokenEndpointAuthMethod};
 use shared::scope::ScopeSet;
 use shared::secret::ClientSecret;
 
 use crate::AppState;
-use crate::config::{TokenEndpointAuthMethod, check_redirect_uri};
+use crate::config::check_redirect_uri;
 use crate::error::OAuthError;
 use crate::store::{ClientRecord, digest};
 
@@ -64,7 +64,7 @@ pub(crate) fn client_from_metadata(
     offered: &ScopeSet,
     allow_secret_methods: bool,
     now: u64,
-) -> Result<(ClientRecord, TokenEndpointAuthMethod), OAuthError> {
+) -> Result<ClientRecord, OAuthError> {
     if !v.is_object() {
         return Err(OAuthError::invalid_client_metadata(
             "metadata must be a JSON object",
@@ -83,7 +83,7 @@ pub(crate) fn client_from_metadata(
             ))
         })?,
     };
-    if !allow_secret_methods && method != TokenEndpointAuthMethod::None {
+    if !allow_secret_methods && method.uses_secret() {
         return Err(OAuthError::invalid_client_metadata(
             "shared-secret authentication is not allowed here",
         ));
@@ -100,9 +100,7 @@ pub(crate) fn client_from_metadata(
             )));
         }
     }
-    if grant_types.iter().any(|g| g == "client_credentials")
-        && method == TokenEndpointAuthMethod::None
-    {
+    if grant_types.iter().any(|g| g == "client_credentials") && !method.uses_secret() {
         return Err(OAuthError::invalid_client_metadata(
             "client_credentials needs a confidential client",
         ));
@@ -162,25 +160,22 @@ pub(crate) fn client_from_metadata(
         None => None,
     };
     let client_name = string(v, "client_name", MAX_NAME_LEN)?;
-    Ok((
-        ClientRecord {
-            client_id,
-            secret_digest: None,
-            auth_method: method,
-            redirect_uris,
-            grant_types,
-            scopes,
-            client_name,
-            application_type,
-            dynamic: true,
-            issued_at: now,
-        },
-        method,
-    ))
+    Ok(ClientRecord {
+        client_id,
+        secret_digest: None,
+        auth_method: method,
+        redirect_uris,
+        grant_types,
+        scopes,
+        client_name,
+        application_type,
+        dynamic: true,
+        issued_at: now,
+    })
 }
 
 /// `POST /register`
-pub(crate) async fn register(
+pub(super) async fn register(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -215,18 +210,19 @@ fn handle(
         .map_err(|_| OAuthError::invalid_client_metadata("body is not valid JSON"))?;
     let now = state.clock.now_unix();
     let client_id = shared::random::token();
-    let (mut record, method) =
-        client_from_metadata(&v, client_id.clone(), &state.offered_scopes, true, now)?;
-    let secret = (method != TokenEndpointAuthMethod::None)
+    let mut record = client_from_metadata(&v, client_id.clone(), &state.offered_scopes, true, now)?;
+    let secret = record
+        .auth_method
+        .uses_secret()
         .then(|| ClientSecret::new(shared::random::token()));
     record.secret_digest = secret.as_ref().map(|s| digest(s.secret()));
     let reg = ClientRegistration {
         client_id,
         client_secret_expires_at: secret.as_ref().map(|_| 0),
         client_secret: secret,
-        client_id_issued_at: Some(now),
+        client_id_issued_at: Some(record.issued_at),
         redirect_uris: record.redirect_uris.clone(),
-        token_endpoint_auth_method: Some(method.as_str().to_owned()),
+        token_endpoint_auth_method: Some(record.auth_method.as_str().to_owned()),
         grant_types: record.grant_types.clone(),
         response_types: vec!["code".into()],
         client_name: record.client_name.clone(),

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{Params, authenticate_client, require_form};
+use super::client_auth::authenticate_client;
+use super::form::FormPost;
 use crate::AppState;
 use crate::error::OAuthError;
 use crate::store::digest;
@@ -14,23 +15,13 @@ use crate::tokens;
 
 /// `POST /revoke`: 200 whether or not the token was known; only the owning client's tokens
 /// are revoked. Revoking a refresh token revokes its grant, so its access tokens too.
-pub(crate) async fn revoke(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    super::no_store(
-        handle(&state, &headers, &body)
-            .await
-            .map(|()| StatusCode::OK),
-    )
+pub(super) async fn revoke(State(state): State<Arc<AppState>>, form: FormPost) -> Response {
+    super::no_store(handle(&state, &form).await.map(|()| StatusCode::OK))
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
-    require_form(headers)?;
-    let params = Params::parse(body);
-    params.reject_repeated()?;
-    let client = authenticate_client(state, headers, &params).await?;
+async fn handle(state: &AppState, form: &FormPost) -> Result<(), OAuthError> {
+    let params = &form.params;
+    let client = authenticate_client(state, &form.headers, params).await?;
     let token = params.require("token")?;
     let client_id = &client.client.client_id;
     let now = state.clock.now_unix();

@@ -5,51 +5,46 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use shared::oauth::TokenResponse;
 use shared::pkce::{PkceChallenge, PkceVerifier};
 use shared::scope::ScopeSet;
-use shared::secret::RefreshToken;
+use shared::secret::{AccessToken, RefreshToken};
 
-use super::{AuthenticatedClient, Params, authenticate_client, require_form};
+use super::client_auth::{AuthenticatedClient, authenticate_client};
+use super::form::{FormPost, Params};
+use super::resolve::{check_same_resource, resolve_resource, resolve_scope};
 use crate::AppState;
-use crate::endpoints::authorize::{resolve_resource, resolve_scope};
 use crate::error::OAuthError;
 use crate::store::{Grant, Redeem, RefreshRecord, Rotate, digest};
 use crate::tokens;
 
 /// `POST /token`
-pub(crate) async fn token(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    super::no_store(handle(&state, &headers, &body).await.map(axum::Json))
+pub(super) async fn token(State(state): State<Arc<AppState>>, form: FormPost) -> Response {
+    super::no_store(handle(&state, &form).await.map(axum::Json))
 }
 
-async fn handle(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<TokenResponse, OAuthError> {
-    require_form(headers)?;
-    let params = Params::parse(body);
-    params.reject_repeated()?;
+async fn handle(state: &AppState, form: &FormPost) -> Result<TokenResponse, OAuthError> {
+    let params = &form.params;
     let grant_type = params.require("grant_type")?;
-    let client = authenticate_client(state, headers, &params).await?;
+    let client = authenticate_client(state, &form.headers, params).await?;
     let basic = client.basic;
+    let request = (state, params, &client);
     let result = match grant_type {
-        "authorization_code" => authorization_code(state, &params, &client),
-        "refresh_token" => refresh_token(state, &params, &client),
-        "client_credentials" => client_credentials(state, &params, &client),
+        "authorization_code" => authorization_code(request),
+        "refresh_token" => refresh_token(request),
+        "client_credentials" => client_credentials(request),
         _ => Err(OAuthError::unsupported_grant_type("unsupported grant_type")),
     };
     result.map_err(|e| e.with_basic_challenge(basic))
 }
 
+/// An authenticated token request: the state, the parameters and the client, which is what
+/// each grant reads.
+type TokenRequest<'a> = (&'a AppState, &'a Params, &'a AuthenticatedClient);
+
 fn require_grant_type(client: &AuthenticatedClient, grant: &str) -> Result<(), OAuthError> {
-    if client.client.grant_types.iter().any(|g| g == grant) {
+    if client.client.allows_grant(grant) {
         Ok(())
     } else {
         Err(OAuthError::unauthorized_client(format!(
@@ -58,10 +53,9 @@ fn require_grant_type(client: &AuthenticatedClient, grant: &str) -> Result<(), O
     }
 }
 
+/// `authorization_code` (PKCE S256; everything validated before the code is consumed).
 fn authorization_code(
-    state: &AppState,
-    params: &Params,
-    client: &AuthenticatedClient,
+    (state, params, client): TokenRequest<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     require_grant_type(client, "authorization_code")?;
     let code = params.require("code")?;
@@ -96,14 +90,7 @@ fn authorization_code(
         }
         (None, _) => {}
     }
-    if let Some(r) = params.get("resource") {
-        let wanted = resolve_resource(state, Some(r))?;
-        if Some(&wanted) != record.resource.as_ref() {
-            return Err(OAuthError::invalid_target(
-                "resource differs from the one authorized",
-            ));
-        }
-    }
+    check_same_resource(state, params.get("resource"), record.resource.as_ref())?;
     let verifier = PkceVerifier::new(verifier.to_owned())
         .map_err(|e| OAuthError::invalid_grant(format!("invalid code_verifier: {e}")))?;
     let challenge = PkceChallenge::parse_s256(&record.code_challenge)
@@ -140,11 +127,8 @@ fn authorization_code(
     issue(state, &grant, &grant.scope, client)
 }
 
-fn refresh_token(
-    state: &AppState,
-    params: &Params,
-    client: &AuthenticatedClient,
-) -> Result<TokenResponse, OAuthError> {
+/// `refresh_token`: rotation, narrowing only, reuse revokes the grant.
+fn refresh_token((state, params, client): TokenRequest<'_>) -> Result<TokenResponse, OAuthError> {
     require_grant_type(client, "refresh_token")?;
     let token = params.require("refresh_token")?;
     let token_digest = digest(token);
@@ -177,22 +161,13 @@ fn refresh_token(
         }
         None => record.scope.clone(),
     };
-    if let Some(r) = params.get("resource") {
-        let wanted = resolve_resource(state, Some(r))?;
-        if Some(&wanted) != record.resource.as_ref() {
-            return Err(OAuthError::invalid_target(
-                "resource differs from the one authorized",
-            ));
-        }
-    }
+    check_same_resource(state, params.get("resource"), record.resource.as_ref())?;
     match state.store.rotate_refresh(&token_digest, now) {
-        Rotate::Rotated(_) => {}
-        Rotate::AlreadyRotated(_, at)
-            if now.saturating_sub(at) <= state.config.refresh_grace_secs =>
-        {
+        Rotate::Rotated => {}
+        Rotate::AlreadyRotated(at) if now.saturating_sub(at) <= state.config.refresh_grace_secs => {
             tracing::info!(client.id = %client.client.client_id, "rotated refresh token presented again within the grace window");
         }
-        Rotate::AlreadyRotated(..) => {
+        Rotate::AlreadyRotated(_) => {
             // AS-41: reuse of a retired refresh token revokes the whole grant.
             state.store.revoke_grant(&record.grant_id);
             tracing::warn!(client.id = %client.client.client_id, "refresh token reuse detected; grant revoked");
@@ -209,10 +184,9 @@ fn refresh_token(
     issue(state, &grant, &at_scope, client)
 }
 
+/// `client_credentials`: confidential clients only, no refresh token.
 fn client_credentials(
-    state: &AppState,
-    params: &Params,
-    client: &AuthenticatedClient,
+    (state, params, client): TokenRequest<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.confidential {
         return Err(OAuthError::unauthorized_client(
@@ -230,13 +204,7 @@ fn client_credentials(
         &scope,
     )?;
     tracing::info!(client.id = %client.client.client_id, oauth.grant_type = "client_credentials", "token issued");
-    Ok(TokenResponse {
-        access_token: minted.token,
-        token_type: "Bearer".into(),
-        expires_in: Some(state.config.access_token_ttl_secs),
-        refresh_token: None,
-        scope: Some(scope.to_string()),
-    })
+    Ok(bearer(state, minted.token, None, &scope))
 }
 
 /// Issues an access token (scope `at_scope`) and a rotated refresh token (the grant's scope).
@@ -253,12 +221,7 @@ fn issue(
     let minted = tokens::mint(state, &grant.subject, &grant.client_id, &resource, at_scope)?;
     state.store.link_jti(&minted.jti, &grant.id, minted.exp);
     let now = state.clock.now_unix();
-    let refresh = if client
-        .client
-        .grant_types
-        .iter()
-        .any(|g| g == "refresh_token")
-    {
+    let refresh = if client.client.allows_grant("refresh_token") {
         let rt = shared::random::token();
         state.store.put_refresh(
             digest(&rt),
@@ -282,11 +245,21 @@ fn issue(
         token.expires_in = state.config.access_token_ttl_secs,
         "token issued"
     );
-    Ok(TokenResponse {
-        access_token: minted.token,
+    Ok(bearer(state, minted.token, refresh, at_scope))
+}
+
+/// The RFC 6749 §5.1 response for a minted access token.
+fn bearer(
+    state: &AppState,
+    access_token: AccessToken,
+    refresh_token: Option<RefreshToken>,
+    scope: &ScopeSet,
+) -> TokenResponse {
+    TokenResponse {
+        access_token,
         token_type: "Bearer".into(),
         expires_in: Some(state.config.access_token_ttl_secs),
-        refresh_token: refresh,
-        scope: Some(at_scope.to_string()),
-    })
+        refresh_token,
+        scope: Some(scope.to_string()),
+    }
 }

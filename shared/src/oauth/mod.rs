@@ -6,10 +6,12 @@
 //! assert_eq!(e.error, ErrorCode::InvalidGrant);
 //! ```
 
+mod client_auth;
 mod error;
 mod metadata;
 mod token;
 
+pub use client_auth::TokenEndpointAuthMethod;
 pub use error::{ErrorCode, ErrorResponse};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use token::{ClientRegistration, IntrospectionResponse, TokenResponse};

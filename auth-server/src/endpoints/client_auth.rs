@@ -1,0 +1,141 @@
+//! Client authentication at the token, revocation and introspection endpoints (checklist
+//! AS-30, AS-38): HTTP Basic (`client_secret_basic`), `client_secret_post`, or `client_id`
+//! alone for public clients (`none`).
+
+use axum::http::{HeaderMap, header};
+use base64::Engine as _;
+
+use super::form::Params;
+use crate::AppState;
+use crate::error::OAuthError;
+use crate::store::{ClientRecord, digest};
+
+/// How the client authenticated.
+#[derive(Debug)]
+pub(crate) struct AuthenticatedClient {
+    /// The client.
+    pub(crate) client: ClientRecord,
+    /// Whether HTTP Basic was used.
+    pub(crate) basic: bool,
+    /// Whether the client proved a secret (confidential).
+    pub(crate) confidential: bool,
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad =
+        || OAuthError::invalid_client("malformed Basic credentials").with_basic_challenge(true);
+    let value = value.to_str().map_err(|_| bad())?;
+    let Some(b64) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
+        return Err(
+            OAuthError::invalid_client("unsupported authorization scheme")
+                .with_basic_challenge(true),
+        );
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
+    // RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+    let decode = |s: &str| -> String {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((decode(id), decode(secret))))
+}
+
+/// Authenticates the client of a token, revocation or introspection request (AS-30, AS-38):
+/// HTTP Basic or `client_secret_post` for confidential clients, `client_id` alone for public
+/// ones; more than one method is `invalid_request`; unknown clients get `invalid_client`.
+pub(crate) async fn authenticate_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let basic = basic_credentials(headers)?;
+    let body_secret = params.get("client_secret");
+    let body_id = params.get("client_id");
+    if basic.is_some() && body_secret.is_some() {
+        return Err(OAuthError::invalid_request(
+            "use exactly one client authentication method",
+        ));
+    }
+    let (client_id, secret, used_basic) = match &basic {
+        Some((id, secret)) => {
+            if body_id.is_some_and(|b| b != id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the authenticated client",
+                ));
+            }
+            (id.as_str(), Some(secret.as_str()), true)
+        }
+        None => match body_id {
+            Some(id) => (id, body_secret, false),
+            None => {
+                return Err(OAuthError::invalid_client("client authentication required"));
+            }
+        },
+    };
+    let unknown = || {
+        OAuthError::invalid_client("unknown client or bad credentials")
+            .with_basic_challenge(used_basic)
+    };
+    let client = match state.store.client(client_id) {
+        Some(c) => c,
+        None if crate::cimd::is_metadata_url(client_id)
+            && state.config.client_metadata_documents =>
+        {
+            state
+                .cimd
+                .client(client_id, state.clock.now_unix())
+                .await
+                .map_err(|_| unknown())?
+        }
+        None => return Err(unknown()),
+    };
+    match (&client.secret_digest, secret) {
+        (Some(expected), Some(given)) => {
+            if !shared::random::constant_time_eq(expected, &digest(given)) {
+                return Err(unknown());
+            }
+            Ok(AuthenticatedClient {
+                client,
+                basic: used_basic,
+                confidential: true,
+            })
+        }
+        (Some(_), None) => Err(unknown()),
+        (None, Some(_)) => Err(OAuthError::invalid_client(
+            "public clients do not authenticate with a secret",
+        )
+        .with_basic_challenge(used_basic)),
+        (None, None) => Ok(AuthenticatedClient {
+            client,
+            basic: false,
+            confidential: false,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let mut h = HeaderMap::new();
+        let v = base64::engine::general_purpose::STANDARD.encode("my%20client:s%3Acret");
+        h.insert(header::AUTHORIZATION, format!("Basic {v}").parse().unwrap());
+        let (id, secret) = basic_credentials(&h).unwrap().unwrap();
+        assert_eq!(id, "my client");
+        assert_eq!(secret, "s:cret");
+    }
+}
