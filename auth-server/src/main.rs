@@ -1,4 +1,7 @@
-//! `http-oauth2-mock-server`: loads the config, binds, serves. Exit code 2 on bad config.
+//! `http-oauth2-mock-server`: loads the config, binds, serves. Prints one stdout line,
+//! `listening on http(s)://ADDR`, once ready; graceful shutdown on SIGTERM and Ctrl-C. Exit
+//! code 2 on an invalid configuration, 1 when a valid one cannot be served (address in use,
+//! unreadable keys or TLS files): `shared::process`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,28 +57,15 @@ enum KeysAction {
     Rotate,
 }
 
+const PROGRAM: &str = "http-oauth2-mock-server";
+
 fn load_config(cli: &Cli) -> Result<Config, String> {
-    let mut builder = config::Config::builder();
-    if let Some(path) = &cli.config {
-        if !path.exists() {
-            return Err(format!("config file {} does not exist", path.display()));
-        }
-        builder =
-            builder.add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml));
-    }
-    builder = builder.add_source(
-        config::Environment::with_prefix("AUTH_SERVER")
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true)
-            .list_separator(",")
-            .with_list_parse_key("resources")
-            .with_list_parse_key("scopes"),
-    );
-    let mut cfg: Config = builder
-        .build()
-        .and_then(|c| c.try_deserialize())
-        .map_err(|e| format!("cannot read configuration: {e}"))?;
+    let mut cfg: Config = shared::process::load_config(
+        cli.config.as_deref(),
+        None,
+        "AUTH_SERVER",
+        &["resources", "scopes"],
+    )?;
     if let Some(b) = &cli.bind {
         cfg.bind = b.clone();
     }
@@ -104,20 +94,12 @@ fn load_config(cli: &Cli) -> Result<Config, String> {
 }
 
 fn main() -> ExitCode {
+    use shared::process::{EXIT_CONFIG, EXIT_FAILURE, fail};
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    shared::process::init_tracing("info");
     let cfg = match load_config(&cli) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(PROGRAM, e, EXIT_CONFIG),
     };
     if let Some(Command::Keys { action }) = &cli.command {
         let dir = cfg
@@ -128,19 +110,13 @@ fn main() -> ExitCode {
         let keys = match auth_server::keys::Keys::load_or_generate(&dir, cfg.signing_algorithm, ttl)
         {
             Ok(k) => k,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return fail(PROGRAM, e, EXIT_FAILURE),
         };
         let kid = match action {
             KeysAction::Generate => keys.ring().current.kid.clone(),
             KeysAction::Rotate => match keys.rotate() {
                 Ok(k) => k.kid.clone(),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(1);
-                }
+                Err(e) => return fail(PROGRAM, e, EXIT_FAILURE),
             },
         };
         println!(
@@ -156,58 +132,38 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(1);
+            return fail(
+                PROGRAM,
+                format!("cannot start the runtime: {e}"),
+                EXIT_FAILURE,
+            );
         }
     };
     rt.block_on(run(cfg))
 }
 
 async fn run(cfg: Config) -> ExitCode {
+    use shared::process::{EXIT_CONFIG, EXIT_FAILURE, fail};
     let listener = match tokio::net::TcpListener::bind(&cfg.bind).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot bind {}: {e}", cfg.bind);
-            return ExitCode::from(2);
+            return fail(
+                PROGRAM,
+                format!("cannot bind {}: {e}", cfg.bind),
+                EXIT_FAILURE,
+            );
         }
     };
     let server = match auth_server::serve(listener, cfg).await {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e @ auth_server::Error::Config(_)) => return fail(PROGRAM, e, EXIT_CONFIG),
+        Err(e) => return fail(PROGRAM, e, EXIT_FAILURE),
     };
-    let scheme = if server.issuer().starts_with("https://") {
-        "https"
-    } else {
-        "http"
-    };
-    println!("listening on {scheme}://{}", server.local_addr());
+    let tls = server.issuer().starts_with("https://");
+    shared::process::print_listening(tls, server.local_addr());
     tracing::info!(issuer = %server.issuer(), "authorization server ready");
-    shutdown_signal().await;
+    shared::process::shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

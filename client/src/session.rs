@@ -14,9 +14,10 @@ use crate::config::{LoginMode, OAuthConfig, check_url};
 use crate::error::ClientError;
 use crate::middleware::BearerAuth;
 use crate::oauth::authorize::AuthorizationRequest;
-use crate::oauth::token_endpoint::{ClientAuthMethod, ClientCredentials, TokenEndpoint};
+use crate::oauth::token_endpoint::{ClientCredentials, TokenEndpoint};
 use crate::oauth::{discovery, login, registration};
 use crate::token::{Authorizer, StoreKey, StoredClient, TokenManager, TokenSet};
+use shared::oauth::TokenEndpointAuthMethod;
 
 /// A discovered, registered and (after [`OAuthSession::connect`]) authorized session with
 /// one MCP server.
@@ -254,9 +255,9 @@ async fn obtain_client(
                 let methods = &metadata.token_endpoint_auth_methods_supported;
                 let method =
                     if methods.is_empty() || methods.iter().any(|m| m == "client_secret_basic") {
-                        ClientAuthMethod::ClientSecretBasic
+                        TokenEndpointAuthMethod::ClientSecretBasic
                     } else {
-                        ClientAuthMethod::ClientSecretPost
+                        TokenEndpointAuthMethod::ClientSecretPost
                     };
                 ClientCredentials {
                     client_id: id.clone(),
@@ -276,7 +277,7 @@ async fn obtain_client(
         );
     }
     if let Some(stored) = config.token_store.load_client(&metadata.issuer)? {
-        let method = ClientAuthMethod::from_registration(
+        let method = TokenEndpointAuthMethod::from_registration(
             stored.token_endpoint_auth_method.as_deref(),
             stored.client_secret.is_some(),
         );
@@ -304,7 +305,7 @@ async fn obtain_client(
     if let Err(e) = config.token_store.save_client(&stored) {
         tracing::warn!(error = %e, "could not remember the registered client");
     }
-    let method = ClientAuthMethod::from_registration(
+    let method = TokenEndpointAuthMethod::from_registration(
         reg.token_endpoint_auth_method.as_deref(),
         reg.client_secret.is_some(),
     );

@@ -12,30 +12,9 @@ use shared::secret::{AuthorizationCode, ClientSecret, RefreshToken};
 use url::Url;
 
 use crate::error::ClientError;
+use shared::oauth::TokenEndpointAuthMethod;
 
 const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
-
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuthMethod {
-    /// Public client: `client_id` in the body.
-    None,
-    /// HTTP Basic with the form-encoded id and secret (RFC 6749 §2.3.1).
-    ClientSecretBasic,
-    /// Id and secret in the body.
-    ClientSecretPost,
-}
-
-impl ClientAuthMethod {
-    /// From a registration's `token_endpoint_auth_method`, given whether a secret exists.
-    pub fn from_registration(method: Option<&str>, has_secret: bool) -> Self {
-        match (method, has_secret) {
-            (_, false) | (Some("none"), _) => Self::None,
-            (Some("client_secret_post"), true) => Self::ClientSecretPost,
-            _ => Self::ClientSecretBasic,
-        }
-    }
-}
 
 /// A client's credentials. `Debug` is redacted through [`ClientSecret`].
 #[derive(Debug, Clone)]
@@ -45,7 +24,7 @@ pub struct ClientCredentials {
     /// The secret of a confidential client.
     pub client_secret: Option<ClientSecret>,
     /// The authentication method.
-    pub auth_method: ClientAuthMethod,
+    pub auth_method: TokenEndpointAuthMethod,
 }
 
 impl ClientCredentials {
@@ -54,7 +33,7 @@ impl ClientCredentials {
         Self {
             client_id: client_id.into(),
             client_secret: None,
-            auth_method: ClientAuthMethod::None,
+            auth_method: TokenEndpointAuthMethod::None,
         }
     }
     /// A confidential client using `client_secret_basic`.
@@ -62,7 +41,7 @@ impl ClientCredentials {
         Self {
             client_id: client_id.into(),
             client_secret: Some(secret),
-            auth_method: ClientAuthMethod::ClientSecretBasic,
+            auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
         }
     }
 }
@@ -171,12 +150,12 @@ impl TokenEndpoint {
             .post(self.url.clone())
             .header(http::header::ACCEPT, "application/json");
         match (self.client.auth_method, &self.client.client_secret) {
-            (ClientAuthMethod::ClientSecretBasic, Some(secret)) => {
+            (TokenEndpointAuthMethod::ClientSecretBasic, Some(secret)) => {
                 let enc =
                     |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
                 req = req.basic_auth(enc(&self.client.client_id), Some(enc(secret.secret())));
             }
-            (ClientAuthMethod::ClientSecretPost, Some(secret)) => {
+            (TokenEndpointAuthMethod::ClientSecretPost, Some(secret)) => {
                 form.push(("client_id", self.client.client_id.clone()));
                 form.push(("client_secret", secret.secret().to_owned()));
             }

@@ -104,6 +104,11 @@ async fn binary_prints_listening_line_and_exits_2_on_bad_config() {
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("error"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("http-oauth2-mock-server: invalid configuration")
+            && err.contains("not_a_key"),
+        "{err}"
+    );
     let _ = std::fs::remove_file(&bad);
 }
