@@ -132,6 +132,57 @@ echo "| MCP, 100k distinct tokens, token cache off (per-request verify) | $CONNS
 kill "$as_pid" "$mcp_pid" "$bare_pid" 2>/dev/null || true
 fi
 
+# ONLY=ab BASELINE_BIN=DIR: the MCP server of this checkout against another build of it (e.g.
+# the last release, built with the same profile into DIR), both on core 0 in turn, with the
+# bare hyper reference, for the stateless and the session-era tools/call at $CONNS connections.
+# REPEAT rounds of bare / this / baseline, alternating; every ratio is printed.
+if [ "$ONLY" = ab ]; then
+[ -x "${BASELINE_BIN:-}/http-mcp-mock-server" ] || { echo "ONLY=ab needs BASELINE_BIN=DIR with http-mcp-mock-server" >&2; exit 2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port_new="$(free_port)"; port_old="$(free_port)"
+res_new="http://127.0.0.1:$port_new/mcp"; res_old="http://127.0.0.1:$port_old/mcp"
+AUTH_SERVER__RATE_LIMITS__TOKEN_PER_MINUTE=0 start as "$BIN/http-oauth2-mock-server" --bind 127.0.0.1:0 --keys-dir "$keys" --resource "$res_new" --resource "$res_old"
+issuer="http://$ADDR"
+start bare "$BIN/examples/bare_hyper" 127.0.0.1:0
+bare="http://$ADDR"
+"$BIN/examples/mint_tokens" "$keys" "$issuer" "$res_new" 1 > "$tmp/tn"
+"$BIN/examples/mint_tokens" "$keys" "$issuer" "$res_old" 1 > "$tmp/to"
+# session URL TOKEN -> a session id (initialize + notifications/initialized)
+session() {
+  local sid
+  sid="$(curl -s -D - -o /dev/null -X POST "$1" -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' \
+    -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
+    | tr -d '\r' | awk 'tolower($1)=="mcp-session-id:" {print $2}')"
+  curl -s -o /dev/null -X POST "$1" -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-11-25' -H "Mcp-Session-Id: $sid" \
+    -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+  echo "$sid"
+}
+echo
+echo "## A/B: this checkout vs $BASELINE_BIN, tools/call at $CONNS connections, server on one core"
+echo
+echo "| round | bare req/s | stateless new | stateless old | session new | session old | new/bare stateless | old/bare stateless | new/old stateless | new/old session |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+start mcp-new "$BIN/http-mcp-mock-server" --bind "127.0.0.1:$port_new" --auth-server "$issuer" --resource "$res_new"
+new_pid=$PID
+start mcp-old "$BASELINE_BIN/http-mcp-mock-server" --bind "127.0.0.1:$port_old" --auth-server "$issuer" --resource "$res_old"
+old_pid=$PID
+sid_new="$(session "$res_new" "$(cat "$tmp/tn")")"; sid_old="$(session "$res_old" "$(cat "$tmp/to")")"
+[ -n "$sid_new" ] && [ -n "$sid_old" ] || { echo "no session id" >&2; exit 1; }
+for u in "$bare/" "$res_new" "$res_old"; do TOKENS_FILE="$tmp/tn" load "$u" scripts/bench/mcp_call.lua 64 >/dev/null 2>&1 || true; done
+TOKENS_FILE="$tmp/to" load "$res_old" scripts/bench/mcp_call.lua 64 >/dev/null
+for round in $(seq 1 "$REPEAT"); do
+  read -r b _ _ < <(TOKENS_FILE="$tmp/tn" load "$bare/" scripts/bench/mcp_call.lua "$CONNS")
+  read -r sn _ _ < <(TOKENS_FILE="$tmp/tn" load "$res_new" scripts/bench/mcp_call.lua "$CONNS")
+  read -r so _ _ < <(TOKENS_FILE="$tmp/to" load "$res_old" scripts/bench/mcp_call.lua "$CONNS")
+  read -r qn _ _ < <(SESSION_ID="$sid_new" TOKENS_FILE="$tmp/tn" load "$res_new" scripts/bench/mcp_call.lua "$CONNS")
+  read -r qo _ _ < <(SESSION_ID="$sid_old" TOKENS_FILE="$tmp/to" load "$res_old" scripts/bench/mcp_call.lua "$CONNS")
+  echo "| $round | $b | $sn | $so | $qn | $qo | $(ratio "$sn" "$b") | $(ratio "$so" "$b") | $(ratio "$sn" "$so") | $(ratio "$qn" "$qo") |"
+done
+kill "$new_pid" "$old_pid" 2>/dev/null || true
+fi
+
 if [ "$ONLY" = all ] || [ "$ONLY" = token ]; then
 echo
 echo "## Token endpoint (one core), $CONNS connections"

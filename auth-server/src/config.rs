@@ -24,6 +24,9 @@ pub enum SigningAlgorithm {
 }
 
 impl SigningAlgorithm {
+    /// Every supported algorithm (ES256, the default, first).
+    pub const ALL: [Self; 3] = [Self::ES256, Self::EdDSA, Self::RS256];
+
     /// The JOSE `alg` name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -15,12 +15,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "http-oauth2-mock-server", version)]
 struct Cli {
-    /// TOML config file (every key optional; `AUTH_SERVER__<KEY>` environment variables override).
-    #[arg(long, global = true)]
-    config: Option<PathBuf>,
-    /// Address to bind; `127.0.0.1:0` picks a free port.
-    #[arg(long)]
-    bind: Option<String>,
+    /// `--config PATH` (`AUTH_SERVER__*` variables override it) and `--bind ADDR` (default
+    /// 127.0.0.1:3002).
+    #[command(flatten)]
+    server: shared::process::ServerArgs,
     /// Issuer URL (default `http://` + the bound address).
     #[arg(long)]
     issuer: Option<String>,
@@ -60,15 +58,11 @@ enum KeysAction {
 const PROGRAM: &str = "http-oauth2-mock-server";
 
 fn load_config(cli: &Cli) -> Result<Config, String> {
-    let mut cfg: Config = shared::process::load_config(
-        cli.config.as_deref(),
-        None,
-        "AUTH_SERVER",
-        &["resources", "scopes"],
-    )?;
-    if let Some(b) = &cli.bind {
-        cfg.bind = b.clone();
-    }
+    let mut cfg: Config =
+        cli.server
+            .load("AUTH_SERVER", &["resources", "scopes"], |c: &mut Config| {
+                &mut c.bind
+            })?;
     if let Some(i) = &cli.issuer {
         cfg.issuer = i.clone();
     }
@@ -144,15 +138,9 @@ fn main() -> ExitCode {
 
 async fn run(cfg: Config) -> ExitCode {
     use shared::process::{EXIT_CONFIG, EXIT_FAILURE, fail};
-    let listener = match tokio::net::TcpListener::bind(&cfg.bind).await {
+    let listener = match shared::process::bind(&cfg.bind).await {
         Ok(l) => l,
-        Err(e) => {
-            return fail(
-                PROGRAM,
-                format!("cannot bind {}: {e}", cfg.bind),
-                EXIT_FAILURE,
-            );
-        }
+        Err(e) => return fail(PROGRAM, e, EXIT_FAILURE),
     };
     let server = match auth_server::serve(listener, cfg).await {
         Ok(s) => s,

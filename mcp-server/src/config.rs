@@ -110,7 +110,7 @@ impl Default for TokenCacheSettings {
 }
 
 /// RFC 7662 introspection as a confidential client (`client_secret_basic`).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntrospectionSettings {
     /// Introspection endpoint; `None`: the AS metadata's `introspection_endpoint`.
@@ -138,17 +138,6 @@ impl IntrospectionSettings {
             client_secret: ClientSecret::new(client_secret.to_owned()),
             cache_ttl_secs: default_introspection_ttl(),
         }
-    }
-}
-
-impl fmt::Debug for IntrospectionSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntrospectionSettings")
-            .field("endpoint", &self.endpoint)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("cache_ttl_secs", &self.cache_ttl_secs)
-            .finish()
     }
 }
 

@@ -4,7 +4,6 @@
 //! `tls_key` are set), once ready. Graceful shutdown on SIGTERM and Ctrl-C. A bad
 //! configuration prints a message to stderr and exits with 2.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -23,12 +22,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "OAuth2-protected MCP server"
 )]
 struct Cli {
-    /// TOML configuration file (environment variables `MCP_SERVER__*` override it).
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
-    /// Address to bind (default 127.0.0.1:3003; port 0 picks a free port).
-    #[arg(long, value_name = "ADDR")]
-    bind: Option<String>,
+    /// `--config PATH` (`MCP_SERVER__*` variables override it) and `--bind ADDR` (default
+    /// 127.0.0.1:3003).
+    #[command(flatten)]
+    server: shared::process::ServerArgs,
     /// Authorization server issuer URL.
     #[arg(long = "auth-server", value_name = "ISSUER_URL")]
     auth_server: Option<String>,
@@ -40,15 +37,11 @@ struct Cli {
 const PROGRAM: &str = "http-mcp-mock-server";
 
 fn load(cli: &Cli) -> Result<Config, String> {
-    let mut cfg: Config = shared::process::load_config(
-        cli.config.as_deref(),
-        None,
+    let mut cfg: Config = cli.server.load(
         "MCP_SERVER",
         &["algorithms", "allowed_origins", "allowed_hosts"],
+        |c: &mut Config| &mut c.bind,
     )?;
-    if let Some(v) = &cli.bind {
-        cfg.bind = v.clone();
-    }
     if let Some(v) = &cli.auth_server {
         cfg.auth_server_issuer = v.clone();
     }
@@ -90,15 +83,9 @@ async fn run() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(PROGRAM, e, EXIT_CONFIG),
     };
-    let listener = match tokio::net::TcpListener::bind(&cfg.bind).await {
+    let listener = match shared::process::bind(&cfg.bind).await {
         Ok(l) => l,
-        Err(e) => {
-            return fail(
-                PROGRAM,
-                format!("cannot bind {}: {e}", cfg.bind),
-                EXIT_FAILURE,
-            );
-        }
+        Err(e) => return fail(PROGRAM, e, EXIT_FAILURE),
     };
     // The same rule as `serve`: TLS when both the certificate and the key are configured.
     let tls = cfg.tls_cert.is_some() && cfg.tls_key.is_some();

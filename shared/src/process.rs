@@ -25,6 +25,34 @@ pub const EXIT_FAILURE: u8 = 1;
 /// Exit code: the configuration (file, environment or flags) is invalid.
 pub const EXIT_CONFIG: u8 = 2;
 
+/// The flags both servers take: `--config PATH` and `--bind ADDR` (flatten into a clap parser).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// TOML configuration file (every key optional; `PREFIX__KEY` environment variables
+    /// override it).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
+    /// Address to bind; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+}
+
+impl ServerArgs {
+    /// [`load_config`] from `--config` and `PREFIX__*`, then `--bind` written through `bind`.
+    pub fn load<T: serde::de::DeserializeOwned>(
+        &self,
+        env_prefix: &str,
+        list_keys: &[&str],
+        bind: impl FnOnce(&mut T) -> &mut String,
+    ) -> Result<T, String> {
+        let mut cfg = load_config(self.config.as_deref(), None, env_prefix, list_keys)?;
+        if let Some(b) = &self.bind {
+            *bind(&mut cfg) = b.clone();
+        }
+        Ok(cfg)
+    }
+}
+
 /// Loads `T` from `explicit` (which must exist) or else from `default_file` (used only if it
 /// exists), then from `PREFIX__*` environment variables (`__` separates nested keys; lists are
 /// comma-separated for the keys named in `list_keys`). The error says which source failed.
@@ -60,6 +88,13 @@ pub fn load_config<T: serde::de::DeserializeOwned>(
         .build()
         .and_then(config::Config::try_deserialize)
         .map_err(|e| format!("invalid configuration: {e}"))
+}
+
+/// Binds the server's listener; the error names the address.
+pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot bind {addr}: {e}"))
 }
 
 /// Logs to stderr; `RUST_LOG` overrides `default_filter` (e.g. `"info"`). Safe to call twice.

@@ -107,64 +107,9 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
             });
             Ok(())
         }
-        Some(Command::Tools(cmd)) => {
+        Some(cmd @ (Command::Tools(_) | Command::Resources(_) | Command::Prompts(_))) => {
             let (_s, mcp) = connect(config, opts.transport).await?;
-            match cmd {
-                ToolsCmd::List(_) => {
-                    let tools = mcp.list_tools().await?;
-                    print_out(json_out, &json!({"tools": tools}), || {
-                        list_text("Tools", &tools)
-                    });
-                }
-                ToolsCmd::Call { name, args, .. } => {
-                    let args = parse_args(&args)?;
-                    let progress = progress_printer(json_out);
-                    let r = mcp.call_tool(&name, args, Some(progress)).await?;
-                    print_out(json_out, &r, || tool_result_text(&r));
-                    if r.get("isError").and_then(Value::as_bool) == Some(true) {
-                        return Err(Failure::operation(
-                            format!("tool `{name}` reported an error"),
-                            "check the arguments against `tools list`",
-                        ));
-                    }
-                }
-            }
-            Ok(())
-        }
-        Some(Command::Resources(cmd)) => {
-            let (_s, mcp) = connect(config, opts.transport).await?;
-            match cmd {
-                ResourcesCmd::List(_) => {
-                    let r = mcp.list_resources().await?;
-                    print_out(json_out, &json!({"resources": r}), || {
-                        list_text("Resources", &r)
-                    });
-                }
-                ResourcesCmd::Read { uri, .. } => {
-                    let r = mcp.read_resource(&uri).await?;
-                    print_out(json_out, &r, || contents_text(&r));
-                }
-            }
-            Ok(())
-        }
-        Some(Command::Prompts(cmd)) => {
-            let (_s, mcp) = connect(config, opts.transport).await?;
-            match cmd {
-                PromptsCmd::List(_) => {
-                    let r = mcp.list_prompts().await?;
-                    print_out(json_out, &json!({"prompts": r}), || {
-                        list_text("Prompts", &r)
-                    });
-                }
-                PromptsCmd::Get { name, args, .. } => {
-                    let args = args.as_deref().map(parse_args).transpose()?;
-                    let r = mcp.get_prompt(&name, args).await?;
-                    print_out(json_out, &r, || {
-                        serde_json::to_string_pretty(&r).unwrap_or_default()
-                    });
-                }
-            }
-            Ok(())
+            operation(&mcp, cmd, json_out).await
         }
         Some(Command::Demo) => Ok(()),
     }
@@ -275,5 +220,48 @@ pub(crate) async fn report(
         out.push_str(&format!("\n\nDone in {} ms.", t0.elapsed().as_millis()));
         out
     });
+    Ok(())
+}
+
+/// One MCP operation on a connected client.
+async fn operation(mcp: &McpClient, cmd: Command, json_out: bool) -> Result<(), Failure> {
+    let list = |key: &str, title: &str, items: Vec<Value>| {
+        print_out(json_out, &json!({ key: items }), || {
+            list_text(title, &items)
+        });
+    };
+    match cmd {
+        Command::Tools(ToolsCmd::List(_)) => list("tools", "Tools", mcp.list_tools().await?),
+        Command::Resources(ResourcesCmd::List(_)) => {
+            list("resources", "Resources", mcp.list_resources().await?);
+        }
+        Command::Prompts(PromptsCmd::List(_)) => {
+            list("prompts", "Prompts", mcp.list_prompts().await?);
+        }
+        Command::Tools(ToolsCmd::Call { name, args, .. }) => {
+            let args = parse_args(&args)?;
+            let progress = progress_printer(json_out);
+            let r = mcp.call_tool(&name, args, Some(progress)).await?;
+            print_out(json_out, &r, || tool_result_text(&r));
+            if r.get("isError").and_then(Value::as_bool) == Some(true) {
+                return Err(Failure::operation(
+                    format!("tool `{name}` reported an error"),
+                    "check the arguments against `tools list`",
+                ));
+            }
+        }
+        Command::Resources(ResourcesCmd::Read { uri, .. }) => {
+            let r = mcp.read_resource(&uri).await?;
+            print_out(json_out, &r, || contents_text(&r));
+        }
+        Command::Prompts(PromptsCmd::Get { name, args, .. }) => {
+            let args = args.as_deref().map(parse_args).transpose()?;
+            let r = mcp.get_prompt(&name, args).await?;
+            print_out(json_out, &r, || {
+                serde_json::to_string_pretty(&r).unwrap_or_default()
+            });
+        }
+        _ => {}
+    }
     Ok(())
 }

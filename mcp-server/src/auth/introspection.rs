@@ -11,8 +11,9 @@ use tracing::{instrument, warn};
 use super::AuthError;
 use super::jwks_cache::AsMetadata;
 
-/// Introspection settings for the layer builder.
-#[derive(Clone)]
+/// Introspection settings for the layer builder. `Debug` prints the secret as
+/// `ClientSecret([redacted])`.
+#[derive(Clone, Debug)]
 pub struct IntrospectionConfig {
     /// Endpoint; `None`: discovered from the AS metadata.
     pub endpoint: Option<String>,
@@ -22,17 +23,6 @@ pub struct IntrospectionConfig {
     pub client_secret: ClientSecret,
     /// How long an answer may be reused (bounded by `exp`).
     pub cache_ttl: Duration,
-}
-
-impl std::fmt::Debug for IntrospectionConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IntrospectionConfig")
-            .field("endpoint", &self.endpoint)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("cache_ttl", &self.cache_ttl)
-            .finish()
-    }
 }
 
 #[derive(Debug)]

@@ -153,14 +153,27 @@ impl AsMetadata {
     }
 }
 
+/// What a [`JwksCache`] is built from.
+#[derive(Debug)]
+pub(crate) struct JwksConfig {
+    /// Where the keys come from.
+    pub(crate) source: JwksSource,
+    /// The authorization server's metadata (for `jwks_uri` discovery).
+    pub(crate) metadata: Arc<AsMetadata>,
+    /// HTTP client for the JWKS fetch.
+    pub(crate) http: reqwest::Client,
+    /// TTLs and refetch limits.
+    pub(crate) settings: JwksSettings,
+    /// Accepted algorithms (fixed by configuration, never from the token).
+    pub(crate) allowed: Vec<Algorithm>,
+    /// The accepted audience.
+    pub(crate) audience: String,
+    /// `exp`/`nbf` leeway in seconds.
+    pub(crate) leeway: u64,
+}
+
 struct Inner {
-    source: JwksSource,
-    metadata: Arc<AsMetadata>,
-    http: reqwest::Client,
-    settings: JwksSettings,
-    allowed: Vec<Algorithm>,
-    audience: String,
-    leeway: u64,
+    config: JwksConfig,
     cache: moka::future::Cache<(), Arc<KeySet>>,
     last_good: RwLock<Option<Arc<KeySet>>>,
     started: Instant,
@@ -178,31 +191,17 @@ pub struct JwksCache {
 impl std::fmt::Debug for JwksCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwksCache")
-            .field("source", &self.inner.source)
+            .field("source", &self.inner.config.source)
             .field("fetches", &self.fetch_count())
             .finish_non_exhaustive()
     }
 }
 
 impl JwksCache {
-    pub(crate) fn new(
-        source: JwksSource,
-        metadata: Arc<AsMetadata>,
-        http: reqwest::Client,
-        settings: JwksSettings,
-        allowed: Vec<Algorithm>,
-        audience: String,
-        leeway: u64,
-    ) -> Self {
+    pub(crate) fn new(config: JwksConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
-                source,
-                metadata,
-                http,
-                settings,
-                allowed,
-                audience,
-                leeway,
+                config,
                 cache: moka::future::Cache::builder()
                     .max_capacity(1)
                     .expire_after(TtlExpiry)
@@ -251,7 +250,12 @@ impl JwksCache {
 
     fn may_force_refetch(&self) -> bool {
         let now = self.inner.started.elapsed().as_millis() as u64 + 1;
-        let interval = self.inner.settings.unknown_kid_refetch_interval.as_millis() as u64;
+        let interval = self
+            .inner
+            .config
+            .settings
+            .unknown_kid_refetch_interval
+            .as_millis() as u64;
         let last = self.inner.last_forced.load(Ordering::Acquire);
         if last != 0 && now.saturating_sub(last) < interval {
             return false;
@@ -277,7 +281,7 @@ impl JwksCache {
                         warn!(error = %e, "JWKS fetch failed; serving cached keys");
                         Ok(Arc::new(KeySet {
                             keys: prev.keys.clone(),
-                            ttl: self.inner.settings.retry_after_failure,
+                            ttl: self.inner.config.settings.retry_after_failure,
                         }))
                     }
                     None => Err(e),
@@ -288,11 +292,11 @@ impl JwksCache {
 
     #[instrument(skip_all, name = "jwks_fetch", fields(jwks.url))]
     async fn fetch_inner(&self) -> Result<Arc<KeySet>, FetchError> {
-        let url = match &self.inner.source {
+        let url = match &self.inner.config.source {
             JwksSource::Url(u) => u.clone(),
             JwksSource::Discover => {
-                let md = self.inner.metadata.get().await?;
-                if md.issuer != self.inner.metadata.issuer() {
+                let md = self.inner.config.metadata.get().await?;
+                if md.issuer != self.inner.config.metadata.issuer() {
                     return Err(FetchError::IssuerMismatch);
                 }
                 md.jwks_uri.clone().ok_or(FetchError::NoJwksUri)?
@@ -300,8 +304,15 @@ impl JwksCache {
         };
         tracing::Span::current().record("jwks.url", url.as_str());
         self.inner.fetches.fetch_add(1, Ordering::Relaxed);
-        let resp = self.inner.http.get(&url).send().await?.error_for_status()?;
-        let ttl = ttl_from_headers(resp.headers(), &self.inner.settings);
+        let resp = self
+            .inner
+            .config
+            .http
+            .get(&url)
+            .send()
+            .await?
+            .error_for_status()?;
+        let ttl = ttl_from_headers(resp.headers(), &self.inner.config.settings);
         let set: JwkSet = resp.json().await?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
@@ -334,17 +345,17 @@ impl JwksCache {
                 _ => return None,
             },
         };
-        if !self.inner.allowed.contains(&alg) {
+        if !self.inner.config.allowed.contains(&alg) {
             return None;
         }
         let key = DecodingKey::from_jwk(jwk).ok()?;
         let mut v = Validation::new(alg);
-        v.set_issuer(&[self.inner.metadata.issuer()]);
-        v.set_audience(&[&self.inner.audience]);
+        v.set_issuer(&[self.inner.config.metadata.issuer()]);
+        v.set_audience(&[&self.inner.config.audience]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         v.validate_nbf = true;
         v.validate_exp = true;
-        v.leeway = self.inner.leeway;
+        v.leeway = self.inner.config.leeway;
         Some((
             kid,
             VerifyingKey {

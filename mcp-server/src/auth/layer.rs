@@ -16,7 +16,7 @@ use tower::{Layer, Service};
 
 use super::challenge::{forbidden_insufficient_scope, unauthorized};
 use super::introspection::{IntrospectionConfig, Introspector};
-use super::jwks_cache::{AsMetadata, JwksCache, JwksSettings, JwksSource};
+use super::jwks_cache::{AsMetadata, JwksCache, JwksConfig, JwksSettings, JwksSource};
 use super::validate::{Authenticator, ScopeRules, build_token_cache};
 use super::{AuthContext, AuthError};
 
@@ -191,15 +191,15 @@ impl JwtAuthLayerBuilder {
             Some(u) => JwksSource::Url(u),
             None => JwksSource::Discover,
         };
-        let jwks = JwksCache::new(
+        let jwks = JwksCache::new(JwksConfig {
             source,
-            metadata.clone(),
-            http.clone(),
-            self.jwks_settings,
-            algorithms,
-            self.resource.clone(),
-            self.leeway.as_secs(),
-        );
+            metadata: metadata.clone(),
+            http: http.clone(),
+            settings: self.jwks_settings,
+            allowed: algorithms,
+            audience: self.resource.clone(),
+            leeway: self.leeway.as_secs(),
+        });
         let introspector = self
             .introspection
             .map(|c| Introspector::new(c, metadata, http));
