@@ -264,3 +264,36 @@ async fn malformed_jwks_makes_the_mcp_server_answer_503_not_accept() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert!(body.get("result").is_none(), "{body}");
 }
+
+/// A non-JSON-RPC error answer from the MCP server (its auth layer's 503 when the
+/// authorization server's keys cannot be read) reaches the program as what it is: the HTTP
+/// status with the challenge's error and description, not "MCP error 0: unknown error".
+#[tokio::test]
+async fn mcp_server_503_reaches_the_client_as_http_status_with_the_challenge_error() {
+    let s = stack(|_| {}, |_| {}).await;
+    let session = oauth_session(&s).await;
+    s.auth.faults().set("jwks", Fault::MalformedJson, None);
+    let err = McpClient::connect(session.client(), session.server_url().clone())
+        .await
+        .unwrap_err();
+    match &err {
+        ClientError::HttpStatus {
+            status,
+            error,
+            description,
+            ..
+        } => {
+            assert_eq!(*status, 503);
+            assert_eq!(error.as_deref(), Some("temporarily_unavailable"));
+            assert_eq!(
+                description.as_deref(),
+                Some("authorization server keys unavailable")
+            );
+        }
+        other => panic!("expected HttpStatus 503, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "HTTP 503 Service Unavailable from the MCP server: temporarily_unavailable (authorization server keys unavailable)"
+    );
+}
