@@ -8,10 +8,12 @@
 //! - `client`: the client stack (CL-xx) against a scripted mock server;
 //! - `stack`: both real servers driven by the real client: edge cases, attacks, HTTPS, the
 //!   consent page in a browser;
-//! - `binaries`: what the three binaries do the same way (configuration errors, exit codes).
+//! - `binaries`: what the three binaries do the same way (configuration errors, exit codes);
+//! - `properties`: property tests (proptest) of every parser that takes network input.
 
 mod binaries;
 mod client;
 mod mcp;
 mod oauth;
+mod properties;
 mod stack;
