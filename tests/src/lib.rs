@@ -18,12 +18,33 @@ use std::path::PathBuf;
 use shared::pkce::{PkceChallenge, PkceVerifier};
 
 /// Installs a test subscriber once (safe to call from every test).
+///
+/// With `E2E_LOG_DIR` set, every log line of the process goes to a file in that folder
+/// instead (one file per test process), so that a run of the whole suite at
+/// `RUST_LOG=trace` can be scanned for secrets afterwards (`scripts/scan-logs.py`, issue 11
+/// item 17; `scripts/test-all.sh` does both).
 pub fn init_tracing() {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+    };
+    if let Some(dir) = std::env::var_os("E2E_LOG_DIR") {
+        let path = std::path::Path::new(&dir).join(format!("e2e-{}.log", std::process::id()));
+        if let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter())
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .try_init();
+            return;
+        }
+    }
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(filter())
         .with_test_writer()
         .try_init();
 }

@@ -22,6 +22,7 @@ pub struct McpFixture {
 
 /// Starts the MCP server with `tweak` applied to its config, trusting a fresh [`MockAs`].
 pub async fn mcp_fixture_with(tweak: impl FnOnce(&mut mcp_server::Config)) -> McpFixture {
+    crate::init_tracing();
     let key = es256();
     let as_ = MockAs::start(&[&key], 300).await;
     let server = mcp_server_for(&as_.issuer, |c| {

@@ -72,6 +72,7 @@ pub(super) struct Mock {
 
 /// Starts a mock server.
 pub(super) async fn spawn() -> Arc<Mock> {
+    tests::init_tracing();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mock = Arc::new(Mock {
         base: format!("http://{}", listener.local_addr().unwrap()),
