@@ -109,6 +109,62 @@ impl Default for RateLimits {
     }
 }
 
+/// Dynamic client registration policy (RFC 7591 §3): what an anonymous `POST /register` may
+/// create, and what needs an initial access token.
+///
+/// Default: anonymous registrations create **public** clients (`token_endpoint_auth_method`
+/// `none`) with the `authorization_code` and `refresh_token` grants only: no client secret, no
+/// `client_credentials` (which would yield tokens without any user consent), and no
+/// introspection rights (dynamically registered clients never get those, whatever the policy).
+/// Anything more comes only from configuration: widen the anonymous allow-lists below, or
+/// set [`initial_access_token`](Self::initial_access_token) and let the clients that know it
+/// register confidential clients and the `client_credentials` grant.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationPolicy {
+    /// Grant types an anonymous registration may ask for (allow-list). Default
+    /// `["authorization_code", "refresh_token"]`.
+    pub anonymous_grant_types: Vec<String>,
+    /// `token_endpoint_auth_method` values an anonymous registration may ask for (allow-list).
+    /// Default `["none"]`: public clients only.
+    pub anonymous_auth_methods: Vec<String>,
+    /// RFC 7591 §3 initial access token (at least 16 characters). A registration that presents
+    /// it as `Authorization: Bearer <token>` may ask for every supported grant type and
+    /// authentication method; a wrong token gets 401 `invalid_token`. Absent by default.
+    pub initial_access_token: Option<ClientSecret>,
+    /// Refuse every registration without the initial access token (needs
+    /// `initial_access_token`). Default false: anonymous registration follows the allow-lists.
+    pub require_initial_access_token: bool,
+}
+
+impl Default for RegistrationPolicy {
+    fn default() -> Self {
+        Self {
+            anonymous_grant_types: default_grant_types(),
+            anonymous_auth_methods: vec!["none".into()],
+            initial_access_token: None,
+            require_initial_access_token: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for RegistrationPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationPolicy")
+            .field("anonymous_grant_types", &self.anonymous_grant_types)
+            .field("anonymous_auth_methods", &self.anonymous_auth_methods)
+            .field(
+                "initial_access_token",
+                &self.initial_access_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "require_initial_access_token",
+                &self.require_initial_access_token,
+            )
+            .finish()
+    }
+}
+
 /// Fault injection for tests ("error simulation"). Off by default.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -152,8 +208,10 @@ pub struct Config {
     pub subject: String,
     /// Pre-registered clients.
     pub clients: Vec<ClientConfig>,
-    /// Dynamic client registration (RFC 7591).
+    /// Dynamic client registration (RFC 7591), following [`registration_policy`](Self::registration_policy).
     pub registration_enabled: bool,
+    /// What dynamic registration may create (default: public authorization-code clients only).
+    pub registration_policy: RegistrationPolicy,
     /// Maximum number of dynamically registered clients.
     pub max_registered_clients: usize,
     /// Client ID Metadata Documents: https `client_id` URLs are fetched.
@@ -244,6 +302,7 @@ impl Default for Config {
                 },
             ],
             registration_enabled: true,
+            registration_policy: RegistrationPolicy::default(),
             max_registered_clients: 10_000,
             client_metadata_documents: true,
             insecure_allow_loopback_metadata_documents: false,

@@ -35,6 +35,10 @@ pub enum ConfigError {
     },
 }
 
+/// The grant types the server implements.
+pub(crate) const SUPPORTED_GRANT_TYPES: [&str; 3] =
+    ["authorization_code", "refresh_token", "client_credentials"];
+
 /// Checks a redirect URI against AS-16: absolute, no fragment, https or loopback http.
 pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {
     let url = url::Url::parse(uri).map_err(|e| format!("not an absolute URI: {e}"))?;
@@ -100,6 +104,43 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(field("tls_cert", "tls_cert and tls_key go together"));
         }
+        let policy = &self.registration_policy;
+        if let Some(g) = policy
+            .anonymous_grant_types
+            .iter()
+            .find(|g| !SUPPORTED_GRANT_TYPES.contains(&g.as_str()))
+        {
+            return Err(ConfigError::Field {
+                field: "registration_policy.anonymous_grant_types",
+                reason: format!("unsupported grant type {g:?}"),
+            });
+        }
+        if let Some(m) = policy
+            .anonymous_auth_methods
+            .iter()
+            .find(|m| shared::oauth::TokenEndpointAuthMethod::parse(m).is_none())
+        {
+            return Err(ConfigError::Field {
+                field: "registration_policy.anonymous_auth_methods",
+                reason: format!("unsupported token_endpoint_auth_method {m:?}"),
+            });
+        }
+        if policy
+            .initial_access_token
+            .as_ref()
+            .is_some_and(|t| t.secret().len() < 16)
+        {
+            return Err(field(
+                "registration_policy.initial_access_token",
+                "must be at least 16 characters",
+            ));
+        }
+        if policy.require_initial_access_token && policy.initial_access_token.is_none() {
+            return Err(field(
+                "registration_policy.require_initial_access_token",
+                "needs registration_policy.initial_access_token",
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for c in &self.clients {
             let err = |reason: String| ConfigError::Client {
@@ -119,10 +160,7 @@ impl Config {
                 return Err(err("client_secret must be at least 8 characters".into()));
             }
             for g in &c.grant_types {
-                if !matches!(
-                    g.as_str(),
-                    "authorization_code" | "refresh_token" | "client_credentials"
-                ) {
+                if !SUPPORTED_GRANT_TYPES.contains(&g.as_str()) {
                     return Err(err(format!("unsupported grant type {g:?}")));
                 }
             }
