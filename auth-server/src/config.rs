@@ -206,8 +206,16 @@ pub struct Config {
     pub auto_approve: bool,
     /// The resource owner the mock logs in as.
     pub subject: String,
-    /// Pre-registered clients.
+    /// Pre-registered clients. When omitted, the built-in development clients apply, whose
+    /// secrets ([`BUILTIN_SECRETS`]) are public: they are refused on a non-loopback `bind`
+    /// unless [`insecure_allow_builtin_secrets_off_loopback`](Self::insecure_allow_builtin_secrets_off_loopback)
+    /// is set, and a warning is logged at start-up whenever they are in use.
     pub clients: Vec<ClientConfig>,
+    /// **Insecure**, development only: serve the built-in development client secrets
+    /// (`mcp-service` / `dev-service-secret`, `mcp-server` / `dev-mcp-server-secret`) on a
+    /// non-loopback address. Anyone who can reach the server then gets `client_credentials`
+    /// tokens and introspection rights. Default false.
+    pub insecure_allow_builtin_secrets_off_loopback: bool,
     /// Dynamic client registration (RFC 7591), following [`registration_policy`](Self::registration_policy).
     pub registration_enabled: bool,
     /// What dynamic registration may create (default: public authorization-code clients only).
@@ -254,6 +262,9 @@ pub const DEFAULT_PUBLIC_CLIENT: &str = "mcp-cli";
 pub const DEFAULT_SERVICE_CLIENT: &str = "mcp-service";
 /// Default confidential client the MCP server uses for introspection.
 pub const DEFAULT_INTROSPECTION_CLIENT: &str = "mcp-server";
+/// The secrets of the built-in development clients ([`DEFAULT_SERVICE_CLIENT`],
+/// [`DEFAULT_INTROSPECTION_CLIENT`]): published in this repository, so for loopback use only.
+pub const BUILTIN_SECRETS: [&str; 2] = ["dev-service-secret", "dev-mcp-server-secret"];
 
 impl Default for Config {
     fn default() -> Self {
@@ -286,7 +297,7 @@ impl Default for Config {
                 },
                 ClientConfig {
                     client_id: DEFAULT_SERVICE_CLIENT.into(),
-                    client_secret: Some(ClientSecret::new("dev-service-secret".into())),
+                    client_secret: Some(ClientSecret::new(BUILTIN_SECRETS[0].into())),
                     client_name: Some("MCP service client".into()),
                     redirect_uris: vec![],
                     grant_types: vec!["client_credentials".into()],
@@ -294,13 +305,14 @@ impl Default for Config {
                 },
                 ClientConfig {
                     client_id: DEFAULT_INTROSPECTION_CLIENT.into(),
-                    client_secret: Some(ClientSecret::new("dev-mcp-server-secret".into())),
+                    client_secret: Some(ClientSecret::new(BUILTIN_SECRETS[1].into())),
                     client_name: Some("MCP server (introspection)".into()),
                     redirect_uris: vec![],
                     grant_types: vec![],
                     scopes: vec![],
                 },
             ],
+            insecure_allow_builtin_secrets_off_loopback: false,
             registration_enabled: true,
             registration_policy: RegistrationPolicy::default(),
             max_registered_clients: 10_000,

@@ -25,6 +25,11 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// The built-in development client secrets on a non-loopback address (issue 11).
+    #[error(
+        "the built-in development client secrets (mcp-service, mcp-server) are refused on the non-loopback bind address {0}: configure your own `clients`, or for local development only set insecure_allow_builtin_secrets_off_loopback = true"
+    )]
+    BuiltinSecretsOffLoopback(String),
     /// Another field is invalid.
     #[error("{field}: {reason}")]
     Field {
@@ -55,9 +60,44 @@ pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
+/// Whether a `bind` value (`IP:port`, `[IPv6]:port` or `localhost:port`) is a loopback address.
+fn is_loopback_bind(bind: &str) -> bool {
+    if let Ok(addr) = bind.parse::<std::net::SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Config {
+    /// Whether a configured client uses one of the published [`super::BUILTIN_SECRETS`].
+    pub fn uses_builtin_secrets(&self) -> bool {
+        self.clients.iter().any(|c| {
+            c.client_secret
+                .as_ref()
+                .is_some_and(|s| super::BUILTIN_SECRETS.contains(&s.secret()))
+        })
+    }
+
+    /// Refuses the built-in development secrets on a non-loopback `bind` address unless
+    /// `insecure_allow_builtin_secrets_off_loopback` is set.
+    pub fn check_builtin_secrets(&self, bind: &str) -> Result<(), ConfigError> {
+        if self.uses_builtin_secrets()
+            && !self.insecure_allow_builtin_secrets_off_loopback
+            && !is_loopback_bind(bind)
+        {
+            return Err(ConfigError::BuiltinSecretsOffLoopback(bind.to_owned()));
+        }
+        Ok(())
+    }
+
     /// Validates the whole configuration.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_builtin_secrets(&self.bind)?;
         if !self.issuer.is_empty() {
             let ok = url::Url::parse(&self.issuer).is_ok_and(|u| {
                 matches!(u.scheme(), "http" | "https")
@@ -197,6 +237,34 @@ mod tests {
     fn debug_redacts_client_secrets() {
         let s = format!("{:?}", Config::default());
         assert!(!s.contains("dev-service-secret"), "{s}");
+    }
+
+    /// Issue 11 item 2: the published development secrets stay on loopback.
+    #[test]
+    fn builtin_secrets_are_refused_off_loopback_unless_allowed_as30() {
+        for bind in ["127.0.0.1:3002", "[::1]:0", "localhost:3002"] {
+            let c = Config {
+                bind: bind.into(),
+                ..Config::default()
+            };
+            c.validate().unwrap();
+        }
+        for bind in ["0.0.0.0:3002", "[::]:0", "192.0.2.1:80", "example.com:3002"] {
+            let mut c = Config {
+                bind: bind.into(),
+                ..Config::default()
+            };
+            assert!(
+                matches!(c.validate(), Err(ConfigError::BuiltinSecretsOffLoopback(ref b)) if b == bind),
+                "{bind}"
+            );
+            c.insecure_allow_builtin_secrets_off_loopback = true;
+            c.validate().unwrap();
+            c.insecure_allow_builtin_secrets_off_loopback = false;
+            c.clients.retain(|c| c.client_secret.is_none());
+            assert!(!c.uses_builtin_secrets());
+            c.validate().unwrap();
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod authorize;
 mod black_box;
+mod builtin_secrets;
 mod cimd;
 mod introspect_revoke;
 mod metadata;
