@@ -5,6 +5,7 @@ mod authorize;
 mod black_box;
 mod builtin_secrets;
 mod cimd;
+mod consent_bypass;
 mod introspect_revoke;
 mod metadata;
 mod operations;
