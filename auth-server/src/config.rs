@@ -109,6 +109,62 @@ impl Default for RateLimits {
     }
 }
 
+/// Dynamic client registration policy (RFC 7591 §3): what an anonymous `POST /register` may
+/// create, and what needs an initial access token.
+///
+/// Default: anonymous registrations create **public** clients (`token_endpoint_auth_method`
+/// `none`) with the `authorization_code` and `refresh_token` grants only: no client secret, no
+/// `client_credentials` (which would yield tokens without any user consent), and no
+/// introspection rights (dynamically registered clients never get those, whatever the policy).
+/// Anything more comes only from configuration: widen the anonymous allow-lists below, or
+/// set [`initial_access_token`](Self::initial_access_token) and let the clients that know it
+/// register confidential clients and the `client_credentials` grant.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationPolicy {
+    /// Grant types an anonymous registration may ask for (allow-list). Default
+    /// `["authorization_code", "refresh_token"]`.
+    pub anonymous_grant_types: Vec<String>,
+    /// `token_endpoint_auth_method` values an anonymous registration may ask for (allow-list).
+    /// Default `["none"]`: public clients only.
+    pub anonymous_auth_methods: Vec<String>,
+    /// RFC 7591 §3 initial access token (at least 16 characters). A registration that presents
+    /// it as `Authorization: Bearer <token>` may ask for every supported grant type and
+    /// authentication method; a wrong token gets 401 `invalid_token`. Absent by default.
+    pub initial_access_token: Option<ClientSecret>,
+    /// Refuse every registration without the initial access token (needs
+    /// `initial_access_token`). Default false: anonymous registration follows the allow-lists.
+    pub require_initial_access_token: bool,
+}
+
+impl Default for RegistrationPolicy {
+    fn default() -> Self {
+        Self {
+            anonymous_grant_types: default_grant_types(),
+            anonymous_auth_methods: vec!["none".into()],
+            initial_access_token: None,
+            require_initial_access_token: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for RegistrationPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationPolicy")
+            .field("anonymous_grant_types", &self.anonymous_grant_types)
+            .field("anonymous_auth_methods", &self.anonymous_auth_methods)
+            .field(
+                "initial_access_token",
+                &self.initial_access_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "require_initial_access_token",
+                &self.require_initial_access_token,
+            )
+            .finish()
+    }
+}
+
 /// Fault injection for tests ("error simulation"). Off by default.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -150,10 +206,20 @@ pub struct Config {
     pub auto_approve: bool,
     /// The resource owner the mock logs in as.
     pub subject: String,
-    /// Pre-registered clients.
+    /// Pre-registered clients. When omitted, the built-in development clients apply, whose
+    /// secrets ([`BUILTIN_SECRETS`]) are public: they are refused on a non-loopback `bind`
+    /// unless [`insecure_allow_builtin_secrets_off_loopback`](Self::insecure_allow_builtin_secrets_off_loopback)
+    /// is set, and a warning is logged at start-up whenever they are in use.
     pub clients: Vec<ClientConfig>,
-    /// Dynamic client registration (RFC 7591).
+    /// **Insecure**, development only: serve the built-in development client secrets
+    /// (`mcp-service` / `dev-service-secret`, `mcp-server` / `dev-mcp-server-secret`) on a
+    /// non-loopback address. Anyone who can reach the server then gets `client_credentials`
+    /// tokens and introspection rights. Default false.
+    pub insecure_allow_builtin_secrets_off_loopback: bool,
+    /// Dynamic client registration (RFC 7591), following [`registration_policy`](Self::registration_policy).
     pub registration_enabled: bool,
+    /// What dynamic registration may create (default: public authorization-code clients only).
+    pub registration_policy: RegistrationPolicy,
     /// Maximum number of dynamically registered clients.
     pub max_registered_clients: usize,
     /// Client ID Metadata Documents: https `client_id` URLs are fetched.
@@ -196,6 +262,9 @@ pub const DEFAULT_PUBLIC_CLIENT: &str = "mcp-cli";
 pub const DEFAULT_SERVICE_CLIENT: &str = "mcp-service";
 /// Default confidential client the MCP server uses for introspection.
 pub const DEFAULT_INTROSPECTION_CLIENT: &str = "mcp-server";
+/// The secrets of the built-in development clients ([`DEFAULT_SERVICE_CLIENT`],
+/// [`DEFAULT_INTROSPECTION_CLIENT`]): published in this repository, so for loopback use only.
+pub const BUILTIN_SECRETS: [&str; 2] = ["dev-service-secret", "dev-mcp-server-secret"];
 
 impl Default for Config {
     fn default() -> Self {
@@ -228,7 +297,7 @@ impl Default for Config {
                 },
                 ClientConfig {
                     client_id: DEFAULT_SERVICE_CLIENT.into(),
-                    client_secret: Some(ClientSecret::new("dev-service-secret".into())),
+                    client_secret: Some(ClientSecret::new(BUILTIN_SECRETS[0].into())),
                     client_name: Some("MCP service client".into()),
                     redirect_uris: vec![],
                     grant_types: vec!["client_credentials".into()],
@@ -236,14 +305,16 @@ impl Default for Config {
                 },
                 ClientConfig {
                     client_id: DEFAULT_INTROSPECTION_CLIENT.into(),
-                    client_secret: Some(ClientSecret::new("dev-mcp-server-secret".into())),
+                    client_secret: Some(ClientSecret::new(BUILTIN_SECRETS[1].into())),
                     client_name: Some("MCP server (introspection)".into()),
                     redirect_uris: vec![],
                     grant_types: vec![],
                     scopes: vec![],
                 },
             ],
+            insecure_allow_builtin_secrets_off_loopback: false,
             registration_enabled: true,
+            registration_policy: RegistrationPolicy::default(),
             max_registered_clients: 10_000,
             client_metadata_documents: true,
             insecure_allow_loopback_metadata_documents: false,

@@ -235,6 +235,12 @@ pub async fn serve_with_clock(
 ) -> Result<RunningServer, Error> {
     config.validate()?;
     let addr = listener.local_addr()?;
+    config.check_builtin_secrets(&addr.to_string())?;
+    if config.uses_builtin_secrets() {
+        tracing::warn!(
+            "the built-in development client secrets are in use (mcp-service, mcp-server): for loopback development only; configure your own `clients` for anything else"
+        );
+    }
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key).await?),
         _ => None,

@@ -25,6 +25,11 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// The built-in development client secrets on a non-loopback address (issue 11).
+    #[error(
+        "the built-in development client secrets (mcp-service, mcp-server) are refused on the non-loopback bind address {0}: configure your own `clients`, or for local development only set insecure_allow_builtin_secrets_off_loopback = true"
+    )]
+    BuiltinSecretsOffLoopback(String),
     /// Another field is invalid.
     #[error("{field}: {reason}")]
     Field {
@@ -34,6 +39,10 @@ pub enum ConfigError {
         reason: String,
     },
 }
+
+/// The grant types the server implements.
+pub(crate) const SUPPORTED_GRANT_TYPES: [&str; 3] =
+    ["authorization_code", "refresh_token", "client_credentials"];
 
 /// Checks a redirect URI against AS-16: absolute, no fragment, https or loopback http.
 pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {
@@ -51,9 +60,44 @@ pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
+/// Whether a `bind` value (`IP:port`, `[IPv6]:port` or `localhost:port`) is a loopback address.
+fn is_loopback_bind(bind: &str) -> bool {
+    if let Ok(addr) = bind.parse::<std::net::SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Config {
+    /// Whether a configured client uses one of the published [`super::BUILTIN_SECRETS`].
+    pub fn uses_builtin_secrets(&self) -> bool {
+        self.clients.iter().any(|c| {
+            c.client_secret
+                .as_ref()
+                .is_some_and(|s| super::BUILTIN_SECRETS.contains(&s.secret()))
+        })
+    }
+
+    /// Refuses the built-in development secrets on a non-loopback `bind` address unless
+    /// `insecure_allow_builtin_secrets_off_loopback` is set.
+    pub fn check_builtin_secrets(&self, bind: &str) -> Result<(), ConfigError> {
+        if self.uses_builtin_secrets()
+            && !self.insecure_allow_builtin_secrets_off_loopback
+            && !is_loopback_bind(bind)
+        {
+            return Err(ConfigError::BuiltinSecretsOffLoopback(bind.to_owned()));
+        }
+        Ok(())
+    }
+
     /// Validates the whole configuration.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_builtin_secrets(&self.bind)?;
         if !self.issuer.is_empty() {
             let ok = url::Url::parse(&self.issuer).is_ok_and(|u| {
                 matches!(u.scheme(), "http" | "https")
@@ -100,6 +144,43 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(field("tls_cert", "tls_cert and tls_key go together"));
         }
+        let policy = &self.registration_policy;
+        if let Some(g) = policy
+            .anonymous_grant_types
+            .iter()
+            .find(|g| !SUPPORTED_GRANT_TYPES.contains(&g.as_str()))
+        {
+            return Err(ConfigError::Field {
+                field: "registration_policy.anonymous_grant_types",
+                reason: format!("unsupported grant type {g:?}"),
+            });
+        }
+        if let Some(m) = policy
+            .anonymous_auth_methods
+            .iter()
+            .find(|m| shared::oauth::TokenEndpointAuthMethod::parse(m).is_none())
+        {
+            return Err(ConfigError::Field {
+                field: "registration_policy.anonymous_auth_methods",
+                reason: format!("unsupported token_endpoint_auth_method {m:?}"),
+            });
+        }
+        if policy
+            .initial_access_token
+            .as_ref()
+            .is_some_and(|t| t.secret().len() < 16)
+        {
+            return Err(field(
+                "registration_policy.initial_access_token",
+                "must be at least 16 characters",
+            ));
+        }
+        if policy.require_initial_access_token && policy.initial_access_token.is_none() {
+            return Err(field(
+                "registration_policy.require_initial_access_token",
+                "needs registration_policy.initial_access_token",
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for c in &self.clients {
             let err = |reason: String| ConfigError::Client {
@@ -119,10 +200,7 @@ impl Config {
                 return Err(err("client_secret must be at least 8 characters".into()));
             }
             for g in &c.grant_types {
-                if !matches!(
-                    g.as_str(),
-                    "authorization_code" | "refresh_token" | "client_credentials"
-                ) {
+                if !SUPPORTED_GRANT_TYPES.contains(&g.as_str()) {
                     return Err(err(format!("unsupported grant type {g:?}")));
                 }
             }
@@ -159,6 +237,34 @@ mod tests {
     fn debug_redacts_client_secrets() {
         let s = format!("{:?}", Config::default());
         assert!(!s.contains("dev-service-secret"), "{s}");
+    }
+
+    /// Issue 11 item 2: the published development secrets stay on loopback.
+    #[test]
+    fn builtin_secrets_are_refused_off_loopback_unless_allowed_as30() {
+        for bind in ["127.0.0.1:3002", "[::1]:0", "localhost:3002"] {
+            let c = Config {
+                bind: bind.into(),
+                ..Config::default()
+            };
+            c.validate().unwrap();
+        }
+        for bind in ["0.0.0.0:3002", "[::]:0", "192.0.2.1:80", "example.com:3002"] {
+            let mut c = Config {
+                bind: bind.into(),
+                ..Config::default()
+            };
+            assert!(
+                matches!(c.validate(), Err(ConfigError::BuiltinSecretsOffLoopback(ref b)) if b == bind),
+                "{bind}"
+            );
+            c.insecure_allow_builtin_secrets_off_loopback = true;
+            c.validate().unwrap();
+            c.insecure_allow_builtin_secrets_off_loopback = false;
+            c.clients.retain(|c| c.client_secret.is_none());
+            assert!(!c.uses_builtin_secrets());
+            c.validate().unwrap();
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `POST /introspect` (RFC 7662, checklist AS-54, AS-55). Callers authenticate as a
-//! confidential client; inactive, unknown and revoked tokens all get `{"active": false}`.
+//! confidential client configured in the server (never a dynamically registered one); inactive, unknown and revoked tokens all get `{"active": false}`.
 
 use std::sync::Arc;
 
@@ -26,6 +26,13 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<IntrospectionRespon
         return Err(OAuthError::invalid_client(
             "introspection requires an authenticated confidential client",
         ));
+    }
+    if caller.client.dynamic {
+        // Issue 11: registration never hands out introspection rights.
+        return Err(OAuthError::invalid_client(
+            "introspection is reserved for configured confidential clients",
+        )
+        .with_basic_challenge(caller.basic));
     }
     let token = params.require("token")?;
     if let Some(c) = tokens::verify_own(state, token) {

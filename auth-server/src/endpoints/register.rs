@@ -4,6 +4,12 @@
 //! issue's choice for native MCP clients; we never default to a method we then reject, AS-64);
 //! an absent `application_type` is `native` when every redirect URI is loopback, else `web`;
 //! a client never chooses its `client_id` (AS-67).
+//!
+//! Registration policy (issue 11, [`crate::config::RegistrationPolicy`]): an anonymous request
+//! may create only what the configured allow-lists permit (by default public clients with
+//! `authorization_code` + `refresh_token`); a request presenting the RFC 7591 §3 initial access
+//! token may create confidential clients and `client_credentials` clients too. Dynamically
+//! registered clients never get introspection rights (`introspect.rs`).
 
 use std::sync::Arc;
 
@@ -11,7 +17,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
-use shared::oauth::{ClientRegistration, TokenEndpointAuthMethod};
+use shared::oauth::{ClientRegistration, ErrorCode, TokenEndpointAuthMethod};
 use shared::scope::ScopeSet;
 use shared::secret::ClientSecret;
 
@@ -174,6 +180,68 @@ pub(crate) fn client_from_metadata(
     })
 }
 
+/// Whether the request presents the configured initial access token (RFC 7591 §3). A wrong
+/// token, or none when one is required, is 401 `invalid_token`.
+fn initial_access_token(state: &AppState, headers: &HeaderMap) -> Result<bool, OAuthError> {
+    let policy = &state.config.registration_policy;
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim())
+                .ok_or_else(|| {
+                    OAuthError::new(
+                        ErrorCode::InvalidToken,
+                        "the initial access token must be sent as a Bearer token",
+                    )
+                })
+        })
+        .transpose()?;
+    let valid = match (presented, &policy.initial_access_token) {
+        (Some(given), Some(expected)) => {
+            shared::random::constant_time_eq(&digest(given), &digest(expected.secret()))
+        }
+        (Some(_), None) | (None, _) => false,
+    };
+    if presented.is_some() && !valid {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the initial access token is invalid",
+        ));
+    }
+    if !valid && policy.require_initial_access_token {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "registration requires an initial access token",
+        ));
+    }
+    Ok(valid)
+}
+
+/// An anonymous registration may ask only for what the allow-lists permit.
+fn check_anonymous_policy(state: &AppState, record: &ClientRecord) -> Result<(), OAuthError> {
+    let policy = &state.config.registration_policy;
+    if let Some(g) = record
+        .grant_types
+        .iter()
+        .find(|g| !policy.anonymous_grant_types.contains(g))
+    {
+        return Err(OAuthError::invalid_client_metadata(format!(
+            "grant type {g} needs an initial access token (registration policy)"
+        )));
+    }
+    let method = record.auth_method.as_str();
+    if !policy.anonymous_auth_methods.iter().any(|m| m == method) {
+        return Err(OAuthError::invalid_client_metadata(format!(
+            "token_endpoint_auth_method {method} needs an initial access token (registration policy)"
+        )));
+    }
+    Ok(())
+}
+
 /// `POST /register`
 pub(super) async fn register(
     State(state): State<Arc<AppState>>,
@@ -206,11 +274,15 @@ fn handle(
             "content type must be application/json",
         ));
     }
+    let privileged = initial_access_token(state, headers)?;
     let v: Value = serde_json::from_slice(body)
         .map_err(|_| OAuthError::invalid_client_metadata("body is not valid JSON"))?;
     let now = state.clock.now_unix();
     let client_id = shared::random::token();
     let mut record = client_from_metadata(&v, client_id.clone(), &state.offered_scopes, true, now)?;
+    if !privileged {
+        check_anonymous_policy(state, &record)?;
+    }
     let secret = record
         .auth_method
         .uses_secret()

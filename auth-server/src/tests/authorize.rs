@@ -154,3 +154,103 @@ async fn without_auto_approve_a_consent_page_with_a_csrf_cookie_is_shown() {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// Registers a public client with `redirect_uri` anonymously; returns its id.
+async fn register_client(s: &Server, redirect_uri: &str) -> String {
+    let r = s
+        .send(
+            axum::http::Request::post("/register")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(
+                    serde_json::json!({ "redirect_uris": [redirect_uri] }).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    r.assert_no_store_json(StatusCode::CREATED)["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `GET /authorize` for `client_id` and `redirect_uri` with a PKCE challenge (unless
+/// `pkce` is false) and `state=s1`.
+async fn authorize_as(s: &Server, client_id: &str, redirect_uri: &str, pkce: bool) -> Reply {
+    let v = shared::pkce::PkceVerifier::generate();
+    let c = shared::pkce::PkceChallenge::s256(&v);
+    let mut q = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("state", "s1"),
+    ];
+    if pkce {
+        q.extend([
+            ("code_challenge", c.as_str()),
+            ("code_challenge_method", "S256"),
+        ]);
+    }
+    s.get(&format!(
+        "/authorize?{}",
+        serde_urlencoded::to_string(&q).unwrap()
+    ))
+    .await
+}
+
+/// Issue 11 item 4: with auto-approve on (the default), a self-registered client whose
+/// redirect URI is not loopback gets the consent page, not a code sent without interaction.
+#[tokio::test]
+async fn dynamic_client_with_a_remote_redirect_sees_the_consent_page_under_auto_approve_as12() {
+    let s = Server::new();
+    let evil = "https://evil.example/x";
+    let id = register_client(&s, evil).await;
+    let r = authorize_as(&s, &id, evil, true).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.header(header::LOCATION));
+    assert!(r.header(header::LOCATION).is_none());
+    let body = r.text();
+    assert!(
+        body.contains("<strong id=\"redirect-host\">evil.example</strong>"),
+        "{body}"
+    );
+    assert!(body.contains("This client registered itself"), "{body}");
+}
+
+/// Loopback redirect URIs (the MCP SDK clients, the CLI) and configured clients keep
+/// auto-approve.
+#[tokio::test]
+async fn loopback_redirects_and_configured_clients_keep_auto_approve_as12() {
+    let s = Server::with(|c| {
+        c.clients.push(crate::config::ClientConfig {
+            client_id: "configured-web".into(),
+            client_secret: None,
+            client_name: None,
+            redirect_uris: vec!["https://app.example/cb".into()],
+            grant_types: vec!["authorization_code".into()],
+            scopes: vec![],
+        });
+    });
+    let id = register_client(&s, "http://127.0.0.1/cb").await;
+    let (_, q) = authorize_as(&s, &id, "http://127.0.0.1:4711/cb", true)
+        .await
+        .redirect();
+    assert_eq!(q[0].0, "code");
+    let (url, q) = authorize_as(&s, "configured-web", "https://app.example/cb", true)
+        .await
+        .redirect();
+    assert_eq!(url.host_str(), Some("app.example"));
+    assert_eq!(q[0].0, "code");
+}
+
+/// Issue 11 item 4 (RFC 9700 §4.11.2): for an untrusted client (self-registered, remote
+/// redirect URI) an error before any user interaction is shown on a page, never redirected,
+/// with consent on or off.
+#[tokio::test]
+async fn errors_for_untrusted_clients_are_shown_not_redirected_as28() {
+    for auto_approve in [true, false] {
+        let s = Server::with(|c| c.auto_approve = auto_approve);
+        let evil = "https://evil.example/x";
+        let id = register_client(&s, evil).await;
+        let r = authorize_as(&s, &id, evil, false).await;
+        assert_error_page(&r, "invalid_request", "code_challenge is required (PKCE)");
+    }
+}

@@ -90,3 +90,36 @@ async fn introspection_describes_active_access_tokens_and_nothing_else() {
     revoked(&s, &[("token", access)], Some(SERVICE)).await;
     assert_eq!(s.introspect(access).await.to_string(), INACTIVE);
 }
+
+/// Issue 11 item 1: a dynamically registered client has no introspection rights, even a
+/// confidential one (which only an initial access token can create).
+#[tokio::test]
+async fn dynamically_registered_clients_may_not_introspect_as54() {
+    use crate::store::{ClientRecord, digest};
+    let s = Server::new();
+    let record = ClientRecord {
+        client_id: "dyn-client".into(),
+        secret_digest: Some(digest("dyn-client-secret")),
+        auth_method: shared::oauth::TokenEndpointAuthMethod::ClientSecretBasic,
+        redirect_uris: vec!["https://app.example/cb".into()],
+        grant_types: vec!["authorization_code".into()],
+        scopes: None,
+        client_name: None,
+        application_type: "web".into(),
+        dynamic: true,
+        issued_at: 0,
+    };
+    assert!(s.state.store.put_client(record, 10));
+    let t = s.tokens().await;
+    let access = t["access_token"].as_str().unwrap();
+    s.post_form(
+        "/introspect",
+        &[("token", access)],
+        Some(("dyn-client", "dyn-client-secret")),
+    )
+    .await
+    .assert_invalid_client(
+        "introspection is reserved for configured confidential clients",
+        "Basic realm=\"oauth\", charset=\"UTF-8\"",
+    );
+}

@@ -4,6 +4,12 @@
 //! (AS-17, AS-28); every other error redirects with `error`, `error_description`, `state` and
 //! `iss` (AS-25). Success redirects with `code`, `state` and `iss` (AS-24, RFC 9207).
 //!
+//! Trust (issue 11, AS-12, AS-28): a configured client, or any client redirecting to a loopback
+//! URI, is trusted. An untrusted one (self-registered or a metadata document, with a remote or
+//! private-use redirect URI) always sees the consent page, even under `auto_approve`, and an
+//! error before any user interaction is shown on a page instead of being redirected to it
+//! (RFC 9700 §4.11.2: the AS must not serve as an open redirector).
+//!
 //! [`request`] validates, [`consent`] keeps pending requests and takes the decision,
 //! [`page`] renders the HTML; this module answers and redirects.
 
@@ -57,17 +63,29 @@ pub(crate) async fn authorize(
     } else {
         params.get("state")
     };
-    // Step 2: everything else redirects.
+    let trusted = is_trusted(&target.client, &redirect_uri);
+    // Step 2: everything else redirects, to trusted clients only.
     match request::validate(&state, &params, target) {
         Ok(req) => {
-            if state.config.auto_approve {
+            if state.config.auto_approve && trusted {
                 issue_code(&state, req)
             } else {
                 consent::ask(&state, req)
             }
         }
-        Err(e) => error_redirect(&state, &redirect_uri, client_state, &e),
+        Err(e) if trusted => error_redirect(&state, &redirect_uri, client_state, &e),
+        Err(e) => {
+            tracing::debug!(oauth.error = %e.code, "authorization request of an untrusted client refused");
+            error_page(e.status(), e.code.as_str(), &e.description)
+        }
     }
+}
+
+/// Whether the server may answer at `redirect_uri` without the user having seen anything: the
+/// client is configured, or the redirect URI is loopback (it can only reach this machine).
+fn is_trusted(client: &ClientRecord, redirect_uri: &str) -> bool {
+    !client.dynamic
+        || url::Url::parse(redirect_uri).is_ok_and(|u| shared::urls::is_loopback_host(u.host()))
 }
 
 /// Stores a code bound to the request (AS-22) and redirects with it (AS-24).

@@ -3,7 +3,9 @@
 
 mod authorize;
 mod black_box;
+mod builtin_secrets;
 mod cimd;
+mod consent_bypass;
 mod introspect_revoke;
 mod metadata;
 mod operations;

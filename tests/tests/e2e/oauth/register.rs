@@ -59,17 +59,25 @@ async fn registration_rules_as63_as65_as66_as67() {
         res.json::<Value>().await.unwrap()["error"],
         "invalid_client_metadata"
     );
-    // Confidential registration returns a secret that expires never (0), and an AS-chosen id.
+    // Issue 11: an anonymous confidential registration is refused by the registration policy
+    // (it used to return a secret); the AS chooses the client_id (AS-67).
     let res = register(json!({
-        "redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "client_secret_post",
-        "client_id": "i-choose-my-id"}))
+        "redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "client_secret_post"}))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_client_metadata"
+    );
+    let res = register(json!({
+        "redirect_uris": ["https://app.example/cb"], "client_id": "i-choose-my-id"}))
     .await
     .unwrap();
     assert_eq!(res.status(), 201);
     let reg: Value = res.json().await.unwrap();
     assert_ne!(reg["client_id"], "i-choose-my-id");
-    assert_eq!(reg["client_secret_expires_at"], 0);
-    assert!(reg["client_secret"].as_str().unwrap().len() >= 32);
+    assert!(reg.get("client_secret").is_none());
     assert_eq!(reg["application_type"], "web");
 }
 
