@@ -198,7 +198,8 @@ impl OAuthConfigBuilder {
         self.client_id = Some(id.into());
         self
     }
-    /// The client secret of a confidential pre-registered client.
+    /// The client secret of a confidential pre-registered client. Needs
+    /// [`issuer`](Self::issuer): `build()` refuses a secret without one (CL-16).
     pub fn client_secret(mut self, secret: ClientSecret) -> Self {
         self.client_secret = Some(secret);
         self
@@ -348,6 +349,15 @@ impl OAuthConfigBuilder {
                 "a client secret was given without a client id".into(),
             ));
         }
+        // A confidential client is bound to its authorization server (CL-16): without an
+        // issuer the MCP server's metadata would choose where the secret is sent.
+        if self.client_secret.is_some() && self.issuer.is_none() {
+            return Err(ConfigError::Invalid(
+                "a client secret needs the issuer it is registered at (set issuer / --issuer): \
+                 without it the MCP server would choose where the secret is sent"
+                    .into(),
+            ));
+        }
         if let Some(u) = &self.client_metadata_url {
             let parsed = check_url(u, self.allow_insecure_http)?;
             if parsed.path() == "/" {
@@ -386,5 +396,43 @@ impl OAuthConfigBuilder {
                 .on_login_event
                 .unwrap_or_else(|| LoginObserver::new(crate::oauth::login::log_login_event)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> ClientSecret {
+        ClientSecret::new("s3cret".into())
+    }
+
+    /// Issue 11 item 11: a confidential client is bound to its issuer, so a secret without
+    /// `issuer` is a configuration error (the MCP server must not choose where it goes).
+    #[test]
+    fn a_client_secret_without_an_issuer_is_a_config_error_cl16() {
+        let e = OAuthConfig::builder("http://127.0.0.1:3003/mcp")
+            .client_id("svc")
+            .client_secret(secret())
+            .login_mode(LoginMode::ClientCredentials)
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid(_)), "{e:?}");
+        assert!(e.to_string().contains("issuer"), "{e}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+
+        let ok = OAuthConfig::builder("http://127.0.0.1:3003/mcp")
+            .client_id("svc")
+            .client_secret(secret())
+            .issuer("http://127.0.0.1:3002")
+            .build();
+        assert!(ok.is_ok(), "{ok:?}");
+        // A public client needs no issuer.
+        assert!(
+            OAuthConfig::builder("http://127.0.0.1:3003/mcp")
+                .client_id("mcp-cli")
+                .build()
+                .is_ok()
+        );
     }
 }

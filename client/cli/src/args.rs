@@ -35,7 +35,7 @@ pub(crate) struct GlobalOpts {
     /// Pre-registered client id (skips CIMD and dynamic registration).
     #[arg(long, global = true, value_name = "ID")]
     pub(crate) client_id: Option<String>,
-    /// Client secret of a confidential client (prefer OAUTH2_CLIENT__CLIENT_SECRET).
+    /// Client secret of a confidential client (prefer OAUTH2_CLIENT__CLIENT_SECRET); needs --issuer.
     #[arg(long, global = true, value_name = "SECRET")]
     pub(crate) client_secret: Option<String>,
     /// Use the client_credentials grant (needs --client-id and --client-secret).

@@ -123,3 +123,46 @@ pub(crate) fn open_store(
     };
     Ok(Arc::new(store.map_err(Failure::from)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::args::Cli;
+    use crate::failure::EXIT_USAGE;
+
+    fn build(args: &[&str]) -> Result<OAuthConfig, Failure> {
+        let cli = Cli::try_parse_from(
+            ["http-oauth2-client", "--token-store", "memory"]
+                .iter()
+                .chain(args),
+        )
+        .unwrap();
+        build_config(
+            &cli.opts,
+            &config::FileConfig::default(),
+            "http://127.0.0.1:3003/mcp",
+        )
+    }
+
+    /// Issue 11 item 11: `--client-secret` without `--issuer` exits 2 (configuration).
+    #[test]
+    fn a_client_secret_without_an_issuer_exits_2_cl16() {
+        let f = build(&["--client-id", "svc", "--client-secret", "s3cret"]).unwrap_err();
+        assert_eq!(f.code, EXIT_USAGE, "{}", f.message);
+        assert!(f.message.contains("issuer"), "{}", f.message);
+        assert!(!f.message.contains("s3cret"), "{}", f.message);
+        assert!(
+            build(&[
+                "--client-id",
+                "svc",
+                "--client-secret",
+                "s3cret",
+                "--issuer",
+                "http://127.0.0.1:3002",
+            ])
+            .is_ok()
+        );
+    }
+}
