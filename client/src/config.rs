@@ -255,7 +255,9 @@ impl OAuthConfigBuilder {
         self.login_timeout = d;
         self
     }
-    /// Retries of idempotent calls (discovery, token endpoint) on transient failures.
+    /// Retries of idempotent calls (discovery, the client-credentials grant) on transient
+    /// failures. The code exchange, the refresh and the registration are never retried
+    /// automatically (one-time credentials, CL-33).
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self

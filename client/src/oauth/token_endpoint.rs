@@ -95,7 +95,7 @@ impl TokenEndpoint {
             ("code_verifier", verifier.secret().to_owned()),
             ("redirect_uri", redirect_uri.to_owned()),
         ];
-        self.request(form).await
+        self.request(form, true).await
     }
 
     /// Refreshes (RFC 6749 §6). `invalid_grant` → [`ClientError::AuthorizationRequired`].
@@ -112,7 +112,7 @@ impl TokenEndpoint {
         if let Some(s) = scope.filter(|s| !s.is_empty()) {
             form.push(("scope", s.to_string()));
         }
-        match self.request(form).await {
+        match self.request(form, true).await {
             Err(ClientError::TokenEndpoint {
                 code: ErrorCode::InvalidGrant,
                 description,
@@ -135,12 +135,16 @@ impl TokenEndpoint {
         if let Some(s) = scope.filter(|s| !s.is_empty()) {
             form.push(("scope", s.to_string()));
         }
-        self.request(form).await
+        // No one-time credential: a retry at worst mints another access token.
+        self.request(form, false).await
     }
 
+    /// Posts `form`. `one_time`: the form carries a one-time credential (a code, a refresh
+    /// token that rotates), so the request is never retried automatically (CL-33).
     async fn request(
         &self,
         mut form: Vec<(&'static str, String)>,
+        one_time: bool,
     ) -> Result<TokenResponse, ClientError> {
         if let Some(r) = &self.resource {
             form.push(("resource", r.clone()));
@@ -160,6 +164,9 @@ impl TokenEndpoint {
                 form.push(("client_secret", secret.secret().to_owned()));
             }
             _ => form.push(("client_id", self.client.client_id.clone())),
+        }
+        if one_time {
+            req = req.with_extension(super::OneTimeCredential);
         }
         let resp = req.form(&form).send().await?;
         let status = resp.status();
