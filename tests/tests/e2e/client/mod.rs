@@ -8,6 +8,7 @@ mod middleware;
 mod mock;
 mod refresh;
 mod session;
+mod store_lock;
 mod transport;
 
 use std::sync::Arc;
