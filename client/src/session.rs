@@ -28,7 +28,6 @@ pub struct OAuthSession {
     metadata: AuthorizationServerMetadata,
     manager: TokenManager,
     client: ClientWithMiddleware,
-    oauth_http: ClientWithMiddleware,
     client_id: String,
 }
 
@@ -118,8 +117,7 @@ impl OAuthSession {
         .await?;
         let client_id = creds.client_id.clone();
         let resource = prm.resource.clone();
-        let endpoint =
-            TokenEndpoint::new(token_url, creds, Some(resource.clone()), oauth_http.clone());
+        let endpoint = TokenEndpoint::new(token_url, creds, Some(resource.clone()), oauth_http);
         let key = StoreKey::new(issuer, resource.clone(), client_id.clone());
         let authorizer = SessionAuthorizer {
             mode: config.login_mode,
@@ -156,7 +154,6 @@ impl OAuthSession {
             metadata,
             manager,
             client,
-            oauth_http,
             client_id,
         })
     }
@@ -216,23 +213,19 @@ impl OAuthSession {
         self.ensure_authorized().await
     }
 
-    /// Revokes the refresh token (RFC 7009, best effort) and forgets the tokens.
+    /// Revokes the refresh token (RFC 7009, best effort; authenticated like a token request,
+    /// so a confidential client's token is really revoked) and forgets the tokens. Returns
+    /// whether the server accepted the revocation.
     pub async fn logout(&self) -> Result<bool, ClientError> {
         let had = self.manager.tokens();
         let mut revoked = false;
         if let (Some(t), Some(endpoint)) = (&had, self.metadata.revocation_endpoint.as_deref()) {
             let (token, hint) = match &t.refresh_token {
-                Some(r) => (r.secret().to_owned(), "refresh_token"),
-                None => (t.access_token.secret().to_owned(), "access_token"),
+                Some(r) => (r.secret(), "refresh_token"),
+                None => (t.access_token.secret(), "access_token"),
             };
-            let form = [
-                ("token", token.as_str()),
-                ("token_type_hint", hint),
-                ("client_id", self.client_id.as_str()),
-            ];
-            match self.oauth_http.post(endpoint).form(&form).send().await {
-                Ok(r) if r.status().is_success() => revoked = true,
-                Ok(r) => tracing::warn!(status = %r.status(), "revocation refused"),
+            match self.manager.endpoint().revoke(endpoint, token, hint).await {
+                Ok(()) => revoked = true,
                 Err(e) => tracing::warn!(error = %e, "revocation failed"),
             }
         }
