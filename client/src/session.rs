@@ -10,10 +10,11 @@ use reqwest_middleware::ClientWithMiddleware;
 use shared::oauth::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use shared::scope::ScopeSet;
 
-use crate::config::{LoginMode, OAuthConfig, check_url};
+use crate::config::{LoginMode, OAuthConfig};
 use crate::error::ClientError;
 use crate::middleware::BearerAuth;
 use crate::oauth::authorize::AuthorizationRequest;
+use crate::oauth::targets::PublicOnly;
 use crate::oauth::token_endpoint::{ClientCredentials, TokenEndpoint};
 use crate::oauth::{discovery, login, registration};
 use crate::token::{Authorizer, StoreKey, StoredClient, TokenManager, TokenSet};
@@ -51,11 +52,17 @@ impl OAuthSession {
     /// Discovery and registration only; no login (tokens are obtained on first use).
     #[tracing::instrument(skip_all, fields(mcp.url = %config.server_url))]
     pub async fn prepare(config: OAuthConfig) -> Result<Self, ClientError> {
-        let oauth_http = crate::oauth::oauth_http_client_with_roots(
+        // CL-08: what the servers' URLs may point at; names are also checked after DNS
+        // resolution, except the configured server's own host.
+        let policy = config.url_policy();
+        let resolver = (!policy.local_targets_allowed())
+            .then(|| PublicOnly::exempting(config.server_url.host_str()));
+        let oauth_http = crate::oauth::oauth_http_client_inner(
             config.request_timeout,
             config.connect_timeout,
             config.max_retries,
             &config.root_certificates,
+            resolver.clone(),
         );
         let insecure = config.allow_insecure_http;
         let challenge = discovery::probe(&oauth_http, &config.server_url).await?;
@@ -63,7 +70,7 @@ impl OAuthSession {
             &oauth_http,
             &config.server_url,
             challenge.as_ref().and_then(|c| c.resource_metadata()),
-            insecure,
+            &policy,
         )
         .await?;
         // CL-04: the configured issuer if any (CL-16), else the first one; state is kept per
@@ -79,11 +86,8 @@ impl OAuthSession {
             None => prm.authorization_servers[0].clone(),
         };
         let metadata =
-            discovery::authorization_server_metadata(&oauth_http, &issuer, insecure).await?;
-        let token_url = check_url(
-            metadata.token_endpoint.as_deref().unwrap_or_default(),
-            insecure,
-        )?;
+            discovery::authorization_server_metadata(&oauth_http, &issuer, &policy).await?;
+        let token_url = policy.check(metadata.token_endpoint.as_deref().unwrap_or_default())?;
 
         // CL-21: configured scopes, else the challenge's, else PRM scopes_supported.
         let initial_scopes = config
@@ -131,14 +135,18 @@ impl OAuthSession {
             endpoint: endpoint.clone(),
             clock: config.clock.clone(),
             default_scopes: initial_scopes,
-            headless_http: crate::oauth::with_roots(
-                reqwest::Client::builder(),
-                &config.root_certificates,
-            )
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.request_timeout)
-            .build()
-            .map_err(ClientError::from)?,
+            headless_http: {
+                let b =
+                    crate::oauth::with_roots(reqwest::Client::builder(), &config.root_certificates)
+                        .redirect(reqwest::redirect::Policy::none())
+                        .timeout(config.request_timeout);
+                match resolver {
+                    Some(r) => b.dns_resolver(std::sync::Arc::new(r)),
+                    None => b,
+                }
+                .build()
+                .map_err(ClientError::from)?
+            },
         };
         let manager = TokenManager::new(
             endpoint,

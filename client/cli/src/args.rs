@@ -59,6 +59,10 @@ pub(crate) struct GlobalOpts {
     /// Allow plain http to non-loopback hosts (development only).
     #[arg(long, global = true)]
     pub(crate) insecure_http: bool,
+    /// Let a remote server's metadata point at loopback or private addresses (development,
+    /// intranets; always allowed when SERVER_URL itself is loopback).
+    #[arg(long, global = true)]
+    pub(crate) insecure_local_targets: bool,
     /// Also trust the CA certificate(s) in this PEM file (a private or test CA).
     #[arg(long, global = true, value_name = "PEM")]
     pub(crate) ca_cert: Option<PathBuf>,

@@ -74,6 +74,9 @@ pub(crate) fn build_config(
     if opts.insecure_http || file.allow_insecure_http == Some(true) {
         b = b.allow_insecure_http();
     }
+    if opts.insecure_local_targets || file.allow_insecure_local_targets == Some(true) {
+        b = b.allow_insecure_local_targets();
+    }
     if let Some(path) = &opts.ca_cert {
         let pem = std::fs::read(path).map_err(|e| {
             Failure::usage(

@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod login;
 pub mod registration;
 mod retry;
+pub mod targets;
 pub mod token_endpoint;
 
 use std::time::Duration;
@@ -45,13 +46,26 @@ pub fn oauth_http_client_with_roots(
     max_retries: u32,
     roots: &[reqwest::Certificate],
 ) -> ClientWithMiddleware {
-    let client = with_roots(reqwest::Client::builder(), roots)
+    oauth_http_client_inner(request_timeout, connect_timeout, max_retries, roots, None)
+}
+
+/// [`oauth_http_client_with_roots`], with a resolver that refuses local addresses (CL-08).
+pub(crate) fn oauth_http_client_inner(
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    max_retries: u32,
+    roots: &[reqwest::Certificate],
+    resolver: Option<targets::PublicOnly>,
+) -> ClientWithMiddleware {
+    let mut builder = with_roots(reqwest::Client::builder(), roots)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(request_timeout)
         .connect_timeout(connect_timeout)
-        .user_agent(concat!("http-oauth2-client/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new());
+        .user_agent(concat!("http-oauth2-client/", env!("CARGO_PKG_VERSION")));
+    if let Some(r) = resolver {
+        builder = builder.dns_resolver(std::sync::Arc::new(r));
+    }
+    let client = builder.build().unwrap_or_else(|_| reqwest::Client::new());
     let policy = ExponentialBackoff::builder()
         .retry_bounds(Duration::from_millis(50), Duration::from_secs(2))
         .build_with_max_retries(max_retries);

@@ -9,6 +9,7 @@ mod mock;
 mod refresh;
 mod session;
 mod store_lock;
+mod targets;
 mod transport;
 
 use std::sync::Arc;
