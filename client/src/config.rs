@@ -56,6 +56,7 @@ pub struct OAuthConfig {
     pub(crate) redirect_uri: Url,
     pub(crate) login_mode: LoginMode,
     pub(crate) allow_insecure_http: bool,
+    pub(crate) allow_insecure_local_targets: bool,
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) login_timeout: Duration,
@@ -83,6 +84,10 @@ impl std::fmt::Debug for OAuthConfig {
             .field("redirect_uri", &self.redirect_uri.as_str())
             .field("login_mode", &self.login_mode)
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field(
+                "allow_insecure_local_targets",
+                &self.allow_insecure_local_targets,
+            )
             .field("request_timeout", &self.request_timeout)
             .field("login_timeout", &self.login_timeout)
             .field("token_store", &self.token_store)
@@ -120,6 +125,12 @@ impl OAuthConfig {
     pub fn request_timeout(&self) -> Duration {
         self.request_timeout
     }
+    /// What URLs named by the servers may point at (CL-08): see [`UrlPolicy`].
+    pub fn url_policy(&self) -> UrlPolicy {
+        UrlPolicy::for_server(&self.server_url)
+            .allow_insecure_http(self.allow_insecure_http)
+            .allow_insecure_local_targets(self.allow_insecure_local_targets)
+    }
     /// Checks a URL against the transport policy (https, or http on loopback, or anything
     /// with `allow_insecure_http`; CL-08, CL-09).
     pub fn check_url(&self, url: &str) -> Result<Url, ConfigError> {
@@ -145,6 +156,62 @@ pub fn check_url(raw: &str, insecure: bool) -> Result<Url, ConfigError> {
     }
 }
 
+/// What a URL named by a server (not by the user) may point at (CL-08, issue 11 item 14):
+/// the transport rule of [`check_url`], and no loopback or private target
+/// ([`crate::oauth::targets::is_local_host`]) unless the MCP server itself is loopback or
+/// local targets were explicitly allowed.
+///
+/// ```
+/// use http_oauth2_client::UrlPolicy;
+/// let remote = UrlPolicy::for_server(&"https://mcp.example/mcp".parse().unwrap());
+/// assert!(remote.check("https://as.example").is_ok());
+/// assert!(remote.check("http://127.0.0.1:3002").is_err());
+/// let dev = UrlPolicy::for_server(&"http://127.0.0.1:3003/mcp".parse().unwrap());
+/// assert!(dev.check("http://127.0.0.1:3002").is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlPolicy {
+    insecure_http: bool,
+    local_targets: bool,
+}
+
+impl UrlPolicy {
+    /// The policy for URLs named by the MCP server at `server_url` and by its authorization
+    /// servers: local targets only if that server is loopback itself.
+    pub fn for_server(server_url: &Url) -> Self {
+        Self {
+            insecure_http: false,
+            local_targets: shared::urls::is_loopback_host(server_url.host()),
+        }
+    }
+
+    /// Also allows plain `http` to non-loopback hosts (see [`check_url`]).
+    pub fn allow_insecure_http(mut self, yes: bool) -> Self {
+        self.insecure_http |= yes;
+        self
+    }
+
+    /// Also allows loopback and private targets (development, intranets).
+    pub fn allow_insecure_local_targets(mut self, yes: bool) -> Self {
+        self.local_targets |= yes;
+        self
+    }
+
+    /// Whether loopback and private targets are allowed.
+    pub fn local_targets_allowed(&self) -> bool {
+        self.local_targets
+    }
+
+    /// Parses `raw` and applies the policy.
+    pub fn check(&self, raw: &str) -> Result<Url, ConfigError> {
+        let url = check_url(raw, self.insecure_http)?;
+        if !self.local_targets && url.host().is_some_and(crate::oauth::targets::is_local_host) {
+            return Err(ConfigError::LocalTarget(raw.to_owned()));
+        }
+        Ok(url)
+    }
+}
+
 /// Builder for [`OAuthConfig`]; `new()` defaults are the safe ones.
 #[derive(Debug)]
 pub struct OAuthConfigBuilder {
@@ -157,6 +224,7 @@ pub struct OAuthConfigBuilder {
     redirect_uri: String,
     login_mode: LoginMode,
     allow_insecure_http: bool,
+    allow_insecure_local_targets: bool,
     request_timeout: Duration,
     connect_timeout: Duration,
     login_timeout: Duration,
@@ -181,6 +249,7 @@ impl OAuthConfigBuilder {
             redirect_uri: "http://127.0.0.1/callback".to_owned(),
             login_mode: LoginMode::Interactive,
             allow_insecure_http: false,
+            allow_insecure_local_targets: false,
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             login_timeout: Duration::from_secs(300),
@@ -198,7 +267,8 @@ impl OAuthConfigBuilder {
         self.client_id = Some(id.into());
         self
     }
-    /// The client secret of a confidential pre-registered client.
+    /// The client secret of a confidential pre-registered client. Needs
+    /// [`issuer`](Self::issuer): `build()` refuses a secret without one (CL-16).
     pub fn client_secret(mut self, secret: ClientSecret) -> Self {
         self.client_secret = Some(secret);
         self
@@ -239,6 +309,14 @@ impl OAuthConfigBuilder {
         self.allow_insecure_http = true;
         self
     }
+    /// Lets URLs named by a remote MCP server or its authorization server (metadata,
+    /// issuers, endpoints) point at loopback and private addresses (development, intranet
+    /// deployments). Without it such targets are allowed only when the MCP server itself is
+    /// loopback (CL-08).
+    pub fn allow_insecure_local_targets(mut self) -> Self {
+        self.allow_insecure_local_targets = true;
+        self
+    }
     /// Per-request timeout (hard maximum, holds even while progress arrives; PR-42).
     pub fn request_timeout(mut self, d: Duration) -> Self {
         self.request_timeout = d;
@@ -254,7 +332,9 @@ impl OAuthConfigBuilder {
         self.login_timeout = d;
         self
     }
-    /// Retries of idempotent calls (discovery, token endpoint) on transient failures.
+    /// Retries of idempotent calls (discovery, the client-credentials grant) on transient
+    /// failures. The code exchange, the refresh and the registration are never retried
+    /// automatically (one-time credentials, CL-33).
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self
@@ -348,6 +428,15 @@ impl OAuthConfigBuilder {
                 "a client secret was given without a client id".into(),
             ));
         }
+        // A confidential client is bound to its authorization server (CL-16): without an
+        // issuer the MCP server's metadata would choose where the secret is sent.
+        if self.client_secret.is_some() && self.issuer.is_none() {
+            return Err(ConfigError::Invalid(
+                "a client secret needs the issuer it is registered at (set issuer / --issuer): \
+                 without it the MCP server would choose where the secret is sent"
+                    .into(),
+            ));
+        }
         if let Some(u) = &self.client_metadata_url {
             let parsed = check_url(u, self.allow_insecure_http)?;
             if parsed.path() == "/" {
@@ -371,6 +460,7 @@ impl OAuthConfigBuilder {
             redirect_uri,
             login_mode: self.login_mode,
             allow_insecure_http: self.allow_insecure_http,
+            allow_insecure_local_targets: self.allow_insecure_local_targets,
             request_timeout: self.request_timeout,
             connect_timeout: self.connect_timeout,
             login_timeout: self.login_timeout,
@@ -386,5 +476,43 @@ impl OAuthConfigBuilder {
                 .on_login_event
                 .unwrap_or_else(|| LoginObserver::new(crate::oauth::login::log_login_event)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> ClientSecret {
+        ClientSecret::new("s3cret".into())
+    }
+
+    /// Issue 11 item 11: a confidential client is bound to its issuer, so a secret without
+    /// `issuer` is a configuration error (the MCP server must not choose where it goes).
+    #[test]
+    fn a_client_secret_without_an_issuer_is_a_config_error_cl16() {
+        let e = OAuthConfig::builder("http://127.0.0.1:3003/mcp")
+            .client_id("svc")
+            .client_secret(secret())
+            .login_mode(LoginMode::ClientCredentials)
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid(_)), "{e:?}");
+        assert!(e.to_string().contains("issuer"), "{e}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+
+        let ok = OAuthConfig::builder("http://127.0.0.1:3003/mcp")
+            .client_id("svc")
+            .client_secret(secret())
+            .issuer("http://127.0.0.1:3002")
+            .build();
+        assert!(ok.is_ok(), "{ok:?}");
+        // A public client needs no issuer.
+        assert!(
+            OAuthConfig::builder("http://127.0.0.1:3003/mcp")
+                .client_id("mcp-cli")
+                .build()
+                .is_ok()
+        );
     }
 }

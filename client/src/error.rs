@@ -342,6 +342,13 @@ pub enum ConfigError {
         "refusing plain http to a non-loopback host: `{0}` (use https, or allow_insecure_http() for development)"
     )]
     InsecureHttp(String),
+    /// A URL named by a remote server points at a loopback or private address (CL-08):
+    /// allowed only when the MCP server itself is loopback, or with
+    /// `allow_insecure_local_targets()`.
+    #[error(
+        "refusing `{0}`: a remote server named a loopback or private address (CL-08; allow_insecure_local_targets() for development)"
+    )]
+    LocalTarget(String),
     /// Any other invalid value.
     #[error("{0}")]
     Invalid(String),

@@ -57,7 +57,7 @@ pub mod oauth;
 mod session;
 pub mod token;
 
-pub use config::{LoginMode, OAuthConfig, OAuthConfigBuilder};
+pub use config::{LoginMode, OAuthConfig, OAuthConfigBuilder, UrlPolicy};
 pub use error::{ClientError, ConfigError};
 pub use mcp::{McpClient, Progress, ProgressFn, TransportKind, TransportPreference};
 pub use middleware::BearerAuth;

@@ -10,10 +10,11 @@ use reqwest_middleware::ClientWithMiddleware;
 use shared::oauth::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use shared::scope::ScopeSet;
 
-use crate::config::{LoginMode, OAuthConfig, check_url};
+use crate::config::{LoginMode, OAuthConfig};
 use crate::error::ClientError;
 use crate::middleware::BearerAuth;
 use crate::oauth::authorize::AuthorizationRequest;
+use crate::oauth::targets::PublicOnly;
 use crate::oauth::token_endpoint::{ClientCredentials, TokenEndpoint};
 use crate::oauth::{discovery, login, registration};
 use crate::token::{Authorizer, StoreKey, StoredClient, TokenManager, TokenSet};
@@ -28,7 +29,6 @@ pub struct OAuthSession {
     metadata: AuthorizationServerMetadata,
     manager: TokenManager,
     client: ClientWithMiddleware,
-    oauth_http: ClientWithMiddleware,
     client_id: String,
 }
 
@@ -52,11 +52,17 @@ impl OAuthSession {
     /// Discovery and registration only; no login (tokens are obtained on first use).
     #[tracing::instrument(skip_all, fields(mcp.url = %config.server_url))]
     pub async fn prepare(config: OAuthConfig) -> Result<Self, ClientError> {
-        let oauth_http = crate::oauth::oauth_http_client_with_roots(
+        // CL-08: what the servers' URLs may point at; names are also checked after DNS
+        // resolution, except the configured server's own host.
+        let policy = config.url_policy();
+        let resolver = (!policy.local_targets_allowed())
+            .then(|| PublicOnly::exempting(config.server_url.host_str()));
+        let oauth_http = crate::oauth::oauth_http_client_inner(
             config.request_timeout,
             config.connect_timeout,
             config.max_retries,
             &config.root_certificates,
+            resolver.clone(),
         );
         let insecure = config.allow_insecure_http;
         let challenge = discovery::probe(&oauth_http, &config.server_url).await?;
@@ -64,7 +70,7 @@ impl OAuthSession {
             &oauth_http,
             &config.server_url,
             challenge.as_ref().and_then(|c| c.resource_metadata()),
-            insecure,
+            &policy,
         )
         .await?;
         // CL-04: the configured issuer if any (CL-16), else the first one; state is kept per
@@ -80,11 +86,8 @@ impl OAuthSession {
             None => prm.authorization_servers[0].clone(),
         };
         let metadata =
-            discovery::authorization_server_metadata(&oauth_http, &issuer, insecure).await?;
-        let token_url = check_url(
-            metadata.token_endpoint.as_deref().unwrap_or_default(),
-            insecure,
-        )?;
+            discovery::authorization_server_metadata(&oauth_http, &issuer, &policy).await?;
+        let token_url = policy.check(metadata.token_endpoint.as_deref().unwrap_or_default())?;
 
         // CL-21: configured scopes, else the challenge's, else PRM scopes_supported.
         let initial_scopes = config
@@ -118,8 +121,7 @@ impl OAuthSession {
         .await?;
         let client_id = creds.client_id.clone();
         let resource = prm.resource.clone();
-        let endpoint =
-            TokenEndpoint::new(token_url, creds, Some(resource.clone()), oauth_http.clone());
+        let endpoint = TokenEndpoint::new(token_url, creds, Some(resource.clone()), oauth_http);
         let key = StoreKey::new(issuer, resource.clone(), client_id.clone());
         let authorizer = SessionAuthorizer {
             mode: config.login_mode,
@@ -133,14 +135,18 @@ impl OAuthSession {
             endpoint: endpoint.clone(),
             clock: config.clock.clone(),
             default_scopes: initial_scopes,
-            headless_http: crate::oauth::with_roots(
-                reqwest::Client::builder(),
-                &config.root_certificates,
-            )
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.request_timeout)
-            .build()
-            .map_err(ClientError::from)?,
+            headless_http: {
+                let b =
+                    crate::oauth::with_roots(reqwest::Client::builder(), &config.root_certificates)
+                        .redirect(reqwest::redirect::Policy::none())
+                        .timeout(config.request_timeout);
+                match resolver {
+                    Some(r) => b.dns_resolver(std::sync::Arc::new(r)),
+                    None => b,
+                }
+                .build()
+                .map_err(ClientError::from)?
+            },
         };
         let manager = TokenManager::new(
             endpoint,
@@ -156,7 +162,6 @@ impl OAuthSession {
             metadata,
             manager,
             client,
-            oauth_http,
             client_id,
         })
     }
@@ -216,23 +221,19 @@ impl OAuthSession {
         self.ensure_authorized().await
     }
 
-    /// Revokes the refresh token (RFC 7009, best effort) and forgets the tokens.
+    /// Revokes the refresh token (RFC 7009, best effort; authenticated like a token request,
+    /// so a confidential client's token is really revoked) and forgets the tokens. Returns
+    /// whether the server accepted the revocation.
     pub async fn logout(&self) -> Result<bool, ClientError> {
         let had = self.manager.tokens();
         let mut revoked = false;
         if let (Some(t), Some(endpoint)) = (&had, self.metadata.revocation_endpoint.as_deref()) {
             let (token, hint) = match &t.refresh_token {
-                Some(r) => (r.secret().to_owned(), "refresh_token"),
-                None => (t.access_token.secret().to_owned(), "access_token"),
+                Some(r) => (r.secret(), "refresh_token"),
+                None => (t.access_token.secret(), "access_token"),
             };
-            let form = [
-                ("token", token.as_str()),
-                ("token_type_hint", hint),
-                ("client_id", self.client_id.as_str()),
-            ];
-            match self.oauth_http.post(endpoint).form(&form).send().await {
-                Ok(r) if r.status().is_success() => revoked = true,
-                Ok(r) => tracing::warn!(status = %r.status(), "revocation refused"),
+            match self.manager.endpoint().revoke(endpoint, token, hint).await {
+                Ok(()) => revoked = true,
                 Err(e) => tracing::warn!(error = %e, "revocation failed"),
             }
         }

@@ -35,7 +35,7 @@ pub(crate) struct GlobalOpts {
     /// Pre-registered client id (skips CIMD and dynamic registration).
     #[arg(long, global = true, value_name = "ID")]
     pub(crate) client_id: Option<String>,
-    /// Client secret of a confidential client (prefer OAUTH2_CLIENT__CLIENT_SECRET).
+    /// Client secret of a confidential client (prefer OAUTH2_CLIENT__CLIENT_SECRET); needs --issuer.
     #[arg(long, global = true, value_name = "SECRET")]
     pub(crate) client_secret: Option<String>,
     /// Use the client_credentials grant (needs --client-id and --client-secret).
@@ -59,6 +59,10 @@ pub(crate) struct GlobalOpts {
     /// Allow plain http to non-loopback hosts (development only).
     #[arg(long, global = true)]
     pub(crate) insecure_http: bool,
+    /// Let a remote server's metadata point at loopback or private addresses (development,
+    /// intranets; always allowed when SERVER_URL itself is loopback).
+    #[arg(long, global = true)]
+    pub(crate) insecure_local_targets: bool,
     /// Also trust the CA certificate(s) in this PEM file (a private or test CA).
     #[arg(long, global = true, value_name = "PEM")]
     pub(crate) ca_cert: Option<PathBuf>,

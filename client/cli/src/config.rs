@@ -24,6 +24,7 @@ pub(crate) struct FileConfig {
     pub(crate) token_store_key_file: Option<String>,
     pub(crate) token_store_key: Option<String>,
     pub(crate) allow_insecure_http: Option<bool>,
+    pub(crate) allow_insecure_local_targets: Option<bool>,
     pub(crate) request_timeout_secs: Option<u64>,
     pub(crate) login_timeout_secs: Option<u64>,
     pub(crate) max_retries: Option<u32>,

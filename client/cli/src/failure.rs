@@ -66,6 +66,10 @@ fn classify(e: &ClientError) -> (u8, &'static str) {
             EXIT_AUTHORIZATION,
             "the redirect did not verify; start the login again",
         ),
+        ClientError::Config(http_oauth2_client::ConfigError::LocalTarget(_)) => (
+            EXIT_USAGE,
+            "a remote server named a loopback or private address; pass --insecure-local-targets only if you trust it (development, intranet)",
+        ),
         ClientError::Config(_) => (
             EXIT_USAGE,
             "fix the URL or option (https is required except for loopback; --insecure-http for development)",

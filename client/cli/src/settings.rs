@@ -74,6 +74,9 @@ pub(crate) fn build_config(
     if opts.insecure_http || file.allow_insecure_http == Some(true) {
         b = b.allow_insecure_http();
     }
+    if opts.insecure_local_targets || file.allow_insecure_local_targets == Some(true) {
+        b = b.allow_insecure_local_targets();
+    }
     if let Some(path) = &opts.ca_cert {
         let pem = std::fs::read(path).map_err(|e| {
             Failure::usage(
@@ -122,4 +125,47 @@ pub(crate) fn open_store(
         FileTokenStore::open(path)
     };
     Ok(Arc::new(store.map_err(Failure::from)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::args::Cli;
+    use crate::failure::EXIT_USAGE;
+
+    fn build(args: &[&str]) -> Result<OAuthConfig, Failure> {
+        let cli = Cli::try_parse_from(
+            ["http-oauth2-client", "--token-store", "memory"]
+                .iter()
+                .chain(args),
+        )
+        .unwrap();
+        build_config(
+            &cli.opts,
+            &config::FileConfig::default(),
+            "http://127.0.0.1:3003/mcp",
+        )
+    }
+
+    /// Issue 11 item 11: `--client-secret` without `--issuer` exits 2 (configuration).
+    #[test]
+    fn a_client_secret_without_an_issuer_exits_2_cl16() {
+        let f = build(&["--client-id", "svc", "--client-secret", "s3cret"]).unwrap_err();
+        assert_eq!(f.code, EXIT_USAGE, "{}", f.message);
+        assert!(f.message.contains("issuer"), "{}", f.message);
+        assert!(!f.message.contains("s3cret"), "{}", f.message);
+        assert!(
+            build(&[
+                "--client-id",
+                "svc",
+                "--client-secret",
+                "s3cret",
+                "--issuer",
+                "http://127.0.0.1:3002",
+            ])
+            .is_ok()
+        );
+    }
 }

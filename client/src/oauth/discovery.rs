@@ -9,10 +9,12 @@
 //! use std::time::Duration;
 //! let http = oauth_http_client(Duration::from_secs(10), Duration::from_secs(5), 2);
 //! let url = url::Url::parse("http://127.0.0.1:3003/mcp").unwrap();
+//! // What the server's URLs may point at: loopback targets only because this server is.
+//! let policy = http_oauth2_client::UrlPolicy::for_server(&url);
 //! let probe = discovery::probe(&http, &url).await?;
 //! let prm = discovery::protected_resource_metadata(
-//!     &http, &url, probe.as_ref().and_then(|c| c.resource_metadata()), false).await?;
-//! let asm = discovery::authorization_server_metadata(&http, &prm.authorization_servers[0], false).await?;
+//!     &http, &url, probe.as_ref().and_then(|c| c.resource_metadata()), &policy).await?;
+//! let asm = discovery::authorization_server_metadata(&http, &prm.authorization_servers[0], &policy).await?;
 //! # Ok(()) }
 //! ```
 
@@ -22,7 +24,7 @@ use shared::urls::{canonical_resource, well_known_url};
 use url::Url;
 
 use super::challenge::{Challenge, bearer_challenge};
-use crate::config::check_url;
+use crate::config::UrlPolicy;
 use crate::error::ClientError;
 
 const MAX_METADATA_BYTES: usize = 256 * 1024;
@@ -89,27 +91,28 @@ fn same_resource(a: &str, b: &str) -> bool {
 
 /// Fetches Protected Resource Metadata for `server_url` (CL-02) and checks its `resource`
 /// (CL-03): equal to the server URL (lower-case scheme/host and trailing-slash differences
-/// ignored), or, for the root well-known document, to the server's origin.
+/// ignored), or, for the root well-known document, to the server's origin. Every URL
+/// fetched, the challenge's `resource_metadata` included, passes `policy` (CL-08).
 #[tracing::instrument(skip_all, fields(mcp.url = %server_url))]
 pub async fn protected_resource_metadata(
     http: &ClientWithMiddleware,
     server_url: &Url,
     resource_metadata: Option<&str>,
-    insecure: bool,
+    policy: &UrlPolicy,
 ) -> Result<ProtectedResourceMetadata, ClientError> {
     let server = server_url.as_str();
     let origin = server_url.origin().ascii_serialization();
     let mut candidates: Vec<(Url, bool)> = Vec::new();
     if let Some(rm) = resource_metadata {
-        candidates.push((check_url(rm, insecure)?, false));
+        candidates.push((policy.check(rm)?, false));
     } else {
         let inserted = well_known_url(server, "oauth-protected-resource")
             .map_err(|e| ClientError::discovery(e.to_string()))?;
         let root = format!("{origin}/.well-known/oauth-protected-resource");
         if inserted != root {
-            candidates.push((check_url(&inserted, insecure)?, false));
+            candidates.push((policy.check(&inserted)?, false));
         }
-        candidates.push((check_url(&root, insecure)?, true));
+        candidates.push((policy.check(&root)?, true));
     }
     for (url, is_root) in candidates {
         let Some(prm) = get_json::<ProtectedResourceMetadata>(http, &url).await? else {
@@ -154,17 +157,17 @@ pub fn authorization_server_metadata_urls(issuer: &str) -> Result<Vec<String>, C
 }
 
 /// Fetches and validates authorization-server metadata: the first candidate that exists
-/// (CL-05) must name exactly `issuer` (CL-06), advertise S256 (CL-07), and use acceptable
-/// endpoint URLs (CL-08).
+/// (CL-05) must name exactly `issuer` (CL-06), advertise S256 (CL-07), and use endpoint
+/// URLs that pass `policy` (CL-08), as must the issuer itself.
 #[tracing::instrument(skip_all, fields(oauth.issuer = %issuer))]
 pub async fn authorization_server_metadata(
     http: &ClientWithMiddleware,
     issuer: &str,
-    insecure: bool,
+    policy: &UrlPolicy,
 ) -> Result<AuthorizationServerMetadata, ClientError> {
-    check_url(issuer, insecure)?;
+    policy.check(issuer)?;
     for candidate in authorization_server_metadata_urls(issuer)? {
-        let url = check_url(&candidate, insecure)?;
+        let url = policy.check(&candidate)?;
         let Some(meta) = get_json::<AuthorizationServerMetadata>(http, &url).await? else {
             continue;
         };
@@ -188,7 +191,7 @@ pub async fn authorization_server_metadata(
         .into_iter()
         .flatten()
         {
-            check_url(u, insecure)?;
+            policy.check(u)?;
         }
         if meta.token_endpoint.is_none() {
             return Err(ClientError::discovery(format!(

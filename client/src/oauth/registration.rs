@@ -39,6 +39,8 @@ pub async fn register_client(
     let resp = http
         .post(endpoint)
         .header(http::header::ACCEPT, "application/json")
+        // Never repeated automatically: a retry could register a second client.
+        .with_extension(super::OneTimeCredential)
         .json(&body)
         .send()
         .await?;

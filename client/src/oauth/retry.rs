@@ -2,6 +2,11 @@
 //! schedule and never reads the header, so a 429/503 that says when to come back is handled
 //! here instead. A short wait (up to [`MAX_HONOURED_WAIT`]) is honoured once; a longer one is
 //! returned to the caller at once rather than hammering a server that asked us to stop.
+//!
+//! A request marked [`OneTimeCredential`] (the code exchange, the refresh, the registration)
+//! is never repeated by either middleware: a retry would replay a code or a rotated refresh
+//! token, and the authorization server revokes the grant on a replay. The single-flight
+//! refresher decides what happens after such a failure.
 
 use std::time::{Duration, SystemTime};
 
@@ -76,6 +81,34 @@ impl Middleware for RetryAfter {
                 next.run(again, extensions).await
             }
             _ => Ok(resp),
+        }
+    }
+}
+
+/// Request extension: the request carries a one-time credential (an authorization code, a
+/// refresh token that rotates) or creates state (a registration), so it must not be repeated
+/// automatically. Set it with `RequestBuilder::with_extension(OneTimeCredential)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OneTimeCredential;
+
+/// Runs the inner middleware, except for requests marked [`OneTimeCredential`], which go
+/// straight to the next one. Hand-written: reqwest-retry has no per-request switch, and its
+/// strategy sees only the outcome, not the request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnlessOneTime<M>(pub(crate) M);
+
+#[async_trait::async_trait]
+impl<M: Middleware> Middleware for UnlessOneTime<M> {
+    async fn handle(
+        &self,
+        req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        if extensions.get::<OneTimeCredential>().is_some() {
+            next.run(req, extensions).await
+        } else {
+            self.0.handle(req, extensions, next).await
         }
     }
 }

@@ -95,7 +95,7 @@ impl TokenEndpoint {
             ("code_verifier", verifier.secret().to_owned()),
             ("redirect_uri", redirect_uri.to_owned()),
         ];
-        self.request(form).await
+        self.request(form, true).await
     }
 
     /// Refreshes (RFC 6749 §6). `invalid_grant` → [`ClientError::AuthorizationRequired`].
@@ -112,7 +112,7 @@ impl TokenEndpoint {
         if let Some(s) = scope.filter(|s| !s.is_empty()) {
             form.push(("scope", s.to_string()));
         }
-        match self.request(form).await {
+        match self.request(form, true).await {
             Err(ClientError::TokenEndpoint {
                 code: ErrorCode::InvalidGrant,
                 description,
@@ -135,20 +135,17 @@ impl TokenEndpoint {
         if let Some(s) = scope.filter(|s| !s.is_empty()) {
             form.push(("scope", s.to_string()));
         }
-        self.request(form).await
+        // No one-time credential: a retry at worst mints another access token.
+        self.request(form, false).await
     }
 
-    async fn request(
+    /// Client authentication (RFC 6749 §2.3): HTTP Basic, or the secret in the form, or
+    /// only `client_id` for a public client.
+    fn authenticate(
         &self,
-        mut form: Vec<(&'static str, String)>,
-    ) -> Result<TokenResponse, ClientError> {
-        if let Some(r) = &self.resource {
-            form.push(("resource", r.clone()));
-        }
-        let mut req = self
-            .http
-            .post(self.url.clone())
-            .header(http::header::ACCEPT, "application/json");
+        mut req: reqwest_middleware::RequestBuilder,
+        form: &mut Vec<(&'static str, String)>,
+    ) -> reqwest_middleware::RequestBuilder {
         match (self.client.auth_method, &self.client.client_secret) {
             (TokenEndpointAuthMethod::ClientSecretBasic, Some(secret)) => {
                 let enc =
@@ -160,6 +157,66 @@ impl TokenEndpoint {
                 form.push(("client_secret", secret.secret().to_owned()));
             }
             _ => form.push(("client_id", self.client.client_id.clone())),
+        }
+        req
+    }
+
+    /// Revokes `token` at `revocation_url` (RFC 7009), authenticated like a token request
+    /// (§2.1: a confidential client authenticates). `hint` is `refresh_token` or
+    /// `access_token`. A 2xx answer is success; anything else is an error.
+    #[tracing::instrument(skip_all, fields(client.id = %self.client.client_id))]
+    pub async fn revoke(
+        &self,
+        revocation_url: &str,
+        token: &str,
+        hint: &str,
+    ) -> Result<(), ClientError> {
+        let mut form = vec![
+            ("token", token.to_owned()),
+            ("token_type_hint", hint.to_owned()),
+        ];
+        let req = self.http.post(revocation_url);
+        let req = self.authenticate(req, &mut form);
+        let resp = req.form(&form).send().await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = super::read_limited(resp, MAX_TOKEN_RESPONSE_BYTES)
+            .await
+            .unwrap_or_default();
+        Err(match serde_json::from_slice::<ErrorResponse>(&body) {
+            Ok(e) => ClientError::TokenEndpoint {
+                status,
+                code: e.error,
+                description: e.error_description,
+            },
+            Err(_) => ClientError::HttpStatus {
+                from: "the revocation endpoint".into(),
+                status,
+                error: None,
+                description: None,
+            },
+        })
+    }
+
+    /// Posts `form`. `one_time`: the form carries a one-time credential (a code, a refresh
+    /// token that rotates), so the request is never retried automatically (CL-33).
+    async fn request(
+        &self,
+        mut form: Vec<(&'static str, String)>,
+        one_time: bool,
+    ) -> Result<TokenResponse, ClientError> {
+        if let Some(r) = &self.resource {
+            form.push(("resource", r.clone()));
+        }
+        let req = self
+            .http
+            .post(self.url.clone())
+            .header(http::header::ACCEPT, "application/json");
+        let mut req = self.authenticate(req, &mut form);
+        if one_time {
+            req = req.with_extension(super::OneTimeCredential);
         }
         let resp = req.form(&form).send().await?;
         let status = resp.status();

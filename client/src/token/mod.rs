@@ -17,4 +17,6 @@ mod store;
 
 pub use refresher::{Authorizer, TokenManager};
 pub use set::{Freshness, TokenSet, decode_claims_unverified};
-pub use store::{FileTokenStore, InMemoryTokenStore, StoreKey, StoredClient, TokenStore};
+pub use store::{
+    FileTokenStore, InMemoryTokenStore, RefreshLock, StoreKey, StoredClient, TokenStore,
+};

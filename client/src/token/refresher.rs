@@ -4,6 +4,11 @@
 //! only if the generation is still `g` once it holds the gate: any number of concurrent
 //! callers cause one token-endpoint call, and a late 401 for a replaced token does not
 //! trigger a second refresh (CL-33, pitfall P-12).
+//!
+//! Across processes sharing a store, the refresh also holds the store's refresh lock
+//! ([`TokenStore::try_lock_refresh`]) and re-reads the stored tokens first: tokens another
+//! process refreshed meanwhile are taken as they are, and its rotated refresh token is used,
+//! never the one this process loaded earlier (issue 11 item 13).
 
 use std::sync::{Arc, RwLock};
 
@@ -38,6 +43,10 @@ struct Current {
 
 /// How long a transient refresh failure is reused for the same generation.
 const FAILURE_HOLD_SECS: u64 = 2;
+
+/// How long a refresh waits for another process's refresh to finish (that one is bounded by
+/// its request timeout).
+const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 struct Inner {
     current: RwLock<Current>,
@@ -167,8 +176,13 @@ impl TokenManager {
         if let Err(e) = self.inner.store.save(&self.inner.key, &tokens) {
             tracing::warn!(error = %e, "could not save tokens");
         }
+        self.publish(Arc::new(tokens), requested)
+    }
+
+    /// Makes `tokens` current (without saving) and returns the new generation.
+    fn publish(&self, tokens: Arc<TokenSet>, requested: Option<ScopeSet>) -> u64 {
         let mut g = self.current_mut();
-        g.tokens = Some(Arc::new(tokens));
+        g.tokens = Some(tokens);
         g.generation += 1;
         if requested.is_some() {
             g.requested = requested;
@@ -234,8 +248,31 @@ impl TokenManager {
                 reason: "the token endpoint failed moments ago".into(),
             });
         }
+        let store_lock = self.lock_store_for_refresh().await?;
+        // Another process sharing the store may have refreshed meanwhile (and rotated the
+        // refresh token): take its tokens rather than replay ours.
+        let (tokens, generation) = match self.inner.store.load(&self.inner.key) {
+            Ok(Some(stored)) if tokens.as_deref() != Some(&stored) => {
+                let stored = Arc::new(stored);
+                let generation = self.publish(stored.clone(), None);
+                tracing::debug!(
+                    token.generation = generation,
+                    "tokens refreshed by another process"
+                );
+                if stored.freshness(now) != Freshness::Expired {
+                    return Ok((stored.access_token.clone(), generation));
+                }
+                (Some(stored), generation)
+            }
+            Ok(_) => (tokens, generation),
+            Err(e) => {
+                tracing::warn!(error = %e, "token store could not be re-read before refresh");
+                (tokens, generation)
+            }
+        };
         let refresh_token = tokens.as_ref().and_then(|t| t.refresh_token.clone());
         let Some(refresh_token) = refresh_token else {
+            drop(store_lock);
             drop(_gate);
             return self.reauthorize(generation, None).await;
         };
@@ -258,6 +295,7 @@ impl TokenManager {
             Err(e @ ClientError::AuthorizationRequired(_)) => {
                 tracing::warn!("refresh token rejected; tokens cleared");
                 self.clear();
+                drop(store_lock);
                 drop(_gate);
                 if self.inner.authorizer.is_some() {
                     let generation = self.generation();
@@ -270,6 +308,25 @@ impl TokenManager {
                 self.current_mut().failed = Some((generation, self.inner.clock.now_unix()));
                 Err(e)
             }
+        }
+    }
+
+    /// Waits (bounded by [`STORE_LOCK_WAIT`]) for the store's cross-process refresh lock.
+    async fn lock_store_for_refresh(&self) -> Result<super::RefreshLock, ClientError> {
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(10);
+        loop {
+            if let Some(lock) = self.inner.store.try_lock_refresh()? {
+                return Ok(lock);
+            }
+            if started.elapsed() >= STORE_LOCK_WAIT {
+                return Err(ClientError::store(format!(
+                    "another process has been refreshing these tokens for over {} s",
+                    STORE_LOCK_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(200));
         }
     }
 

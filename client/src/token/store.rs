@@ -1,7 +1,15 @@
 //! Token stores. [`FileTokenStore`] encrypts the whole file as a JWE (`dir` + `A256GCM`,
 //! josekit) with a 256-bit key from a key file (mode 0600) or from the caller (e.g. an
 //! environment variable read by the CLI), writes atomically (temp file + rename) with mode
-//! 0600, and treats a corrupted or undecryptable file as empty (warning, fresh login).
+//! 0600, and treats a corrupted or undecryptable file as empty (warning, fresh login) but
+//! never overwrites it: the next save moves it aside (`<file>.unreadable-<time>`) first.
+//!
+//! Several processes may share one file (issue 11 item 13). Every read and every
+//! read-modify-write holds an OS lock on `<file>.lock` (a few milliseconds), and a refresh
+//! holds the OS lock on `<file>.refresh.lock` ([`TokenStore::try_lock_refresh`]) while it
+//! re-reads the stored tokens and calls the token endpoint, so no process replays a refresh
+//! token that another one already rotated. The locks are `std::fs::File::lock` (`flock` on
+//! Unix, `LockFileEx` on Windows): released by the OS when a process dies.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -61,6 +69,21 @@ pub struct StoredClient {
     pub token_endpoint_auth_method: Option<String>,
 }
 
+/// Held while a refresh runs: the store's cross-process refresh lock, released on drop.
+/// Stores private to one process hand out an empty one ([`RefreshLock::default`]).
+#[derive(Debug, Default)]
+pub struct RefreshLock {
+    _file: Option<std::fs::File>,
+}
+
+impl RefreshLock {
+    /// A lock held through `file`, which the caller has locked (e.g. `File::try_lock`);
+    /// dropping the guard closes the file, which releases the lock.
+    pub fn from_locked_file(file: std::fs::File) -> Self {
+        Self { _file: Some(file) }
+    }
+}
+
 /// Where tokens and registrations live. Methods are synchronous and must be quick (the file
 /// store reads and writes one small file).
 pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
@@ -79,6 +102,13 @@ pub trait TokenStore: Send + Sync + std::fmt::Debug + 'static {
     fn save_client(&self, client: &StoredClient) -> Result<(), ClientError> {
         let _ = client;
         Ok(())
+    }
+    /// Tries, without waiting, to take the lock that serializes refreshes across every
+    /// process sharing this store: `Ok(None)` while another holder has it. The refresher
+    /// holds it while it re-reads the stored tokens and calls the token endpoint. The
+    /// default (a store private to one process) always succeeds at once.
+    fn try_lock_refresh(&self) -> Result<Option<RefreshLock>, ClientError> {
+        Ok(Some(RefreshLock::default()))
     }
 }
 
@@ -148,11 +178,32 @@ impl std::fmt::Debug for FileTokenStore {
     }
 }
 
+/// `path` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
 /// Name of the key file next to a store file.
 fn key_path_for(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".key");
-    PathBuf::from(s)
+    with_suffix(path, ".key")
+}
+
+/// Why the store file could not be used.
+#[derive(Debug)]
+enum Unreadable {
+    Io(std::io::Error),
+    Undecryptable,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "cannot be read ({e})"),
+            Self::Undecryptable => f.write_str("is corrupted or encrypted with another key"),
+        }
+    }
 }
 
 impl FileTokenStore {
@@ -205,24 +256,61 @@ impl FileTokenStore {
         &self.path
     }
 
-    fn read(&self) -> Contents {
+    /// Runs `f` holding the in-process mutex and the OS lock on `<path>.lock` (blocking:
+    /// other holders keep it only for one read or write).
+    fn locked<T>(&self, f: impl FnOnce() -> Result<T, ClientError>) -> Result<T, ClientError> {
+        let _g = self.lock.lock().map_err(|_| poisoned())?;
+        let lock_file = open_lock_file(&with_suffix(&self.path, ".lock"))?;
+        lock_file.lock().map_err(store_err)?;
+        f()
+        // Dropping `lock_file` releases the OS lock.
+    }
+
+    /// The contents; an absent file is empty.
+    fn try_read(&self) -> Result<Contents, Unreadable> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Contents::default(),
-            Err(e) => {
-                tracing::warn!(store.path = %self.path.display(), error = %e,
-                    "token store unreadable; starting with a fresh login");
-                return Contents::default();
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
+            Err(e) => return Err(Unreadable::Io(e)),
         };
-        match self.decrypt(text.trim()) {
-            Some(c) => c,
-            None => {
-                tracing::warn!(store.path = %self.path.display(),
-                    "token store is corrupted or encrypted with another key; ignoring it (fresh login)");
-                Contents::default()
-            }
-        }
+        self.decrypt(text.trim()).ok_or(Unreadable::Undecryptable)
+    }
+
+    /// For lookups: an unusable file reads as empty (fresh login), with a warning.
+    fn read(&self) -> Contents {
+        self.try_read().unwrap_or_else(|why| {
+            tracing::warn!(store.path = %self.path.display(),
+                "token store {why}; ignoring it (fresh login); it is moved aside, not overwritten, at the next save");
+            Contents::default()
+        })
+    }
+
+    /// For read-modify-write: an unusable file is renamed to `<path>.unreadable-<time>`
+    /// first, so that nothing it holds is overwritten; if it cannot be moved, nothing is
+    /// written.
+    fn read_for_update(&self) -> Result<Contents, ClientError> {
+        let why = match self.try_read() {
+            Ok(c) => return Ok(c),
+            Err(why) => why,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let aside = with_suffix(
+            &self.path,
+            &format!(".unreadable-{now}-{}", std::process::id()),
+        );
+        std::fs::rename(&self.path, &aside).map_err(|e| ClientError::Store {
+            reason: format!(
+                "token store {} {why} and could not be moved aside; refusing to overwrite it",
+                self.path.display()
+            ),
+            source: Some(Box::new(e)),
+        })?;
+        tracing::warn!(store.path = %self.path.display(), store.moved_to = %aside.display(),
+            "token store {why}: moved aside (restore it with the right key), starting a new one");
+        Ok(Contents::default())
     }
 
     fn decrypt(&self, text: &str) -> Option<Contents> {
@@ -255,17 +343,32 @@ impl FileTokenStore {
     }
 
     fn update(&self, f: impl FnOnce(&mut Contents)) -> Result<(), ClientError> {
-        let _g = self.lock.lock().map_err(|_| poisoned())?;
-        let mut c = self.read();
-        f(&mut c);
-        self.write(&c)
+        self.locked(|| {
+            let mut c = self.read_for_update()?;
+            f(&mut c);
+            self.write(&c)
+        })
     }
+}
+
+/// Opens (creating, mode 0600) a lock file.
+fn open_lock_file(path: &Path) -> Result<std::fs::File, ClientError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(store_err)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    opts.open(path).map_err(store_err)
 }
 
 impl TokenStore for FileTokenStore {
     fn load(&self, key: &StoreKey) -> Result<Option<TokenSet>, ClientError> {
-        let _g = self.lock.lock().map_err(|_| poisoned())?;
-        Ok(self.read().tokens.remove(&key.flat()).map(|(_, t)| t))
+        self.locked(|| Ok(self.read().tokens.remove(&key.flat()).map(|(_, t)| t)))
     }
     fn save(&self, key: &StoreKey, tokens: &TokenSet) -> Result<(), ClientError> {
         self.update(|c| {
@@ -278,13 +381,20 @@ impl TokenStore for FileTokenStore {
         })
     }
     fn load_client(&self, issuer: &str) -> Result<Option<StoredClient>, ClientError> {
-        let _g = self.lock.lock().map_err(|_| poisoned())?;
-        Ok(self.read().clients.remove(issuer))
+        self.locked(|| Ok(self.read().clients.remove(issuer)))
     }
     fn save_client(&self, client: &StoredClient) -> Result<(), ClientError> {
         self.update(|c| {
             c.clients.insert(client.issuer.clone(), client.clone());
         })
+    }
+    fn try_lock_refresh(&self) -> Result<Option<RefreshLock>, ClientError> {
+        let f = open_lock_file(&with_suffix(&self.path, ".refresh.lock"))?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(RefreshLock::from_locked_file(f))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(store_err(e)),
+        }
     }
 }
 
@@ -423,6 +533,43 @@ mod tests {
         let other = FileTokenStore::with_key(&path, [8u8; 32]);
         assert!(other.load(&key).unwrap().is_none());
         assert!(FileTokenStore::with_key_text(&path, "short").is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The store files next to `path` whose name starts with `prefix` (e.g. moved-aside
+    /// copies).
+    fn siblings(path: &Path, prefix: &str) -> Vec<PathBuf> {
+        std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+            .collect()
+    }
+
+    /// Issue 11 item 13 (CL-32): a store that cannot be decrypted (another key, corruption)
+    /// is never overwritten: the next save moves it aside, intact, and starts a new file.
+    #[test]
+    fn an_unreadable_store_is_moved_aside_never_overwritten_cl32() {
+        let dir = tmpdir("aside");
+        let path = dir.join("tokens.jwe");
+        let key = StoreKey::new("http://as", "http://rs/mcp", "cli");
+        FileTokenStore::with_key(&path, [7u8; 32])
+            .save(&key, &sample())
+            .unwrap();
+        let original = std::fs::read(&path).unwrap();
+
+        let other = FileTokenStore::with_key(&path, [8u8; 32]);
+        assert!(other.load(&key).unwrap().is_none());
+        let other_key = StoreKey::new("http://as", "http://rs/mcp", "other");
+        other.save(&other_key, &sample()).unwrap();
+
+        let aside = siblings(&path, "tokens.jwe.unreadable-");
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        assert_eq!(std::fs::read(&aside[0]).unwrap(), original);
+        // The moved-aside file still opens with its own key.
+        let back = FileTokenStore::with_key(&aside[0], [7u8; 32]);
+        assert_eq!(back.load(&key).unwrap().unwrap(), sample());
+        assert!(other.load(&other_key).unwrap().is_some());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

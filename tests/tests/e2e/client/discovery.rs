@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use http_oauth2_client::ClientError;
 use http_oauth2_client::oauth::{discovery, oauth_http_client};
+use http_oauth2_client::{ClientError, UrlPolicy};
 use serde_json::json;
 
 use super::mock::{self, Mock};
@@ -20,12 +20,17 @@ fn server(m: &Mock) -> url::Url {
     url::Url::parse(&m.mcp_url()).unwrap()
 }
 
+/// The URL policy of a session with `m`'s (loopback) MCP server.
+fn policy(m: &Mock) -> UrlPolicy {
+    UrlPolicy::for_server(&server(m))
+}
+
 const PRM_INSERTED: &str = "/.well-known/oauth-protected-resource/mcp";
 const PRM_ROOT: &str = "/.well-known/oauth-protected-resource";
 const ASM_ROOT: &str = "/.well-known/oauth-authorization-server";
 
 async fn prm_of(m: &Mock) -> Result<shared::oauth::ProtectedResourceMetadata, ClientError> {
-    discovery::protected_resource_metadata(&http(), &server(m), None, false).await
+    discovery::protected_resource_metadata(&http(), &server(m), None, &policy(m)).await
 }
 
 /// CL-02: the `resource_metadata` URL from the challenge is used first.
@@ -34,10 +39,14 @@ async fn discovery_uses_resource_metadata_from_header_cl02() {
     let m = mock::spawn().await;
     m.doc("/custom/prm", prm(&m, &m.mcp_url()));
     let header_url = format!("{}/custom/prm", m.base());
-    let got =
-        discovery::protected_resource_metadata(&http(), &server(&m), Some(&header_url), false)
-            .await
-            .unwrap();
+    let got = discovery::protected_resource_metadata(
+        &http(),
+        &server(&m),
+        Some(&header_url),
+        &policy(&m),
+    )
+    .await
+    .unwrap();
     assert_eq!(got.resource, m.mcp_url());
     assert_eq!(m.gets(), ["/custom/prm"]);
     // The probe finds the header on a 401.
@@ -76,7 +85,7 @@ async fn discovery_as_metadata_tries_rfc8414_then_oidc_variants_cl05() {
     let m = mock::spawn().await;
     let issuer = format!("{}/tenant", m.base());
     m.doc("/tenant/.well-known/openid-configuration", asm(&issuer));
-    let got = discovery::authorization_server_metadata(&http(), &issuer, false)
+    let got = discovery::authorization_server_metadata(&http(), &issuer, &policy(&m))
         .await
         .unwrap();
     assert_eq!(got.issuer, issuer);
@@ -93,7 +102,7 @@ async fn discovery_as_metadata_tries_rfc8414_then_oidc_variants_cl05() {
         "/.well-known/oauth-authorization-server/tenant",
         asm(&issuer),
     );
-    discovery::authorization_server_metadata(&http(), &issuer, false)
+    discovery::authorization_server_metadata(&http(), &issuer, &policy(&m))
         .await
         .unwrap();
     assert_eq!(m.gets(), ["/.well-known/oauth-authorization-server/tenant"]);
@@ -101,7 +110,7 @@ async fn discovery_as_metadata_tries_rfc8414_then_oidc_variants_cl05() {
 
 /// The client's verdict on `m`'s root AS metadata.
 async fn asm_error(m: &Mock) -> ClientError {
-    discovery::authorization_server_metadata(&http(), &m.base(), false)
+    discovery::authorization_server_metadata(&http(), &m.base(), &policy(m))
         .await
         .unwrap_err()
 }

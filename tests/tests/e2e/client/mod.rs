@@ -8,6 +8,8 @@ mod middleware;
 mod mock;
 mod refresh;
 mod session;
+mod store_lock;
+mod targets;
 mod transport;
 
 use std::sync::Arc;

@@ -185,15 +185,28 @@ async fn file_store_restores_expiry_so_refresh_works_after_restart_cl32() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Transient token-endpoint failures (503) are retried with backoff (reqwest-retry).
+/// CL-33 (issue 11 item 12): a refresh that meets a transient 503 is not retried (a rotated
+/// refresh token must not be replayed); the client-credentials grant, which carries no
+/// one-time credential, still is (reqwest-retry).
 #[tokio::test]
-async fn token_endpoint_503_is_retried() {
+async fn token_endpoint_503_is_not_retried_for_a_refresh_cl33() {
     let m = mock::spawn().await;
     m.fail_next_token_requests(1);
-    let r = token_endpoint(&m, None, 2)
+    let e = token_endpoint(&m, None, 2)
         .refresh(&RefreshToken::new("rt-0".into()), None)
         .await
+        .unwrap_err();
+    assert_eq!(
+        e.status(),
+        Some(reqwest::StatusCode::SERVICE_UNAVAILABLE),
+        "{e:?}"
+    );
+    assert_eq!(m.token_hits(), 1);
+
+    m.fail_next_token_requests(1);
+    token_endpoint(&m, None, 2)
+        .client_credentials(None)
+        .await
         .unwrap();
-    assert_eq!(r.access_token.secret(), "at-1");
-    assert_eq!(m.token_hits(), 2);
+    assert_eq!(m.token_hits(), 3, "one more 503, then a success");
 }

@@ -89,6 +89,7 @@ async fn client_credentials_session_uses_basic_auth_cl11() {
     let cfg = OAuthConfig::builder(m.mcp_url())
         .client_id("svc")
         .client_secret(shared::secret::ClientSecret::new("s3cret".into()))
+        .issuer(m.base())
         .login_mode(LoginMode::ClientCredentials)
         .build()
         .unwrap();

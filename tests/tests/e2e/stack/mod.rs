@@ -6,6 +6,7 @@
 mod consent_browser;
 mod https;
 mod login;
+mod logout;
 mod operations;
 mod renewal;
 mod security;
