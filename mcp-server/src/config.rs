@@ -33,8 +33,12 @@ pub struct Config {
     pub token_cache: TokenCacheSettings,
     /// Optional RFC 7662 introspection (so revoked tokens stop working).
     pub introspection: Option<IntrospectionSettings>,
-    /// Scopes each MCP method needs (`method` or `prefix/*` -> scopes). Hierarchy applies:
-    /// `mcp` satisfies every `mcp:*`. Methods not listed need only a valid token.
+    /// Scopes each MCP method needs (`method` or `prefix/*` -> scopes, all required; `[]`: a
+    /// valid token suffices). Hierarchy applies: `mcp` satisfies every `mcp:*`. Deny by
+    /// default: a method no rule names is refused like an unknown method (a warning at start
+    /// names each). `completion/complete` also needs the rule of what it completes
+    /// (`prompts/get` for a `ref/prompt`, `resources/read` otherwise). Replacing this table
+    /// in a file replaces all of [`default_scope_rules`].
     pub scopes: BTreeMap<String, Vec<String>>,
     /// Origins allowed in the `Origin` header (exact, e.g. `http://localhost:6274`). Empty:
     /// loopback origins on any port.
@@ -172,9 +176,21 @@ impl Default for Limits {
     }
 }
 
-/// The default scope rules (issue 3 §B).
+/// The default scope rules (issue 3 §B, issue 11 item 9): one for every registered method
+/// (deny by default: a method no rule names is refused). An empty list: a valid token
+/// suffices. `completion/complete` additionally needs the rule of what it completes
+/// (`prompts/get` for a `ref/prompt`, `resources/read` otherwise).
 pub fn default_scope_rules() -> BTreeMap<String, Vec<String>> {
     use shared::scope::{PROMPTS_READ, RESOURCES_READ, TOOLS_CALL, TOOLS_READ};
+    let open = [
+        "initialize",
+        "ping",
+        "server/discover",
+        "logging/setLevel",
+        "completion/complete",
+    ]
+    .into_iter()
+    .map(|m| (m.to_owned(), Vec::new()));
     [
         ("tools/list", TOOLS_READ),
         ("tools/call", TOOLS_CALL),
@@ -183,6 +199,7 @@ pub fn default_scope_rules() -> BTreeMap<String, Vec<String>> {
     ]
     .into_iter()
     .map(|(m, s)| (m.to_owned(), vec![s.to_owned()]))
+    .chain(open)
     .collect()
 }
 

@@ -145,7 +145,12 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
         resource_url: resource_url.clone(),
         files,
     });
-    let methods = rpc::rpc_module(state)?.into();
+    let methods: jsonrpsee::Methods = rpc::rpc_module(state)?.into();
+    for m in methods.method_names() {
+        if auth.scope_rules().required(m).is_none() {
+            tracing::warn!(mcp.method = m, "no scope rule: the method is refused");
+        }
+    }
     let (stop, stop_rx) = watch::channel(false);
     let streaming = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = Arc::new(App {

@@ -13,16 +13,17 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use jsonrpsee::types::error::ErrorCode;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::App;
-use super::message::{Message, error_response};
+use super::message::{Message, error_json, error_response};
 use super::respond::{
     AbortOnDrop, StreamingGuard, accepted, accepts_sse, json_response, progress_stream,
 };
 use super::session::Session;
-use crate::auth::{AuthContext, forbidden_insufficient_scope};
+use crate::auth::{AuthContext, MethodDenied, forbidden_insufficient_scope};
 use crate::rpc::{self, Era, NotificationSink, RequestCtx};
 
 /// Who sent a message, under which protocol rules, in which session.
@@ -85,8 +86,9 @@ impl Exchange<'_> {
     /// Decides whether `msg` is dispatched: client responses and notifications are accepted
     /// (TR-06; `notifications/cancelled` aborts the named request of this session, PR-40),
     /// a method unknown under 2026-07-28 is a 404 (checklist §9.1; in a session it is the
-    /// jsonrpsee "Method not found" answer after the scope check), and the token must carry
-    /// the scopes the method needs (403 `insufficient_scope`, RS-07).
+    /// jsonrpsee "Method not found" answer after the scope check), a method without a scope
+    /// rule is refused like an unknown one (deny by default), and the token must carry the
+    /// scopes the method needs (403 `insufficient_scope`, RS-07).
     pub(crate) fn admit(&self, msg: &Message<'_>) -> Result<(), Handled> {
         if msg.is_response() {
             return Err(Handled::Accepted);
@@ -110,15 +112,29 @@ impl Exchange<'_> {
                 ErrorCode::MethodNotFound.into(),
             )));
         }
-        self.app
-            .auth
-            .check_method(&self.auth, method)
-            .map_err(|required| {
-                Handled::Http(forbidden_insufficient_scope(
-                    self.app.auth.resource_metadata_url(),
-                    &required,
-                ))
-            })
+        let auth = &self.app.auth;
+        let checked =
+            auth.check_method(&self.auth, method).and_then(|()| {
+                match rpc::also_requires(method, msg.peek.reference_type().as_deref()) {
+                    Some(also) => auth.check_method(&self.auth, also),
+                    None => Ok(()),
+                }
+            });
+        checked.map_err(|denied| match denied {
+            MethodDenied::InsufficientScope(required) => Handled::Http(
+                forbidden_insufficient_scope(auth.resource_metadata_url(), &required),
+            ),
+            // Deny by default: answered exactly like a method that does not exist.
+            _ if self.era == Era::Modern => Handled::Http(error_response(
+                StatusCode::NOT_FOUND,
+                msg.id,
+                ErrorCode::MethodNotFound.into(),
+            )),
+            _ => Handled::Json(error_json(
+                msg.id.map(RawValue::get),
+                &ErrorCode::MethodNotFound.into(),
+            )),
+        })
     }
 
     /// Runs an admitted request and answers it as `delivery` asks. A request runs in its own

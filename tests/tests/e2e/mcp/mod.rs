@@ -7,6 +7,7 @@ mod features;
 mod http_sse;
 mod jwks;
 mod logs;
+mod scope_rules;
 mod session;
 mod stateless;
 mod transport;
