@@ -79,6 +79,11 @@ pub struct JwksSettings {
     pub retry_after_failure_secs: u64,
     /// HTTP timeout for metadata and JWKS fetches, milliseconds.
     pub fetch_timeout_ms: u64,
+    /// How long the AS metadata (RFC 8414: `jwks_uri`, `introspection_endpoint`) is reused,
+    /// seconds. A document whose `issuer` does not match is never kept; a failed fetch is
+    /// retried after `retry_after_failure_secs`; a failing `jwks_uri` triggers a refetch (at
+    /// most once per `retry_after_failure_secs`).
+    pub metadata_ttl_secs: u64,
 }
 
 impl Default for JwksSettings {
@@ -90,6 +95,7 @@ impl Default for JwksSettings {
             unknown_kid_refetch_interval_secs: 10,
             retry_after_failure_secs: 10,
             fetch_timeout_ms: 5_000,
+            metadata_ttl_secs: 3_600,
         }
     }
 }

@@ -132,4 +132,6 @@ pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
 }
 
 #[cfg(test)]
+mod discovery_tests;
+#[cfg(test)]
 mod tests;
