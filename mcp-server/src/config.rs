@@ -159,8 +159,14 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Time limit for producing a response (SSE streams: for the headers), seconds.
     pub request_timeout_secs: u64,
-    /// Maximum concurrent legacy sessions (Streamable HTTP + HTTP+SSE).
+    /// Maximum concurrent legacy sessions (Streamable HTTP + HTTP+SSE); more: 503.
     pub max_sessions: u64,
+    /// Maximum concurrent legacy sessions of one subject (the token's `sub`), so one token
+    /// holder cannot take every session; more: 429.
+    pub max_sessions_per_subject: u64,
+    /// Requests of one HTTP+SSE session that may run or wait for its stream at once; more:
+    /// 429, so `/messages` cannot pile up work while nobody reads the stream.
+    pub max_inflight_per_stream: usize,
     /// A session unused for this long expires (then 404), seconds.
     pub session_idle_secs: u64,
     /// Page size of the list methods (cursor pagination).
@@ -175,6 +181,8 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 60,
             max_sessions: 1_000,
+            max_sessions_per_subject: 100,
+            max_inflight_per_stream: 32,
             session_idle_secs: 1_800,
             page_size: 50,
             max_slow_task_ms: 60_000,
@@ -370,6 +378,12 @@ impl Config {
         }
         if l.max_sessions == 0 {
             return Err(ConfigError::Limit("limits.max_sessions (> 0)"));
+        }
+        if l.max_sessions_per_subject == 0 {
+            return Err(ConfigError::Limit("limits.max_sessions_per_subject (> 0)"));
+        }
+        if l.max_inflight_per_stream == 0 {
+            return Err(ConfigError::Limit("limits.max_inflight_per_stream (> 0)"));
         }
         if l.session_idle_secs == 0 {
             return Err(ConfigError::Limit("limits.session_idle_secs (> 0)"));

@@ -13,7 +13,7 @@ use crate::auth::{IntrospectionConfig, JwtAuthLayer, ScopeRules, parse_algorithm
 use crate::config::Config;
 use crate::error::Error;
 use crate::rpc::{self, FileStore};
-use crate::transport::{self, App, SessionStore};
+use crate::transport::{self, App, SessionLimits, SessionStore};
 
 /// A server started by [`serve`].
 #[derive(Debug)]
@@ -156,10 +156,12 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
     let app = Arc::new(App {
         methods,
         auth: auth.clone(),
-        sessions: SessionStore::new(
-            config.limits.max_sessions,
-            Duration::from_secs(config.limits.session_idle_secs),
-        ),
+        sessions: SessionStore::new(SessionLimits {
+            max: config.limits.max_sessions,
+            max_per_subject: config.limits.max_sessions_per_subject,
+            max_stream_work: config.limits.max_inflight_per_stream,
+            idle: Duration::from_secs(config.limits.session_idle_secs),
+        }),
         shutdown: stop_rx.clone(),
         max_body: config.limits.max_body_bytes,
         streaming: streaming.clone(),

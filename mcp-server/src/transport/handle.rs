@@ -22,7 +22,7 @@ use super::message::{Message, error_json, error_response};
 use super::respond::{
     AbortOnDrop, StreamingGuard, accepted, accepts_sse, json_response, progress_stream,
 };
-use super::session::Session;
+use super::session::{Session, too_much_stream_work};
 use crate::auth::{AuthContext, MethodDenied, forbidden_insufficient_scope};
 use crate::rpc::{self, Era, NotificationSink, RequestCtx};
 
@@ -146,8 +146,12 @@ impl Exchange<'_> {
         let long = session.is_some() && rpc::runs_long(msg.method(), msg.peek.name.as_deref());
         match delivery {
             Delivery::SessionStream(tx) => {
+                // Bounded work per stream: the place is held until the answer is on it.
+                let Some(place) = session.and_then(|s| s.stream_work()) else {
+                    return Handled::Http(too_much_stream_work(msg.id));
+                };
                 let progress = msg.progress_token().map(|t| (t.clone(), tx.clone()));
-                spawn(app, session, msg, self.into_ctx(progress), Some(tx), None);
+                spawn(app, session, msg, self.into_ctx(progress), Some(tx), place);
                 Handled::Accepted
             }
             Delivery::Http(headers) => match msg.progress_token() {
@@ -156,11 +160,11 @@ impl Exchange<'_> {
                     let ctx = self.into_ctx(Some((token.clone(), tx)));
                     let live = StreamingGuard::new(&app.streaming);
                     let cancel = session.filter(|_| long);
-                    let task = spawn(app, cancel, msg, ctx, None, Some(live));
+                    let task = spawn(app, cancel, msg, ctx, None, live);
                     Handled::Http(progress_stream(app, rx, task))
                 }
                 _ if long => {
-                    let task = spawn(app, session, msg, self.into_ctx(None), None, None);
+                    let task = spawn(app, session, msg, self.into_ctx(None), None, ());
                     let guard = AbortOnDrop(task.abort_handle());
                     let r = task.await;
                     drop(guard);
@@ -189,20 +193,21 @@ impl Exchange<'_> {
 
 /// Runs `msg` in its own task, registered with the `cancel` session (if any) so that
 /// `notifications/cancelled` can abort it. The task's output is the response, or `None` when
-/// it was sent to `reply`. `live` is held until the task ends.
+/// it was sent to `reply`. `hold` (a streaming guard, a place on the session's stream) is
+/// held until the task ends.
 fn spawn(
     app: &Arc<App>,
     cancel: Option<&Arc<Session>>,
     msg: &Message<'_>,
     ctx: RequestCtx,
     reply: Option<NotificationSink>,
-    live: Option<StreamingGuard>,
+    hold: impl Send + 'static,
 ) -> JoinHandle<Option<String>> {
     let call = msg.to_owned_parts();
     let app = app.clone();
     let owned = cancel.cloned();
     let task = tokio::spawn(async move {
-        let _live = live;
+        let _hold = hold;
         let resp = call.run(&app, ctx).await;
         if let Some(s) = &owned {
             s.untrack(call.id.as_deref().unwrap_or_default());

@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
+use axum::response::Response;
 use axum::response::sse::Event;
-use axum::response::{IntoResponse, Response};
-use http::StatusCode;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
@@ -40,7 +39,7 @@ pub(crate) async fn get(
 ) -> Response {
     let session = match app.sessions.create(&auth, "2024-11-05") {
         Ok(s) => s,
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(e) => return e.response(None),
     };
     let (tx, rx) = mpsc::channel::<String>(64);
     session.set_stream(Some(tx));

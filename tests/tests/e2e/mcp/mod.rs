@@ -6,6 +6,7 @@ mod cli;
 mod features;
 mod http_sse;
 mod jwks;
+mod legacy_limits;
 mod logs;
 mod scope_rules;
 mod session;
