@@ -33,8 +33,12 @@ pub struct Config {
     pub token_cache: TokenCacheSettings,
     /// Optional RFC 7662 introspection (so revoked tokens stop working).
     pub introspection: Option<IntrospectionSettings>,
-    /// Scopes each MCP method needs (`method` or `prefix/*` -> scopes). Hierarchy applies:
-    /// `mcp` satisfies every `mcp:*`. Methods not listed need only a valid token.
+    /// Scopes each MCP method needs (`method` or `prefix/*` -> scopes, all required; `[]`: a
+    /// valid token suffices). Hierarchy applies: `mcp` satisfies every `mcp:*`. Deny by
+    /// default: a method no rule names is refused like an unknown method (a warning at start
+    /// names each). `completion/complete` also needs the rule of what it completes
+    /// (`prompts/get` for a `ref/prompt`, `resources/read` otherwise). Replacing this table
+    /// in a file replaces all of [`default_scope_rules`].
     pub scopes: BTreeMap<String, Vec<String>>,
     /// Origins allowed in the `Origin` header (exact, e.g. `http://localhost:6274`). Empty:
     /// loopback origins on any port.
@@ -75,6 +79,11 @@ pub struct JwksSettings {
     pub retry_after_failure_secs: u64,
     /// HTTP timeout for metadata and JWKS fetches, milliseconds.
     pub fetch_timeout_ms: u64,
+    /// How long the AS metadata (RFC 8414: `jwks_uri`, `introspection_endpoint`) is reused,
+    /// seconds. A document whose `issuer` does not match is never kept; a failed fetch is
+    /// retried after `retry_after_failure_secs`; a failing `jwks_uri` triggers a refetch (at
+    /// most once per `retry_after_failure_secs`).
+    pub metadata_ttl_secs: u64,
 }
 
 impl Default for JwksSettings {
@@ -86,6 +95,7 @@ impl Default for JwksSettings {
             unknown_kid_refetch_interval_secs: 10,
             retry_after_failure_secs: 10,
             fetch_timeout_ms: 5_000,
+            metadata_ttl_secs: 3_600,
         }
     }
 }
@@ -149,8 +159,14 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Time limit for producing a response (SSE streams: for the headers), seconds.
     pub request_timeout_secs: u64,
-    /// Maximum concurrent legacy sessions (Streamable HTTP + HTTP+SSE).
+    /// Maximum concurrent legacy sessions (Streamable HTTP + HTTP+SSE); more: 503.
     pub max_sessions: u64,
+    /// Maximum concurrent legacy sessions of one subject (the token's `sub`), so one token
+    /// holder cannot take every session; more: 429.
+    pub max_sessions_per_subject: u64,
+    /// Requests of one HTTP+SSE session that may run or wait for its stream at once; more:
+    /// 429, so `/messages` cannot pile up work while nobody reads the stream.
+    pub max_inflight_per_stream: usize,
     /// A session unused for this long expires (then 404), seconds.
     pub session_idle_secs: u64,
     /// Page size of the list methods (cursor pagination).
@@ -165,6 +181,8 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 60,
             max_sessions: 1_000,
+            max_sessions_per_subject: 100,
+            max_inflight_per_stream: 32,
             session_idle_secs: 1_800,
             page_size: 50,
             max_slow_task_ms: 60_000,
@@ -172,9 +190,21 @@ impl Default for Limits {
     }
 }
 
-/// The default scope rules (issue 3 §B).
+/// The default scope rules (issue 3 §B, issue 11 item 9): one for every registered method
+/// (deny by default: a method no rule names is refused). An empty list: a valid token
+/// suffices. `completion/complete` additionally needs the rule of what it completes
+/// (`prompts/get` for a `ref/prompt`, `resources/read` otherwise).
 pub fn default_scope_rules() -> BTreeMap<String, Vec<String>> {
     use shared::scope::{PROMPTS_READ, RESOURCES_READ, TOOLS_CALL, TOOLS_READ};
+    let open = [
+        "initialize",
+        "ping",
+        "server/discover",
+        "logging/setLevel",
+        "completion/complete",
+    ]
+    .into_iter()
+    .map(|m| (m.to_owned(), Vec::new()));
     [
         ("tools/list", TOOLS_READ),
         ("tools/call", TOOLS_CALL),
@@ -183,6 +213,7 @@ pub fn default_scope_rules() -> BTreeMap<String, Vec<String>> {
     ]
     .into_iter()
     .map(|(m, s)| (m.to_owned(), vec![s.to_owned()]))
+    .chain(open)
     .collect()
 }
 
@@ -347,6 +378,12 @@ impl Config {
         }
         if l.max_sessions == 0 {
             return Err(ConfigError::Limit("limits.max_sessions (> 0)"));
+        }
+        if l.max_sessions_per_subject == 0 {
+            return Err(ConfigError::Limit("limits.max_sessions_per_subject (> 0)"));
+        }
+        if l.max_inflight_per_stream == 0 {
+            return Err(ConfigError::Limit("limits.max_inflight_per_stream (> 0)"));
         }
         if l.session_idle_secs == 0 {
             return Err(ConfigError::Limit("limits.session_idle_secs (> 0)"));

@@ -13,7 +13,7 @@ use crate::auth::{IntrospectionConfig, JwtAuthLayer, ScopeRules, parse_algorithm
 use crate::config::Config;
 use crate::error::Error;
 use crate::rpc::{self, FileStore};
-use crate::transport::{self, App, SessionStore};
+use crate::transport::{self, App, SessionLimits, SessionStore};
 
 /// A server started by [`serve`].
 #[derive(Debug)]
@@ -145,16 +145,23 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
         resource_url: resource_url.clone(),
         files,
     });
-    let methods = rpc::rpc_module(state)?.into();
+    let methods: jsonrpsee::Methods = rpc::rpc_module(state)?.into();
+    for m in methods.method_names() {
+        if auth.scope_rules().required(m).is_none() {
+            tracing::warn!(mcp.method = m, "no scope rule: the method is refused");
+        }
+    }
     let (stop, stop_rx) = watch::channel(false);
     let streaming = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = Arc::new(App {
         methods,
         auth: auth.clone(),
-        sessions: SessionStore::new(
-            config.limits.max_sessions,
-            Duration::from_secs(config.limits.session_idle_secs),
-        ),
+        sessions: SessionStore::new(SessionLimits {
+            max: config.limits.max_sessions,
+            max_per_subject: config.limits.max_sessions_per_subject,
+            max_stream_work: config.limits.max_inflight_per_stream,
+            idle: Duration::from_secs(config.limits.session_idle_secs),
+        }),
         shutdown: stop_rx.clone(),
         max_body: config.limits.max_body_bytes,
         streaming: streaming.clone(),

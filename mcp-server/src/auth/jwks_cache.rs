@@ -8,6 +8,10 @@
 //!   `retry_after_failure`), so an AS outage does not break clients with valid tokens.
 //! * The JWKS URL is configured or discovered from the AS metadata (RFC 8414 `jwks_uri`);
 //!   keys are never fetched from a token-supplied `jku`/`x5u`.
+//! * The AS metadata is cached for `metadata_ttl` and only once its `issuer` matched
+//!   (RFC 8414 §3.3); a failed metadata fetch is retried after `retry_after_failure`, not on
+//!   every request; when the discovered `jwks_uri` fails, the metadata is refetched (at most
+//!   once per `retry_after_failure`) so a moved `jwks_uri` is picked up.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +22,6 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicK
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use moka::Expiry;
 use shared::oauth::AuthorizationServerMetadata;
-use tokio::sync::OnceCell;
 use tracing::{debug, instrument, warn};
 
 use super::AuthError;
@@ -43,8 +46,11 @@ pub struct JwksSettings {
     pub default_ttl: Duration,
     /// Minimum interval between unknown-`kid` refetches.
     pub unknown_kid_refetch_interval: Duration,
-    /// Retry interval after a failed fetch while serving the last good keys.
+    /// Retry interval after a failed fetch while serving the last good keys; also the least
+    /// time between metadata fetches caused by failures.
     pub retry_after_failure: Duration,
+    /// How long the AS metadata (RFC 8414) is reused before it is fetched again.
+    pub metadata_ttl: Duration,
 }
 
 impl Default for JwksSettings {
@@ -62,6 +68,7 @@ impl From<&crate::config::JwksSettings> for JwksSettings {
             default_ttl: Duration::from_secs(c.default_ttl_secs),
             unknown_kid_refetch_interval: Duration::from_secs(c.unknown_kid_refetch_interval_secs),
             retry_after_failure: Duration::from_secs(c.retry_after_failure_secs),
+            metadata_ttl: Duration::from_secs(c.metadata_ttl_secs),
         }
     }
 }
@@ -103,49 +110,144 @@ impl Expiry<(), Arc<KeySet>> for TtlExpiry {
 enum FetchError {
     #[error("http: {0}")]
     Http(#[from] reqwest::Error),
-    #[error("authorization server metadata issuer mismatch")]
-    IssuerMismatch,
+    #[error("{0}")]
+    Metadata(#[from] Arc<MetadataError>),
     #[error("authorization server metadata has no jwks_uri")]
     NoJwksUri,
     #[error("JWKS contains no usable key")]
     NoKeys,
 }
 
-/// Lazily fetched RFC 8414 metadata of the issuer (errors are not cached).
+/// Why the AS metadata is unavailable.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MetadataError {
+    #[error("authorization server metadata: {0}")]
+    Http(#[from] reqwest::Error),
+    /// RFC 8414 §3.3: the document's `issuer` is not the configured issuer.
+    #[error("authorization server metadata issuer mismatch")]
+    IssuerMismatch,
+    /// The last fetch failed less than `retry_after_failure` ago.
+    #[error("authorization server metadata unavailable (last fetch failed; retrying later)")]
+    RetryLater,
+}
+
+/// At most one event per interval, without a lock: the time of the last event in
+/// milliseconds since `started`, plus one (0 = never).
+#[derive(Debug)]
+struct Throttle {
+    started: Instant,
+    last: AtomicU64,
+    interval_ms: u64,
+}
+
+impl Throttle {
+    fn new(interval: Duration) -> Self {
+        Self {
+            started: Instant::now(),
+            last: AtomicU64::new(0),
+            interval_ms: interval.as_millis() as u64,
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Whether an event was noted less than the interval ago.
+    fn recent(&self) -> bool {
+        let last = self.last.load(Ordering::Acquire);
+        last != 0 && self.now().saturating_sub(last) < self.interval_ms
+    }
+
+    fn note(&self) {
+        self.last.store(self.now(), Ordering::Release);
+    }
+
+    /// Notes an event unless one is recent; `true` for exactly one of concurrent callers.
+    fn try_note(&self) -> bool {
+        let now = self.now();
+        let last = self.last.load(Ordering::Acquire);
+        if last != 0 && now.saturating_sub(last) < self.interval_ms {
+            return false;
+        }
+        self.last
+            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+}
+
+/// The issuer's RFC 8414 metadata, cached for a lifetime (moka: concurrent misses share one
+/// fetch). A document is cached only if its `issuer` matches; errors are not cached, but a
+/// failed fetch is retried only after `retry_after_failure`.
 #[derive(Debug)]
 pub(crate) struct AsMetadata {
     issuer: String,
     http: reqwest::Client,
-    cell: OnceCell<Arc<AuthorizationServerMetadata>>,
+    cache: moka::future::Cache<(), Arc<AuthorizationServerMetadata>>,
+    /// Failed fetches: none is retried sooner than the interval.
+    failed: Throttle,
+    /// Refetches asked for because the document led to a failure.
+    forced: Throttle,
 }
 
 impl AsMetadata {
-    pub(crate) fn new(issuer: String, http: reqwest::Client) -> Self {
+    pub(crate) fn new(issuer: String, http: reqwest::Client, settings: &JwksSettings) -> Self {
         Self {
             issuer,
             http,
-            cell: OnceCell::new(),
+            cache: moka::future::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(settings.metadata_ttl)
+                .build(),
+            failed: Throttle::new(settings.retry_after_failure),
+            forced: Throttle::new(settings.retry_after_failure),
         }
     }
 
-    #[instrument(skip_all, name = "as_metadata_fetch", fields(oauth.issuer = %self.issuer))]
-    pub(crate) async fn get(&self) -> Result<Arc<AuthorizationServerMetadata>, reqwest::Error> {
-        self.cell
-            .get_or_try_init(|| async {
-                let url = shared::urls::well_known_url(&self.issuer, "oauth-authorization-server")
-                    .unwrap_or_default();
-                let md: AuthorizationServerMetadata = self
-                    .http
-                    .get(url)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                Ok(Arc::new(md))
-            })
+    /// The cached document, or a fresh one (unless the last fetch failed recently).
+    pub(crate) async fn get(&self) -> Result<Arc<AuthorizationServerMetadata>, Arc<MetadataError>> {
+        if let Some(md) = self.cache.get(&()).await {
+            return Ok(md);
+        }
+        if self.failed.recent() {
+            return Err(Arc::new(MetadataError::RetryLater));
+        }
+        self.cache
+            .try_get_with((), self.fetch())
             .await
-            .cloned()
+            .inspect_err(|e| {
+                warn!(error = %e, "authorization server metadata unavailable");
+                self.failed.note();
+            })
+    }
+
+    /// The document led to a failure (say its `jwks_uri` did not answer): drop it and fetch
+    /// it again, at most once per `retry_after_failure`. `None` when throttled or failed.
+    pub(crate) async fn refetch(&self) -> Option<Arc<AuthorizationServerMetadata>> {
+        if !self.forced.try_note() {
+            return None;
+        }
+        self.cache.invalidate(&()).await;
+        self.get().await.ok()
+    }
+
+    #[instrument(skip_all, name = "as_metadata_fetch", fields(oauth.issuer = %self.issuer))]
+    async fn fetch(&self) -> Result<Arc<AuthorizationServerMetadata>, MetadataError> {
+        let url = shared::urls::well_known_url(&self.issuer, "oauth-authorization-server")
+            .unwrap_or_default();
+        let md: AuthorizationServerMetadata = self
+            .http
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if md.issuer != self.issuer {
+            return Err(MetadataError::IssuerMismatch);
+        }
+        debug!(has_jwks_uri = md.jwks_uri.is_some(), "metadata fetched");
+        Ok(Arc::new(md))
     }
 
     pub(crate) fn issuer(&self) -> &str {
@@ -176,9 +278,8 @@ struct Inner {
     config: JwksConfig,
     cache: moka::future::Cache<(), Arc<KeySet>>,
     last_good: RwLock<Option<Arc<KeySet>>>,
-    started: Instant,
-    /// Milliseconds since `started` of the last forced refetch, plus one (0 = never).
-    last_forced: AtomicU64,
+    /// Refetches forced by an unknown `kid`.
+    forced: Throttle,
     fetches: AtomicU64,
 }
 
@@ -201,14 +302,13 @@ impl JwksCache {
     pub(crate) fn new(config: JwksConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
+                forced: Throttle::new(config.settings.unknown_kid_refetch_interval),
                 config,
                 cache: moka::future::Cache::builder()
                     .max_capacity(1)
                     .expire_after(TtlExpiry)
                     .build(),
                 last_good: RwLock::new(None),
-                started: Instant::now(),
-                last_forced: AtomicU64::new(0),
                 fetches: AtomicU64::new(0),
             }),
         }
@@ -249,21 +349,7 @@ impl JwksCache {
     }
 
     fn may_force_refetch(&self) -> bool {
-        let now = self.inner.started.elapsed().as_millis() as u64 + 1;
-        let interval = self
-            .inner
-            .config
-            .settings
-            .unknown_kid_refetch_interval
-            .as_millis() as u64;
-        let last = self.inner.last_forced.load(Ordering::Acquire);
-        if last != 0 && now.saturating_sub(last) < interval {
-            return false;
-        }
-        self.inner
-            .last_forced
-            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+        self.inner.forced.try_note()
     }
 
     async fn fetch(&self) -> Result<Arc<KeySet>, FetchError> {
@@ -290,25 +376,38 @@ impl JwksCache {
         }
     }
 
-    #[instrument(skip_all, name = "jwks_fetch", fields(jwks.url))]
     async fn fetch_inner(&self) -> Result<Arc<KeySet>, FetchError> {
-        let url = match &self.inner.config.source {
-            JwksSource::Url(u) => u.clone(),
+        let metadata = &self.inner.config.metadata;
+        match &self.inner.config.source {
+            JwksSource::Url(u) => self.fetch_keys(Some(u)).await,
             JwksSource::Discover => {
-                let md = self.inner.config.metadata.get().await?;
-                if md.issuer != self.inner.config.metadata.issuer() {
-                    return Err(FetchError::IssuerMismatch);
+                let md = metadata.get().await?;
+                match self.fetch_keys(md.jwks_uri.as_deref()).await {
+                    Ok(set) => Ok(set),
+                    // The document may be out of date (a moved `jwks_uri`): fetch it again
+                    // (throttled) and, if it names another URL, try that once.
+                    Err(e) => match metadata.refetch().await {
+                        Some(new) if new.jwks_uri != md.jwks_uri => {
+                            debug!("jwks_uri changed: fetching the new one");
+                            self.fetch_keys(new.jwks_uri.as_deref()).await
+                        }
+                        _ => Err(e),
+                    },
                 }
-                md.jwks_uri.clone().ok_or(FetchError::NoJwksUri)?
             }
-        };
-        tracing::Span::current().record("jwks.url", url.as_str());
+        }
+    }
+
+    #[instrument(skip_all, name = "jwks_fetch", fields(jwks.url))]
+    async fn fetch_keys(&self, url: Option<&str>) -> Result<Arc<KeySet>, FetchError> {
+        let url = url.ok_or(FetchError::NoJwksUri)?;
+        tracing::Span::current().record("jwks.url", url);
         self.inner.fetches.fetch_add(1, Ordering::Relaxed);
         let resp = self
             .inner
             .config
             .http
-            .get(&url)
+            .get(url)
             .send()
             .await?
             .error_for_status()?;

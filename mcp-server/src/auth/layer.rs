@@ -181,7 +181,11 @@ impl JwtAuthLayerBuilder {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
         };
-        let metadata = Arc::new(AsMetadata::new(self.issuer.clone(), http.clone()));
+        let metadata = Arc::new(AsMetadata::new(
+            self.issuer.clone(),
+            http.clone(),
+            &self.jwks_settings,
+        ));
         let algorithms = if self.algorithms.is_empty() {
             vec![Algorithm::ES256, Algorithm::RS256, Algorithm::EdDSA]
         } else {

@@ -43,7 +43,7 @@ pub use challenge::{forbidden_insufficient_scope, unauthorized};
 pub use introspection::IntrospectionConfig;
 pub use jwks_cache::{JwksCache, JwksSettings, JwksSource, VerifyingKey};
 pub use layer::{BuildError, JwtAuth, JwtAuthLayer, JwtAuthLayerBuilder, ResponseFuture};
-pub use validate::{Authenticator, ScopeRules};
+pub use validate::{Authenticator, MethodDenied, ScopeRules};
 
 use jsonwebtoken::Algorithm;
 use shared::scope::ScopeSet;
@@ -131,5 +131,7 @@ pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
     })
 }
 
+#[cfg(test)]
+mod discovery_tests;
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,8 @@ use super::introspection::Introspector;
 use super::jwks_cache::JwksCache;
 use super::{AuthContext, AuthError};
 
-/// Scopes required per MCP (or any) method name. Keys are exact names or `prefix/*`.
+/// Scopes required per MCP (or any) method name. Keys are exact names or `prefix/*`; an
+/// empty scope list means "a valid token suffices". A method no key names is refused.
 #[derive(Debug, Clone, Default)]
 pub struct ScopeRules {
     exact: BTreeMap<String, ScopeSet>,
@@ -39,7 +40,8 @@ impl ScopeRules {
         r
     }
 
-    /// The scopes `method` needs (`None`: a valid token suffices).
+    /// The scopes `method` needs: `Some` of an empty set when a valid token suffices, `None`
+    /// when no rule names the method (then it is refused: deny by default).
     pub fn required(&self, method: &str) -> Option<&ScopeSet> {
         self.exact.get(method).or_else(|| {
             self.prefixes
@@ -250,14 +252,30 @@ impl Authenticator {
         Ok(ctx)
     }
 
-    /// Checks `ctx` against the rule for `method`; `Err` carries the scopes to challenge for
-    /// (every scope the method needs, RS-08), honouring the hierarchy (RS-18).
-    pub fn check_method(&self, ctx: &AuthContext, method: &str) -> Result<(), ScopeSet> {
+    /// Checks `ctx` against the rule for `method` (deny by default: a method without a rule
+    /// is refused with [`MethodDenied::NoRule`]). [`MethodDenied::InsufficientScope`] carries
+    /// the scopes to challenge for (every scope the method needs, RS-08), honouring the
+    /// hierarchy (RS-18).
+    pub fn check_method(&self, ctx: &AuthContext, method: &str) -> Result<(), MethodDenied> {
         match self.scope_rules.required(method) {
-            Some(req) if !ctx.scopes.satisfies_all(req) => Err(req.clone()),
-            _ => Ok(()),
+            None => Err(MethodDenied::NoRule),
+            Some(req) if !ctx.scopes.satisfies_all(req) => {
+                Err(MethodDenied::InsufficientScope(req.clone()))
+            }
+            Some(_) => Ok(()),
         }
     }
+}
+
+/// Why [`Authenticator::check_method`] refused a method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MethodDenied {
+    /// No scope rule names the method: refused whatever the token (deny by default). The
+    /// transport answers as for a method that does not exist.
+    NoRule,
+    /// The token lacks some of these scopes (403 `insufficient_scope`, RS-07).
+    InsufficientScope(ScopeSet),
 }
 
 #[cfg(test)]
@@ -286,9 +304,10 @@ mod tests {
             rules.required("prompts/get").unwrap().to_string(),
             "mcp:prompts:read"
         );
-        assert!(rules.required("initialize").is_none());
-        assert!(rules.required("ping").is_none());
-        assert!(rules.required("server/discover").is_none());
+        for open in ["initialize", "ping", "server/discover", "logging/setLevel"] {
+            assert!(rules.required(open).unwrap().is_empty(), "{open}");
+        }
+        assert!(rules.required("no/such").is_none());
         assert!(ScopeSet::parse("mcp").satisfies_all(rules.required("tools/call").unwrap()));
     }
 }

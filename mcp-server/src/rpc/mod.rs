@@ -246,6 +246,20 @@ pub(crate) fn runs_long(method: &str, tool: Option<&str>) -> bool {
     method == "tools/call" && tool.is_some_and(tools::runs_long)
 }
 
+/// The method whose scope rule also applies to `method`, beyond its own: a completion reveals
+/// what the completed thing guards, so `completion/complete` also needs the rule of
+/// `prompts/get` for a `ref/prompt` and of `resources/read` for anything else (a
+/// `ref/resource` lists file names; an unreadable `ref` fails closed). Issue 11 item 9.
+pub(crate) fn also_requires(method: &str, reference: Option<&str>) -> Option<&'static str> {
+    if method != "completion/complete" {
+        return None;
+    }
+    Some(match reference {
+        Some("ref/prompt") => "prompts/get",
+        _ => "resources/read",
+    })
+}
+
 /// Methods that do not exist under 2026-07-28 (checklist §9.1).
 pub(crate) fn legacy_only(method: &str) -> bool {
     matches!(method, "initialize" | "ping" | "logging/setLevel")
@@ -284,6 +298,27 @@ mod tests {
         assert_eq!(
             page(&items, Some("garbage"), 2).unwrap_err().code(),
             INVALID_PARAMS_CODE
+        );
+    }
+
+    #[test]
+    fn every_registered_method_has_a_default_scope_rule_rs12() {
+        let state = Arc::new(State {
+            config: Config::default(),
+            resource_url: "http://127.0.0.1:3003/mcp".to_owned(),
+            files: None,
+        });
+        let module = rpc_module(state).unwrap();
+        let rules = crate::auth::ScopeRules::from_map(&crate::config::default_scope_rules());
+        let names: Vec<&str> = module.method_names().collect();
+        assert!(names.len() >= 12, "{names:?}");
+        let missing: Vec<&str> = names
+            .into_iter()
+            .filter(|m| rules.required(m).is_none())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "methods without a scope rule: {missing:?}"
         );
     }
 

@@ -13,16 +13,17 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use jsonrpsee::types::error::ErrorCode;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::App;
-use super::message::{Message, error_response};
+use super::message::{Message, error_json, error_response};
 use super::respond::{
     AbortOnDrop, StreamingGuard, accepted, accepts_sse, json_response, progress_stream,
 };
-use super::session::Session;
-use crate::auth::{AuthContext, forbidden_insufficient_scope};
+use super::session::{Session, too_much_stream_work};
+use crate::auth::{AuthContext, MethodDenied, forbidden_insufficient_scope};
 use crate::rpc::{self, Era, NotificationSink, RequestCtx};
 
 /// Who sent a message, under which protocol rules, in which session.
@@ -85,8 +86,9 @@ impl Exchange<'_> {
     /// Decides whether `msg` is dispatched: client responses and notifications are accepted
     /// (TR-06; `notifications/cancelled` aborts the named request of this session, PR-40),
     /// a method unknown under 2026-07-28 is a 404 (checklist §9.1; in a session it is the
-    /// jsonrpsee "Method not found" answer after the scope check), and the token must carry
-    /// the scopes the method needs (403 `insufficient_scope`, RS-07).
+    /// jsonrpsee "Method not found" answer after the scope check), a method without a scope
+    /// rule is refused like an unknown one (deny by default), and the token must carry the
+    /// scopes the method needs (403 `insufficient_scope`, RS-07).
     pub(crate) fn admit(&self, msg: &Message<'_>) -> Result<(), Handled> {
         if msg.is_response() {
             return Err(Handled::Accepted);
@@ -110,15 +112,29 @@ impl Exchange<'_> {
                 ErrorCode::MethodNotFound.into(),
             )));
         }
-        self.app
-            .auth
-            .check_method(&self.auth, method)
-            .map_err(|required| {
-                Handled::Http(forbidden_insufficient_scope(
-                    self.app.auth.resource_metadata_url(),
-                    &required,
-                ))
-            })
+        let auth = &self.app.auth;
+        let checked =
+            auth.check_method(&self.auth, method).and_then(|()| {
+                match rpc::also_requires(method, msg.peek.reference_type().as_deref()) {
+                    Some(also) => auth.check_method(&self.auth, also),
+                    None => Ok(()),
+                }
+            });
+        checked.map_err(|denied| match denied {
+            MethodDenied::InsufficientScope(required) => Handled::Http(
+                forbidden_insufficient_scope(auth.resource_metadata_url(), &required),
+            ),
+            // Deny by default: answered exactly like a method that does not exist.
+            _ if self.era == Era::Modern => Handled::Http(error_response(
+                StatusCode::NOT_FOUND,
+                msg.id,
+                ErrorCode::MethodNotFound.into(),
+            )),
+            _ => Handled::Json(error_json(
+                msg.id.map(RawValue::get),
+                &ErrorCode::MethodNotFound.into(),
+            )),
+        })
     }
 
     /// Runs an admitted request and answers it as `delivery` asks. A request runs in its own
@@ -130,8 +146,12 @@ impl Exchange<'_> {
         let long = session.is_some() && rpc::runs_long(msg.method(), msg.peek.name.as_deref());
         match delivery {
             Delivery::SessionStream(tx) => {
+                // Bounded work per stream: the place is held until the answer is on it.
+                let Some(place) = session.and_then(|s| s.stream_work()) else {
+                    return Handled::Http(too_much_stream_work(msg.id));
+                };
                 let progress = msg.progress_token().map(|t| (t.clone(), tx.clone()));
-                spawn(app, session, msg, self.into_ctx(progress), Some(tx), None);
+                spawn(app, session, msg, self.into_ctx(progress), Some(tx), place);
                 Handled::Accepted
             }
             Delivery::Http(headers) => match msg.progress_token() {
@@ -140,11 +160,11 @@ impl Exchange<'_> {
                     let ctx = self.into_ctx(Some((token.clone(), tx)));
                     let live = StreamingGuard::new(&app.streaming);
                     let cancel = session.filter(|_| long);
-                    let task = spawn(app, cancel, msg, ctx, None, Some(live));
+                    let task = spawn(app, cancel, msg, ctx, None, live);
                     Handled::Http(progress_stream(app, rx, task))
                 }
                 _ if long => {
-                    let task = spawn(app, session, msg, self.into_ctx(None), None, None);
+                    let task = spawn(app, session, msg, self.into_ctx(None), None, ());
                     let guard = AbortOnDrop(task.abort_handle());
                     let r = task.await;
                     drop(guard);
@@ -173,20 +193,21 @@ impl Exchange<'_> {
 
 /// Runs `msg` in its own task, registered with the `cancel` session (if any) so that
 /// `notifications/cancelled` can abort it. The task's output is the response, or `None` when
-/// it was sent to `reply`. `live` is held until the task ends.
+/// it was sent to `reply`. `hold` (a streaming guard, a place on the session's stream) is
+/// held until the task ends.
 fn spawn(
     app: &Arc<App>,
     cancel: Option<&Arc<Session>>,
     msg: &Message<'_>,
     ctx: RequestCtx,
     reply: Option<NotificationSink>,
-    live: Option<StreamingGuard>,
+    hold: impl Send + 'static,
 ) -> JoinHandle<Option<String>> {
     let call = msg.to_owned_parts();
     let app = app.clone();
     let owned = cancel.cloned();
     let task = tokio::spawn(async move {
-        let _live = live;
+        let _hold = hold;
         let resp = call.run(&app, ctx).await;
         if let Some(s) = &owned {
             s.untrack(call.id.as_deref().unwrap_or_default());

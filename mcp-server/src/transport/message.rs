@@ -65,6 +65,23 @@ pub(crate) struct ParamsPeek<'a> {
     pub(crate) protocol_version: Option<Cow<'a, str>>,
     #[serde(rename = "requestId", default)]
     pub(crate) request_id: Option<Value>,
+    /// `completion/complete`'s `ref`, kept raw: read only for that method.
+    #[serde(rename = "ref", default, borrow)]
+    pub(crate) reference: Option<&'a RawValue>,
+}
+
+impl ParamsPeek<'_> {
+    /// `ref.type` of a `completion/complete` (`None` when absent or unreadable).
+    pub(crate) fn reference_type(&self) -> Option<Cow<'_, str>> {
+        #[derive(Deserialize)]
+        struct Ref<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: Cow<'a, str>,
+        }
+        serde_json::from_str::<Ref<'_>>(self.reference?.get())
+            .ok()
+            .map(|r| r.kind)
+    }
 }
 
 /// A parsed message.

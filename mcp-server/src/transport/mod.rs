@@ -43,7 +43,7 @@ use crate::auth::{Authenticator, JwtAuthLayer};
 use crate::config::Config;
 
 pub(crate) use guard::HostPolicy;
-pub(crate) use session::SessionStore;
+pub(crate) use session::{SessionLimits, SessionStore};
 
 /// Everything the handlers share.
 #[derive(Debug)]

@@ -1,17 +1,20 @@
 //! Sessions of the legacy eras (Streamable HTTP 2025-03-26..2025-11-25 and HTTP+SSE):
 //! random ids (256 bits, visible ASCII, TR-37), bound to the token's subject and client
-//! (RS-21), expired when idle (moka `time_to_idle`), bounded in number.
+//! (RS-21), expired when idle (moka `time_to_idle`), bounded in number overall and per
+//! subject (so one token holder cannot take them all), with a bounded number of requests in
+//! flight per HTTP+SSE stream.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::response::Response;
-use http::StatusCode;
+use http::{HeaderValue, StatusCode, header};
 use jsonrpsee::types::ErrorObject;
-use jsonrpsee::types::error::INVALID_REQUEST_CODE;
-use tokio::sync::mpsc;
+use jsonrpsee::types::error::{INTERNAL_ERROR_CODE, INVALID_REQUEST_CODE};
+use serde_json::value::RawValue;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::AbortHandle;
 
 use super::message::error_response;
@@ -39,6 +42,8 @@ pub(crate) struct Session {
     pub(crate) log: Arc<LogChannel>,
     /// Cancellable in-flight requests by JSON-RPC id (serialised).
     inflight: Mutex<HashMap<String, AbortHandle>>,
+    /// Places for requests answered on the HTTP+SSE stream (running or waiting for it).
+    stream_work: Arc<Semaphore>,
 }
 
 impl Session {
@@ -67,6 +72,12 @@ impl Session {
         }
     }
 
+    /// A place for one more request answered on the stream, held until the answer is on it;
+    /// `None` when `limits.max_inflight_per_stream` are taken.
+    pub(crate) fn stream_work(&self) -> Option<OwnedSemaphorePermit> {
+        self.stream_work.clone().try_acquire_owned().ok()
+    }
+
     /// `notifications/cancelled`: aborts the request if it is still running (PR-40).
     pub(crate) fn cancel(&self, id: &str) -> bool {
         let h = self.inflight.lock().ok().and_then(|mut g| g.remove(id));
@@ -80,9 +91,61 @@ impl Session {
     }
 }
 
-/// Too many sessions.
-#[derive(Debug)]
-pub(crate) struct TooManySessions;
+/// 429 for a request beyond `limits.max_inflight_per_stream` of its HTTP+SSE session.
+pub(crate) fn too_much_stream_work(id: Option<&RawValue>) -> Response {
+    too_many(
+        StatusCode::TOO_MANY_REQUESTS,
+        id,
+        "Too many requests in flight on this session",
+    )
+}
+
+fn too_many(status: StatusCode, id: Option<&RawValue>, msg: &'static str) -> Response {
+    let mut r = error_response(
+        status,
+        id,
+        ErrorObject::borrowed(INTERNAL_ERROR_CODE, msg, None),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+/// No session could be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TooManySessions {
+    /// `limits.max_sessions` are live (503).
+    Total,
+    /// This subject holds `limits.max_sessions_per_subject` (429).
+    Subject,
+}
+
+impl TooManySessions {
+    /// The answer, with the request's id when there is one.
+    pub(crate) fn response(self, id: Option<&RawValue>) -> Response {
+        match self {
+            Self::Total => too_many(StatusCode::SERVICE_UNAVAILABLE, id, "Too many sessions"),
+            Self::Subject => too_many(
+                StatusCode::TOO_MANY_REQUESTS,
+                id,
+                "Too many sessions for this user",
+            ),
+        }
+    }
+}
+
+/// Live sessions per subject; an entry goes when its count reaches 0.
+type SubjectCounts = Arc<Mutex<HashMap<String, u64>>>;
+
+fn release_subject(counts: &SubjectCounts, subject: &str) {
+    let mut g = counts.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(n) = g.get_mut(subject) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            g.remove(subject);
+        }
+    }
+}
 
 /// All live sessions.
 #[derive(Debug, Clone)]
@@ -91,23 +154,77 @@ pub(crate) struct SessionStore {
     /// Live sessions, exact (moka's `entry_count` lags behind inserts).
     live: Arc<AtomicU64>,
     max: u64,
+    /// Live sessions per subject (touched on create and end only, never per request).
+    subjects: SubjectCounts,
+    max_per_subject: u64,
+    max_stream_work: usize,
+}
+
+/// [`SessionStore`] limits (`limits.*`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionLimits {
+    pub(crate) max: u64,
+    pub(crate) max_per_subject: u64,
+    pub(crate) max_stream_work: usize,
+    pub(crate) idle: Duration,
 }
 
 impl SessionStore {
-    pub(crate) fn new(max: u64, idle: Duration) -> Self {
+    pub(crate) fn new(limits: SessionLimits) -> Self {
         let live = Arc::new(AtomicU64::new(0));
-        let on_evict = live.clone();
+        let subjects = SubjectCounts::default();
+        let (on_evict, subjects_on_evict) = (live.clone(), subjects.clone());
         Self {
             cache: moka::sync::Cache::builder()
-                .max_capacity(max.saturating_mul(2))
-                .time_to_idle(idle)
-                .eviction_listener(move |_k, _v, _cause| {
+                .max_capacity(limits.max.saturating_mul(2))
+                .time_to_idle(limits.idle)
+                .eviction_listener(move |_k, v: Arc<Session>, _cause| {
                     on_evict.fetch_sub(1, Ordering::AcqRel);
+                    release_subject(&subjects_on_evict, &v.subject);
                 })
                 .build(),
             live,
-            max,
+            max: limits.max,
+            subjects,
+            max_per_subject: limits.max_per_subject,
+            max_stream_work: limits.max_stream_work,
         }
+    }
+
+    /// Takes a place for one more session of `subject`: overall, then for the subject.
+    /// Expired sessions are counted until moka's housekeeping evicts them, so a full count
+    /// runs it once before refusing.
+    fn reserve(&self, subject: &str) -> Result<(), TooManySessions> {
+        let take_total = || {
+            self.live
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < self.max).then_some(n + 1)
+                })
+                .is_ok()
+        };
+        let take_subject = || {
+            let mut g = self.subjects.lock().unwrap_or_else(PoisonError::into_inner);
+            let n = g.entry(subject.to_owned()).or_insert(0);
+            let ok = *n < self.max_per_subject;
+            if ok {
+                *n += 1;
+            }
+            ok
+        };
+        if !take_total() {
+            self.cache.run_pending_tasks();
+            if !take_total() {
+                return Err(TooManySessions::Total);
+            }
+        }
+        if !take_subject() {
+            self.cache.run_pending_tasks();
+            if !take_subject() {
+                self.live.fetch_sub(1, Ordering::AcqRel);
+                return Err(TooManySessions::Subject);
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn create(
@@ -115,25 +232,7 @@ impl SessionStore {
         auth: &AuthContext,
         version: &'static str,
     ) -> Result<Arc<Session>, TooManySessions> {
-        if self
-            .live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max).then_some(n + 1)
-            })
-            .is_err()
-        {
-            // Expired sessions are counted until moka's housekeeping evicts them.
-            self.cache.run_pending_tasks();
-            if self
-                .live
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    (n < self.max).then_some(n + 1)
-                })
-                .is_err()
-            {
-                return Err(TooManySessions);
-            }
-        }
+        self.reserve(&auth.subject)?;
         let id: Arc<str> = shared::random::token().into();
         let s = Arc::new(Session {
             id: id.clone(),
@@ -142,6 +241,7 @@ impl SessionStore {
             version,
             log: Arc::new(LogChannel::new()),
             inflight: Mutex::new(HashMap::new()),
+            stream_work: Arc::new(Semaphore::new(self.max_stream_work)),
         });
         self.cache.insert(id, s.clone());
         Ok(s)
@@ -158,5 +258,51 @@ impl SessionStore {
 
     pub(crate) fn remove(&self, id: &str) -> Option<Arc<Session>> {
         self.cache.remove(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(subject: &str) -> AuthContext {
+        AuthContext {
+            subject: subject.to_owned(),
+            client_id: "c1".to_owned(),
+            scopes: shared::scope::ScopeSet::parse("mcp"),
+            expires_at: u64::MAX,
+        }
+    }
+
+    #[test]
+    fn subject_places_come_back_when_sessions_end_or_expire_rs21() {
+        let store = SessionStore::new(SessionLimits {
+            max: 10,
+            max_per_subject: 2,
+            max_stream_work: 1,
+            idle: Duration::from_millis(100),
+        });
+        let (alice, bob) = (user("alice"), user("bob"));
+        let a1 = store.create(&alice, "2025-11-25").unwrap();
+        store.create(&alice, "2025-11-25").unwrap();
+        assert_eq!(
+            store.create(&alice, "2025-11-25").unwrap_err(),
+            TooManySessions::Subject
+        );
+        store.create(&bob, "2025-11-25").unwrap();
+        // Ended: the place comes back.
+        store.remove(&a1.id);
+        store.create(&alice, "2025-11-25").unwrap();
+        // Expired: so do the others (after moka's housekeeping, which a full count runs).
+        std::thread::sleep(Duration::from_millis(150));
+        store.create(&alice, "2025-11-25").unwrap();
+        store.create(&alice, "2025-11-25").unwrap();
+        assert_eq!(store.live.load(Ordering::Acquire), 2);
+        // One place on the stream: taken until dropped.
+        let s = store.create(&bob, "2024-11-05").unwrap();
+        let place = s.stream_work().unwrap();
+        assert!(s.stream_work().is_none());
+        drop(place);
+        assert!(s.stream_work().is_some());
     }
 }

@@ -8,14 +8,14 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use jsonrpsee::types::ErrorObject;
-use jsonrpsee::types::error::{ErrorCode, INTERNAL_ERROR_CODE, INVALID_REQUEST_CODE};
+use jsonrpsee::types::error::{ErrorCode, INVALID_REQUEST_CODE};
 use serde_json::json;
 use serde_json::value::RawValue;
 use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
 use tokio::sync::mpsc;
 
 use super::handle::{Delivery, Exchange, Handled, handle_message};
-use super::message::{self, Message, bad_request, error_json, error_response};
+use super::message::{self, Message, bad_request, error_json};
 use super::respond::{accepted, accepts_sse, json_response, session_stream};
 use super::session::Session;
 use super::{App, H_SESSION, H_VERSION, header};
@@ -97,13 +97,7 @@ pub(super) async fn initialize(
     }
     let session = match app.sessions.create(&x.auth, version) {
         Ok(s) => s,
-        Err(_) => {
-            return error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                msg.id,
-                ErrorObject::borrowed(INTERNAL_ERROR_CODE, "Too many sessions", None),
-            );
-        }
+        Err(e) => return e.response(msg.id),
     };
     x.session = Some(&session);
     let mut r = x.dispatch(msg, Delivery::Inline).await.into_response();

@@ -7,16 +7,15 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
+use axum::response::Response;
 use axum::response::sse::Event;
-use axum::response::{IntoResponse, Response};
-use http::StatusCode;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::App;
-use super::handle::{Delivery, Exchange, handle_message};
+use super::handle::{Delivery, Exchange, Handled, handle_message};
 use super::message;
-use super::respond::session_stream;
+use super::respond::{accepted, session_stream};
 use super::session;
 use crate::auth::Authenticated;
 use crate::rpc::{Era, negotiate};
@@ -40,7 +39,7 @@ pub(crate) async fn get(
 ) -> Response {
     let session = match app.sessions.create(&auth, "2024-11-05") {
         Ok(s) => s,
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(e) => return e.response(None),
     };
     let (tx, rx) = mpsc::channel::<String>(64);
     session.set_stream(Some(tx));
@@ -89,7 +88,13 @@ pub(crate) async fn post(
         era: Era::Legacy(version),
         session: Some(&session),
     };
-    handle_message(x, &msg, Delivery::SessionStream(tx))
-        .await
-        .into_response()
+    match handle_message(x, &msg, Delivery::SessionStream(tx)).await {
+        // A JSON-RPC answer decided before dispatch (a refused method) goes where every
+        // answer of this transport goes: on the stream.
+        Handled::Json(body) => match session.stream_sender() {
+            Some(tx) if tx.send(body).await.is_ok() => accepted(),
+            _ => session::not_found(),
+        },
+        h => h.into_response(),
+    }
 }
