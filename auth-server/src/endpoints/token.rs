@@ -134,10 +134,17 @@ fn refresh_token((state, params, client): TokenRequest<'_>) -> Result<TokenRespo
     let token_digest = digest(token);
     let now = state.clock.now_unix();
     let invalid = || OAuthError::invalid_grant("refresh token is invalid, expired or revoked");
-    let record = state
-        .store
-        .refresh(&token_digest, now)
-        .ok_or_else(invalid)?;
+    let Some(record) = state.store.refresh(&token_digest, now) else {
+        if let Some(grant) = state.store.retired_refresh_grant(&token_digest) {
+            // A rotated token pruned after the grace window: still reuse (AS-41).
+            state.store.revoke_grant(&grant);
+            tracing::warn!(client.id = %client.client.client_id, "refresh token reuse detected; grant revoked");
+            return Err(OAuthError::invalid_grant(
+                "refresh token was already used; the grant is revoked",
+            ));
+        }
+        return Err(invalid());
+    };
     if record.client_id != client.client.client_id {
         return Err(OAuthError::invalid_grant(
             "refresh token was issued to another client",

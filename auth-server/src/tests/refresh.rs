@@ -47,7 +47,10 @@ impl Server {
 }
 
 fn rt_of(v: &serde_json::Value) -> String {
-    v["refresh_token"].as_str().expect("refresh_token").to_owned()
+    v["refresh_token"]
+        .as_str()
+        .expect("refresh_token")
+        .to_owned()
 }
 
 #[tokio::test]
@@ -59,7 +62,11 @@ async fn replay_inside_the_grace_window_gets_the_issued_successor_never_a_second
     let rt2 = rt_of(&first);
     clock.advance(Duration::from_secs(1));
     let replay = s.refresh(&rt1).await.assert_no_store_json(StatusCode::OK);
-    assert_eq!(rt_of(&replay), rt2, "the replay gets the successor already issued");
+    assert_eq!(
+        rt_of(&replay),
+        rt2,
+        "the replay gets the successor already issued"
+    );
     assert!(replay["access_token"].is_string());
     // One chain: the successor rotates normally, and the replay made nothing else live.
     let third = s.refresh(&rt2).await.assert_no_store_json(StatusCode::OK);
@@ -85,6 +92,26 @@ async fn grace_zero_refuses_a_same_second_replay_and_revokes_the_grant_as41() {
     let s = server(&clock, 0);
     let rt1 = rt_of(&s.tokens().await);
     let rt2 = rt_of(&s.refresh(&rt1).await.assert_no_store_json(StatusCode::OK));
+    s.refresh(&rt1).await.assert_oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "refresh token was already used; the grant is revoked",
+    );
+    s.refresh(&rt2).await.assert_oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "refresh token is invalid, expired or revoked",
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_token_pruned_after_the_window_still_revokes_the_grant_on_reuse_as41() {
+    let clock = TestClock::new(1_000_000);
+    let s = server(&clock, 2);
+    let rt1 = rt_of(&s.tokens().await);
+    let rt2 = rt_of(&s.refresh(&rt1).await.assert_no_store_json(StatusCode::OK));
+    clock.advance(Duration::from_secs(5));
+    s.state.store.purge_expired(1_000_005, 2);
     s.refresh(&rt1).await.assert_oauth_error(
         StatusCode::BAD_REQUEST,
         "invalid_grant",
