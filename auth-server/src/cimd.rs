@@ -98,7 +98,9 @@ fn cache_ttl(cache_control: Option<&str>) -> u64 {
         let (name, arg) = directive
             .trim()
             .split_once('=')
-            .map_or((directive.trim(), None), |(n, a)| (n.trim(), Some(a.trim())));
+            .map_or((directive.trim(), None), |(n, a)| {
+                (n.trim(), Some(a.trim()))
+            });
         if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
             return 0;
         }
@@ -403,7 +405,15 @@ mod tests {
                 .to_string(),
         ];
         for text in &shown {
-            for detail in ["404", "status", "refused", "connect", "DNS", "non-public", "127.0.0.1"] {
+            for detail in [
+                "404",
+                "status",
+                "refused",
+                "connect",
+                "DNS",
+                "non-public",
+                "127.0.0.1",
+            ] {
                 assert!(!text.contains(detail), "{text:?} reveals {detail}");
             }
         }
@@ -461,7 +471,11 @@ mod tests {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("1 passed"), "child: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            stdout.contains("1 passed"),
+            "child: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.status.success());
     }
 }

@@ -364,7 +364,11 @@ mod tests {
         assert_eq!(ring.current.alg, SigningAlgorithm::EdDSA);
         assert_ne!(ring.current.kid, old_kid);
         let retired: Vec<&str> = ring.retired.iter().map(|k| k.kid.as_str()).collect();
-        assert_eq!(retired, [old_kid.as_str()], "exactly the old key is retired");
+        assert_eq!(
+            retired,
+            [old_kid.as_str()],
+            "exactly the old key is retired"
+        );
         let files: Vec<String> = std::fs::read_dir(dir.join(RETIRED_DIR))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -383,8 +387,9 @@ mod tests {
     fn a_symlinked_key_file_is_refused_as50() {
         let dir = temp_dir("link");
         let elsewhere = temp_dir("link-target");
-        let k = Keys::load_or_generate(&elsewhere, SigningAlgorithm::ES256, Duration::from_secs(60))
-            .unwrap();
+        let k =
+            Keys::load_or_generate(&elsewhere, SigningAlgorithm::ES256, Duration::from_secs(60))
+                .unwrap();
         drop(k);
         std::fs::create_dir_all(&dir).unwrap();
         std::os::unix::fs::symlink(elsewhere.join(CURRENT_FILE), dir.join(CURRENT_FILE)).unwrap();
@@ -404,7 +409,10 @@ mod tests {
         std::fs::write(&victim, "untouched").unwrap();
         // Whatever temporary or final name the writer uses, a link planted there must not be
         // followed: plant links at the final name's usual temporary names.
-        for name in [format!("{CURRENT_FILE}.tmp"), "signing_key.pem.tmp".to_owned()] {
+        for name in [
+            format!("{CURRENT_FILE}.tmp"),
+            "signing_key.pem.tmp".to_owned(),
+        ] {
             let _ = std::os::unix::fs::symlink(&victim, dir.join(name));
         }
         let _ = Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60));

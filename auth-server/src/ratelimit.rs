@@ -72,9 +72,7 @@ impl RateLimiter {
         }
         let now = Instant::now();
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = w
-            .entry((bucket, Self::budget_key(ip)))
-            .or_insert((now, 0));
+        let entry = w.entry((bucket, Self::budget_key(ip))).or_insert((now, 0));
         if now.duration_since(entry.0) >= WINDOW {
             *entry = (now, 0);
         }
@@ -130,10 +128,14 @@ mod tests {
         assert!(l.check(Bucket::Token, ip("2001:db8:1:2::1")).is_ok());
         assert!(l.check(Bucket::Token, ip("2001:db8:1:2::2")).is_ok());
         assert!(
-            l.check(Bucket::Token, ip("2001:db8:1:2:ffff:ffff:ffff:ffff")).is_err(),
+            l.check(Bucket::Token, ip("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+                .is_err(),
             "one /64 is one budget"
         );
-        assert!(l.check(Bucket::Token, ip("2001:db8:1:3::1")).is_ok(), "another /64");
+        assert!(
+            l.check(Bucket::Token, ip("2001:db8:1:3::1")).is_ok(),
+            "another /64"
+        );
         // IPv4-mapped addresses count as the IPv4 address.
         assert!(l.check(Bucket::Register, ip("192.0.2.7")).is_ok());
         assert!(l.check(Bucket::Register, ip("::ffff:192.0.2.7")).is_err());
