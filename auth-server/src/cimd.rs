@@ -6,7 +6,10 @@
 //! then the connection is pinned to the checked address (no DNS rebinding between check and
 //! use); no redirects; 5 s timeout; at most 5 KiB read. Loopback over http is allowed only by
 //! the explicitly named `insecure_allow_loopback_metadata_documents` development setting.
-//! Valid documents are cached per `Cache-Control: max-age` (bounded); errors are never cached.
+//! Valid documents are cached per `Cache-Control: max-age` (bounded), not at all with `no-store`
+//! or `no-cache`; errors are never cached. No proxy from the environment is ever used (a proxy
+//! would resolve the name itself and bypass the address check). Fetch failures are shown to the
+//! browser as one generic sentence; the detail (DNS name, status, address) is only logged.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -26,11 +29,12 @@ pub(crate) enum CimdError {
     /// The URL breaks the CIMD URL rules.
     #[error("client_id URL is not acceptable: {0}")]
     Url(&'static str),
-    /// The host resolves to an address that must not be fetched.
-    #[error("client_id host resolves to a non-public address")]
+    /// The host resolves to an address that must not be fetched. Shown to the browser exactly
+    /// like a failed fetch, so the page is no oracle for internal names (details are logged).
+    #[error("the document could not be fetched")]
     Blocked,
-    /// DNS, connection, status, size or time failure.
-    #[error("fetching the document failed: {0}")]
+    /// DNS, connection, status, size or time failure: the detail is logged, never shown.
+    #[error("the document could not be fetched")]
     Fetch(String),
     /// The document is not valid client metadata.
     #[error("invalid document: {0}")]
@@ -50,6 +54,11 @@ pub(crate) struct MetadataDocuments {
     cache: moka::future::Cache<String, (ClientRecord, u64)>,
 }
 
+/// Whether an address may be fetched: globally routable unicast only. IPv6 must be global
+/// unicast (`2000::/3`), which excludes IPv4-compatible and -mapped forms, NAT64 `64:ff9b::/96`,
+/// site-local `fec0::/10`, ULA, link-local and multicast; inside it, 6to4 `2002::/16` and the
+/// IETF protocol block `2001::/23` (Teredo, benchmarking, ORCHID) embed or reach other
+/// addresses and are refused, as is documentation `2001:db8::/32`.
 fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -63,22 +72,46 @@ fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || o[0] == 0
                 || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 192 && o[1] == 88 && o[2] == 99)
                 || (o[0] == 198 && (o[1] & 0xfe) == 18)
                 || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
             let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8))
+            (s[0] & 0xe000) == 0x2000
+                && s[0] != 0x2002
+                && !(s[0] == 0x2001 && s[1] < 0x0200)
+                && !(s[0] == 0x2001 && s[1] == 0x0db8)
         }
     }
+}
+
+/// How long a fetched document may be cached: `max-age` (at most [`MAX_TTL`]), [`DEFAULT_TTL`]
+/// without one, 0 (not cached) with `no-store` or `no-cache`.
+fn cache_ttl(cache_control: Option<&str>) -> u64 {
+    let Some(value) = cache_control else {
+        return DEFAULT_TTL;
+    };
+    let mut ttl = DEFAULT_TTL;
+    for directive in value.split(',') {
+        let (name, arg) = directive
+            .trim()
+            .split_once('=')
+            .map_or((directive.trim(), None), |(n, a)| {
+                (n.trim(), Some(a.trim()))
+            });
+        if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
+            return 0;
+        }
+        if name.eq_ignore_ascii_case("max-age") {
+            ttl = arg
+                .map(|a| a.trim_matches('"'))
+                .and_then(|a| a.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    ttl.min(MAX_TTL)
 }
 
 impl MetadataDocuments {
@@ -129,11 +162,20 @@ impl MetadataDocuments {
             return Ok(record);
         }
         let url = self.check_url(client_id)?;
-        let (body, ttl) = self.fetch(&url).await?;
+        let (body, ttl) = self.fetch(&url).await.inspect_err(|e| {
+            let detail = match e {
+                CimdError::Fetch(detail) => detail.as_str(),
+                CimdError::Blocked => "the host resolves to a non-public address",
+                _ => "",
+            };
+            tracing::warn!(client.id = %client_id, error = %detail, "client metadata document fetch failed");
+        })?;
         let record = self.parse(client_id, &body, now)?;
-        self.cache
-            .insert(client_id.to_owned(), (record.clone(), now + ttl))
-            .await;
+        if ttl > 0 {
+            self.cache
+                .insert(client_id.to_owned(), (record.clone(), now + ttl))
+                .await;
+        }
         Ok(record)
     }
 
@@ -162,6 +204,7 @@ impl MetadataDocuments {
         }
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .timeout(FETCH_TIMEOUT)
             .resolve(&lookup_host, addr)
             .build()
@@ -175,19 +218,11 @@ impl MetadataDocuments {
         if !res.status().is_success() {
             return Err(CimdError::Fetch(format!("status {}", res.status())));
         }
-        let ttl = res
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.split(',').find_map(|d| {
-                    d.trim()
-                        .strip_prefix("max-age=")
-                        .and_then(|n| n.parse::<u64>().ok())
-                })
-            })
-            .unwrap_or(DEFAULT_TTL)
-            .min(MAX_TTL);
+        let ttl = cache_ttl(
+            res.headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+        );
         let mut body = Vec::new();
         let mut stream = res.bytes_stream();
         while let Some(chunk) = stream.next().await {
@@ -274,5 +309,173 @@ mod tests {
                 .check_url("http://127.0.0.1:9/client.json")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn translated_tunnelled_and_deprecated_ipv6_forms_are_blocked_as60() {
+        for ip in [
+            "64:ff9b::7f00:1",     // NAT64 of 127.0.0.1
+            "64:ff9b::a9fe:a9fe",  // NAT64 of 169.254.169.254
+            "64:ff9b::5db8:d822",  // NAT64 of a public address: still a translator
+            "2002:7f00:1::1",      // 6to4 of 127.0.0.1
+            "2002:5db8:d822::1",   // 6to4, any
+            "2001::1",             // Teredo
+            "2001:0:4136:e378::1", // Teredo
+            "::127.0.0.1",         // IPv4-compatible
+            "::10.0.0.1",          // IPv4-compatible
+            "::ffff:10.0.0.1",     // IPv4-mapped
+            "::ffff:0:10.0.0.1",   // IPv4-translated (RFC 2765)
+            "fec0::1",             // site-local
+            "192.0.0.8",           // IETF protocol assignments
+            "192.0.0.170",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(is_public("2001:4860:4860::8888".parse().unwrap()));
+        assert!(is_public("2a00:1450:4001::1".parse().unwrap()));
+        assert!(is_public("8.8.8.8".parse().unwrap()));
+    }
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Serves a valid document at `/client.json` on loopback with this status and
+    /// `Cache-Control`; returns its URL and a fetch counter.
+    async fn serve_document(
+        status: u16,
+        cache_control: &'static str,
+    ) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/client.json", listener.local_addr().unwrap());
+        let body = serde_json::json!({
+            "client_id": url, "client_name": "doc",
+            "redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none"
+        });
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let counter = fetches.clone();
+        let app = axum::Router::new().route(
+            "/client.json",
+            axum::routing::get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let body = body.clone();
+                async move {
+                    (
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        [("cache-control", cache_control)],
+                        axum::Json(body),
+                    )
+                }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (url, fetches)
+    }
+
+    #[tokio::test]
+    async fn a_no_store_document_is_fetched_again_every_time_as59() {
+        let d = MetadataDocuments::new(true);
+        let (url, fetches) = serve_document(200, "no-store").await;
+        d.client(&url, 100).await.unwrap();
+        d.client(&url, 101).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2, "no-store is not cached");
+        let (url, fetches) = serve_document(200, "max-age=60").await;
+        d.client(&url, 100).await.unwrap();
+        d.client(&url, 101).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "max-age is cached");
+    }
+
+    #[tokio::test]
+    async fn fetch_errors_are_generic_for_the_browser_as60() {
+        let d = MetadataDocuments::new(true);
+        let (not_found, _) = serve_document(404, "no-store").await;
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}/client.json", l.local_addr().unwrap())
+        };
+        let strict = MetadataDocuments::new(false);
+        let shown = [
+            d.client(&not_found, 1).await.unwrap_err().to_string(),
+            d.client(&closed, 1).await.unwrap_err().to_string(),
+            strict
+                .client("https://127.0.0.1/client.json", 1)
+                .await
+                .unwrap_err()
+                .to_string(),
+        ];
+        for text in &shown {
+            for detail in [
+                "404",
+                "status",
+                "refused",
+                "connect",
+                "DNS",
+                "non-public",
+                "127.0.0.1",
+            ] {
+                assert!(!text.contains(detail), "{text:?} reveals {detail}");
+            }
+        }
+        assert!(shown.iter().all(|t| t == &shown[0]), "{shown:?}");
+    }
+
+    /// The proxy variables are read when a client is built, so the check runs in a child
+    /// process whose environment names a proxy (changing this process's environment would race
+    /// with other tests).
+    #[tokio::test]
+    async fn a_proxy_from_the_environment_is_never_used_as60() {
+        const CHILD: &str = "AS_CIMD_PROXY_TEST_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let proxy_hits = Arc::new(AtomicUsize::new(0));
+            let proxy = tokio::net::TcpListener::bind(std::env::var("AS_CIMD_PROXY_ADDR").unwrap())
+                .await
+                .unwrap();
+            let hits = proxy_hits.clone();
+            tokio::spawn(async move {
+                while let Ok((sock, _)) = proxy.accept().await {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    drop(sock);
+                }
+            });
+            let (url, fetches) = serve_document(200, "no-store").await;
+            let d = MetadataDocuments::new(true);
+            let res = d.client(&url, 1).await;
+            assert_eq!(proxy_hits.load(Ordering::SeqCst), 0, "the proxy was used");
+            assert!(res.is_ok(), "{res:?}");
+            assert_eq!(fetches.load(Ordering::SeqCst), 1);
+            return;
+        }
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let proxy = format!("http://{addr}");
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "cimd::tests::a_proxy_from_the_environment_is_never_used_as60",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .env("AS_CIMD_PROXY_ADDR", addr.to_string())
+            .env("HTTP_PROXY", &proxy)
+            .env("http_proxy", &proxy)
+            .env("HTTPS_PROXY", &proxy)
+            .env("https_proxy", &proxy)
+            .env("ALL_PROXY", &proxy)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("REQUEST_METHOD")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("1 passed"),
+            "child: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success());
     }
 }

@@ -191,8 +191,9 @@ pub struct Config {
     pub refresh_token_ttl_secs: u64,
     /// Authorization-code lifetime in seconds (single use).
     pub code_ttl_secs: u64,
-    /// Seconds during which a just-rotated refresh token may be presented once more by the same
-    /// client without revoking the grant (concurrent refresh, checklist AS-45).
+    /// Seconds during which a just-rotated refresh token may be presented again by the same
+    /// client without revoking the grant (concurrent refresh, checklist AS-45): the replay gets
+    /// the successor already issued, never a second chain. Strict: `0` means no window.
     pub refresh_grace_secs: u64,
     /// How long a retired signing key stays in the JWKS, seconds.
     pub retired_key_ttl_secs: u64,

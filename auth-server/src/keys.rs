@@ -37,6 +37,9 @@ pub enum KeyError {
     /// JWK conversion failed.
     #[error("JWK conversion: {0}")]
     Jwk(#[from] jsonwebtoken::errors::Error),
+    /// A key file is a symbolic link (never followed) or not a regular file.
+    #[error("key file {0}: a symbolic link or not a regular file; refusing to use it")]
+    NotAFile(PathBuf),
 }
 
 /// The active key plus retired keys still published.
@@ -97,20 +100,88 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
     }
 }
 
+/// Writes a private key file: a fresh temporary file created exclusively (`O_EXCL`, and
+/// `O_NOFOLLOW`, so a planted file or link is never written through) with mode 0600, then
+/// renamed over `path` (a rename replaces a link at `path`, it does not follow it).
 fn write_private(path: &Path, contents: &str) -> Result<(), KeyError> {
     use std::io::Write as _;
-    let tmp = path.with_extension("pem.tmp");
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", shared::random::token()));
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     let mut f = opts.open(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(contents.as_bytes()).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    let written = f
+        .write_all(contents.as_bytes())
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(path)(e));
+    }
+    Ok(())
+}
+
+/// Reads a private key file without following a symbolic link (`O_NOFOLLOW`); `None` when it
+/// does not exist. A file readable or writable by group or others is fixed to 0600 with a
+/// warning (checked on the opened file, so the check and the fix apply to what is read).
+fn read_private(path: &Path) -> Result<Option<String>, KeyError> {
+    use std::io::Read as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.custom_flags(libc::O_NOFOLLOW);
+    }
+    let mut f = match opts.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(_) if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
+            return Err(KeyError::NotAFile(path.to_owned()));
+        }
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    let meta = f.metadata().map_err(io_err(path))?;
+    if !meta.is_file() {
+        return Err(KeyError::NotAFile(path.to_owned()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format_args!("{mode:o}"),
+                "key file was accessible to group or others; permissions set to 0600"
+            );
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(io_err(path))?;
+        }
+    }
+    let mut pem = String::new();
+    f.read_to_string(&mut pem).map_err(io_err(path))?;
+    Ok(Some(pem))
+}
+
+/// Creates the keys folder (and its parents) with mode 0700 where it does not exist yet.
+fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(io_err(dir))
 }
 
 impl Keys {
@@ -126,36 +197,40 @@ impl Keys {
     }
 
     /// Loads keys from `dir`, generating the current key when absent. A current key of another
-    /// algorithm than configured is retired and replaced.
+    /// algorithm than configured is retired (it stays published) and replaced.
     pub fn load_or_generate(
         dir: &Path,
         alg: SigningAlgorithm,
         retired_ttl: Duration,
     ) -> Result<Self, KeyError> {
-        std::fs::create_dir_all(dir.join(RETIRED_DIR)).map_err(io_err(dir))?;
+        create_private_dir(&dir.join(RETIRED_DIR))?;
         let current_path = dir.join(CURRENT_FILE);
-        let current = match std::fs::read_to_string(&current_path) {
-            Ok(pem) => Some(SigningKey::from_pem(&pem, &current_path)?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io_err(&current_path)(e)),
+        let loaded = match read_private(&current_path)? {
+            Some(pem) => Some(SigningKey::from_pem(&pem, &current_path)?),
+            None => None,
+        };
+        let (current, rotate) = match loaded {
+            Some(k) => {
+                let other_alg = k.alg != alg;
+                (Arc::new(k), other_alg)
+            }
+            None => {
+                let new = Arc::new(SigningKey::generate(alg)?);
+                write_private(&current_path, &new.pkcs8_pem)?;
+                (new, false)
+            }
         };
         let keys = Self {
-            ring: RwLock::new(Arc::new(KeyRing::new(
-                Arc::new(SigningKey::generate(SigningAlgorithm::EdDSA)?),
-                vec![],
-            ))),
+            ring: RwLock::new(Arc::new(KeyRing::new(current.clone(), vec![]))),
             dir: Some(dir.to_owned()),
             alg,
             retired_ttl,
         };
-        match current {
-            Some(k) if k.alg == alg => {
-                let retired = keys.load_retired()?;
-                keys.publish(Arc::new(k), retired);
-            }
-            Some(_) | None => {
-                keys.rotate()?;
-            }
+        if rotate {
+            // The key that signed until now is the loaded one: rotation retires exactly it.
+            keys.rotate()?;
+        } else {
+            keys.publish(current, keys.load_retired()?);
         }
         Ok(keys)
     }
@@ -182,8 +257,9 @@ impl Keys {
                 let _ = std::fs::remove_file(&path);
                 continue;
             }
-            let pem = std::fs::read_to_string(&path).map_err(io_err(&path))?;
-            out.push(Arc::new(SigningKey::from_pem(&pem, &path)?));
+            if let Some(pem) = read_private(&path)? {
+                out.push(Arc::new(SigningKey::from_pem(&pem, &path)?));
+            }
         }
         Ok(out)
     }
@@ -204,15 +280,11 @@ impl Keys {
         let old = self.ring();
         let mut retired: Vec<Arc<SigningKey>> = old.retired.clone();
         if let Some(dir) = &self.dir {
-            let cur_path = dir.join(CURRENT_FILE);
-            if cur_path.exists() {
-                let dest = dir
-                    .join(RETIRED_DIR)
-                    .join(format!("{}.pem", old.current.kid));
-                write_private(&dest, &old.current.pkcs8_pem)?;
-                retired.push(old.current.clone());
-            }
-            write_private(&cur_path, &new.pkcs8_pem)?;
+            let dest = dir
+                .join(RETIRED_DIR)
+                .join(format!("{}.pem", old.current.kid));
+            write_private(&dest, &old.current.pkcs8_pem)?;
+            write_private(&dir.join(CURRENT_FILE), &new.pkcs8_pem)?;
             retired = self.load_retired()?;
         } else {
             retired.push(old.current.clone());
@@ -272,6 +344,105 @@ mod tests {
             Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60)).unwrap();
         assert_eq!(reloaded.ring().current.kid, new.kid);
         assert!(reloaded.ring().find(&kid1).is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("as-keys-{tag}-{}", shared::random::token()))
+    }
+
+    #[test]
+    fn rotation_after_an_algorithm_change_retires_exactly_the_key_that_signed_as50_as51() {
+        let dir = temp_dir("alg");
+        let es =
+            Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60)).unwrap();
+        let old_kid = es.ring().current.kid.clone();
+        drop(es);
+        let ed =
+            Keys::load_or_generate(&dir, SigningAlgorithm::EdDSA, Duration::from_secs(60)).unwrap();
+        let ring = ed.ring();
+        assert_eq!(ring.current.alg, SigningAlgorithm::EdDSA);
+        assert_ne!(ring.current.kid, old_kid);
+        let retired: Vec<&str> = ring.retired.iter().map(|k| k.kid.as_str()).collect();
+        assert_eq!(
+            retired,
+            [old_kid.as_str()],
+            "exactly the old key is retired"
+        );
+        let files: Vec<String> = std::fs::read_dir(dir.join(RETIRED_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(files, [format!("{old_kid}.pem")]);
+        // After a restart the new key signs and the old one is still published.
+        let again =
+            Keys::load_or_generate(&dir, SigningAlgorithm::EdDSA, Duration::from_secs(60)).unwrap();
+        assert_eq!(again.ring().current.kid, ring.current.kid);
+        assert!(again.ring().find(&old_kid).is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_key_file_is_refused_as50() {
+        let dir = temp_dir("link");
+        let elsewhere = temp_dir("link-target");
+        let k =
+            Keys::load_or_generate(&elsewhere, SigningAlgorithm::ES256, Duration::from_secs(60))
+                .unwrap();
+        drop(k);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join(CURRENT_FILE), dir.join(CURRENT_FILE)).unwrap();
+        let err = Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60))
+            .expect_err("a symlinked key file is refused");
+        assert!(err.to_string().contains(CURRENT_FILE), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&elsewhere);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_creation_does_not_follow_a_planted_symlink_as50() {
+        let dir = temp_dir("plant");
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = temp_dir("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        // Whatever temporary or final name the writer uses, a link planted there must not be
+        // followed: plant links at the final name's usual temporary names.
+        for name in [
+            format!("{CURRENT_FILE}.tmp"),
+            "signing_key.pem.tmp".to_owned(),
+        ] {
+            let _ = std::os::unix::fs::symlink(&victim, dir.join(name));
+        }
+        let _ = Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(&victim);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_group_or_world_readable_key_file_is_fixed_to_0600_as50() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = temp_dir("mode");
+        let k =
+            Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60)).unwrap();
+        let kid = k.ring().current.kid.clone();
+        k.rotate().unwrap();
+        drop(k);
+        let current = dir.join(CURRENT_FILE);
+        let retired = dir.join(RETIRED_DIR).join(format!("{kid}.pem"));
+        for f in [&current, &retired] {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let again =
+            Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60)).unwrap();
+        assert!(again.ring().find(&kid).is_some());
+        for f in [&current, &retired] {
+            let mode = std::fs::metadata(f).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", f.display());
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

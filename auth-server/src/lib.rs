@@ -269,9 +269,10 @@ pub async fn serve_with_clock(
             let mut tick = tokio::time::interval(Duration::from_secs(30));
             loop {
                 tick.tick().await;
-                purge_state
-                    .store
-                    .purge_expired(purge_state.clock.now_unix());
+                purge_state.store.purge_expired(
+                    purge_state.clock.now_unix(),
+                    purge_state.config.refresh_grace_secs,
+                );
                 purge_state.limiter.purge();
             }
         };

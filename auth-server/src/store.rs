@@ -5,10 +5,19 @@
 //! The trait is synchronous because the in-memory store never waits; a networked store would
 //! wrap its calls in `tokio::task::block_in_place` or the trait would grow async methods.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use shared::scope::ScopeSet;
+
+/// How long a dynamically registered client that never obtained a code or token is kept.
+const UNUSED_CLIENT_TTL_SECS: u64 = 3_600;
+/// How long a dynamically registered client that was used is kept after its last code or
+/// token, while it holds no live refresh token.
+const IDLE_CLIENT_TTL_SECS: u64 = 30 * 86_400;
+/// Rotated refresh tokens past the grace window remembered per grant (as digests only) so that
+/// their reuse still revokes the grant; older ones are forgotten.
+const MAX_RETIRED_PER_GRANT: usize = 8;
 
 /// SHA-256 digest used as a store key.
 pub(crate) type Digest = [u8; 32];
@@ -147,6 +156,9 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn put_refresh(&self, token: Digest, record: RefreshRecord);
     /// Reads a refresh token.
     fn refresh(&self, token: &Digest, now: u64) -> Option<RefreshRecord>;
+    /// The grant of a refresh token that was rotated and pruned after the grace window (its
+    /// reuse revokes the grant, AS-41).
+    fn retired_refresh_grant(&self, token: &Digest) -> Option<String>;
     /// Atomically rotates a refresh token.
     fn rotate_refresh(&self, token: &Digest, now: u64) -> Rotate;
     /// Marks an access token id revoked until `exp`.
@@ -159,8 +171,29 @@ pub(crate) trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn put_client(&self, client: ClientRecord, max_dynamic: usize) -> bool;
     /// Reads a client.
     fn client(&self, id: &str) -> Option<ClientRecord>;
-    /// Drops expired entries.
-    fn purge_expired(&self, now: u64);
+    /// Drops expired entries, prunes refresh tokens rotated more than `refresh_grace_secs` ago
+    /// to digests (at most [`MAX_RETIRED_PER_GRANT`] per grant) and expires unused dynamic
+    /// clients.
+    fn purge_expired(&self, now: u64, refresh_grace_secs: u64);
+}
+
+/// The refresh tokens of one grant (the index that makes revocation proportional to the
+/// grant, not to the store).
+#[derive(Debug, Default)]
+struct GrantTokens {
+    /// Current tokens and rotated ones still inside the grace window (keys of `refresh`).
+    live: Vec<Digest>,
+    /// Rotated tokens past the grace window, oldest first (keys of `retired`).
+    retired: VecDeque<Digest>,
+}
+
+/// Activity of a dynamically registered client.
+#[derive(Debug, Clone, Copy)]
+struct ClientActivity {
+    /// Registration or last code/refresh token issued.
+    last: u64,
+    /// Whether it ever obtained a code or token.
+    used: bool,
 }
 
 #[derive(Debug, Default)]
@@ -172,6 +205,57 @@ struct Inner {
     jti_grants: HashMap<String, (String, u64)>,
     clients: HashMap<String, ClientRecord>,
     dynamic_clients: usize,
+    /// Refresh-token digests per grant.
+    by_grant: HashMap<String, GrantTokens>,
+    /// Pruned rotated refresh tokens: digest to grant.
+    retired: HashMap<Digest, String>,
+    /// Dynamic clients' activity (configured clients never expire).
+    activity: HashMap<String, ClientActivity>,
+}
+
+impl Inner {
+    fn touch_client(&mut self, client_id: &str, at: u64) {
+        if let Some(a) = self.activity.get_mut(client_id) {
+            a.last = a.last.max(at);
+            a.used = true;
+        }
+    }
+
+    /// Removes dynamic clients unused for [`UNUSED_CLIENT_TTL_SECS`] after registration, or
+    /// idle for [`IDLE_CLIENT_TTL_SECS`] without a live refresh token.
+    fn expire_dynamic_clients(&mut self, now: u64) {
+        let with_tokens: HashSet<&str> = self
+            .refresh
+            .values()
+            .filter(|r| r.expires_at > now)
+            .map(|r| r.client_id.as_str())
+            .collect();
+        let expired: Vec<String> = self
+            .activity
+            .iter()
+            .filter(|(id, a)| {
+                if a.used {
+                    a.last + IDLE_CLIENT_TTL_SECS <= now && !with_tokens.contains(id.as_str())
+                } else {
+                    a.last + UNUSED_CLIENT_TTL_SECS <= now
+                }
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.activity.remove(&id);
+            if self.clients.remove(&id).is_some() {
+                self.dynamic_clients = self.dynamic_clients.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Forgets a refresh-token digest of `grant` (expired or pruned).
+    fn unlink_refresh(&mut self, grant: &str, token: &Digest) {
+        if let Some(g) = self.by_grant.get_mut(grant) {
+            g.live.retain(|d| d != token);
+        }
+    }
 }
 
 /// The in-memory store.
@@ -186,7 +270,9 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     fn put_code(&self, code: Digest, record: CodeRecord) {
-        self.lock().codes.insert(code, record);
+        let mut inner = self.lock();
+        inner.touch_client(&record.client_id, record.expires_at);
+        inner.codes.insert(code, record);
     }
 
     fn peek_code(&self, code: &Digest, now: u64) -> Option<CodeRecord> {
@@ -223,11 +309,30 @@ impl Store for MemoryStore {
         if let Some(g) = inner.grants.get_mut(id) {
             g.revoked = true;
         }
-        inner.refresh.retain(|_, r| r.grant_id != id);
+        // Proportional to the grant: only its own tokens are visited.
+        if let Some(tokens) = inner.by_grant.remove(id) {
+            for d in &tokens.live {
+                inner.refresh.remove(d);
+            }
+            for d in &tokens.retired {
+                inner.retired.remove(d);
+            }
+        }
     }
 
     fn put_refresh(&self, token: Digest, record: RefreshRecord) {
-        self.lock().refresh.insert(token, record);
+        let mut inner = self.lock();
+        inner.touch_client(&record.client_id, record.issued_at);
+        let grant = record.grant_id.clone();
+        if let Some(old) = inner.refresh.insert(token, record) {
+            // The same digest again (never for random tokens): keep the index single.
+            inner.unlink_refresh(&old.grant_id, &token);
+        }
+        inner.by_grant.entry(grant).or_default().live.push(token);
+    }
+
+    fn retired_refresh_grant(&self, token: &Digest) -> Option<String> {
+        self.lock().retired.get(token).cloned()
     }
 
     fn refresh(&self, token: &Digest, now: u64) -> Option<RefreshRecord> {
@@ -282,9 +387,20 @@ impl Store for MemoryStore {
         }
         if client.dynamic {
             if inner.dynamic_clients >= max_dynamic {
+                // A full table frees up as unused registrations expire.
+                inner.expire_dynamic_clients(client.issued_at);
+            }
+            if inner.dynamic_clients >= max_dynamic {
                 return false;
             }
             inner.dynamic_clients += 1;
+            inner.activity.insert(
+                client.client_id.clone(),
+                ClientActivity {
+                    last: client.issued_at,
+                    used: false,
+                },
+            );
         }
         inner.clients.insert(client.client_id.clone(), client);
         true
@@ -294,11 +410,50 @@ impl Store for MemoryStore {
         self.lock().clients.get(id).cloned()
     }
 
-    fn purge_expired(&self, now: u64) {
+    fn purge_expired(&self, now: u64, refresh_grace_secs: u64) {
         let mut inner = self.lock();
         // Redeemed codes are kept a little longer so a replay is still recognised (AS-34).
         inner.codes.retain(|_, c| c.expires_at + 600 > now);
-        inner.refresh.retain(|_, r| r.expires_at > now);
+        // Expired refresh tokens go; rotated ones past the grace window shrink to a digest,
+        // oldest first, at most MAX_RETIRED_PER_GRANT per grant. A grant without live tokens
+        // needs no memory of its retired ones.
+        let Inner {
+            refresh,
+            by_grant,
+            retired,
+            ..
+        } = &mut *inner;
+        by_grant.retain(|grant, tokens| {
+            tokens.live.retain(|d| {
+                let Some(r) = refresh.get(d) else {
+                    return false;
+                };
+                let pruned = r
+                    .rotated_at
+                    .is_some_and(|at| at.saturating_add(refresh_grace_secs) <= now);
+                if r.expires_at > now && !pruned {
+                    return true;
+                }
+                if r.expires_at > now {
+                    retired.insert(*d, grant.clone());
+                    tokens.retired.push_back(*d);
+                    if tokens.retired.len() > MAX_RETIRED_PER_GRANT
+                        && let Some(old) = tokens.retired.pop_front()
+                    {
+                        retired.remove(&old);
+                    }
+                }
+                refresh.remove(d);
+                false
+            });
+            if tokens.live.is_empty() {
+                for d in &tokens.retired {
+                    retired.remove(d);
+                }
+            }
+            !tokens.live.is_empty()
+        });
+        inner.expire_dynamic_clients(now);
         inner.revoked_jtis.retain(|_, exp| *exp > now);
         inner.jti_grants.retain(|_, (_, exp)| *exp > now);
         let live: std::collections::HashSet<String> =
@@ -348,5 +503,112 @@ mod tests {
         let d = digest("code");
         s.put_code(d, code(100));
         assert!(matches!(s.redeem_code(&d, "g", 100), Redeem::Unknown));
+    }
+
+    fn dynamic_client(id: &str, issued_at: u64) -> ClientRecord {
+        ClientRecord {
+            client_id: id.into(),
+            secret_digest: None,
+            auth_method: shared::oauth::TokenEndpointAuthMethod::None,
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            grant_types: vec!["authorization_code".into()],
+            scopes: None,
+            client_name: None,
+            application_type: "native".into(),
+            dynamic: true,
+            issued_at,
+        }
+    }
+
+    #[test]
+    fn unused_dynamic_clients_expire_so_a_full_table_frees_up_as63() {
+        let s = MemoryStore::default();
+        let t0 = 1_000_000;
+        assert!(s.put_client(dynamic_client("a", t0), 2));
+        assert!(s.put_client(dynamic_client("b", t0), 2));
+        assert!(!s.put_client(dynamic_client("c", t0 + 10), 2), "full");
+        // "b" is used: it gets an authorization code.
+        let mut used = code(t0 + 100);
+        used.client_id = "b".into();
+        s.put_code(digest("code-b"), used);
+        // Later, the never-used client has expired and makes room; the used one stays.
+        let later = t0 + UNUSED_CLIENT_TTL_SECS + 1;
+        assert!(s.put_client(dynamic_client("c", later), 2), "room again");
+        assert!(s.client("a").is_none(), "the unused client expired");
+        assert!(s.client("b").is_some(), "the used client stays");
+        assert!(s.client("c").is_some());
+    }
+
+    fn refresh_record(grant: &str, client: &str, expires_at: u64) -> RefreshRecord {
+        RefreshRecord {
+            grant_id: grant.into(),
+            client_id: client.into(),
+            scope: ScopeSet::parse("mcp"),
+            resource: None,
+            expires_at,
+            rotated_at: None,
+            issued_at: 0,
+        }
+    }
+
+    /// A chain of `n` rotations in `grant` at time `at`; returns the digests, oldest first.
+    fn chain(s: &MemoryStore, grant: &str, n: usize, at: u64) -> Vec<Digest> {
+        let digests: Vec<Digest> = (0..=n).map(|i| digest(&format!("{grant}-{i}"))).collect();
+        s.put_refresh(digests[0], refresh_record(grant, "c", at + 86_400));
+        for pair in digests.windows(2) {
+            assert!(matches!(s.rotate_refresh(&pair[0], at), Rotate::Rotated));
+            s.put_refresh(pair[1], refresh_record(grant, "c", at + 86_400));
+        }
+        digests
+    }
+
+    #[test]
+    fn rotated_refresh_tokens_are_pruned_after_the_grace_window_and_reuse_still_revokes_as41() {
+        let s = MemoryStore::default();
+        let t = 1_000;
+        let d = chain(&s, "g", 100, t);
+        s.purge_expired(t + 1, 2);
+        assert_eq!(
+            s.lock().refresh.len(),
+            101,
+            "inside the grace window nothing is pruned"
+        );
+        s.purge_expired(t + 2, 2);
+        let inner = s.lock();
+        assert_eq!(
+            inner.refresh.len(),
+            1,
+            "only the current token stays a full record"
+        );
+        assert_eq!(inner.retired.len(), MAX_RETIRED_PER_GRANT);
+        drop(inner);
+        assert!(s.refresh(&d[100], t + 2).is_some());
+        assert_eq!(s.retired_refresh_grant(&d[99]).as_deref(), Some("g"));
+        assert_eq!(
+            s.retired_refresh_grant(&d[0]),
+            None,
+            "the oldest are forgotten"
+        );
+    }
+
+    #[test]
+    fn revoking_a_grant_visits_only_its_own_tokens_as53() {
+        let s = MemoryStore::default();
+        let t = 1_000;
+        let mine = chain(&s, "mine", 20, t);
+        let other = chain(&s, "other", 20, t);
+        s.purge_expired(t + 10, 2);
+        s.revoke_grant("mine");
+        let inner = s.lock();
+        assert!(
+            !inner.by_grant.contains_key("mine"),
+            "the grant's index is gone"
+        );
+        assert!(
+            mine.iter()
+                .all(|d| !inner.refresh.contains_key(d) && !inner.retired.contains_key(d))
+        );
+        assert!(inner.refresh.contains_key(&other[20]));
+        assert_eq!(inner.by_grant["other"].retired.len(), MAX_RETIRED_PER_GRANT);
     }
 }

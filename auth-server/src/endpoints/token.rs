@@ -134,10 +134,17 @@ fn refresh_token((state, params, client): TokenRequest<'_>) -> Result<TokenRespo
     let token_digest = digest(token);
     let now = state.clock.now_unix();
     let invalid = || OAuthError::invalid_grant("refresh token is invalid, expired or revoked");
-    let record = state
-        .store
-        .refresh(&token_digest, now)
-        .ok_or_else(invalid)?;
+    let Some(record) = state.store.refresh(&token_digest, now) else {
+        if let Some(grant) = state.store.retired_refresh_grant(&token_digest) {
+            // A rotated token pruned after the grace window: still reuse (AS-41).
+            state.store.revoke_grant(&grant);
+            tracing::warn!(client.id = %client.client.client_id, "refresh token reuse detected; grant revoked");
+            return Err(OAuthError::invalid_grant(
+                "refresh token was already used; the grant is revoked",
+            ));
+        }
+        return Err(invalid());
+    };
     if record.client_id != client.client.client_id {
         return Err(OAuthError::invalid_grant(
             "refresh token was issued to another client",
@@ -162,10 +169,18 @@ fn refresh_token((state, params, client): TokenRequest<'_>) -> Result<TokenRespo
         None => record.scope.clone(),
     };
     check_same_resource(state, params.get("resource"), record.resource.as_ref())?;
+    let grant = Grant {
+        scope: record.scope.clone(),
+        ..grant
+    };
     match state.store.rotate_refresh(&token_digest, now) {
         Rotate::Rotated => {}
-        Rotate::AlreadyRotated(at) if now.saturating_sub(at) <= state.config.refresh_grace_secs => {
+        Rotate::AlreadyRotated(at) if now.saturating_sub(at) < state.config.refresh_grace_secs => {
+            // Inside the window (strict `<`: `grace = 0` is no window) the replay gets the
+            // successor that was issued on rotation, with a new access token: one chain.
             tracing::info!(client.id = %client.client.client_id, "rotated refresh token presented again within the grace window");
+            let successor = RefreshToken::new(successor_of(token));
+            return issue_access(state, &grant, &at_scope, Some(successor));
         }
         Rotate::AlreadyRotated(_) => {
             // AS-41: reuse of a retired refresh token revokes the whole grant.
@@ -177,11 +192,29 @@ fn refresh_token((state, params, client): TokenRequest<'_>) -> Result<TokenRespo
         }
         Rotate::Unknown => return Err(invalid()),
     }
-    let grant = Grant {
-        scope: record.scope.clone(),
-        ..grant
-    };
-    issue(state, &grant, &at_scope, client)
+    let successor = successor_of(token);
+    put_refresh(state, &grant, &successor, now);
+    issue_access(state, &grant, &at_scope, Some(RefreshToken::new(successor)))
+}
+
+/// The refresh token that replaces `token` on rotation: HMAC-SHA256 of it under a per-process
+/// random key, so a replay inside the grace window can be answered with the very token the
+/// rotation issued while the store still holds digests only. Outside the process nobody can
+/// compute it (a stolen retired token does not yield its successor), and each token has exactly
+/// one successor, so the grant stays one chain.
+fn successor_of(token: &str) -> String {
+    use aws_lc_rs::hmac;
+    static KEY: std::sync::OnceLock<hmac::Key> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let mut seed = [0u8; 32];
+        // aws-lc-rs's system RNG cannot fail on supported platforms; a fallback of fresh
+        // random tokens keeps the key secret even so.
+        if aws_lc_rs::rand::fill(&mut seed).is_err() {
+            seed = shared::random::sha256(shared::random::token().as_bytes());
+        }
+        hmac::Key::new(hmac::HMAC_SHA256, &seed)
+    });
+    shared::random::b64url(hmac::sign(key, token.as_bytes()).as_ref())
 }
 
 /// `client_credentials`: confidential clients only, no refresh token.
@@ -207,12 +240,46 @@ fn client_credentials(
     Ok(bearer(state, minted.token, None, &scope))
 }
 
-/// Issues an access token (scope `at_scope`) and a rotated refresh token (the grant's scope).
+/// Issues an access token (scope `at_scope`) and, for clients allowed to refresh, the first
+/// refresh token of the grant (the grant's scope).
 fn issue(
     state: &AppState,
     grant: &Grant,
     at_scope: &ScopeSet,
     client: &AuthenticatedClient,
+) -> Result<TokenResponse, OAuthError> {
+    let refresh = if client.client.allows_grant("refresh_token") {
+        let rt = shared::random::token();
+        put_refresh(state, grant, &rt, state.clock.now_unix());
+        Some(RefreshToken::new(rt))
+    } else {
+        None
+    };
+    issue_access(state, grant, at_scope, refresh)
+}
+
+/// Stores `rt` as the grant's current refresh token.
+fn put_refresh(state: &AppState, grant: &Grant, rt: &str, now: u64) {
+    state.store.put_refresh(
+        digest(rt),
+        RefreshRecord {
+            grant_id: grant.id.clone(),
+            client_id: grant.client_id.clone(),
+            scope: grant.scope.clone(),
+            resource: grant.resource.clone(),
+            expires_at: now + state.config.refresh_token_ttl_secs,
+            rotated_at: None,
+            issued_at: now,
+        },
+    );
+}
+
+/// Mints an access token for the grant and answers with it and `refresh`.
+fn issue_access(
+    state: &AppState,
+    grant: &Grant,
+    at_scope: &ScopeSet,
+    refresh: Option<RefreshToken>,
 ) -> Result<TokenResponse, OAuthError> {
     let resource = grant
         .resource
@@ -220,25 +287,6 @@ fn issue(
         .ok_or_else(|| OAuthError::server_error("grant without resource"))?;
     let minted = tokens::mint(state, &grant.subject, &grant.client_id, &resource, at_scope)?;
     state.store.link_jti(&minted.jti, &grant.id, minted.exp);
-    let now = state.clock.now_unix();
-    let refresh = if client.client.allows_grant("refresh_token") {
-        let rt = shared::random::token();
-        state.store.put_refresh(
-            digest(&rt),
-            RefreshRecord {
-                grant_id: grant.id.clone(),
-                client_id: grant.client_id.clone(),
-                scope: grant.scope.clone(),
-                resource: grant.resource.clone(),
-                expires_at: now + state.config.refresh_token_ttl_secs,
-                rotated_at: None,
-                issued_at: now,
-            },
-        );
-        Some(RefreshToken::new(rt))
-    } else {
-        None
-    };
     tracing::info!(
         client.id = %grant.client_id,
         has_refresh_token = refresh.is_some(),

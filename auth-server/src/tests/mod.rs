@@ -4,6 +4,7 @@
 
 mod authorize;
 mod discovery;
+mod refresh;
 mod register;
 mod revoke_introspect;
 mod token;

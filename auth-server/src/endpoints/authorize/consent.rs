@@ -1,7 +1,7 @@
 //! The consent step: pending requests kept server-side, the double-submit CSRF cookie, and
 //! `POST /authorize/decision` (AS-26, AS-27).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
@@ -16,35 +16,75 @@ use crate::endpoints::form::Params;
 use crate::error::OAuthError;
 
 /// Consent requests waiting for approve/deny, keyed by a random id, each with its CSRF token.
+/// At most [`MAX_PENDING_PER_OWNER`] per subject and client: a flood through one client (or
+/// by one user) only displaces its own oldest requests and never fills the table for others.
 #[derive(Debug, Default)]
-pub(crate) struct PendingConsents(Mutex<HashMap<String, (AuthzRequest, String, u64)>>);
+pub(crate) struct PendingConsents(Mutex<Pending>);
+
+#[derive(Debug, Default)]
+struct Pending {
+    requests: HashMap<String, (AuthzRequest, String, u64)>,
+    /// Request ids per (subject, client id), oldest first.
+    by_owner: HashMap<(String, String), VecDeque<String>>,
+}
 
 const CONSENT_TTL: u64 = 600;
 const MAX_PENDING: usize = 10_000;
+const MAX_PENDING_PER_OWNER: usize = 32;
 const CSRF_COOKIE: &str = "as_consent_csrf";
 
+impl Pending {
+    fn drop_expired(&mut self, now: u64) {
+        self.requests.retain(|_, (_, _, exp)| *exp > now);
+        let requests = &self.requests;
+        self.by_owner.retain(|_, ids| {
+            ids.retain(|id| requests.contains_key(id));
+            !ids.is_empty()
+        });
+    }
+}
+
 impl PendingConsents {
-    /// Stores a pending request; `None` when the table is full of unexpired requests (a
-    /// flood must not evict other users' pending consents).
-    fn insert(&self, req: AuthzRequest, now: u64) -> Option<(String, String)> {
+    /// Stores a pending request of `subject`; `None` when the table is full of unexpired
+    /// requests (a flood must not evict other users' pending consents). When this subject and
+    /// client already have [`MAX_PENDING_PER_OWNER`] pending, the oldest of them is dropped.
+    fn insert(&self, req: AuthzRequest, subject: &str, now: u64) -> Option<(String, String)> {
         let id = shared::random::token();
         let csrf = shared::random::token();
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() >= MAX_PENDING {
-            m.retain(|_, (_, _, exp)| *exp > now);
-            if m.len() >= MAX_PENDING {
-                return None;
-            }
+        let owner = (subject.to_owned(), req.client.client_id.clone());
+        let mut p = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let own = p.by_owner.get(&owner).map_or(0, VecDeque::len);
+        if own >= MAX_PENDING_PER_OWNER || p.requests.len() >= MAX_PENDING {
+            p.drop_expired(now);
         }
-        m.insert(id.clone(), (req, csrf.clone(), now + CONSENT_TTL));
+        let oldest = p
+            .by_owner
+            .get_mut(&owner)
+            .filter(|ids| ids.len() >= MAX_PENDING_PER_OWNER)
+            .and_then(VecDeque::pop_front);
+        if let Some(oldest) = oldest {
+            p.requests.remove(&oldest);
+        }
+        if p.requests.len() >= MAX_PENDING {
+            return None;
+        }
+        p.requests
+            .insert(id.clone(), (req, csrf.clone(), now + CONSENT_TTL));
+        p.by_owner.entry(owner).or_default().push_back(id.clone());
         Some((id, csrf))
     }
 
     fn take(&self, id: &str, now: u64) -> Option<(AuthzRequest, String)> {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        m.remove(id)
-            .filter(|(_, _, exp)| *exp > now)
-            .map(|(r, c, _)| (r, c))
+        let mut p = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (req, csrf, exp) = p.requests.remove(id)?;
+        // The subject is not kept in the request: look in this client's queues.
+        for ((_, client), ids) in &mut p.by_owner {
+            if *client == req.client.client_id {
+                ids.retain(|i| i != id);
+            }
+        }
+        p.by_owner.retain(|_, ids| !ids.is_empty());
+        (exp > now).then_some((req, csrf))
     }
 }
 
@@ -52,7 +92,7 @@ impl PendingConsents {
 pub(super) fn ask(state: &AppState, req: AuthzRequest) -> Response {
     let now = state.clock.now_unix();
     let view = ConsentView::new(&req);
-    let Some((id, csrf)) = state.consents.insert(req, now) else {
+    let Some((id, csrf)) = state.consents.insert(req, &state.config.subject, now) else {
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
@@ -142,9 +182,13 @@ mod tests {
     use crate::store::ClientRecord;
 
     fn req() -> AuthzRequest {
+        req_of("c")
+    }
+
+    fn req_of(client_id: &str) -> AuthzRequest {
         AuthzRequest {
             client: ClientRecord {
-                client_id: "c".into(),
+                client_id: client_id.into(),
                 secret_digest: None,
                 auth_method: TokenEndpointAuthMethod::None,
                 redirect_uris: vec![],
@@ -167,17 +211,48 @@ mod tests {
     #[test]
     fn a_flood_of_pending_consents_is_refused_without_evicting_others() {
         let p = PendingConsents::default();
-        let (first, _) = p.insert(req(), 100).unwrap();
-        for _ in 1..MAX_PENDING {
-            assert!(p.insert(req(), 100).is_some());
+        let (first, _) = p.insert(req_of("first"), "u", 100).unwrap();
+        for i in 1..MAX_PENDING {
+            assert!(p.insert(req_of(&format!("c{i}")), "u", 100).is_some());
         }
-        assert!(p.insert(req(), 100).is_none(), "full: refused");
+        assert!(
+            p.insert(req_of("late"), "u", 100).is_none(),
+            "full: refused"
+        );
         assert!(
             p.take(&first, 101).is_some(),
             "the first user's request survived"
         );
         // Once requests expire, there is room again.
-        assert!(p.insert(req(), 100 + CONSENT_TTL + 1).is_some());
+        assert!(p.insert(req(), "u", 100 + CONSENT_TTL + 1).is_some());
+    }
+
+    #[test]
+    fn one_subject_and_client_cannot_fill_the_pending_table_for_others() {
+        let p = PendingConsents::default();
+        let (victim, _) = p.insert(req_of("cli"), "alice", 100).unwrap();
+        let (other_client, _) = p.insert(req_of("app"), "mallory", 100).unwrap();
+        let (first_flood, _) = p.insert(req_of("cli"), "mallory", 100).unwrap();
+        for _ in 0..MAX_PENDING {
+            assert!(
+                p.insert(req_of("cli"), "mallory", 100).is_some(),
+                "never refused"
+            );
+        }
+        let pending = p.0.lock().unwrap().requests.len();
+        assert_eq!(pending, 2 + MAX_PENDING_PER_OWNER, "the flood is capped");
+        assert!(
+            p.take(&first_flood, 101).is_none(),
+            "the flood displaced its own oldest"
+        );
+        assert!(
+            p.take(&victim, 101).is_some(),
+            "another subject's request survived"
+        );
+        assert!(
+            p.take(&other_client, 101).is_some(),
+            "another client's request survived"
+        );
     }
 
     #[test]
