@@ -53,6 +53,21 @@ fn rt_of(v: &serde_json::Value) -> String {
         .to_owned()
 }
 
+/// Presenting the rotated `reused` token is refused and revokes the grant: `newest`, the
+/// family's live token, stops working too.
+async fn assert_reuse_revokes_the_family(s: &Server, reused: &str, newest: &str) {
+    s.refresh(reused).await.assert_oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "refresh token was already used; the grant is revoked",
+    );
+    s.refresh(newest).await.assert_oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "refresh token is invalid, expired or revoked",
+    );
+}
+
 #[tokio::test]
 async fn replay_inside_the_grace_window_gets_the_issued_successor_never_a_second_chain_as41_as45() {
     let clock = TestClock::new(1_000_000);
@@ -74,16 +89,7 @@ async fn replay_inside_the_grace_window_gets_the_issued_successor_never_a_second
     // Strict `<`: exactly `grace` seconds after the rotation the window is closed and the
     // replay revokes the whole family.
     clock.advance(Duration::from_secs(1));
-    s.refresh(&rt1).await.assert_oauth_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_grant",
-        "refresh token was already used; the grant is revoked",
-    );
-    s.refresh(&rt3).await.assert_oauth_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_grant",
-        "refresh token is invalid, expired or revoked",
-    );
+    assert_reuse_revokes_the_family(&s, &rt1, &rt3).await;
 }
 
 #[tokio::test]
@@ -92,16 +98,7 @@ async fn grace_zero_refuses_a_same_second_replay_and_revokes_the_grant_as41() {
     let s = server(&clock, 0);
     let rt1 = rt_of(&s.tokens().await);
     let rt2 = rt_of(&s.refresh(&rt1).await.assert_no_store_json(StatusCode::OK));
-    s.refresh(&rt1).await.assert_oauth_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_grant",
-        "refresh token was already used; the grant is revoked",
-    );
-    s.refresh(&rt2).await.assert_oauth_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_grant",
-        "refresh token is invalid, expired or revoked",
-    );
+    assert_reuse_revokes_the_family(&s, &rt1, &rt2).await;
 }
 
 #[tokio::test]
@@ -112,14 +109,5 @@ async fn a_rotated_token_pruned_after_the_window_still_revokes_the_grant_on_reus
     let rt2 = rt_of(&s.refresh(&rt1).await.assert_no_store_json(StatusCode::OK));
     clock.advance(Duration::from_secs(5));
     s.state.store.purge_expired(1_000_005, 2);
-    s.refresh(&rt1).await.assert_oauth_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_grant",
-        "refresh token was already used; the grant is revoked",
-    );
-    s.refresh(&rt2).await.assert_oauth_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_grant",
-        "refresh token is invalid, expired or revoked",
-    );
+    assert_reuse_revokes_the_family(&s, &rt1, &rt2).await;
 }

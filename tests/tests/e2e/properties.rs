@@ -20,7 +20,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 use shared::challenge::{BearerChallenge, parse_www_authenticate};
-use shared::oauth::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+use shared::oauth::{AuthorizationServerMetadata, ErrorCode, ProtectedResourceMetadata};
 use tests::mcp::{MODERN, jsonrpc};
 use tests::mcp_fixture::{ALL, McpFixture, mcp_fixture};
 
@@ -372,15 +372,6 @@ fn token_endpoint_form_bodies_get_rfc6749_errors_never_5xx_as11() {
     let server = rt.block_on(tests::auth_server(|c| c.rate_limits.token_per_minute = 0));
     let url = format!("{}/token", server.issuer());
     let http = tests::http();
-    let codes = [
-        "invalid_request",
-        "invalid_client",
-        "invalid_grant",
-        "unauthorized_client",
-        "unsupported_grant_type",
-        "invalid_scope",
-        "invalid_target",
-    ];
     let mut r = runner(128);
     r.run(&form_body(), |body| {
         let (status, no_store, json) = rt.block_on(async {
@@ -405,11 +396,17 @@ fn token_endpoint_form_bodies_get_rfc6749_errors_never_5xx_as11() {
             body
         );
         prop_assert!(no_store, "no Cache-Control: no-store for {:?}", body);
+        // An RFC 6749 code this project knows (not an extension, not a missing member).
         let code = json
             .as_ref()
             .and_then(|j| j["error"].as_str())
             .unwrap_or("");
-        prop_assert!(codes.contains(&code), "error {:?} for {:?}", json, body);
+        prop_assert!(
+            !matches!(ErrorCode::parse(code), ErrorCode::Extension(_)),
+            "error {:?} for {:?}",
+            json,
+            body
+        );
         Ok(())
     })
     .unwrap();
