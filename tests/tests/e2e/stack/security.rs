@@ -11,6 +11,10 @@ async fn auth_server_logs_never_contain_tokens_codes_verifiers_or_secrets() {
     let _guard = logs.install();
     let mut cfg = auth_server::Config::default();
     cfg.faults.enabled = true;
+    // Issue 11's paths too: registration with an initial access token (item 1).
+    cfg.registration_policy.initial_access_token = Some(shared::secret::ClientSecret::new(
+        "initial-access-token-for-the-log-test".into(),
+    ));
     let s = auth_server::serve(loopback_listener().await, cfg)
         .await
         .unwrap();
@@ -32,6 +36,58 @@ async fn auth_server_logs_never_contain_tokens_codes_verifiers_or_secrets() {
         .json()
         .await;
     let rt2 = t2["refresh_token"].as_str().unwrap().to_owned();
+    // Item 3: a replay inside the grace window gets the already-issued successor.
+    let replay = token_request(&issuer)
+        .refresh(&rt)
+        .client_id(CLI)
+        .json()
+        .await;
+    assert_eq!(
+        replay["refresh_token"].as_str(),
+        Some(rt2.as_str()),
+        "{replay}"
+    );
+    let replay_at = replay["access_token"].as_str().unwrap().to_owned();
+    // Item 1: a confidential registration with the initial access token, and one with a
+    // wrong token.
+    let registered: serde_json::Value = http()
+        .post(format!("{issuer}/register"))
+        .bearer_auth("initial-access-token-for-the-log-test")
+        .json(&json!({
+            "redirect_uris": ["http://127.0.0.1:41000/callback"],
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "client_secret_basic",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issued_secret = registered["client_secret"]
+        .as_str()
+        .expect("a secret")
+        .to_owned();
+    let wrong = http()
+        .post(format!("{issuer}/register"))
+        .bearer_auth("wrong-initial-access-token-value")
+        .json(
+            &json!({"redirect_uris": ["http://127.0.0.1:41000/callback"],
+            "token_endpoint_auth_method": "client_secret_basic"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    // Item 15: an authenticated revocation by a confidential client.
+    let svc_at = token_request(&issuer)
+        .service_credentials()
+        .access_token()
+        .await;
+    revoke_request(&issuer, &svc_at)
+        .basic(SERVICE.0, SERVICE.1)
+        .send()
+        .await;
     // Failures log their reasons too: replayed code, reused refresh token, wrong secret.
     for req in [
         token_request(&issuer)
@@ -47,7 +103,15 @@ async fn auth_server_logs_never_contain_tokens_codes_verifiers_or_secrets() {
     introspect(&issuer, &at).await;
     revoke_request(&issuer, &rt2).client_id(CLI).send().await;
     let text = logs.text();
-    assert!(text.contains("token issued"), "the capture works: {text}");
+    // The capture saw every path this test drives.
+    for event in [
+        "token issued",
+        "client registered",
+        "access token revoked",
+        "within the grace",
+    ] {
+        assert!(text.contains(event), "no {event:?} in the capture: {text}");
+    }
     for (what, secret) in [
         ("access token", at.as_str()),
         ("refresh token", rt.as_str()),
@@ -56,6 +120,18 @@ async fn auth_server_logs_never_contain_tokens_codes_verifiers_or_secrets() {
         ("PKCE verifier", v.secret()),
         ("client secret", "dev-mcp-server-secret"),
         ("wrong client secret", "wrong-secret-value"),
+        ("access token of a grace-window replay", replay_at.as_str()),
+        (
+            "initial access token",
+            "initial-access-token-for-the-log-test",
+        ),
+        (
+            "wrong initial access token",
+            "wrong-initial-access-token-value",
+        ),
+        ("issued client secret", issued_secret.as_str()),
+        ("revoked service access token", svc_at.as_str()),
+        ("service client secret", SERVICE.1),
     ] {
         assert!(!text.contains(secret), "{what} leaked into the logs");
     }
