@@ -138,6 +138,23 @@ impl McpFixture {
 
     /// A stateless 2026-07-28 request with correct `_meta` and standard headers; `extra_meta`
     /// is merged into `_meta` (e.g. a progress token).
+    /// Opens an HTTP+SSE (2024-11-05) stream with `token` and waits for its `endpoint` event:
+    /// `(the open stream, what was read from it so far, the absolute /messages URL)`.
+    pub async fn open_http_sse(&self, token: &str) -> (reqwest::Response, String, String) {
+        let mut stream = McpRequest::get_stream(&self.http, &format!("{}/sse", self.base()))
+            .token(token)
+            .send()
+            .await;
+        let mut buf = String::new();
+        crate::mcp::read_stream_until(&mut stream, &mut buf, "\n\n").await;
+        let endpoint = crate::mcp::sse_events(&buf)
+            .first()
+            .map(|e| e.1.clone())
+            .expect("an endpoint event");
+        let messages = format!("{}{endpoint}", self.base());
+        (stream, buf, messages)
+    }
+
     pub fn modern(&self, token: &str, method: &str, params: Value) -> ModernRequest {
         self.modern_with_meta(token, method, params, json!({}))
     }

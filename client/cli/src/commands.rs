@@ -261,7 +261,13 @@ async fn operation(mcp: &McpClient, cmd: Command, json_out: bool) -> Result<(), 
                 serde_json::to_string_pretty(&r).unwrap_or_default()
             });
         }
-        _ => {}
+        other => {
+            // `run` only passes the three MCP subcommands here.
+            return Err(Failure::operation(
+                format!("internal error: {other:?} is not an MCP operation"),
+                "please report this",
+            ));
+        }
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! reads the stream (TR-50, TR-51).
 
 use serde_json::{Value, json};
-use tests::mcp::{LEGACY, McpRequest, jsonrpc, read_stream_until, sse_events};
+use tests::mcp::{LEGACY, McpRequest, jsonrpc, read_stream_until};
 use tests::mcp_fixture::{ALL, mcp_fixture};
 
 #[tokio::test]
@@ -55,13 +55,7 @@ async fn one_subject_cannot_take_every_session_rs21() {
 async fn http_sse_requests_beyond_the_in_flight_limit_get_429_tr50() {
     let s = mcp_fixture().await;
     let t = s.token(ALL);
-    let mut stream = McpRequest::get_stream(&s.http, &format!("{}/sse", s.base()))
-        .token(&t)
-        .send()
-        .await;
-    let mut buf = String::new();
-    read_stream_until(&mut stream, &mut buf, "\n\n").await;
-    let messages = format!("{}{}", s.base(), sse_events(&buf)[0].1);
+    let (mut stream, mut buf, messages) = s.open_http_sse(&t).await;
     let post = |body: Value| {
         let req = McpRequest::post(&s.http, &messages).token(&t);
         async move { req.json(&body).await }

@@ -3,7 +3,7 @@
 //! `ref/resource` completion lists file names, so it needs `mcp:resources:read`).
 
 use serde_json::{Value, json};
-use tests::mcp::{LEGACY, McpRequest, challenge, jsonrpc, read_stream_until, sse_events};
+use tests::mcp::{LEGACY, McpRequest, challenge, jsonrpc, read_stream_until};
 use tests::mcp_fixture::{ALL, mcp_fixture, mcp_fixture_with};
 
 fn file_completion() -> Value {
@@ -91,14 +91,8 @@ async fn method_without_scope_rule_is_refused_rs12() {
     let r = s.call(&t, &sid, "tools/list", json!({})).await;
     assert!(r["result"]["tools"].is_array(), "{r}");
     // HTTP+SSE: the refusal arrives on the stream, like every answer there.
-    let mut stream = McpRequest::get_stream(&s.http, &format!("{}/sse", s.base()))
-        .token(&t)
-        .send()
-        .await;
-    let mut buf = String::new();
-    read_stream_until(&mut stream, &mut buf, "\n\n").await;
-    let endpoint = sse_events(&buf)[0].1.clone();
-    let r = McpRequest::post(&s.http, &format!("{}{endpoint}", s.base()))
+    let (mut stream, mut buf, messages) = s.open_http_sse(&t).await;
+    let r = McpRequest::post(&s.http, &messages)
         .token(&t)
         .json(&jsonrpc::request(9, "ping", json!({})))
         .await;
