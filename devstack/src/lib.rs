@@ -49,6 +49,7 @@ pub struct DevStackBuilder {
     auth: Vec<AuthTweak>,
     mcp: Vec<McpTweak>,
     resources_dir: Option<PathBuf>,
+    unprotected: bool,
 }
 
 impl std::fmt::Debug for DevStackBuilder {
@@ -57,6 +58,7 @@ impl std::fmt::Debug for DevStackBuilder {
             .field("auth_tweaks", &self.auth.len())
             .field("mcp_tweaks", &self.mcp.len())
             .field("resources_dir", &self.resources_dir)
+            .field("unprotected", &self.unprotected)
             .finish()
     }
 }
@@ -85,19 +87,29 @@ impl DevStackBuilder {
         self
     }
 
+    /// **Test fixture:** the MCP server runs without its auth layer
+    /// ([`mcp_server::serve_unprotected`]), as a server that needs no authorization does.
+    /// The authorization server still runs (tests that switch servers use it).
+    pub fn unprotected_mcp(mut self) -> Self {
+        self.unprotected = true;
+        self
+    }
+
     /// Binds both listeners on `127.0.0.1:0` and starts the servers.
     pub async fn start(self) -> Result<DevStack, StartError> {
         let Self {
             auth,
             mcp,
             resources_dir,
+            unprotected,
         } = self;
-        DevStack::start_with(
+        DevStack::start_inner(
             |c| auth.into_iter().for_each(|f| f(c)),
             |c| {
                 c.resources_dir = resources_dir;
                 mcp.into_iter().for_each(|f| f(c));
             },
+            unprotected,
         )
         .await
     }
@@ -125,6 +137,7 @@ impl DevStack {
             auth: Vec::new(),
             mcp: Vec::new(),
             resources_dir: None,
+            unprotected: false,
         }
     }
 
@@ -139,6 +152,14 @@ impl DevStack {
     pub async fn start_with(
         tweak_auth: impl FnOnce(&mut auth_server::Config),
         tweak_mcp: impl FnOnce(&mut mcp_server::Config),
+    ) -> Result<Self, StartError> {
+        Self::start_inner(tweak_auth, tweak_mcp, false).await
+    }
+
+    async fn start_inner(
+        tweak_auth: impl FnOnce(&mut auth_server::Config),
+        tweak_mcp: impl FnOnce(&mut mcp_server::Config),
+        unprotected: bool,
     ) -> Result<Self, StartError> {
         let mcp_listener = loopback().await?;
         let resource = format!(
@@ -155,9 +176,12 @@ impl DevStack {
             .map_err(StartError::AuthServer)?;
         let mut mcp_config = mcp_server::Config::new(auth.issuer(), &resource);
         tweak_mcp(&mut mcp_config);
-        let mcp = mcp_server::serve(mcp_listener, mcp_config)
-            .await
-            .map_err(StartError::McpServer)?;
+        let mcp = if unprotected {
+            mcp_server::serve_unprotected(mcp_listener, mcp_config).await
+        } else {
+            mcp_server::serve(mcp_listener, mcp_config).await
+        };
+        let mcp = mcp.map_err(StartError::McpServer)?;
         Ok(Self { auth, mcp })
     }
 

@@ -30,4 +30,4 @@ mod transport;
 
 pub use config::Config;
 pub use error::Error;
-pub use server::{RunningServer, serve};
+pub use server::{RunningServer, serve, serve_unprotected};

@@ -68,6 +68,33 @@ impl Drop for RunningServer {
 /// Starts serving on `listener` in a tokio task and returns once it accepts connections.
 /// An empty or absent `resource_url` becomes `http://<bound addr>/mcp`.
 pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServer, Error> {
+    start(listener, config, Protection::Jwt).await
+}
+
+/// **A test fixture, never a deployment:** serves the same MCP endpoints with no auth layer
+/// and no protected-resource metadata, every request running as the subject `anonymous`
+/// with every scope the scope rules name. It exists so clients can be tested against an MCP
+/// server that needs no authorization (CL-01..CL-05); the binary has no switch that reaches
+/// it, and the configuration's issuer is still validated but never contacted.
+pub async fn serve_unprotected(
+    listener: TcpListener,
+    config: Config,
+) -> Result<RunningServer, Error> {
+    start(listener, config, Protection::None).await
+}
+
+/// Whether [`transport::service`] puts the JWT layer in front of the MCP routes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protection {
+    Jwt,
+    None,
+}
+
+async fn start(
+    listener: TcpListener,
+    config: Config,
+    protection: Protection,
+) -> Result<RunningServer, Error> {
     config.validate()?;
     let addr = listener.local_addr()?;
     let tls = match (&config.tls_cert, &config.tls_key) {
@@ -166,6 +193,13 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<RunningServe
         max_body: config.limits.max_body_bytes,
         streaming: streaming.clone(),
     });
+    let layer = match protection {
+        Protection::Jwt => Some(layer),
+        Protection::None => {
+            tracing::warn!("serving WITHOUT authorization (test fixture)");
+            None
+        }
+    };
     let svc = transport::service(app, layer, &config, &resource_url, &mcp_path);
     let mut rx = stop_rx;
     let task = match tls {

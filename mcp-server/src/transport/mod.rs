@@ -77,7 +77,7 @@ pub(crate) type HttpService = guard::Guard<Router>;
 /// Builds the service. `mcp_path` is the resource URL's path (`/mcp` by default).
 pub(crate) fn service(
     app: Arc<App>,
-    auth_layer: JwtAuthLayer,
+    auth_layer: Option<JwtAuthLayer>,
     config: &Config,
     resource_url: &str,
     mcp_path: &str,
@@ -99,7 +99,7 @@ pub(crate) fn service(
             }
         }
     };
-    let protected = Router::new()
+    let routes = Router::new()
         .route(
             mcp_path,
             post(streamable::post)
@@ -108,16 +108,39 @@ pub(crate) fn service(
         )
         .route("/sse", get(sse_legacy::get))
         .route("/messages", post(sse_legacy::post))
-        .with_state(app)
-        // One ServiceBuilder, so the route is boxed once for the three layers.
-        .layer(
+        .with_state(app.clone());
+    let limits = (
+        DefaultBodyLimit::max(config.limits.max_body_bytes),
+        timeout::LazyTimeoutLayer(Duration::from_secs(config.limits.request_timeout_secs)),
+    );
+    let Some(auth_layer) = auth_layer else {
+        // The unprotected test fixture: no PRM (nothing to discover), an anonymous context.
+        let anonymous = Arc::new(crate::auth::AuthContext {
+            subject: "anonymous".to_owned(),
+            client_id: String::new(),
+            scopes: app.auth.scope_rules().all(),
+            expires_at: u64::MAX,
+        });
+        let routes = routes.layer(
             ServiceBuilder::new()
-                .layer(auth_layer)
-                .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
-                .layer(timeout::LazyTimeoutLayer(Duration::from_secs(
-                    config.limits.request_timeout_secs,
-                ))),
+                .map_request(move |mut req: axum::extract::Request| {
+                    req.extensions_mut().insert(anonymous.clone());
+                    req
+                })
+                .layer(limits.0)
+                .layer(limits.1),
         );
+        return ServiceBuilder::new()
+            .layer(guard::GuardLayer::new(policy))
+            .service(routes);
+    };
+    // One ServiceBuilder, so the route is boxed once for the three layers.
+    let protected = routes.layer(
+        ServiceBuilder::new()
+            .layer(auth_layer)
+            .layer(limits.0)
+            .layer(limits.1),
+    );
     let mcp_rel = mcp_path.trim_start_matches('/');
     let mut public = Router::new().route(
         "/.well-known/oauth-protected-resource",

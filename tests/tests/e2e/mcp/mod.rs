@@ -12,3 +12,4 @@ mod scope_rules;
 mod session;
 mod stateless;
 mod transport;
+mod unprotected;
