@@ -15,14 +15,22 @@ pub struct Config {
     /// Address the binary binds (`--bind` overrides). Ignored by [`crate::serve`], which takes
     /// a listener.
     pub bind: String,
-    /// The authorization server's issuer identifier (RFC 8414 §2), exact string, no trailing
-    /// slash. Tokens must carry it in `iss`; PRM lists it in `authorization_servers`.
+    /// The authorization server's issuer identifier (RFC 8414 §2), exactly as the provider
+    /// writes it, trailing slash included (Auth0: `https://TENANT.auth0.com/`): compared byte
+    /// for byte with the tokens' `iss` and the metadata's `issuer`. PRM lists it in
+    /// `authorization_servers`. Its metadata comes from RFC 8414, else OpenID discovery.
     pub auth_server_issuer: String,
     /// The canonical MCP endpoint URL (RFC 9728 `resource`, RFC 8707, the `aud` tokens must
     /// contain). `None` or empty: `http://<bound address>/mcp`.
     pub resource_url: Option<String>,
-    /// JWKS URL. `None`: discovered from the AS metadata's `jwks_uri` (RFC 8414).
+    /// JWKS URL. `None`: discovered from the AS metadata's `jwks_uri` (RFC 8414, falling back
+    /// to OpenID discovery). Set, no metadata is fetched for the keys.
     pub jwks_url: Option<String>,
+    /// Accepted `aud` values (a token must name one). Empty: the resource URL. E.g. Entra ID:
+    /// `["api://APP-ID", "APP-GUID"]`.
+    pub audiences: Vec<String>,
+    /// Which access-token shape is accepted: strict RFC 9068 by default.
+    pub token_profile: TokenProfileSettings,
     /// Accepted JWS algorithms (RFC 8725 §3.1). Never taken from the token.
     pub algorithms: Vec<String>,
     /// Clock skew tolerated on `exp`/`nbf`, seconds.
@@ -63,6 +71,51 @@ pub struct Config {
     pub auth_server_ca: Option<PathBuf>,
 }
 
+/// The accepted access-token profile (`[token_profile]`): a named base profile plus single
+/// relaxations. Signature, alg allow-list, `iss`, `aud`, `exp`, `nbf` are checked in every
+/// profile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenProfileSettings {
+    /// `rfc9068` (default: `typ` `at+jwt`, `jti`, `client_id`, `scope` string) or
+    /// `generic_jwt` (every relaxation below on).
+    pub profile: String,
+    /// Accept `typ` `JWT` or no `typ` (overrides the profile).
+    pub accept_typ_jwt: Option<bool>,
+    /// Use `azp` as the client id when there is no `client_id` (overrides the profile).
+    pub client_id_from_azp: Option<bool>,
+    /// Accept tokens without `jti` (overrides the profile).
+    pub jti_optional: Option<bool>,
+    /// Read scopes from `scp` (array or string) when there is no `scope` (overrides the
+    /// profile).
+    pub scopes_from_scp: Option<bool>,
+}
+
+impl Default for TokenProfileSettings {
+    fn default() -> Self {
+        Self {
+            profile: "rfc9068".to_owned(),
+            accept_typ_jwt: None,
+            client_id_from_azp: None,
+            jti_optional: None,
+            scopes_from_scp: None,
+        }
+    }
+}
+
+impl TokenProfileSettings {
+    /// The resolved profile; `None` for an unknown profile name.
+    pub fn resolve(&self) -> Option<oauth_resource::TokenProfile> {
+        let base = oauth_resource::TokenProfile::named(&self.profile)?;
+        Some(oauth_resource::TokenProfile {
+            accept_typ_jwt: self.accept_typ_jwt.unwrap_or(base.accept_typ_jwt),
+            client_id_from_azp: self.client_id_from_azp.unwrap_or(base.client_id_from_azp),
+            jti_optional: self.jti_optional.unwrap_or(base.jti_optional),
+            scopes_from_scp: self.scopes_from_scp.unwrap_or(base.scopes_from_scp),
+        })
+    }
+}
+
 /// JWKS cache settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -96,6 +149,20 @@ impl Default for JwksSettings {
             retry_after_failure_secs: 10,
             fetch_timeout_ms: 5_000,
             metadata_ttl_secs: 3_600,
+        }
+    }
+}
+
+impl From<&JwksSettings> for oauth_resource::JwksSettings {
+    fn from(c: &JwksSettings) -> Self {
+        use std::time::Duration;
+        Self {
+            min_ttl: Duration::from_secs(c.min_ttl_secs),
+            max_ttl: Duration::from_secs(c.max_ttl_secs),
+            default_ttl: Duration::from_secs(c.default_ttl_secs),
+            unknown_kid_refetch_interval: Duration::from_secs(c.unknown_kid_refetch_interval_secs),
+            retry_after_failure: Duration::from_secs(c.retry_after_failure_secs),
+            metadata_ttl: Duration::from_secs(c.metadata_ttl_secs),
         }
     }
 }
@@ -224,6 +291,8 @@ impl Default for Config {
             auth_server_issuer: "http://127.0.0.1:3002".to_owned(),
             resource_url: None,
             jwks_url: None,
+            audiences: Vec::new(),
+            token_profile: TokenProfileSettings::default(),
             algorithms: vec!["ES256".into(), "RS256".into(), "EdDSA".into()],
             leeway_secs: 30,
             jwks: JwksSettings::default(),
@@ -253,6 +322,8 @@ impl fmt::Debug for Config {
             .field("auth_server_issuer", &self.auth_server_issuer)
             .field("resource_url", &self.resource_url)
             .field("jwks_url", &self.jwks_url)
+            .field("audiences", &self.audiences)
+            .field("token_profile", &self.token_profile)
             .field("algorithms", &self.algorithms)
             .field("leeway_secs", &self.leeway_secs)
             .field("jwks", &self.jwks)
@@ -275,9 +346,15 @@ pub enum ConfigError {
     /// `tls_cert` and `tls_key` must be set together.
     #[error("tls_cert and tls_key go together")]
     Tls,
-    /// The issuer is not an absolute http(s) URL without a trailing slash.
-    #[error("auth_server_issuer {0:?} must be an absolute http(s) URL without a trailing slash")]
+    /// The issuer is not an absolute http(s) URL.
+    #[error("auth_server_issuer {0:?} must be an absolute http(s) URL")]
     Issuer(String),
+    /// `token_profile.profile` names no profile.
+    #[error("token_profile.profile {0:?} is unknown (rfc9068 or generic_jwt)")]
+    TokenProfile(String),
+    /// An accepted audience is empty.
+    #[error("audiences must not contain an empty value")]
+    Audience,
     /// The resource URL is not canonical.
     #[error(
         "resource_url {0:?} must be an absolute http(s) URL without fragment or trailing slash"
@@ -329,8 +406,16 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Tls);
         }
-        if !is_http_url(&self.auth_server_issuer) || self.auth_server_issuer.ends_with('/') {
+        if !is_http_url(&self.auth_server_issuer) {
             return Err(ConfigError::Issuer(self.auth_server_issuer.clone()));
+        }
+        if self.token_profile.resolve().is_none() {
+            return Err(ConfigError::TokenProfile(
+                self.token_profile.profile.clone(),
+            ));
+        }
+        if self.audiences.iter().any(|a| a.trim().is_empty()) {
+            return Err(ConfigError::Audience);
         }
         if let Some(r) = self.resource_url.as_deref().filter(|r| !r.is_empty()) {
             let canonical = shared::urls::canonical_resource(r).ok();
@@ -424,8 +509,11 @@ mod tests {
         let ok = Config::new("http://127.0.0.1:3002", "http://127.0.0.1:3003/mcp");
         ok.validate().unwrap();
         let mut c = ok.clone();
-        c.auth_server_issuer = "http://127.0.0.1:3002/".into();
+        c.auth_server_issuer = "127.0.0.1:3002".into();
         assert!(matches!(c.validate(), Err(ConfigError::Issuer(_))));
+        let mut c = ok.clone();
+        c.token_profile.profile = "lenient".into();
+        assert!(matches!(c.validate(), Err(ConfigError::TokenProfile(_))));
         let mut c = ok.clone();
         c.resource_url = Some("http://127.0.0.1:3003/mcp/".into());
         assert!(matches!(c.validate(), Err(ConfigError::Resource(_))));
@@ -438,6 +526,58 @@ mod tests {
         let mut c = ok;
         c.limits.max_body_bytes = 1;
         assert!(matches!(c.validate(), Err(ConfigError::Limit(_))));
+    }
+
+    #[test]
+    fn trailing_slash_issuer_is_accepted_as_written_rs12() {
+        // Auth0's issuer form: kept byte for byte (issue 13 part A).
+        let c = Config::new("https://tenant.auth0.example/", "http://127.0.0.1:3003/mcp");
+        c.validate().unwrap();
+        assert_eq!(c.auth_server_issuer, "https://tenant.auth0.example/");
+    }
+
+    #[test]
+    fn token_profile_is_rfc9068_by_default_and_relaxations_are_named() {
+        let d = TokenProfileSettings::default().resolve().unwrap();
+        assert_eq!(d, oauth_resource::TokenProfile::rfc9068());
+        let s: TokenProfileSettings =
+            serde_json::from_str(r#"{"profile": "rfc9068", "client_id_from_azp": true}"#).unwrap();
+        let p = s.resolve().unwrap();
+        assert!(p.client_id_from_azp && !p.accept_typ_jwt && !p.jti_optional && !p.scopes_from_scp);
+        let s: TokenProfileSettings =
+            serde_json::from_str(r#"{"profile": "generic_jwt", "jti_optional": false}"#).unwrap();
+        let p = s.resolve().unwrap();
+        assert!(p.accept_typ_jwt && p.client_id_from_azp && !p.jti_optional && p.scopes_from_scp);
+    }
+
+    #[test]
+    fn rs18_default_rules_honour_hierarchy() {
+        use shared::scope::ScopeSet;
+        let rules = oauth_resource::ScopeRules::from_map(&default_scope_rules());
+        assert_eq!(
+            rules.required("tools/call").unwrap().to_string(),
+            "mcp:tools:call"
+        );
+        assert_eq!(
+            rules.required("resources/read").unwrap().to_string(),
+            "mcp:resources:read"
+        );
+        assert_eq!(
+            rules
+                .required("resources/templates/list")
+                .unwrap()
+                .to_string(),
+            "mcp:resources:read"
+        );
+        assert_eq!(
+            rules.required("prompts/get").unwrap().to_string(),
+            "mcp:prompts:read"
+        );
+        for open in ["initialize", "ping", "server/discover", "logging/setLevel"] {
+            assert!(rules.required(open).unwrap().is_empty(), "{open}");
+        }
+        assert!(rules.required("no/such").is_none());
+        assert!(ScopeSet::parse("mcp").satisfies_all(rules.required("tools/call").unwrap()));
     }
 
     #[test]

@@ -128,6 +128,8 @@ async fn start(
     let mut b = JwtAuthLayer::builder()
         .issuer(&config.auth_server_issuer)
         .resource(&resource_url)
+        .audiences(config.audiences.iter().cloned())
+        .profile(config.token_profile.resolve().unwrap_or_default())
         .algorithms(config.algorithms.iter().filter_map(|a| parse_algorithm(a)))
         .jwks_settings((&config.jwks).into())
         .leeway(Duration::from_secs(config.leeway_secs))
