@@ -71,6 +71,8 @@ pub struct OAuthConfig {
     pub(crate) root_certificates: Vec<reqwest::Certificate>,
     pub(crate) issuer: Option<String>,
     pub(crate) on_login_event: LoginObserver,
+    /// Leave out the RFC 8707 `resource` parameter (Entra ID v2); see the builder.
+    pub(crate) omit_resource_parameter: bool,
 }
 
 impl std::fmt::Debug for OAuthConfig {
@@ -238,6 +240,7 @@ pub struct OAuthConfigBuilder {
     root_certificates: Vec<reqwest::Certificate>,
     issuer: Option<String>,
     on_login_event: Option<LoginObserver>,
+    omit_resource_parameter: bool,
 }
 
 impl OAuthConfigBuilder {
@@ -263,6 +266,7 @@ impl OAuthConfigBuilder {
             root_certificates: Vec::new(),
             issuer: None,
             on_login_event: None,
+            omit_resource_parameter: false,
         }
     }
     /// A pre-registered client id (CL-11); skips CIMD and dynamic registration.
@@ -372,6 +376,15 @@ impl OAuthConfigBuilder {
         Ok(self)
     }
 
+    /// Leaves the RFC 8707 `resource` parameter out of the authorization and token requests,
+    /// for providers that refuse it (Entra ID v2: `AADSTS9010010`). Ask for the provider's
+    /// audience scope instead, e.g. `.scopes("api://APP-ID/.default")`; the MCP server must
+    /// then accept that audience (its `audiences` setting). Default: `resource` is sent.
+    pub fn omit_resource_parameter(mut self) -> Self {
+        self.omit_resource_parameter = true;
+        self
+    }
+
     /// The authorization server (issuer) the configured client id belongs to. When set,
     /// that issuer is chosen from the PRM's `authorization_servers`, and a server that does
     /// not list it is refused instead of sending it these credentials (CL-16).
@@ -478,6 +491,7 @@ impl OAuthConfigBuilder {
             on_login_event: self
                 .on_login_event
                 .unwrap_or_else(|| LoginObserver::new(crate::oauth::login::log_login_event)),
+            omit_resource_parameter: self.omit_resource_parameter,
         })
     }
 }

@@ -121,7 +121,12 @@ impl OAuthSession {
         .await?;
         let client_id = creds.client_id.clone();
         let resource = prm.resource.clone();
-        let endpoint = TokenEndpoint::new(token_url, creds, Some(resource.clone()), oauth_http);
+        let endpoint = TokenEndpoint::new(
+            token_url,
+            creds,
+            (!config.omit_resource_parameter).then(|| resource.clone()),
+            oauth_http,
+        );
         let key = StoreKey::new(issuer, resource.clone(), client_id.clone());
         let authorizer = SessionAuthorizer {
             mode: config.login_mode,
@@ -129,7 +134,12 @@ impl OAuthSession {
             metadata: metadata.clone(),
             client_id: client_id.clone(),
             redirect_template: config.redirect_uri.clone(),
-            resource,
+            // Empty: AuthorizationRequest leaves `resource` out (omit_resource_parameter).
+            resource: if config.omit_resource_parameter {
+                String::new()
+            } else {
+                resource
+            },
             insecure,
             login_timeout: config.login_timeout,
             endpoint: endpoint.clone(),
