@@ -25,7 +25,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
 
 const opts = JSON.parse(process.argv[2] || '{}');
-const MCP_SCOPES = ['mcp:tools:read', 'mcp:tools:call', 'mcp:resources:read', 'mcp:prompts:read'];
+const MCP_SCOPES = ['mcp', 'mcp:tools:read', 'mcp:tools:call', 'mcp:resources:read', 'mcp:prompts:read'];
 
 function jwk(type, options, alg, kid) {
   const { privateKey } = generateKeyPairSync(type, options);
