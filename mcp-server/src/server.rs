@@ -164,6 +164,9 @@ async fn start(
     }
     let layer = b.build()?;
     let auth = layer.authenticator().clone();
+    if auth.profile() != crate::auth::TokenProfile::rfc9068() {
+        tracing::warn!(profile = ?auth.profile(), "relaxed access-token profile (not RFC 9068)");
+    }
 
     let files = match &config.resources_dir {
         Some(d) => Some(FileStore::new(d)?),

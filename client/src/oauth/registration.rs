@@ -139,3 +139,106 @@ async fn post(
     tracing::info!(client.id = %reg.client_id, "client registered");
     Ok(Ok(reg))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use axum::Json;
+    use axum::http::StatusCode;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// A registration endpoint that refuses any body with a `scope`
+    /// (`invalid_client_metadata`), or everything when `refuse_all`; bodies are recorded.
+    async fn endpoint(refuse_all: bool) -> (AuthorizationServerMetadata, Arc<Mutex<Vec<Value>>>) {
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let b = bodies.clone();
+        let app = axum::Router::new().route(
+            "/register",
+            axum::routing::post(move |Json(body): Json<Value>| {
+                let b = b.clone();
+                async move {
+                    let refuse = refuse_all || body.get("scope").is_some();
+                    b.lock().unwrap().push(body);
+                    if refuse {
+                        (
+                            StatusCode::BAD_REQUEST,
+                            Json(json!({"error": "invalid_client_metadata",
+                                "error_description": "scope must only contain supported values"})),
+                        )
+                    } else {
+                        (StatusCode::CREATED, Json(json!({"client_id": "c-1"})))
+                    }
+                }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await });
+        let meta = AuthorizationServerMetadata {
+            issuer: base.clone(),
+            registration_endpoint: Some(format!("{base}/register")),
+            scopes_supported: vec!["openid".into(), "offline_access".into()],
+            ..Default::default()
+        };
+        (meta, bodies)
+    }
+
+    fn http() -> ClientWithMiddleware {
+        super::super::oauth_http_client(Duration::from_secs(5), Duration::from_secs(5), 0)
+    }
+
+    #[tokio::test]
+    async fn registration_refused_for_scope_is_retried_once_without_scope_cl13() {
+        let (meta, bodies) = endpoint(false).await;
+        let scope = ScopeSet::parse("mcp:tools:call");
+        let reg = register_client(
+            &http(),
+            &meta,
+            &["http://127.0.0.1/cb".into()],
+            "t",
+            Some(&scope),
+        )
+        .await
+        .unwrap();
+        assert_eq!(reg.client_id, "c-1");
+        let bodies = bodies.lock().unwrap();
+        assert_eq!(bodies.len(), 2);
+        // offline_access is registered too: the AS lists it.
+        assert_eq!(bodies[0]["scope"], "mcp:tools:call offline_access");
+        assert!(bodies[1].get("scope").is_none());
+    }
+
+    #[tokio::test]
+    async fn registration_refused_with_and_without_scope_stops_after_two_tries_with_a_hint_cl13() {
+        let (meta, bodies) = endpoint(true).await;
+        let scope = ScopeSet::parse("mcp:tools:call");
+        let e = register_client(
+            &http(),
+            &meta,
+            &["http://127.0.0.1/cb".into()],
+            "t",
+            Some(&scope),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(bodies.lock().unwrap().len(), 2);
+        let ClientError::Registration { status, reason } = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(status, Some(http::StatusCode::BAD_REQUEST));
+        assert!(
+            reason.contains("refused with and without a scope"),
+            "{reason}"
+        );
+        // Without a scope to drop there is nothing to retry.
+        let (meta, bodies) = endpoint(true).await;
+        register_client(&http(), &meta, &["http://127.0.0.1/cb".into()], "t", None)
+            .await
+            .unwrap_err();
+        assert_eq!(bodies.lock().unwrap().len(), 1);
+    }
+}
