@@ -57,8 +57,33 @@
 //!     r.headers()["www-authenticate"],
 //!     r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/orders""#
 //! );
-//! // Serve `svc` with hyper (`hyper_util::service::TowerToHyperService`) or put the layer on
-//! // an axum `Router` with `.layer(auth)`.
+//! // Serve `svc` with hyper (`hyper_util::service::TowerToHyperService`).
+//! # Ok(()) }
+//! ```
+//!
+//! The same layer on an axum router (with the `axum` feature, the `Authenticated` extractor
+//! replaces the `Extension`):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use axum::{Extension, Router, routing::get};
+//! use oauth_resource::{AuthContext, JwtAuthLayer, TokenProfile};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = JwtAuthLayer::builder()
+//!     .issuer("https://login.microsoftonline.com/TENANT-ID/v2.0")
+//!     .resource("https://api.example.com/orders")
+//!     .audiences(["00000000-0000-0000-0000-000000000000"])
+//!     .profile(TokenProfile::generic_jwt())
+//!     .build()?;
+//! let app: Router = Router::new()
+//!     .route("/orders", get(|Extension(ctx): Extension<Arc<AuthContext>>| async move {
+//!         format!("orders of {} (client {}, scopes {})", ctx.subject, ctx.client_id, ctx.scopes)
+//!     }))
+//!     .layer(auth);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
