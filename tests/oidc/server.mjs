@@ -4,6 +4,9 @@
 //
 // Options (all optional):
 //   issuerSlash: true        issuer "http://127.0.0.1:PORT/" (Auth0's trailing-slash form)
+//   issuerPath: "/realms/acme"  issuer with a path (Keycloak realm / Entra tenant form): the
+//                            provider is mounted there, its metadata path-appended
+//                            (/realms/acme/.well-known/openid-configuration)
 //   openidOnly: true         no RFC 8414 document: /.well-known/oauth-authorization-server 404s
 //                            (Entra ID, older Keycloak)
 //   profile: "generic"       plain JWT access tokens: typ JWT, azp instead of client_id, no
@@ -36,7 +39,7 @@ let handler = null;
 const server = createServer((req, res) => handler(req, res));
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}${opts.issuerSlash ? '/' : ''}`;
+  const issuer = `http://127.0.0.1:${port}${opts.issuerPath || ''}${opts.issuerSlash ? '/' : ''}`;
   const provider = new Provider(issuer, {
     jwks: {
       keys: [
@@ -115,6 +118,16 @@ server.listen(0, '127.0.0.1', () => {
   const app = provider.callback();
   handler = async (req, res) => {
     try {
+      if (opts.issuerPath && !req.url.startsWith('/interaction/')) {
+        // Mounted under the issuer's path: everything else is not found.
+        if (!req.url.startsWith(`${opts.issuerPath}/`)) {
+          res.writeHead(404, { 'content-type': 'application/json' });
+          res.end('{"error":"not_found"}');
+          return;
+        }
+        req.originalUrl = req.url;
+        req.url = req.url.slice(opts.issuerPath.length);
+      }
       if (opts.openidOnly && req.url.startsWith('/.well-known/oauth-authorization-server')) {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end('{"error":"not_found"}');

@@ -1,7 +1,7 @@
 //! node-oidc-provider (npm `oidc-provider` 9.13.3, OpenID Certified) as a third-party
 //! authorization server (issue 13 part C): `tests/oidc/server.mjs`, started on a
 //! `127.0.0.1:0` port it prints, configured per test with JSON options (see the script's
-//! header: `issuerSlash`, `openidOnly`, `profile: "generic"`, `restrictRegistrationScopes`).
+//! header: `issuerSlash`, `issuerPath`, `openidOnly`, `profile: "generic"`, `restrictRegistrationScopes`).
 //! Installed by `scripts/install-test-deps.sh` (`npm ci` in `tests/oidc`).
 //!
 //! Absent node or `tests/oidc/node_modules/oidc-provider`: [`OidcProvider::start`] returns
@@ -115,7 +115,7 @@ impl OidcProvider {
         resource: &str,
     ) -> serde_json::Value {
         let res = crate::http()
-            .post(format!("{}/token", self.origin()))
+            .post(format!("{}/token", self.issuer.trim_end_matches('/')))
             .basic_auth(client.0, Some(client.1))
             .form(&[
                 ("grant_type", "client_credentials"),

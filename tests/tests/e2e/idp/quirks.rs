@@ -62,6 +62,37 @@ async fn openid_discovery_only_provider_works_rs14_cl20() {
     assert_eq!(whoami(&session).await["sub"], "alice");
 }
 
+/// Keycloak realm / Entra tenant form: an issuer with a path whose only metadata is OpenID
+/// discovery appended to that path; the MCP server and the client both reach it after the
+/// path-inserted forms 404.
+#[tokio::test]
+async fn issuer_with_a_path_and_path_appended_openid_discovery_works_rs14_cl20() {
+    let Some(p) =
+        OidcProvider::start(json!({"issuerPath": "/realms/acme", "openidOnly": true})).await
+    else {
+        return;
+    };
+    assert!(p.issuer().ends_with("/realms/acme"));
+    for (path, status) in [
+        ("/.well-known/oauth-authorization-server/realms/acme", 404),
+        ("/.well-known/openid-configuration/realms/acme", 404),
+        ("/realms/acme/.well-known/openid-configuration", 200),
+    ] {
+        let r = http()
+            .get(format!("{}{path}", p.origin()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "premise: {path}");
+    }
+    let mcp = p.mcp_server(|_| {}).await;
+    let session = oidc::session(mcp.resource_url(), |b| b)
+        .await
+        .expect("login at a realm issuer");
+    assert_eq!(session.issuer(), p.issuer());
+    assert_eq!(whoami(&session).await["sub"], "alice");
+}
+
 /// Generic JWT access tokens (`typ` JWT, `azp`, no `jti`, no `client_id`, scopes in an `scp`
 /// array): refused by the default rfc9068 profile with the reason, accepted with
 /// `token_profile.profile = "generic_jwt"` (client id from `azp`, scopes from `scp`).
