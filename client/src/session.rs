@@ -59,7 +59,18 @@ impl OAuthSession {
     pub async fn prepare(config: OAuthConfig) -> Result<Self, ClientError> {
         let (oauth_http, _) = oauth_clients(&config);
         let challenge = discovery::probe(&oauth_http, &config.server_url).await?;
-        Self::from_challenge(config, challenge.as_ref(), None).await
+        let url = config.server_url.clone();
+        match Self::from_challenge(config, challenge.as_ref(), None).await {
+            Err(ClientError::Discovery { reason, source }) if challenge.is_none() => {
+                Err(ClientError::Discovery {
+                    reason: format!(
+                        "{url} did not ask for authorization (an unauthenticated request got no 401) and publishes no usable protected resource metadata: there is nothing to log in to ({reason})"
+                    ),
+                    source,
+                })
+            }
+            other => other,
+        }
     }
 
     /// Discovery and registration after the server answered with `challenge` (a 401 or
@@ -304,10 +315,15 @@ async fn obtain_client(
             auth_method: method,
         });
     }
-    if metadata.registration_endpoint.is_none() && config.client_id.is_some() {
+    // Here the configured client (if any) belongs to another issuer. A machine client
+    // (client credentials) cannot be replaced by a dynamically registered public one.
+    if config.client_id.is_some()
+        && (metadata.registration_endpoint.is_none()
+            || config.login_mode == crate::LoginMode::ClientCredentials)
+    {
         return Err(ClientError::discovery(format!(
-            "the server's authorization server is `{}`, but the configured client belongs to another issuer, and `{}` offers no registration; not sending these credentials elsewhere (CL-16)",
-            metadata.issuer, metadata.issuer
+            "the server's authorization server is `{}`, but the configured client belongs to another issuer, and no other client can be used there; not sending these credentials elsewhere (CL-16)",
+            metadata.issuer
         )));
     }
     let redirect = config.redirect_uri.to_string();

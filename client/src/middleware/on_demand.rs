@@ -337,3 +337,39 @@ impl Middleware for AuthOnDemand {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, challenge: Option<&str>) -> Response {
+        let mut b = http::Response::builder().status(status);
+        if let Some(c) = challenge {
+            b = b.header(http::header::WWW_AUTHENTICATE, c);
+        }
+        Response::from(b.body(Vec::<u8>::new()).unwrap())
+    }
+
+    /// CL-01: what starts OAuth: a 401 with a Bearer challenge (any case, among other
+    /// schemes), or a 403 `insufficient_scope`; nothing else.
+    #[test]
+    fn only_bearer_401s_and_insufficient_scope_403s_ask_for_authorization_cl01() {
+        let rm =
+            r#"resource_metadata="https://rs.example/.well-known/oauth-protected-resource/mcp""#;
+        let asks = |s, c| asks_for_authorization(&resp(s, c)).is_some();
+        let with_rm = format!("Bearer {rm}");
+        assert!(asks(401, Some(&with_rm)));
+        assert!(asks(401, Some(r#"Basic realm="x", bearer realm="y""#)));
+        assert!(asks(401, Some("Bearer")));
+        assert!(!asks(401, None), "no challenge: not OAuth");
+        assert!(!asks(401, Some(r#"Basic realm="x""#)));
+        assert!(asks(
+            403,
+            Some(r#"Bearer error="insufficient_scope", scope="a""#)
+        ));
+        assert!(!asks(403, Some(r#"Bearer error="invalid_token""#)));
+        assert!(!asks(403, None));
+        assert!(!asks(200, Some("Bearer")));
+        assert!(!asks(500, Some("Bearer")));
+    }
+}
