@@ -24,8 +24,10 @@
 //!   discovers the new one, registers there (pre-registered credentials stay bound to their
 //!   issuer) and logs in again instead of presenting the old issuer's tokens forever.
 //!
-//! The hot path (a session exists, its token is fresh) adds one atomic load to
-//! [`super::BearerAuth`]'s work: the session sits in an `ArcSwapOption`.
+//! The hot path (a session exists, its token is fresh) adds one lock-free load of the
+//! session (an `ArcSwapOption`: no lock, no allocation) to [`super::BearerAuth`]'s work.
+//! With a session, a request whose body is a stream gets the server's 401/403 back as a
+//! response, as with [`super::BearerAuth`].
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), http_oauth2_client::ClientError> {

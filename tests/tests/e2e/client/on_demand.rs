@@ -328,6 +328,29 @@ async fn protected_server_logs_in_on_the_first_401_and_retries_once_cl01_cl04() 
         .map(|s| s.bearer)
         .collect();
     assert_eq!(discovers, [false, true]);
+
+    // A second program sharing the store: its first 401 finds the stored registration and
+    // tokens under (issuer, resource, client): no new registration, no new login.
+    let again = AuthOnDemand::new(config(&p.url, &store, &login));
+    let mcp = again.mcp_client(TransportPreference::Auto).await.unwrap();
+    mcp.list_tools().await.unwrap();
+    assert_eq!(again.session().unwrap().client_id(), s.client_id());
+    assert_eq!(login.0.load(Ordering::SeqCst), 1, "stored tokens reused");
+    assert_eq!(store.clients().len(), 1, "stored registration reused");
+}
+
+fn assert_send_sync<T: Send + Sync>(_: &T) {}
+fn assert_send<T: Send>(_: &T) {}
+
+/// The middleware is shareable across tasks, and its futures are Send.
+#[test]
+fn auth_on_demand_is_send_and_sync() {
+    let cfg = OAuthConfig::builder("http://127.0.0.1:1/mcp")
+        .build()
+        .unwrap();
+    let auth = AuthOnDemand::new(cfg);
+    assert_send_sync(&auth);
+    assert_send(&auth.mcp_client(TransportPreference::Auto));
 }
 
 /// Single-flight: N requests that hit the first 401 together cause one discovery, one
