@@ -618,3 +618,46 @@ fn cli_against_an_open_server_says_no_authorization_was_needed_cl01() {
     let _ = std::fs::remove_dir_all(&dir);
     drop(stack);
 }
+
+/// The CLI against a protected server (auth on): the report logs in on the first 401
+/// (headless), names the issuer and client, and the tokens land in the token file; a second
+/// run reuses them.
+#[test]
+fn cli_against_a_protected_server_logs_in_on_the_first_401_cl01() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stack = rt.block_on(Stack::start()).unwrap();
+    let dir = std::env::temp_dir().join(format!("on-demand-cli-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("tokens.jwe");
+    let run = || {
+        let out = std::process::Command::new(tests::workspace_binary("http-oauth2-client"))
+            .args(["--json", "--headless", "--client-id", "mcp-cli"])
+            .args(["--token-store", store.to_str().unwrap()])
+            .arg(stack.mcp_url())
+            .current_dir(&dir)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run the CLI (built by `cargo build --workspace --bins`)");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = run();
+    assert_eq!(first["authorization"], "oauth", "{first:#}");
+    assert_eq!(first["issuer"], stack.issuer());
+    assert_eq!(first["client_id"], "mcp-cli");
+    assert!(first["token"].is_object(), "{first:#}");
+    assert!(store.exists(), "tokens stored");
+    assert!(first["token"]["claims"]["jti"].is_string(), "{first:#}");
+    let second = run();
+    assert_eq!(
+        second["token"]["claims"]["jti"], first["token"]["claims"]["jti"],
+        "the stored token is reused"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(stack);
+}
