@@ -55,7 +55,16 @@ where
     let stop = async move {
         let _ = rx.wait_for(|v| *v).await;
     };
-    let s = stream.take_until(Box::pin(stop)).map(Ok::<_, Infallible>);
+    sse_stream_response(stream.take_until(Box::pin(stop)))
+}
+
+/// An SSE response (TR-12) for a stream that ends itself on shutdown (a listen stream ends
+/// with its result, PR-27).
+pub(crate) fn sse_stream_response<S>(stream: S) -> Response
+where
+    S: Stream<Item = Event> + Send + 'static,
+{
+    let s = stream.map(Ok::<_, Infallible>);
     let mut r = Sse::new(s)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
@@ -103,6 +112,7 @@ impl Drop for StreamingGuard {
 
 /// Aborts a spawned request when the response stream (or handler) is dropped: closing the
 /// stream cancels the request (TR-13).
+#[derive(Debug)]
 pub(crate) struct AbortOnDrop(pub(crate) AbortHandle);
 
 impl Drop for AbortOnDrop {
