@@ -75,6 +75,37 @@ where
     r
 }
 
+/// An SSE response from ready-made frames (see [`super::resume::Reader::into_frames`]), with
+/// keep-alive comments every 15 s while idle; ends on shutdown.
+pub(crate) fn sse_frames_response<S>(app: &App, frames: S) -> Response
+where
+    S: Stream<Item = axum::body::Bytes> + Send + 'static,
+{
+    let mut rx = app.shutdown.clone();
+    let stop = async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let frames = Box::pin(frames.take_until(Box::pin(stop)));
+    let body = stream::unfold(frames, |mut f| async move {
+        let next = tokio::time::timeout(Duration::from_secs(15), f.next()).await;
+        match next {
+            Ok(Some(b)) => Some((b, f)),
+            Ok(None) => None,
+            Err(_) => Some((axum::body::Bytes::from_static(b":\n\n"), f)),
+        }
+    })
+    .map(Ok::<_, Infallible>);
+    let mut r = Response::new(Body::from_stream(body));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    r
+}
+
 /// An SSE `message` event carrying one JSON-RPC message.
 pub(crate) fn message_event(json: String) -> Event {
     Event::default().event("message").data(json)

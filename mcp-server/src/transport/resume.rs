@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::response::sse::Event;
+use axum::body::Bytes;
 use futures_util::{Stream, stream};
 use tokio::sync::watch;
 
@@ -143,22 +143,23 @@ impl Reader {
         }
     }
 
-    /// The SSE events: a priming event (the cursor as id, empty data, `retry`), then every
-    /// message with its id.
-    pub(crate) fn into_events(self, retry: Duration) -> impl Stream<Item = Event> + Send {
-        let priming = Event::default()
-            .id(self.cursor().to_string())
-            .retry(retry)
-            .data("");
+    /// The SSE frames: a priming event (the cursor as id, `retry`, an empty `data` field),
+    /// then every message with its id. Written by hand: axum's `Event` leaves out an empty
+    /// `data` field, which the priming event needs (TR-32). Messages are compact JSON, one
+    /// line each.
+    pub(crate) fn into_frames(self, retry: Duration) -> impl Stream<Item = Bytes> + Send {
+        let priming = Bytes::from(format!(
+            "id: {}\nretry: {}\ndata: \n\n",
+            self.cursor(),
+            retry.as_millis()
+        ));
         let rest = stream::unfold(self, |mut r| async move {
             let (id, m) = r.next().await?;
-            Some((
-                Event::default()
-                    .event("message")
-                    .id(id.to_string())
-                    .data(&*m),
-                r,
-            ))
+            let frame = format!(
+                "event: message\nid: {id}\ndata: {}\n\n",
+                m.replace('\n', " ")
+            );
+            Some((Bytes::from(frame), r))
         });
         futures_util::StreamExt::chain(stream::iter([priming]), rest)
     }
