@@ -25,6 +25,7 @@ use super::message::{Message, error_json, error_response};
 use super::respond::{AbortOnDrop, accepts_sse, message_event, sse_stream_response};
 use super::resume::Outbox;
 use super::session::Session;
+use crate::auth::{MethodDenied, forbidden_insufficient_scope};
 use crate::rpc::Era;
 use crate::rpc::subscriptions::{Event as Change, Filter, MAX_RESOURCE_SUBSCRIPTIONS};
 
@@ -104,10 +105,31 @@ fn listen(x: &Exchange<'_>, msg: &Message<'_>, delivery: &Delivery<'_>) -> Handl
             INVALID_REQUEST_CODE,
         );
     }
-    let filter = match Filter::from_params(msg.params.map(RawValue::get)) {
+    let mut filter = match Filter::from_params(msg.params.map(RawValue::get)) {
         Ok(f) => f,
         Err(m) => return bad(m, INVALID_PARAMS_CODE),
     };
+    // What an event reveals is guarded like the method that reads it: tool list changes by
+    // `tools/list`, resource updates by `resources/read`. Too few scopes: 403 (step-up);
+    // no rule for it: left out of the grant.
+    let auth = &x.app.auth;
+    for (asked, guard) in [
+        (filter.tools_list_changed, "tools/list"),
+        (!filter.resources.is_empty(), "resources/read"),
+    ] {
+        match auth.check_method(&x.auth, guard) {
+            _ if !asked => {}
+            Ok(()) => {}
+            Err(MethodDenied::InsufficientScope(required)) => {
+                return Handled::Http(forbidden_insufficient_scope(
+                    auth.resource_metadata_url(),
+                    &required,
+                ));
+            }
+            Err(_) if guard == "tools/list" => filter.tools_list_changed = false,
+            Err(_) => filter.resources.clear(),
+        }
+    }
     let Some(slot) = x.app.events.listener(&x.auth.subject) else {
         let mut r = error_response(
             StatusCode::TOO_MANY_REQUESTS,

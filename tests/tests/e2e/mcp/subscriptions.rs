@@ -186,7 +186,7 @@ async fn listen_wire_shape_ack_stamped_notifications_and_graceful_complete_pr27_
 }
 
 #[tokio::test]
-async fn listen_streams_are_capped_per_subject_and_need_sse_pr27() {
+async fn listen_streams_are_capped_per_subject_need_sse_and_the_readers_scope_pr27() {
     let f = mcp_fixture_with(|c| c.limits.max_listeners_per_subject = 1).await;
     let t = f.token(ALL);
     let p = json!({"notifications": {"toolsListChanged": true}});
@@ -234,6 +234,18 @@ async fn listen_streams_are_capped_per_subject_and_need_sse_pr27() {
         .send()
         .await;
     assert_eq!(json_only.status(), 400);
+    // Events are guarded like what reads them: resource updates need the resources scope.
+    let tools_only = f.token(shared::scope::TOOLS_READ);
+    let r = f
+        .modern(
+            &tools_only,
+            "subscriptions/listen",
+            json!({"notifications": {"resourceSubscriptions": [COUNTER]}}),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(tests::mcp::challenge(&r).contains("insufficient_scope"));
     // Legacy subscribe does not exist under 2026-07-28.
     let legacy = f
         .modern(&t, "resources/subscribe", json!({"uri": COUNTER}))
