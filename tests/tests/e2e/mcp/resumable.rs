@@ -252,3 +252,66 @@ async fn client_resumes_a_cut_session_stream_and_gets_every_event_exactly_once_t
     let r = direct.read_resource(COUNTER).await.unwrap();
     assert_eq!(r["contents"][0]["text"], r#"{"value":6}"#);
 }
+
+#[tokio::test]
+async fn client_stream_ends_with_a_clear_error_when_the_missed_events_are_gone_tr36() {
+    tests::init_tracing();
+    let stack = Stack::builder()
+        .unprotected_mcp()
+        .mcp_config(|c| {
+            c.limits.sse_retry_ms = 50;
+            c.limits.event_buffer = 2;
+        })
+        .start()
+        .await
+        .unwrap();
+    let direct_url = url::Url::parse(stack.mcp_url()).unwrap();
+    let upstream: SocketAddr = format!(
+        "{}:{}",
+        direct_url.host_str().unwrap(),
+        direct_url.port().unwrap()
+    )
+    .parse()
+    .unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let mut via_url = direct_url.clone();
+    via_url.set_port(Some(proxy.addr.port())).unwrap();
+    let http = reqwest_middleware::ClientWithMiddleware::from(reqwest::Client::new());
+    let via = McpClient::connect_with(
+        http.clone(),
+        via_url,
+        Duration::from_secs(30),
+        TransportPreference::Session,
+    )
+    .await
+    .unwrap();
+    let direct = McpClient::connect(http, direct_url).await.unwrap();
+    let mut sub = via
+        .subscribe(SubscriptionFilter::new().resource(COUNTER))
+        .await
+        .unwrap();
+    direct
+        .call_tool("increment", json!({}), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut sub).await,
+        ServerEvent::ResourceUpdated { .. }
+    ));
+    // Four changes while cut off: more than the 2-event buffer keeps.
+    proxy.cut_and_pause();
+    for _ in 0..4 {
+        direct
+            .call_tool("increment", json!({}), None)
+            .await
+            .unwrap();
+    }
+    proxy.resume();
+    let end = tokio::time::timeout(Duration::from_secs(20), sub.next())
+        .await
+        .expect("an outcome within 20 s")
+        .expect("an item before the end");
+    let err = end.expect_err("the missed events are gone: an error, not a silent gap");
+    assert!(err.to_string().contains("410"), "{err}");
+    assert!(sub.next().await.is_none(), "then the stream ends");
+}

@@ -254,3 +254,49 @@ async fn listen_streams_are_capped_per_subject_need_sse_and_the_readers_scope_pr
     assert_eq!(legacy.status(), 404);
     let _ = MODERN;
 }
+
+/// Legacy `resources/unsubscribe` stops the updates of that URI on the session stream; tool
+/// list changes keep coming (PR-35).
+#[tokio::test]
+async fn legacy_unsubscribe_stops_resource_updates_on_the_session_stream_pr35() {
+    let (f, t, sid) = tests::mcp_fixture::mcp_session().await;
+    let mut stream = tests::mcp::McpRequest::get_stream(&f.http, &f.url)
+        .token(&t)
+        .session(&sid)
+        .version(tests::mcp::LEGACY)
+        .send()
+        .await;
+    assert_eq!(stream.status(), 200);
+    let sub = f
+        .call(&t, &sid, "resources/subscribe", json!({"uri": COUNTER}))
+        .await;
+    assert_eq!(sub["result"], json!({}));
+    let unsub = f
+        .call(&t, &sid, "resources/unsubscribe", json!({"uri": COUNTER}))
+        .await;
+    assert_eq!(unsub["result"], json!({}));
+    let no_uri = f.call(&t, &sid, "resources/subscribe", json!({})).await;
+    assert_eq!(no_uri["error"]["code"], -32602);
+    for name in ["increment", "toggle_tool"] {
+        f.call(
+            &t,
+            &sid,
+            "tools/call",
+            json!({"name": name, "arguments": {}}),
+        )
+        .await;
+    }
+    let mut buf = String::new();
+    read_stream_until(&mut stream, &mut buf, "list_changed").await;
+    assert!(!buf.contains("resources/updated"), "{buf}");
+    // listen does not exist in a session.
+    let listen = f
+        .call(
+            &t,
+            &sid,
+            "subscriptions/listen",
+            json!({"notifications": {"toolsListChanged": true}}),
+        )
+        .await;
+    assert_eq!(listen["error"]["code"], -32601);
+}
