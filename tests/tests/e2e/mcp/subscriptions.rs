@@ -300,3 +300,31 @@ async fn legacy_unsubscribe_stops_resource_updates_on_the_session_stream_pr35() 
         .await;
     assert_eq!(listen["error"]["code"], -32601);
 }
+
+/// HTTP+SSE (2024-11-05) sessions hear of changes on their stream too (PR-35).
+#[tokio::test]
+async fn http_sse_session_gets_subscribed_updates_and_list_changed_on_its_stream_pr35() {
+    let f = mcp_fixture_with(|_| {}).await;
+    let t = f.token(ALL);
+    let (mut stream, mut buf, messages) = f.open_http_sse(&t).await;
+    let post = |id: u64, method: &str, params: Value| {
+        let req = tests::mcp::McpRequest::post(&f.http, &messages).token(&t);
+        let body = tests::mcp::jsonrpc::request(id, method, params);
+        async move { req.json(&body).await.status() }
+    };
+    let init = json!({"protocolVersion": "2024-11-05", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}});
+    assert_eq!(post(1, "initialize", init).await, 202);
+    read_stream_until(&mut stream, &mut buf, "\"id\":1").await;
+    assert_eq!(
+        post(2, "resources/subscribe", json!({"uri": COUNTER})).await,
+        202
+    );
+    read_stream_until(&mut stream, &mut buf, "\"id\":2").await;
+    let call = json!({"name": "increment", "arguments": {}});
+    assert_eq!(post(3, "tools/call", call).await, 202);
+    read_stream_until(&mut stream, &mut buf, "notifications/resources/updated").await;
+    let call = json!({"name": "toggle_tool", "arguments": {}});
+    assert_eq!(post(4, "tools/call", call).await, 202);
+    read_stream_until(&mut stream, &mut buf, "notifications/tools/list_changed").await;
+}
