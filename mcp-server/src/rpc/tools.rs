@@ -246,6 +246,9 @@ pub(crate) async fn call(
         }
         "always_fails" => tool_error("this tool always fails (by design)"),
         other => {
+            if let Some(out) = super::subscriptions::call(&st.events, other) {
+                return Ok(out);
+            }
             return Err(invalid_params(format!(
                 "unknown tool: {}",
                 other.chars().take(64).collect::<String>()
