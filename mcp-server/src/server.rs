@@ -171,6 +171,7 @@ async fn start(
         config: config.clone(),
         resource_url: resource_url.clone(),
         files,
+        request_state: rpc::RequestStateKeys::new(&config.request_state, &resource_url),
     });
     let methods: jsonrpsee::Methods = rpc::rpc_module(state)?.into();
     for m in methods.method_names() {

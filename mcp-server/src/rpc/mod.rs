@@ -13,6 +13,8 @@
 //! `docs/decisions/0003-jsonrpsee-behind-an-http-transport.md`.
 
 mod context;
+mod headers;
+mod mrtr;
 mod prompts;
 mod resources;
 mod tools;
@@ -30,6 +32,8 @@ use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
 use crate::config::Config;
 
 pub(crate) use context::{Era, LogChannel, NotificationSink, RequestCtx};
+pub(crate) use headers::{param_headers, validate as validate_param_headers};
+pub(crate) use mrtr::RequestStateKeys;
 pub(crate) use resources::FileStore;
 
 /// Shared server state for the methods.
@@ -38,6 +42,8 @@ pub(crate) struct State {
     pub(crate) config: Config,
     pub(crate) resource_url: String,
     pub(crate) files: Option<FileStore>,
+    /// Seals and opens the `requestState` of multi round-trip tools.
+    pub(crate) request_state: RequestStateKeys,
 }
 
 pub(crate) fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
@@ -307,6 +313,7 @@ mod tests {
             config: Config::default(),
             resource_url: "http://127.0.0.1:3003/mcp".to_owned(),
             files: None,
+            request_state: RequestStateKeys::new(&Default::default(), "http://127.0.0.1:3003/mcp"),
         });
         let module = rpc_module(state).unwrap();
         let rules = crate::auth::ScopeRules::from_map(&crate::config::default_scope_rules());

@@ -8,6 +8,8 @@ mod http_sse;
 mod jwks;
 mod legacy_limits;
 mod logs;
+mod mrtr;
+mod param_headers;
 mod scope_rules;
 mod session;
 mod stateless;
