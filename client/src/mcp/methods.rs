@@ -8,22 +8,21 @@ use shared::mcp::header;
 
 impl McpClient {
     /// Lists every tool (follows `nextCursor`, at most 100 pages).
+    /// Tools whose `x-mcp-header` annotations break the rules are left out (TR-21).
     pub async fn list_tools(&self) -> Result<Vec<Value>, ClientError> {
-        self.list_all("tools/list", "tools").await
+        let tools = self.list_all("tools/list", "tools").await?;
+        Ok(self.tool_headers.learn(tools))
     }
     /// Calls a tool; the result (`content`, `structuredContent`, `isError`) is returned as is.
+    /// Input the server asks for on the way (multi round-trip requests) is answered by the
+    /// [`InputHandler`](super::InputHandler) (see [`Self::with_input_handler`]).
     pub async fn call_tool(
         &self,
         name: &str,
         arguments: Value,
         progress: Option<ProgressFn>,
     ) -> Result<Value, ClientError> {
-        self.request_with_progress(
-            "tools/call",
-            json!({"name": name, "arguments": arguments}),
-            progress,
-        )
-        .await
+        self.call_tool_rounds(name, arguments, progress).await
     }
     /// Lists every resource.
     pub async fn list_resources(&self) -> Result<Vec<Value>, ClientError> {

@@ -21,6 +21,8 @@
 
 mod jsonrpc;
 mod methods;
+mod mrtr;
+mod params;
 mod sse_legacy;
 mod streamable;
 mod types;
@@ -34,8 +36,11 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::error::ClientError;
+/// Re-exported so an application implements [`InputHandler`] without its own dependency.
+pub use async_trait::async_trait;
 pub(crate) use jsonrpc::handle_incoming;
 use jsonrpc::{client_info, into_result, meta_mut};
+pub use mrtr::{DEFAULT_MAX_INPUT_ROUNDS, ElicitResponse, InputCapabilities, InputHandler, Root};
 use streamable::Posted;
 pub use streamable::header_value;
 pub(crate) use streamable::http_status_error;
@@ -66,6 +71,10 @@ pub struct McpClient {
     next_id: AtomicU64,
     state: Mutex<State>,
     legacy: Option<sse_legacy::LegacySse>,
+    /// Multi round-trip requests: the application's input handler and the round cap.
+    input: mrtr::InputSettings,
+    /// `x-mcp-header` annotations learnt from `tools/list`.
+    tool_headers: params::ToolHeaders,
 }
 
 impl std::fmt::Debug for McpClient {
@@ -140,6 +149,8 @@ impl McpClient {
                 server: Value::Null,
             }),
             legacy: None,
+            input: mrtr::InputSettings::default(),
+            tool_headers: params::ToolHeaders::default(),
         };
         match preference {
             TransportPreference::HttpSse => return c.connect_http_sse(true).await,
@@ -300,7 +311,7 @@ impl McpClient {
             if self.transport_kind() == TransportKind::Stateless {
                 let m = meta_mut(&mut p);
                 m.insert(meta::PROTOCOL_VERSION.into(), json!(MODERN_VERSION));
-                m.insert(meta::CLIENT_CAPABILITIES.into(), json!({}));
+                m.insert(meta::CLIENT_CAPABILITIES.into(), self.input.capabilities());
                 m.insert(meta::CLIENT_INFO.into(), client_info());
             }
             let msg = jsonrpc::request(id, method, p);

@@ -9,6 +9,7 @@ mod jwks;
 mod legacy_limits;
 mod logs;
 mod mrtr;
+mod mrtr_client;
 mod param_headers;
 mod scope_rules;
 mod session;
