@@ -109,6 +109,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Some(cmd @ (Command::Tools(_) | Command::Resources(_) | Command::Prompts(_))) => {
             let (_s, mcp) = connect(config, opts.transport).await?;
+            let mcp = mcp.with_input_handler(crate::elicit::handler(json_out));
             operation(&mcp, cmd, json_out).await
         }
         Some(Command::Demo) => Ok(()),
