@@ -112,12 +112,10 @@ struct Binding<'a> {
 
 impl<'a> Binding<'a> {
     fn new(tool: &'a str, arguments: Option<&RawValue>, auth: &AuthContext) -> Self {
-        // serde_json's map is ordered by key, so re-serialising gives one canonical form.
         let canonical = arguments
             .and_then(|a| serde_json::from_str::<Value>(a.get()).ok())
             .filter(|v| !v.is_null())
-            .unwrap_or_else(|| json!({}))
-            .to_string();
+            .map_or_else(|| "{}".to_owned(), |v| canonical(&v).to_string());
         let args = digest(canonical.as_bytes());
         let principal = digest(format!("{}\0{}", auth.subject, auth.client_id).as_bytes());
         Self {
@@ -125,6 +123,26 @@ impl<'a> Binding<'a> {
             args,
             principal,
         }
+    }
+}
+
+/// `v` with every object's keys in sorted order, whether or not serde_json's
+/// `preserve_order` feature is on (another crate of the workspace turns it on), so the
+/// same arguments in any key order give one digest. Depth is bounded by serde_json's parser.
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), canonical(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        other => other.clone(),
     }
 }
 
@@ -573,8 +591,8 @@ mod tests {
     #[test]
     fn a_sealed_state_opens_with_any_ring_key_and_only_for_its_call_pr26() {
         let alice = auth("alice");
-        let a = args(r#"{"action":"x","b":1}"#);
-        let same_args_reordered = args(r#"{"b":1,"action":"x"}"#);
+        let a = args(r#"{"action":"x","b":{"c":1,"d":[{"e":1,"f":2}]}}"#);
+        let same_args_reordered = args(r#"{"b":{"d":[{"f":2,"e":1}],"c":1},"action":"x"}"#);
         let old = RequestStateKeys::new(&settings(&[("old", "a")]), AUD);
         let rotated = RequestStateKeys::new(&settings(&[("new", "b"), ("old", "a")]), AUD);
         let b = Binding::new("confirm_action", Some(&a), &alice);
