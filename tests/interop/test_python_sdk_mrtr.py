@@ -56,3 +56,17 @@ async def test_python_sdk_client_completes_our_mrtr_tools(stack):
                     "confirm_action", {"action": "deploy"}, request_state="v1.x.e30.AAAA"
                 )
             assert "Invalid or expired requestState" in str(e.value)
+
+
+async def test_python_sdk_client_sends_param_headers_our_server_accepts(stack):
+    """TR-21, TR-19: the SDK mirrors our `x-mcp-header` arguments into `Mcp-Param-*` headers
+    with its own encoder; our server checks them against the body and accepts them."""
+    storage, browser = MemoryStorage(), HeadlessBrowser()
+    async with httpx2.AsyncClient(auth=make_provider(stack.mcp_url, storage, browser), timeout=30) as http:
+        async with Client(streamable_http_client(stack.mcp_url, http_client=http), mode="2026-07-28") as client:
+            tools = await client.list_tools()
+            assert "regional_status" in {t.name for t in tools.tools}
+            r = await client.call_tool(
+                "regional_status", {"region": " zürich", "priority": 2, "dry_run": True}
+            )
+            assert text(r) == "region  zürich: operational (priority 2, dry run true)", text(r)
