@@ -30,9 +30,7 @@ pub(crate) fn handler(json_out: bool) -> Arc<dyn InputHandler> {
 #[async_trait]
 impl InputHandler for Terminal {
     fn capabilities(&self) -> InputCapabilities {
-        let mut c = InputCapabilities::default();
-        c.elicitation = true;
-        c
+        InputCapabilities::default().with_elicitation()
     }
 
     async fn elicit(&self, params: &Value) -> ElicitResponse {

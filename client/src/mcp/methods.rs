@@ -22,7 +22,8 @@ impl McpClient {
         arguments: Value,
         progress: Option<ProgressFn>,
     ) -> Result<Value, ClientError> {
-        self.call_tool_rounds(name, arguments, progress).await
+        let params = json!({"name": name, "arguments": arguments});
+        self.request_rounds("tools/call", params, progress).await
     }
     /// Lists every resource.
     pub async fn list_resources(&self) -> Result<Vec<Value>, ClientError> {
@@ -30,7 +31,8 @@ impl McpClient {
     }
     /// Reads a resource.
     pub async fn read_resource(&self, uri: &str) -> Result<Value, ClientError> {
-        self.request("resources/read", json!({"uri": uri})).await
+        self.request_rounds("resources/read", json!({"uri": uri}), None)
+            .await
     }
     /// Lists every prompt.
     pub async fn list_prompts(&self) -> Result<Vec<Value>, ClientError> {
@@ -46,7 +48,7 @@ impl McpClient {
         if let Some(a) = arguments {
             p["arguments"] = a;
         }
-        self.request("prompts/get", p).await
+        self.request_rounds("prompts/get", p, None).await
     }
     /// Liveness check: `ping` (legacy eras) or `server/discover` (2026-07-28 has no ping).
     pub async fn ping(&self) -> Result<(), ClientError> {

@@ -1,5 +1,6 @@
 //! Multi round-trip requests (MRTR, 2026-07-28; checklist PR-26, PR-23): when a
-//! `tools/call` answers `resultType: "input_required"`, the client answers every
+//! `tools/call`, `prompts/get` or `resources/read` answers `resultType: "input_required"`,
+//! the client answers every
 //! `inputRequests` entry through the application's [`InputHandler`] (elicitation, sampling,
 //! roots) and calls again under a new JSON-RPC id with `inputResponses` and the
 //! `requestState` echoed byte for byte (never read), until a complete result or the round
@@ -21,7 +22,7 @@
 //! #[async_trait::async_trait]
 //! impl InputHandler for AlwaysYes {
 //!     fn capabilities(&self) -> InputCapabilities {
-//!         InputCapabilities { elicitation: true, ..Default::default() }
+//!         InputCapabilities::default().with_elicitation()
 //!     }
 //!     async fn elicit(&self, _params: &serde_json::Value) -> ElicitResponse {
 //!         let mut content = serde_json::Map::new();
@@ -57,6 +58,24 @@ pub struct InputCapabilities {
     pub sampling: bool,
     /// `roots/list`.
     pub roots: bool,
+}
+
+impl InputCapabilities {
+    /// Also answers elicitations.
+    pub fn with_elicitation(mut self) -> Self {
+        self.elicitation = true;
+        self
+    }
+    /// Also answers sampling requests.
+    pub fn with_sampling(mut self) -> Self {
+        self.sampling = true;
+        self
+    }
+    /// Also answers roots requests.
+    pub fn with_roots(mut self) -> Self {
+        self.roots = true;
+        self
+    }
 }
 
 /// The user's answer to an elicitation.
@@ -224,21 +243,21 @@ impl McpClient {
         self
     }
 
-    /// `tools/call` through its input rounds; after a -32020 `HeaderMismatch` the tool list
-    /// is fetched again (fresh `x-mcp-header` annotations) and the call retried once (TR-21).
-    pub(super) async fn call_tool_rounds(
+    /// `method` (`tools/call`, `prompts/get`, `resources/read`) through its input rounds;
+    /// after a -32020 `HeaderMismatch` on `tools/call` the tool list is fetched again (fresh
+    /// `x-mcp-header` annotations) and the call retried once (TR-21).
+    pub(super) async fn request_rounds(
         &self,
-        name: &str,
-        arguments: Value,
+        method: &str,
+        mut params: Value,
         progress: Option<ProgressFn>,
     ) -> Result<Value, ClientError> {
-        let mut params = json!({"name": name, "arguments": arguments});
-        let mut relisted = false;
+        let mut relisted = method != "tools/call";
         let mut rounds = 0u32;
         let mut idle = Duration::from_millis(50);
         loop {
             let sent = self
-                .request_with_progress("tools/call", params.clone(), progress.clone())
+                .request_with_progress(method, params.clone(), progress.clone())
                 .await;
             let result = match sent {
                 Err(ClientError::Mcp { code, .. })

@@ -17,11 +17,10 @@ struct Everything;
 #[async_trait]
 impl InputHandler for Everything {
     fn capabilities(&self) -> InputCapabilities {
-        let mut c = InputCapabilities::default();
-        c.elicitation = true;
-        c.sampling = true;
-        c.roots = true;
-        c
+        InputCapabilities::default()
+            .with_elicitation()
+            .with_sampling()
+            .with_roots()
     }
     async fn elicit(&self, params: &Value) -> ElicitResponse {
         let mut content = Map::new();
@@ -135,9 +134,7 @@ async fn pr26_without_a_handler_elicitation_is_declined_and_other_kinds_end_the_
     #[async_trait]
     impl InputHandler for FormsOnly {
         fn capabilities(&self) -> InputCapabilities {
-            let mut c = InputCapabilities::default();
-            c.elicitation = true;
-            c
+            InputCapabilities::default().with_elicitation()
         }
     }
     let mcp = mcp.with_input_handler(Arc::new(FormsOnly));
@@ -211,7 +208,7 @@ async fn tr21_the_client_mirrors_annotated_arguments_and_relists_after_32020() {
     }
 }
 
-/// A scripted 2026-07-28 server: `tools/call` without `requestState` asks for a confirmation
+/// A scripted 2026-07-28 server: any request without `requestState` asks for a confirmation
 /// with an odd-looking state; with it, answers with what it saw. Records (id, params).
 async fn scripted() -> (String, Arc<Mutex<Vec<(Value, Value)>>>) {
     use axum::routing::post;
@@ -259,8 +256,15 @@ async fn pr26_the_state_is_echoed_unchanged_under_a_new_id_per_round() {
         r["echo"],
         json!({"ok": {"action": "accept", "content": {"confirm": true}}})
     );
+    // prompts/get and resources/read run the same rounds.
+    let r = mcp.get_prompt("p", None).await.unwrap();
+    assert_eq!(text(&r), " opaque ✓ {\"a\":1} ");
+    let r = mcp.read_resource("file:///x").await.unwrap();
+    assert_eq!(text(&r), " opaque ✓ {\"a\":1} ");
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 2);
+    assert_eq!(seen.len(), 6);
+    assert_eq!(seen[3].1["name"], "p");
+    assert_eq!(seen[5].1["uri"], "file:///x");
     assert_ne!(seen[0].0, seen[1].0, "a new JSON-RPC id per round");
     assert_eq!(seen[1].1["arguments"], json!({"k": 1}));
     assert_eq!(seen[1].1["name"], "t");
