@@ -27,7 +27,7 @@ use shared::secret::ClientSecret;
 use url::Url;
 
 use crate::error::ConfigError;
-use crate::oauth::login::{LoginEvent, LoginObserver};
+use crate::oauth::login::{LoginEvent, LoginFlow, LoginObserver};
 use crate::token::{InMemoryTokenStore, TokenStore};
 
 /// How the authorization code is obtained.
@@ -45,6 +45,10 @@ pub enum LoginMode {
     Headless,
     /// Confidential client, no user: the `client_credentials` grant (needs a secret).
     ClientCredentials,
+    /// Never log in: a server that asks for authorization makes the request fail with
+    /// [`crate::ClientError::AuthorizationRequired`] (non-interactive programs that only use
+    /// stored tokens, or only talk to open servers).
+    Never,
 }
 
 /// Client configuration. `Debug` redacts the client secret.
@@ -71,6 +75,7 @@ pub struct OAuthConfig {
     pub(crate) root_certificates: Vec<reqwest::Certificate>,
     pub(crate) issuer: Option<String>,
     pub(crate) on_login_event: LoginObserver,
+    pub(crate) login_flow: Option<Arc<dyn LoginFlow>>,
 }
 
 impl std::fmt::Debug for OAuthConfig {
@@ -95,6 +100,7 @@ impl std::fmt::Debug for OAuthConfig {
             .field("login_timeout", &self.login_timeout)
             .field("token_store", &self.token_store)
             .field("issuer", &self.issuer)
+            .field("login_flow", &self.login_flow)
             .finish_non_exhaustive()
     }
 }
@@ -238,6 +244,7 @@ pub struct OAuthConfigBuilder {
     root_certificates: Vec<reqwest::Certificate>,
     issuer: Option<String>,
     on_login_event: Option<LoginObserver>,
+    login_flow: Option<Arc<dyn LoginFlow>>,
 }
 
 impl OAuthConfigBuilder {
@@ -263,6 +270,7 @@ impl OAuthConfigBuilder {
             root_certificates: Vec::new(),
             issuer: None,
             on_login_event: None,
+            login_flow: None,
         }
     }
     /// A pre-registered client id (CL-11); skips CIMD and dynamic registration.
@@ -400,6 +408,14 @@ impl OAuthConfigBuilder {
         self
     }
 
+    /// A custom way to obtain tokens once the authorization server and the client id are
+    /// known (replaces [`LoginMode`]'s built-in flows): e.g. a GUI's own browser window, a
+    /// token broker, or a test double. See [`LoginFlow`].
+    pub fn login_flow(mut self, flow: Arc<dyn LoginFlow>) -> Self {
+        self.login_flow = Some(flow);
+        self
+    }
+
     /// Validates and builds.
     pub fn build(self) -> Result<OAuthConfig, ConfigError> {
         let server_url = check_url(&self.server_url, self.allow_insecure_http)?;
@@ -478,6 +494,7 @@ impl OAuthConfigBuilder {
             on_login_event: self
                 .on_login_event
                 .unwrap_or_else(|| LoginObserver::new(crate::oauth::login::log_login_event)),
+            login_flow: self.login_flow,
         })
     }
 }

@@ -166,6 +166,16 @@ pub enum ClientError {
         /// What failed moments ago.
         reason: String,
     },
+    /// The server asked for authorization (`status`: 401, or 403 `insufficient_scope`) on a
+    /// request whose body is a stream, which cannot be sent twice. The authorization is now
+    /// in place ([`crate::AuthOnDemand`] logged in): send the request again.
+    #[error(
+        "HTTP {status}: the server asked for authorization, which is now in place, but the request body was a stream and could not be sent again; send the request again"
+    )]
+    NotReplayed {
+        /// The status that asked for authorization.
+        status: StatusCode,
+    },
     /// A request, or the interactive login, did not complete in time.
     #[error("timed out: {what}")]
     Timeout {
@@ -208,6 +218,7 @@ impl ClientError {
         match self {
             Self::TokenEndpoint { status, .. } | Self::HttpStatus { status, .. } => Some(*status),
             Self::Registration { status, .. } => *status,
+            Self::NotReplayed { status } => Some(*status),
             _ => None,
         }
     }

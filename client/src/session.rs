@@ -10,13 +10,14 @@ use reqwest_middleware::ClientWithMiddleware;
 use shared::oauth::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use shared::scope::ScopeSet;
 
-use crate::config::{LoginMode, OAuthConfig};
+use crate::config::OAuthConfig;
 use crate::error::ClientError;
 use crate::middleware::BearerAuth;
-use crate::oauth::authorize::AuthorizationRequest;
+use crate::oauth::challenge::Challenge;
+use crate::oauth::login::{LoginContext, LoginFlow};
 use crate::oauth::targets::PublicOnly;
 use crate::oauth::token_endpoint::{ClientCredentials, TokenEndpoint};
-use crate::oauth::{discovery, login, registration};
+use crate::oauth::{discovery, registration};
 use crate::token::{Authorizer, StoreKey, StoredClient, TokenManager, TokenSet};
 use shared::oauth::TokenEndpointAuthMethod;
 
@@ -49,42 +50,59 @@ impl OAuthSession {
         Ok(s)
     }
 
-    /// Discovery and registration only; no login (tokens are obtained on first use).
+    /// Probe, discovery and registration; no login (tokens are obtained on first use). The
+    /// probe is an unauthenticated MCP `ping`: use this (or [`OAuthSession::connect`]) when
+    /// the program wants to log in up front, e.g. a `login` command. Clients that only want
+    /// to talk to a server use [`crate::AuthOnDemand`], which starts OAuth on the server's
+    /// first 401 instead (ADR 0006).
     #[tracing::instrument(skip_all, fields(mcp.url = %config.server_url))]
     pub async fn prepare(config: OAuthConfig) -> Result<Self, ClientError> {
-        // CL-08: what the servers' URLs may point at; names are also checked after DNS
-        // resolution, except the configured server's own host.
-        let policy = config.url_policy();
-        let resolver = (!policy.local_targets_allowed())
-            .then(|| PublicOnly::exempting(config.server_url.host_str()));
-        let oauth_http = crate::oauth::oauth_http_client_inner(
-            config.request_timeout,
-            config.connect_timeout,
-            config.max_retries,
-            &config.root_certificates,
-            resolver.clone(),
-        );
-        let insecure = config.allow_insecure_http;
+        let (oauth_http, _) = oauth_clients(&config);
         let challenge = discovery::probe(&oauth_http, &config.server_url).await?;
+        let url = config.server_url.clone();
+        match Self::from_challenge(config, challenge.as_ref(), None).await {
+            Err(ClientError::Discovery { reason, source }) if challenge.is_none() => {
+                Err(ClientError::Discovery {
+                    reason: format!(
+                        "{url} did not ask for authorization (an unauthenticated request got no 401) and publishes no usable protected resource metadata: there is nothing to log in to ({reason})"
+                    ),
+                    source,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Discovery and registration after the server answered with `challenge` (a 401 or
+    /// 403 Bearer challenge; `None`: use the well-known fallbacks). Pre-registered
+    /// credentials (the configured client id and secret) are used only at the issuer they
+    /// are bound to: the configured `issuer`, else `preregistered_at`, else whichever
+    /// issuer is chosen now (CL-04, CL-16). At any other issuer the client uses a client
+    /// metadata document, a stored registration or dynamic registration instead.
+    #[tracing::instrument(skip_all, fields(mcp.url = %config.server_url))]
+    pub(crate) async fn from_challenge(
+        config: OAuthConfig,
+        challenge: Option<&Challenge>,
+        preregistered_at: Option<&str>,
+    ) -> Result<Self, ClientError> {
+        let policy = config.url_policy();
+        let (oauth_http, resolver) = oauth_clients(&config);
+        let insecure = config.allow_insecure_http;
         let prm = discovery::protected_resource_metadata(
             &oauth_http,
             &config.server_url,
-            challenge.as_ref().and_then(|c| c.resource_metadata()),
+            challenge.and_then(|c| c.resource_metadata()),
             &policy,
         )
         .await?;
-        // CL-04: the configured issuer if any (CL-16), else the first one; state is kept per
-        // issuer.
+        // CL-04: the configured issuer if the server names it (CL-16), else the first one;
+        // state is kept per issuer.
         let issuer = match &config.issuer {
             Some(want) if prm.authorization_servers.iter().any(|a| a == want) => want.clone(),
-            Some(want) => {
-                return Err(ClientError::discovery(format!(
-                    "the server's authorization servers are {:?}, but the configured client belongs to `{want}`; not sending these credentials elsewhere (CL-16)",
-                    prm.authorization_servers
-                )));
-            }
-            None => prm.authorization_servers[0].clone(),
+            _ => prm.authorization_servers[0].clone(),
         };
+        let bound_to = config.issuer.as_deref().or(preregistered_at);
+        let use_preregistered = bound_to.is_none_or(|b| b == issuer);
         let metadata =
             discovery::authorization_server_metadata(&oauth_http, &issuer, &policy).await?;
         let token_url = policy.check(metadata.token_endpoint.as_deref().unwrap_or_default())?;
@@ -117,14 +135,18 @@ impl OAuthSession {
             &oauth_http,
             &metadata,
             registration_scopes.as_ref(),
+            use_preregistered,
         )
         .await?;
         let client_id = creds.client_id.clone();
         let resource = prm.resource.clone();
         let endpoint = TokenEndpoint::new(token_url, creds, Some(resource.clone()), oauth_http);
         let key = StoreKey::new(issuer, resource.clone(), client_id.clone());
-        let authorizer = SessionAuthorizer {
-            mode: config.login_mode,
+        let flow: Arc<dyn LoginFlow> = match &config.login_flow {
+            Some(f) => f.clone(),
+            None => Arc::new(config.login_mode),
+        };
+        let cx = LoginContext {
             on_login_event: config.on_login_event.clone(),
             metadata: metadata.clone(),
             client_id: client_id.clone(),
@@ -133,8 +155,6 @@ impl OAuthSession {
             insecure,
             login_timeout: config.login_timeout,
             endpoint: endpoint.clone(),
-            clock: config.clock.clone(),
-            default_scopes: initial_scopes,
             headless_http: {
                 let b =
                     crate::oauth::with_roots(reqwest::Client::builder(), &config.root_certificates)
@@ -147,6 +167,12 @@ impl OAuthSession {
                 .build()
                 .map_err(ClientError::from)?
             },
+        };
+        let authorizer = SessionAuthorizer {
+            cx,
+            flow,
+            clock: config.clock.clone(),
+            default_scopes: initial_scopes,
         };
         let manager = TokenManager::new(
             endpoint,
@@ -249,8 +275,9 @@ async fn obtain_client(
     http: &ClientWithMiddleware,
     metadata: &AuthorizationServerMetadata,
     scopes: Option<&ScopeSet>,
+    use_preregistered: bool,
 ) -> Result<ClientCredentials, ClientError> {
-    if let Some(id) = &config.client_id {
+    if let Some(id) = config.client_id.as_ref().filter(|_| use_preregistered) {
         return Ok(match &config.client_secret {
             Some(secret) => {
                 let methods = &metadata.token_endpoint_auth_methods_supported;
@@ -288,6 +315,17 @@ async fn obtain_client(
             auth_method: method,
         });
     }
+    // Here the configured client (if any) belongs to another issuer. A machine client
+    // (client credentials) cannot be replaced by a dynamically registered public one.
+    if config.client_id.is_some()
+        && (metadata.registration_endpoint.is_none()
+            || config.login_mode == crate::LoginMode::ClientCredentials)
+    {
+        return Err(ClientError::discovery(format!(
+            "the server's authorization server is `{}`, but the configured client belongs to another issuer, and no other client can be used there; not sending these credentials elsewhere (CL-16)",
+            metadata.issuer
+        )));
+    }
     let redirect = config.redirect_uri.to_string();
     let reg = registration::register_client(
         http,
@@ -323,6 +361,20 @@ pub(crate) fn mcp_http_client(
     config: &OAuthConfig,
     manager: TokenManager,
 ) -> Result<ClientWithMiddleware, ClientError> {
+    let mut auth = BearerAuth::new(manager, &config.server_url)
+        .allow_insecure_http(config.allow_insecure_http);
+    for o in &config.extra_origins {
+        auth = auth.allow_origin(o.clone());
+    }
+    http_client_with(config, auth)
+}
+
+/// An HTTP client for the server: same-origin redirects only (at most 5), timeouts, root
+/// certificates, and `auth` as its middleware.
+pub(crate) fn http_client_with(
+    config: &OAuthConfig,
+    auth: impl reqwest_middleware::Middleware,
+) -> Result<ClientWithMiddleware, ClientError> {
     let policy = reqwest::redirect::Policy::custom(|attempt| {
         let same = attempt
             .previous()
@@ -339,11 +391,6 @@ pub(crate) fn mcp_http_client(
         .connect_timeout(config.connect_timeout)
         .user_agent(concat!("http-oauth2-client/", env!("CARGO_PKG_VERSION")))
         .build()?;
-    let mut auth = BearerAuth::new(manager, &config.server_url)
-        .allow_insecure_http(config.allow_insecure_http);
-    for o in &config.extra_origins {
-        auth = auth.allow_origin(o.clone());
-    }
     Ok(reqwest_middleware::ClientBuilder::new(inner)
         .with(auth)
         .build())
@@ -351,67 +398,16 @@ pub(crate) fn mcp_http_client(
 
 #[derive(Debug)]
 struct SessionAuthorizer {
-    mode: LoginMode,
-    on_login_event: login::LoginObserver,
-    metadata: AuthorizationServerMetadata,
-    client_id: String,
-    redirect_template: url::Url,
-    resource: String,
-    insecure: bool,
-    login_timeout: std::time::Duration,
-    endpoint: TokenEndpoint,
+    cx: LoginContext,
+    flow: Arc<dyn LoginFlow>,
     clock: shared::clock::SharedClock,
     default_scopes: Option<ScopeSet>,
-    headless_http: reqwest::Client,
 }
 
 impl SessionAuthorizer {
     async fn run(&self, scopes: Option<ScopeSet>) -> Result<TokenSet, ClientError> {
         let scopes = scopes.or_else(|| self.default_scopes.clone());
-        let resp = match self.mode {
-            LoginMode::ClientCredentials => {
-                self.endpoint.client_credentials(scopes.as_ref()).await?
-            }
-            LoginMode::Headless => {
-                let req = AuthorizationRequest::new(
-                    &self.metadata,
-                    &self.client_id,
-                    self.redirect_template.as_str(),
-                    scopes.as_ref(),
-                    &self.resource,
-                    self.insecure,
-                )?;
-                let code = login::headless_authorize(&self.headless_http, &req).await?;
-                self.endpoint
-                    .exchange_code(&code, req.verifier(), req.redirect_uri())
-                    .await?
-            }
-            LoginMode::Interactive | LoginMode::InteractiveNoBrowser => {
-                let listener = login::LoopbackListener::bind(&self.redirect_template).await?;
-                let req = AuthorizationRequest::new(
-                    &self.metadata,
-                    &self.client_id,
-                    listener.redirect_uri(),
-                    scopes.as_ref(),
-                    &self.resource,
-                    self.insecure,
-                )?;
-                let opened = self.mode == LoginMode::Interactive && login::open_browser(req.url());
-                self.on_login_event.notify(&login::LoginEvent::OpenUrl {
-                    url: req.url(),
-                    browser_opened: opened,
-                });
-                self.on_login_event.notify(&login::LoginEvent::Waiting {
-                    timeout: self.login_timeout,
-                });
-                let code = listener.wait(&req, self.login_timeout).await;
-                self.on_login_event.notify(&login::LoginEvent::WaitEnded);
-                let code = code?;
-                self.endpoint
-                    .exchange_code(&code, req.verifier(), req.redirect_uri())
-                    .await?
-            }
-        };
+        let resp = self.flow.login(&self.cx, scopes.clone()).await?;
         let mut set = TokenSet::from_response(resp, self.clock.now_unix());
         if set.scope.is_none() {
             set.scope = scopes.map(|s| s.to_string());
@@ -424,4 +420,20 @@ impl Authorizer for SessionAuthorizer {
     fn authorize(&self, scopes: Option<ScopeSet>) -> BoxFuture<'_, Result<TokenSet, ClientError>> {
         Box::pin(self.run(scopes))
     }
+}
+
+/// The plain OAuth client (discovery, registration, token endpoint) and, unless local
+/// targets are allowed, the resolver that refuses local addresses (CL-08).
+pub(crate) fn oauth_clients(config: &OAuthConfig) -> (ClientWithMiddleware, Option<PublicOnly>) {
+    let policy = config.url_policy();
+    let resolver = (!policy.local_targets_allowed())
+        .then(|| PublicOnly::exempting(config.server_url.host_str()));
+    let http = crate::oauth::oauth_http_client_inner(
+        config.request_timeout,
+        config.connect_timeout,
+        config.max_retries,
+        &config.root_certificates,
+        resolver.clone(),
+    );
+    (http, resolver)
 }

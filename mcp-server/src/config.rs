@@ -218,6 +218,16 @@ pub struct Limits {
     pub page_size: usize,
     /// Upper bound for `slow_task` steps x delay, milliseconds.
     pub max_slow_task_ms: u64,
+    /// Events kept per legacy session for `Last-Event-ID` resumption of its GET stream, and
+    /// how far a listener may fall behind the change bus before it is dropped (TR-36, PR-27).
+    pub event_buffer: usize,
+    /// Concurrent `subscriptions/listen` streams of one subject; more: 429.
+    pub max_listeners_per_subject: usize,
+    /// The `retry:` a session GET stream announces in its priming event, milliseconds (TR-32).
+    pub sse_retry_ms: u64,
+    /// `ttlMs` of the cache hints on `server/discover` and the list results (PR-29); 0: the
+    /// client should not reuse them.
+    pub cache_ttl_ms: u64,
 }
 
 impl Default for Limits {
@@ -231,6 +241,10 @@ impl Default for Limits {
             session_idle_secs: 1_800,
             page_size: 50,
             max_slow_task_ms: 60_000,
+            event_buffer: 256,
+            max_listeners_per_subject: 8,
+            sse_retry_ms: 1_000,
+            cache_ttl_ms: 0,
         }
     }
 }
@@ -247,6 +261,7 @@ pub fn default_scope_rules() -> BTreeMap<String, Vec<String>> {
         "server/discover",
         "logging/setLevel",
         "completion/complete",
+        "subscriptions/listen",
     ]
     .into_iter()
     .map(|m| (m.to_owned(), Vec::new()));

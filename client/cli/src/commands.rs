@@ -1,13 +1,13 @@
 //! The subcommands and the default report.
 
-use http_oauth2_client::{ClientError, McpClient, OAuthConfig, OAuthSession};
+use http_oauth2_client::{AuthOnDemand, ClientError, McpClient, OAuthConfig, OAuthSession};
 use serde_json::{Value, json};
 
 use crate::args::{Cli, Command, PromptsCmd, ResourcesCmd, ToolsCmd, Transport};
 use crate::failure::Failure;
 use crate::render::{
-    contents_text, list_text, print_out, progress_printer, sample_args, session_summary,
-    token_text, tool_result_text,
+    auth_summary, contents_text, list_text, print_out, progress_printer, sample_args,
+    session_summary, token_text, tool_result_text,
 };
 use crate::{config, demo, settings};
 
@@ -108,28 +108,27 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Some(cmd @ (Command::Tools(_) | Command::Resources(_) | Command::Prompts(_))) => {
-            let (_s, mcp) = connect(config, opts.transport).await?;
+            let (auth, mcp) = connect(config, opts.transport).await?;
             let mcp = mcp.with_input_handler(crate::elicit::handler(json_out));
-            operation(&mcp, cmd, json_out).await
+            operation(&mcp, &auth, cmd, json_out).await?;
+            if auth.session().is_none() && !json_out {
+                eprintln!("(no authorization was needed: the server did not ask for any)");
+            }
+            Ok(())
         }
         Some(Command::Demo) => Ok(()),
     }
 }
 
+/// Connects to the MCP server with no authorization until the server asks for it (a 401
+/// challenge starts discovery, registration and login; ADR 0006).
 pub(crate) async fn connect(
     config: OAuthConfig,
     transport: Transport,
-) -> Result<(OAuthSession, McpClient), Failure> {
-    let timeout = config.request_timeout();
-    let s = OAuthSession::connect(config).await?;
-    let mcp = McpClient::connect_with(
-        s.client(),
-        s.server_url().clone(),
-        timeout,
-        transport.into(),
-    )
-    .await?;
-    Ok((s, mcp))
+) -> Result<(AuthOnDemand, McpClient), Failure> {
+    let auth = AuthOnDemand::new(config);
+    let mcp = auth.mcp_client(transport.into()).await?;
+    Ok((auth, mcp))
 }
 
 pub(crate) fn parse_args(s: &str) -> Result<Value, Failure> {
@@ -156,8 +155,8 @@ pub(crate) async fn report(
     transport: Transport,
 ) -> Result<(), Failure> {
     let t0 = std::time::Instant::now();
-    let (s, mcp) = connect(config, transport).await?;
-    let mut rep = session_summary(&s);
+    let (auth, mcp) = connect(config, transport).await?;
+    let mut rep = auth_summary(&auth);
     rep["transport"] = json!(format!("{:?}", mcp.transport_kind()));
     rep["protocol_version"] = json!(mcp.protocol_version());
     let info = mcp.server_info();
@@ -192,17 +191,29 @@ pub(crate) async fn report(
     rep["resources"] = json!(resources);
     rep["resource_read"] = json!(first_read);
     rep["prompts"] = json!(prompts);
+    // The session may have started during any of the requests above.
+    let auth_rep = auth_summary(&auth);
+    for k in ["authorization", "resource", "issuer", "client_id", "token"] {
+        rep[k] = auth_rep[k].clone();
+    }
     rep["elapsed_ms"] = json!(t0.elapsed().as_millis() as u64);
     print_out(json_out, &rep, || {
+        let authorization = match auth.session() {
+            Some(s) => format!(
+                "  issuer: {}\n  client: {}\n{}",
+                s.issuer(),
+                s.client_id(),
+                token_text(&rep["token"])
+            ),
+            None => "  authorization: none needed (the server did not ask for any)".to_owned(),
+        };
         let mut out = format!(
-            "Connected to {} ({:?}, protocol {})\n  server: {}\n  issuer: {}\n  client: {}\n{}\n\n{}",
-            s.server_url(),
+            "Connected to {} ({:?}, protocol {})\n  server: {}\n{}\n\n{}",
+            auth.server_url(),
             mcp.transport_kind(),
             mcp.protocol_version(),
             rep["server_info"],
-            s.issuer(),
-            s.client_id(),
-            token_text(&rep["token"]),
+            authorization,
             list_text("Tools", &tools)
         );
         for c in &calls {
@@ -225,11 +236,19 @@ pub(crate) async fn report(
 }
 
 /// One MCP operation on a connected client.
-async fn operation(mcp: &McpClient, cmd: Command, json_out: bool) -> Result<(), Failure> {
+async fn operation(
+    mcp: &McpClient,
+    auth: &AuthOnDemand,
+    cmd: Command,
+    json_out: bool,
+) -> Result<(), Failure> {
     let list = |key: &str, title: &str, items: Vec<Value>| {
-        print_out(json_out, &json!({ key: items }), || {
-            list_text(title, &items)
-        });
+        let authorization = auth_summary(auth)["authorization"].clone();
+        print_out(
+            json_out,
+            &json!({ key: items, "authorization": authorization }),
+            || list_text(title, &items),
+        );
     };
     match cmd {
         Command::Tools(ToolsCmd::List(_)) => list("tools", "Tools", mcp.list_tools().await?),

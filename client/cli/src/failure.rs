@@ -80,7 +80,11 @@ fn classify(e: &ClientError) -> (u8, &'static str) {
         ),
         ClientError::Discovery { .. } => (
             EXIT_NETWORK,
-            "check the server URL; the server must publish OAuth protected resource metadata",
+            "check the server URL; a server that asks for authorization must publish OAuth protected resource metadata",
+        ),
+        ClientError::NotReplayed { .. } => (
+            EXIT_OPERATION,
+            "authorization is in place now; run the command again",
         ),
         ClientError::HttpStatus { .. } => (
             EXIT_NETWORK,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use http_oauth2_client::token::decode_claims_unverified;
-use http_oauth2_client::{OAuthSession, Progress};
+use http_oauth2_client::{AuthOnDemand, OAuthSession, Progress};
 use serde_json::{Value, json};
 
 pub(crate) fn progress_printer(json_out: bool) -> Arc<dyn Fn(Progress) + Send + Sync> {
@@ -42,6 +42,28 @@ pub(crate) fn session_summary(s: &OAuthSession) -> Value {
         "client_id": s.client_id(),
         "token": token,
     })
+}
+
+/// [`session_summary`] for an on-demand connection: `"authorization": "none"` (and no
+/// issuer, client or token) when the server never asked for authorization.
+pub(crate) fn auth_summary(auth: &AuthOnDemand) -> Value {
+    match auth.session() {
+        Some(s) => {
+            let mut v = session_summary(&s);
+            v["authorization"] = json!("oauth");
+            v
+        }
+        None => json!({
+            "ok": true,
+            "server_url": auth.server_url().as_str(),
+            "authorization": "none",
+            "authorization_note": "the server did not ask for authorization",
+            "resource": null,
+            "issuer": null,
+            "client_id": null,
+            "token": null,
+        }),
+    }
 }
 
 pub(crate) fn token_text(t: &Value) -> String {

@@ -100,6 +100,16 @@ pub(super) fn into_result(v: Value) -> Result<Value, ClientError> {
     }
 }
 
+/// The newest version of an `UnsupportedProtocolVersion` error's `data.supported` that this
+/// client speaks (TR-24).
+pub(super) fn pick_version(data: Option<&Value>) -> Option<&'static str> {
+    let supported = data?.get("supported")?.as_array()?;
+    shared::mcp::PROTOCOL_VERSIONS
+        .iter()
+        .copied()
+        .find(|v| supported.iter().any(|s| s.as_str() == Some(v)))
+}
+
 /// The `_meta` object of `params`, created if absent.
 pub(super) fn meta_mut(params: &mut Value) -> &mut serde_json::Map<String, Value> {
     if !params.get("_meta").is_some_and(Value::is_object) {
@@ -138,6 +148,15 @@ mod tests {
         assert!(into_result(json!({"id":1,"result":{"x":1}})).is_ok());
         let e = into_result(json!({"id":1,"error":{"code":-32602,"message":"bad"}})).unwrap_err();
         assert!(matches!(e, ClientError::Mcp { code: -32602, .. }));
+    }
+
+    #[test]
+    fn the_newest_supported_version_we_speak_is_picked_tr24() {
+        let d = json!({"supported": ["1999-01-01", "2025-06-18", "2025-03-26"], "requested": "2026-07-28"});
+        assert_eq!(pick_version(Some(&d)), Some("2025-06-18"));
+        assert_eq!(pick_version(Some(&json!({"supported": ["x"]}))), None);
+        assert_eq!(pick_version(Some(&json!({}))), None);
+        assert_eq!(pick_version(None), None);
     }
 
     #[test]

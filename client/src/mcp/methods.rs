@@ -84,7 +84,7 @@ impl McpClient {
                 Some(c) => json!({"cursor": c}),
                 None => json!({}),
             };
-            let r = self.request(method, params).await?;
+            let r = self.cached_request(method, params).await?;
             if let Some(items) = r.get(field).and_then(Value::as_array) {
                 out.extend(items.iter().cloned());
             }

@@ -267,6 +267,11 @@ impl McpClient {
                 {
                     relisted = true;
                     tracing::info!("Mcp-Param headers refused (-32020); listing tools again");
+                    // Past the cache: the cached list is what gave the refused headers.
+                    self.cache.invalidate(Some("tools/list"));
+                    if let Some(c) = &self.shared_cache {
+                        c.invalidate(Some("tools/list"));
+                    }
                     self.list_tools().await?;
                     continue;
                 }

@@ -61,7 +61,7 @@ impl BearerAuth {
     }
 }
 
-fn with_token(mut req: Request, token: &AccessToken) -> Result<Request, ClientError> {
+pub(crate) fn with_token(mut req: Request, token: &AccessToken) -> Result<Request, ClientError> {
     let mut v = HeaderValue::from_str(&format!("Bearer {}", token.secret())).map_err(|_| {
         ClientError::Protocol("the access token contains characters not allowed in a header".into())
     })?;
@@ -70,7 +70,7 @@ fn with_token(mut req: Request, token: &AccessToken) -> Result<Request, ClientEr
     Ok(req)
 }
 
-fn mw(e: ClientError) -> reqwest_middleware::Error {
+pub(crate) fn mw(e: ClientError) -> reqwest_middleware::Error {
     reqwest_middleware::Error::middleware(e)
 }
 
@@ -119,30 +119,38 @@ impl Middleware for BearerAuth {
                     .await
             }
             StatusCode::FORBIDDEN => {
-                let Some(ch) = bearer_challenge(resp.headers()) else {
-                    return Ok(resp);
-                };
-                if ch.error() != Some("insufficient_scope") {
-                    return Ok(resp);
-                }
-                let challenged = ScopeSet::parse(ch.scope().unwrap_or(""));
-                if challenged.is_empty() {
-                    return Ok(resp);
-                }
-                match self
-                    .manager
-                    .step_up(&challenged, generation)
-                    .await
-                    .map_err(mw)?
-                {
-                    Some((token, _)) => {
-                        next.run(with_token(retry, &token).map_err(mw)?, extensions)
-                            .await
-                    }
-                    None => Ok(resp),
-                }
+                step_up_and_retry(&self.manager, resp, retry, generation, extensions, next).await
             }
             _ => Ok(resp),
         }
+    }
+}
+
+/// CL-35: on a 403 `insufficient_scope`, steps up with the union of scopes once and sends
+/// `retry` once with the new token; otherwise returns `resp` unchanged.
+pub(crate) async fn step_up_and_retry(
+    manager: &TokenManager,
+    resp: Response,
+    retry: Request,
+    generation: u64,
+    extensions: &mut Extensions,
+    next: Next<'_>,
+) -> reqwest_middleware::Result<Response> {
+    let Some(ch) = bearer_challenge(resp.headers()) else {
+        return Ok(resp);
+    };
+    if ch.error() != Some("insufficient_scope") {
+        return Ok(resp);
+    }
+    let challenged = ScopeSet::parse(ch.scope().unwrap_or(""));
+    if challenged.is_empty() {
+        return Ok(resp);
+    }
+    match manager.step_up(&challenged, generation).await.map_err(mw)? {
+        Some((token, _)) => {
+            next.run(with_token(retry, &token).map_err(mw)?, extensions)
+                .await
+        }
+        None => Ok(resp),
     }
 }

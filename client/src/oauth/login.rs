@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+use shared::oauth::TokenResponse;
+use shared::scope::ScopeSet;
 use shared::secret::AuthorizationCode;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
@@ -316,6 +319,146 @@ pub fn open_browser(url: &Url) -> bool {
         .stderr(std::process::Stdio::null())
         .spawn()
         .is_ok()
+}
+
+/// What a [`LoginFlow`] works with: the authorization server (already discovered and
+/// validated), the client id obtained there, the resource, and the token endpoint bound to
+/// both (it sends `resource`, and authenticates a confidential client).
+#[derive(Debug)]
+pub struct LoginContext {
+    pub(crate) metadata: shared::oauth::AuthorizationServerMetadata,
+    pub(crate) client_id: String,
+    pub(crate) redirect_template: Url,
+    pub(crate) resource: String,
+    pub(crate) insecure: bool,
+    pub(crate) login_timeout: Duration,
+    pub(crate) endpoint: super::token_endpoint::TokenEndpoint,
+    pub(crate) on_login_event: LoginObserver,
+    pub(crate) headless_http: reqwest::Client,
+}
+
+impl LoginContext {
+    /// The authorization server's validated metadata.
+    pub fn metadata(&self) -> &shared::oauth::AuthorizationServerMetadata {
+        &self.metadata
+    }
+    /// The issuer.
+    pub fn issuer(&self) -> &str {
+        &self.metadata.issuer
+    }
+    /// The client id in use at this authorization server.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    /// The resource (PRM `resource`) the tokens are for.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+    /// The configured redirect URI (a loopback template: the port is chosen per login).
+    pub fn redirect_template(&self) -> &Url {
+        &self.redirect_template
+    }
+    /// The token endpoint (code exchange, `client_credentials`).
+    pub fn token_endpoint(&self) -> &super::token_endpoint::TokenEndpoint {
+        &self.endpoint
+    }
+    /// A new authorization request (PKCE S256, `state`, `resource`) for `redirect_uri`.
+    pub fn authorization_request(
+        &self,
+        redirect_uri: &str,
+        scopes: Option<&ScopeSet>,
+    ) -> Result<AuthorizationRequest, ClientError> {
+        AuthorizationRequest::new(
+            &self.metadata,
+            &self.client_id,
+            redirect_uri,
+            scopes,
+            &self.resource,
+            self.insecure,
+        )
+    }
+}
+
+/// How tokens are obtained once a server has asked for authorization and the client knows
+/// its authorization server and client id (ADR 0006). The built-in flows are the
+/// [`crate::LoginMode`]s (browser, headless, client credentials, and `Never`, which fails
+/// with [`ClientError::AuthorizationRequired`]); an application plugs in its own with
+/// [`crate::OAuthConfigBuilder::login_flow`]. Closures satisfy it too.
+///
+/// ```
+/// use http_oauth2_client::oauth::login::{LoginContext, LoginFlow};
+/// use http_oauth2_client::ClientError;
+/// use shared::scope::ScopeSet;
+/// # use futures_util::future::BoxFuture;
+/// #[derive(Debug)]
+/// struct Refuse;
+/// impl LoginFlow for Refuse {
+///     fn login<'a>(&'a self, cx: &'a LoginContext, _scopes: Option<ScopeSet>)
+///         -> BoxFuture<'a, Result<shared::oauth::TokenResponse, ClientError>> {
+///         Box::pin(async move {
+///             Err(ClientError::AuthorizationRequired(format!("log in at {}", cx.issuer())))
+///         })
+///     }
+/// }
+/// ```
+pub trait LoginFlow: Send + Sync + std::fmt::Debug + 'static {
+    /// Obtains tokens for `scopes` (`None`: let the server choose).
+    fn login<'a>(
+        &'a self,
+        cx: &'a LoginContext,
+        scopes: Option<ScopeSet>,
+    ) -> BoxFuture<'a, Result<TokenResponse, ClientError>>;
+}
+
+impl LoginFlow for crate::LoginMode {
+    fn login<'a>(
+        &'a self,
+        cx: &'a LoginContext,
+        scopes: Option<ScopeSet>,
+    ) -> BoxFuture<'a, Result<TokenResponse, ClientError>> {
+        Box::pin(builtin_login(*self, cx, scopes))
+    }
+}
+
+async fn builtin_login(
+    mode: crate::LoginMode,
+    cx: &LoginContext,
+    scopes: Option<ScopeSet>,
+) -> Result<TokenResponse, ClientError> {
+    use crate::LoginMode;
+    match mode {
+        LoginMode::Never => Err(ClientError::AuthorizationRequired(format!(
+            "{} asks for authorization by {}, and this client does not log in on its own (login mode `never`): log in first",
+            cx.resource,
+            cx.issuer()
+        ))),
+        LoginMode::ClientCredentials => cx.endpoint.client_credentials(scopes.as_ref()).await,
+        LoginMode::Headless => {
+            let req = cx.authorization_request(cx.redirect_template.as_str(), scopes.as_ref())?;
+            let code = headless_authorize(&cx.headless_http, &req).await?;
+            cx.endpoint
+                .exchange_code(&code, req.verifier(), req.redirect_uri())
+                .await
+        }
+        LoginMode::Interactive | LoginMode::InteractiveNoBrowser => {
+            let listener = LoopbackListener::bind(&cx.redirect_template).await?;
+            let req = cx.authorization_request(listener.redirect_uri(), scopes.as_ref())?;
+            let opened = mode == LoginMode::Interactive && open_browser(req.url());
+            cx.on_login_event.notify(&LoginEvent::OpenUrl {
+                url: req.url(),
+                browser_opened: opened,
+            });
+            cx.on_login_event.notify(&LoginEvent::Waiting {
+                timeout: cx.login_timeout,
+            });
+            let code = listener.wait(&req, cx.login_timeout).await;
+            cx.on_login_event.notify(&LoginEvent::WaitEnded);
+            let code = code?;
+            cx.endpoint
+                .exchange_code(&code, req.verifier(), req.redirect_uri())
+                .await
+        }
+    }
 }
 
 #[cfg(test)]

@@ -266,6 +266,9 @@ pub(crate) async fn call(
             super::headers::call(cp.arguments.map(RawValue::get))
         }
         other => {
+            if let Some(out) = super::subscriptions::call(&st.events, other) {
+                return Ok(out);
+            }
             return Err(invalid_params(format!(
                 "unknown tool: {}",
                 other.chars().take(64).collect::<String>()

@@ -142,6 +142,9 @@ impl Exchange<'_> {
     /// ([`rpc::runs_long`]) and a session can cancel it; otherwise inline. In a session,
     /// long-running requests (and every HTTP+SSE request) can be cancelled.
     pub(crate) async fn dispatch(self, msg: &Message<'_>, delivery: Delivery<'_>) -> Handled {
+        if let Some(h) = super::subscriptions::intercept(&self, msg, &delivery) {
+            return h;
+        }
         let (app, session) = (self.app, self.session);
         let long = session.is_some() && rpc::runs_long(msg.method(), msg.peek.name.as_deref());
         match delivery {

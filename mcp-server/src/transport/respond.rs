@@ -55,7 +55,16 @@ where
     let stop = async move {
         let _ = rx.wait_for(|v| *v).await;
     };
-    let s = stream.take_until(Box::pin(stop)).map(Ok::<_, Infallible>);
+    sse_stream_response(stream.take_until(Box::pin(stop)))
+}
+
+/// An SSE response (TR-12) for a stream that ends itself on shutdown (a listen stream ends
+/// with its result, PR-27).
+pub(crate) fn sse_stream_response<S>(stream: S) -> Response
+where
+    S: Stream<Item = Event> + Send + 'static,
+{
+    let s = stream.map(Ok::<_, Infallible>);
     let mut r = Sse::new(s)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
@@ -63,6 +72,37 @@ where
         .insert("x-accel-buffering", HeaderValue::from_static("no"));
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// An SSE response from ready-made frames (see [`super::resume::Reader::into_frames`]), with
+/// keep-alive comments every 15 s while idle; ends on shutdown.
+pub(crate) fn sse_frames_response<S>(app: &App, frames: S) -> Response
+where
+    S: Stream<Item = axum::body::Bytes> + Send + 'static,
+{
+    let mut rx = app.shutdown.clone();
+    let stop = async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let frames = Box::pin(frames.take_until(Box::pin(stop)));
+    let body = stream::unfold(frames, |mut f| async move {
+        let next = tokio::time::timeout(Duration::from_secs(15), f.next()).await;
+        match next {
+            Ok(Some(b)) => Some((b, f)),
+            Ok(None) => None,
+            Err(_) => Some((axum::body::Bytes::from_static(b":\n\n"), f)),
+        }
+    })
+    .map(Ok::<_, Infallible>);
+    let mut r = Response::new(Body::from_stream(body));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     r
 }
 
@@ -103,6 +143,7 @@ impl Drop for StreamingGuard {
 
 /// Aborts a spawned request when the response stream (or handler) is dropped: closing the
 /// stream cancels the request (TR-13).
+#[derive(Debug)]
 pub(crate) struct AbortOnDrop(pub(crate) AbortHandle);
 
 impl Drop for AbortOnDrop {

@@ -6,6 +6,7 @@
 mod discovery;
 mod middleware;
 mod mock;
+mod on_demand;
 mod refresh;
 mod session;
 mod store_lock;
