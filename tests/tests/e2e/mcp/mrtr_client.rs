@@ -273,3 +273,66 @@ async fn pr26_the_state_is_echoed_unchanged_under_a_new_id_per_round() {
         json!({"elicitation": {}, "sampling": {}, "roots": {}})
     );
 }
+
+/// A scripted 2026-07-28 server whose tool `t` renames its `x-mcp-header` from `Old` to `New`
+/// after the first `tools/list`, with a cacheable list (`ttlMs`): a call must carry
+/// `Mcp-Param-New`, else 400 / -32020. Counts the `tools/list` requests.
+async fn renaming() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::routing::post;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let lists = Arc::new(AtomicUsize::new(0));
+    let l2 = lists.clone();
+    let app = axum::Router::new().route(
+        "/mcp",
+        post(move |headers: axum::http::HeaderMap, body: axum::Json<Value>| {
+            let lists = l2.clone();
+            async move {
+                let id = body["id"].clone();
+                let ok = |result: Value| {
+                    (
+                        axum::http::StatusCode::OK,
+                        axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": result})),
+                    )
+                };
+                match body["method"].as_str() {
+                    Some("server/discover") => ok(json!({"supportedVersions": ["2026-07-28"], "capabilities": {}, "resultType": "complete"})),
+                    Some("tools/list") => {
+                        let n = lists.fetch_add(1, Ordering::SeqCst);
+                        let token = if n == 0 { "Old" } else { "New" };
+                        ok(json!({"tools": [{"name": "t", "inputSchema": {"type": "object",
+                            "properties": {"x": {"type": "string", "x-mcp-header": token}}}}],
+                            "resultType": "complete", "ttlMs": 60000, "cacheScope": "private"}))
+                    }
+                    _ if headers.get("mcp-param-new").is_some_and(|v| v == "v") => {
+                        ok(json!({"content": [{"type": "text", "text": "ok"}], "resultType": "complete"}))
+                    }
+                    _ => (
+                        axum::http::StatusCode::BAD_REQUEST,
+                        axum::Json(json!({"jsonrpc": "2.0", "id": id,
+                            "error": {"code": -32020, "message": "Mcp-Param-New header is missing"}})),
+                    ),
+                }
+            }
+        }),
+    );
+    let listener = tests::loopback_listener().await;
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, lists)
+}
+
+#[tokio::test]
+async fn tr21_after_32020_the_tools_are_listed_again_past_the_cache_and_the_call_retried_once() {
+    let (url, lists) = renaming().await;
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+    let mcp = McpClient::connect(http, url::Url::parse(&url).unwrap())
+        .await
+        .unwrap();
+    mcp.list_tools().await.unwrap();
+    // Cached (ttlMs): a second list does not reach the server.
+    mcp.list_tools().await.unwrap();
+    assert_eq!(lists.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let r = mcp.call_tool("t", json!({"x": "v"}), None).await.unwrap();
+    assert_eq!(text(&r), "ok");
+    assert_eq!(lists.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
