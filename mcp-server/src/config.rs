@@ -37,6 +37,8 @@ pub struct Config {
     pub leeway_secs: u64,
     /// JWKS cache tuning.
     pub jwks: JwksSettings,
+    /// Keys and limits of the sealed `requestState` of multi round-trip requests (PR-26).
+    pub request_state: RequestStateSettings,
     /// Verified-token cache tuning.
     pub token_cache: TokenCacheSettings,
     /// Optional RFC 7662 introspection (so revoked tokens stop working).
@@ -218,6 +220,49 @@ impl IntrospectionSettings {
     }
 }
 
+shared::secret_newtype!(
+    /// A `requestState` MAC key (HMAC-SHA256): at least 32 bytes, e.g. `openssl rand -base64 32`.
+    RequestStateSecret
+);
+
+/// One `requestState` key: its id (carried in every state it seals) and its secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestStateKey {
+    /// Key id: 1..=32 characters of `A-Z a-z 0-9 _ -`, unique in the ring.
+    pub id: String,
+    /// The secret (at least 32 bytes).
+    pub secret: RequestStateSecret,
+}
+
+/// The sealed `requestState` of multi round-trip requests (MRTR, PR-26;
+/// `docs/decisions/0007-mrtr-request-state.md`). The server keeps nothing between rounds: the
+/// state travels to the client and back, HMAC-SHA256-sealed and bound to the tool, its
+/// arguments, the token's subject and client, and this server's resource URL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestStateSettings {
+    /// The key ring: the first key seals, every key verifies (rotation: add the new key
+    /// second, roll out, move it first, roll out, drop the old one after `ttl_secs`). Empty:
+    /// a random key made at start, so state survives neither a restart nor a second instance;
+    /// servers behind one load balancer must share keys.
+    pub keys: Vec<RequestStateKey>,
+    /// How long a sealed state stays valid, seconds.
+    pub ttl_secs: u64,
+    /// The most input rounds one request may take; a state past it is refused.
+    pub max_rounds: u32,
+}
+
+impl Default for RequestStateSettings {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            ttl_secs: 600,
+            max_rounds: 10,
+        }
+    }
+}
+
 /// Request and session limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -311,6 +356,7 @@ impl Default for Config {
             algorithms: vec!["ES256".into(), "RS256".into(), "EdDSA".into()],
             leeway_secs: 30,
             jwks: JwksSettings::default(),
+            request_state: RequestStateSettings::default(),
             token_cache: TokenCacheSettings::default(),
             introspection: None,
             scopes: default_scope_rules(),
@@ -342,6 +388,7 @@ impl fmt::Debug for Config {
             .field("algorithms", &self.algorithms)
             .field("leeway_secs", &self.leeway_secs)
             .field("jwks", &self.jwks)
+            .field("request_state", &self.request_state)
             .field("token_cache", &self.token_cache)
             .field("introspection", &self.introspection)
             .field("scopes", &self.scopes)
@@ -394,6 +441,11 @@ pub enum ConfigError {
     /// A numeric limit is out of range.
     #[error("{0} is out of range")]
     Limit(&'static str),
+    /// A `request_state.keys` entry has a bad or duplicate id, or a secret under 32 bytes.
+    #[error(
+        "request_state key {0:?}: the id must be 1..=32 of A-Z a-z 0-9 _ - and unique, the secret at least 32 bytes"
+    )]
+    RequestStateKey(String),
     /// The resources folder does not exist.
     #[error("resources_dir {0:?} is not a directory")]
     ResourcesDir(PathBuf),
@@ -494,6 +546,25 @@ impl Config {
         if self.jwks.min_ttl_secs > self.jwks.max_ttl_secs {
             return Err(ConfigError::Limit("jwks.min_ttl_secs (<= max_ttl_secs)"));
         }
+        let rs = &self.request_state;
+        if rs.ttl_secs == 0 {
+            return Err(ConfigError::Limit("request_state.ttl_secs (> 0)"));
+        }
+        if rs.max_rounds == 0 {
+            return Err(ConfigError::Limit("request_state.max_rounds (> 0)"));
+        }
+        for (i, k) in rs.keys.iter().enumerate() {
+            let id_ok = (1..=32).contains(&k.id.len())
+                && k.id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !id_ok || rs.keys[..i].iter().any(|o| o.id == k.id) {
+                return Err(ConfigError::RequestStateKey(k.id.clone()));
+            }
+            if k.secret.secret().len() < 32 {
+                return Err(ConfigError::RequestStateKey(k.id.clone()));
+            }
+        }
         if let Some(d) = &self.resources_dir
             && !d.is_dir()
         {
@@ -593,6 +664,34 @@ mod tests {
         }
         assert!(rules.required("no/such").is_none());
         assert!(ScopeSet::parse("mcp").satisfies_all(rules.required("tools/call").unwrap()));
+    }
+
+    #[test]
+    fn request_state_keys_are_validated_pr26() {
+        let ok = Config::new("http://127.0.0.1:3002", "http://127.0.0.1:3003/mcp");
+        let key = |id: &str, secret: &str| RequestStateKey {
+            id: id.into(),
+            secret: RequestStateSecret::new(secret.into()),
+        };
+        let long = "0123456789abcdef0123456789abcdef";
+        let mut c = ok.clone();
+        c.request_state.keys = vec![key("k1", long), key("k0", long)];
+        c.validate().unwrap();
+        for bad in [
+            vec![key("k1", "short")],
+            vec![key("", long)],
+            vec![key("a.b", long)],
+            vec![key("k1", long), key("k1", long)],
+        ] {
+            let mut c = ok.clone();
+            c.request_state.keys = bad;
+            assert!(matches!(c.validate(), Err(ConfigError::RequestStateKey(_))));
+        }
+        let mut c = ok;
+        c.request_state.ttl_secs = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::Limit(_))));
+        c.request_state.keys = vec![key("k1", long)];
+        assert!(!format!("{c:?}").contains(long));
     }
 
     #[test]

@@ -180,6 +180,7 @@ async fn start(
         config: config.clone(),
         resource_url: resource_url.clone(),
         files,
+        request_state: rpc::RequestStateKeys::new(&config.request_state, &resource_url),
         events: events.clone(),
     });
     let methods: jsonrpsee::Methods = rpc::rpc_module(state)?.into();

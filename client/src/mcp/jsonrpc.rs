@@ -92,9 +92,10 @@ pub(super) fn into_result(v: Value) -> Result<Value, ClientError> {
         .cloned()
         .ok_or_else(|| ClientError::Protocol("response without result or error".into()))?;
     match r.get("resultType").and_then(Value::as_str) {
-        None | Some("complete") => Ok(r),
+        // `input_required`: answered by the multi round-trip loop (`mrtr.rs`).
+        None | Some("complete" | "input_required") => Ok(r),
         Some(other) => Err(ClientError::Protocol(format!(
-            "unsupported resultType `{other}` (multi round-trip requests are not supported)"
+            "unsupported resultType `{other}`"
         ))),
     }
 }
@@ -141,8 +142,9 @@ mod tests {
     }
 
     #[test]
-    fn input_required_results_are_refused_and_errors_mapped() {
-        assert!(into_result(json!({"id":1,"result":{"resultType":"input_required"}})).is_err());
+    fn unknown_result_types_are_refused_and_errors_mapped() {
+        assert!(into_result(json!({"id":1,"result":{"resultType":"input_required"}})).is_ok());
+        assert!(into_result(json!({"id":1,"result":{"resultType":"later"}})).is_err());
         assert!(into_result(json!({"id":1,"result":{"x":1}})).is_ok());
         let e = into_result(json!({"id":1,"error":{"code":-32602,"message":"bad"}})).unwrap_err();
         assert!(matches!(e, ClientError::Mcp { code: -32602, .. }));

@@ -22,6 +22,8 @@
 mod cache;
 mod jsonrpc;
 mod methods;
+mod mrtr;
+mod params;
 mod sse_legacy;
 mod streamable;
 mod subscriptions;
@@ -36,9 +38,12 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::error::ClientError;
+/// Re-exported so an application implements [`InputHandler`] without its own dependency.
+pub use async_trait::async_trait;
 pub use cache::ResponseCache;
 pub(crate) use jsonrpc::handle_incoming;
 use jsonrpc::{client_info, into_result, meta_mut};
+pub use mrtr::{DEFAULT_MAX_INPUT_ROUNDS, ElicitResponse, InputCapabilities, InputHandler, Root};
 use shared::mcp::error_code::UNSUPPORTED_VERSION;
 use streamable::Posted;
 pub use streamable::header_value;
@@ -72,6 +77,10 @@ pub struct McpClient {
     next_id: AtomicU64,
     state: Mutex<State>,
     legacy: Option<sse_legacy::LegacySse>,
+    /// Multi round-trip requests: the application's input handler and the round cap.
+    input: mrtr::InputSettings,
+    /// `x-mcp-header` annotations learnt from `tools/list`.
+    tool_headers: params::ToolHeaders,
     /// This connection's cache of hinted results (PR-29).
     cache: Arc<ResponseCache>,
     /// A cache shared with other clients, for `cacheScope: "public"` results.
@@ -151,6 +160,8 @@ impl McpClient {
                 offer: None,
             }),
             legacy: None,
+            input: mrtr::InputSettings::default(),
+            tool_headers: params::ToolHeaders::default(),
             cache: Arc::default(),
             shared_cache: None,
         };

@@ -59,6 +59,14 @@ impl McpClient {
             };
             if let Some(n) = name.and_then(Value::as_str) {
                 req = req.header(header::NAME, header_value(n));
+                if method == "tools/call" {
+                    for (k, v) in self
+                        .tool_headers
+                        .headers_for(n, &msg["params"]["arguments"])
+                    {
+                        req = req.header(k, v);
+                    }
+                }
             }
         }
         let body = serde_json::to_vec(msg).map_err(|e| ClientError::Protocol(e.to_string()))?;

@@ -359,7 +359,7 @@ impl McpClient {
         let version = self.protocol_version();
         let m = jsonrpc::meta_mut(params);
         m.insert(meta::PROTOCOL_VERSION.into(), json!(version));
-        m.insert(meta::CLIENT_CAPABILITIES.into(), json!({}));
+        m.insert(meta::CLIENT_CAPABILITIES.into(), self.input.capabilities());
         m.insert(meta::CLIENT_INFO.into(), jsonrpc::client_info());
     }
 }

@@ -13,6 +13,8 @@
 //! `docs/decisions/0003-jsonrpsee-behind-an-http-transport.md`.
 
 mod context;
+mod headers;
+mod mrtr;
 mod prompts;
 mod resources;
 pub(crate) mod subscriptions;
@@ -31,6 +33,8 @@ use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
 use crate::config::Config;
 
 pub(crate) use context::{Era, LogChannel, NotificationSink, RequestCtx};
+pub(crate) use headers::{param_headers, validate as validate_param_headers};
+pub(crate) use mrtr::RequestStateKeys;
 pub(crate) use resources::FileStore;
 pub(crate) use subscriptions::Events;
 
@@ -40,6 +44,8 @@ pub(crate) struct State {
     pub(crate) config: Config,
     pub(crate) resource_url: String,
     pub(crate) files: Option<FileStore>,
+    /// Seals and opens the `requestState` of multi round-trip tools.
+    pub(crate) request_state: RequestStateKeys,
     /// The change bus and the mock state that changes (PR-27, PR-35).
     pub(crate) events: std::sync::Arc<Events>,
 }
@@ -344,6 +350,7 @@ mod tests {
             config: Config::default(),
             resource_url: "http://127.0.0.1:3003/mcp".to_owned(),
             files: None,
+            request_state: RequestStateKeys::new(&Default::default(), "http://127.0.0.1:3003/mcp"),
             events: Events::new(4, 1),
         });
         let module = rpc_module(state).unwrap();
