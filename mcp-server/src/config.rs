@@ -43,6 +43,8 @@ pub struct Config {
     pub token_cache: TokenCacheSettings,
     /// Optional RFC 7662 introspection (so revoked tokens stop working).
     pub introspection: Option<IntrospectionSettings>,
+    /// DPoP-bound access tokens (RFC 9449): off by default.
+    pub dpop: DpopSettings,
     /// Scopes each MCP method needs (`method` or `prefix/*` -> scopes, all required; `[]`: a
     /// valid token suffices). Hierarchy applies: `mcp` satisfies every `mcp:*`. Deny by
     /// default: a method no rule names is refused like an unknown method (a warning at start
@@ -221,6 +223,78 @@ impl IntrospectionSettings {
 }
 
 shared::secret_newtype!(
+    /// The DPoP nonce HMAC key: at least 32 bytes, the same on every instance.
+    DpopNonceSecret
+);
+
+/// DPoP (RFC 9449) at the auth layer (`[dpop]`): `Authorization: DPoP <token>` plus a `DPoP`
+/// proof per request, the token's `cnf.jkt` matching the proof key. The proof's `htu` must
+/// be the resource URL's origin plus the request path. A DPoP-bound token sent as `Bearer`
+/// is refused whether or not this is enabled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpopSettings {
+    /// Accept DPoP-bound tokens (and advertise DPoP in challenges and the PRM).
+    pub enabled: bool,
+    /// Only DPoP-bound tokens (bearer refused); PRM `dpop_bound_access_tokens_required`.
+    pub required: bool,
+    /// Proof algorithms accepted (ES256, EdDSA, RS256); PRM
+    /// `dpop_signing_alg_values_supported` and the challenge's `algs`.
+    pub algorithms: Vec<String>,
+    /// How far a proof's `iat` may be from now, either side, seconds (1..=3600).
+    pub iat_window_secs: u64,
+    /// Most proof `jti`s remembered against replay (per instance; size it for the peak proof
+    /// rate times twice the window). Several instances need a shared store (issue 14).
+    pub replay_cache_capacity: u64,
+    /// Require server nonces (RFC 9449 §9): `use_dpop_nonce` + `DPoP-Nonce` until the proof
+    /// carries a current one. Nonces are stateless (HMAC of the time slot).
+    pub nonce: bool,
+    /// The nonce HMAC key (>= 32 bytes), shared by every instance. Unset: random per process.
+    pub nonce_secret: Option<DpopNonceSecret>,
+    /// A nonce's time slot, seconds; it stays valid during the next slot too.
+    pub nonce_rotation_secs: u64,
+}
+
+impl Default for DpopSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            required: false,
+            algorithms: vec!["ES256".into(), "EdDSA".into(), "RS256".into()],
+            iat_window_secs: shared::dpop::DEFAULT_IAT_WINDOW_SECS,
+            replay_cache_capacity: 100_000,
+            nonce: false,
+            nonce_secret: None,
+            nonce_rotation_secs: 60,
+        }
+    }
+}
+
+impl DpopSettings {
+    /// The auth layer's settings (call after [`Config::validate`]).
+    pub fn to_layer(&self) -> oauth_resource::DpopSettings {
+        use std::time::Duration;
+        oauth_resource::DpopSettings {
+            algorithms: self
+                .algorithms
+                .iter()
+                .filter_map(|a| shared::dpop::parse_alg(a))
+                .collect(),
+            iat_window: Duration::from_secs(self.iat_window_secs),
+            replay_cache_capacity: self.replay_cache_capacity,
+            required: self.required,
+            nonce: self.nonce.then(|| oauth_resource::NonceSettings {
+                secret: self
+                    .nonce_secret
+                    .as_ref()
+                    .map(|s| s.secret().as_bytes().to_vec()),
+                rotation: Duration::from_secs(self.nonce_rotation_secs),
+            }),
+        }
+    }
+}
+
+shared::secret_newtype!(
     /// A `requestState` MAC key (HMAC-SHA256): at least 32 bytes, e.g. `openssl rand -base64 32`.
     RequestStateSecret
 );
@@ -359,6 +433,7 @@ impl Default for Config {
             request_state: RequestStateSettings::default(),
             token_cache: TokenCacheSettings::default(),
             introspection: None,
+            dpop: DpopSettings::default(),
             scopes: default_scope_rules(),
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
@@ -391,6 +466,7 @@ impl fmt::Debug for Config {
             .field("request_state", &self.request_state)
             .field("token_cache", &self.token_cache)
             .field("introspection", &self.introspection)
+            .field("dpop", &self.dpop)
             .field("scopes", &self.scopes)
             .field("allowed_origins", &self.allowed_origins)
             .field("allowed_hosts", &self.allowed_hosts)
@@ -435,6 +511,9 @@ pub enum ConfigError {
         "algorithm {0:?} is not supported (allowed: ES256, ES384, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA)"
     )]
     Algorithm(String),
+    /// A DPoP proof algorithm is unknown or not allowed.
+    #[error("dpop.algorithms: {0:?} is not supported (allowed: ES256, EdDSA, RS256)")]
+    DpopAlgorithm(String),
     /// The algorithm list is empty.
     #[error("algorithms must not be empty")]
     NoAlgorithms,
@@ -564,6 +643,28 @@ impl Config {
             if k.secret.secret().len() < 32 {
                 return Err(ConfigError::RequestStateKey(k.id.clone()));
             }
+        }
+        let d = &self.dpop;
+        if d.algorithms.is_empty() {
+            return Err(ConfigError::Limit("dpop.algorithms (not empty)"));
+        }
+        for a in &d.algorithms {
+            shared::dpop::parse_alg(a).ok_or_else(|| ConfigError::DpopAlgorithm(a.clone()))?;
+        }
+        if !(1..=3600).contains(&d.iat_window_secs) {
+            return Err(ConfigError::Limit("dpop.iat_window_secs (1..=3600)"));
+        }
+        if d.replay_cache_capacity == 0 {
+            return Err(ConfigError::Limit("dpop.replay_cache_capacity (> 0)"));
+        }
+        if d.nonce_rotation_secs == 0 {
+            return Err(ConfigError::Limit("dpop.nonce_rotation_secs (> 0)"));
+        }
+        if d.nonce_secret.as_ref().is_some_and(|s| s.secret().len() < 32) {
+            return Err(ConfigError::Limit("dpop.nonce_secret (>= 32 bytes)"));
+        }
+        if d.required && !d.enabled {
+            return Err(ConfigError::Limit("dpop.required (needs dpop.enabled)"));
         }
         if let Some(d) = &self.resources_dir
             && !d.is_dir()
