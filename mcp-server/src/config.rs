@@ -660,7 +660,10 @@ impl Config {
         if d.nonce_rotation_secs == 0 {
             return Err(ConfigError::Limit("dpop.nonce_rotation_secs (> 0)"));
         }
-        if d.nonce_secret.as_ref().is_some_and(|s| s.secret().len() < 32) {
+        if d.nonce_secret
+            .as_ref()
+            .is_some_and(|s| s.secret().len() < 32)
+        {
             return Err(ConfigError::Limit("dpop.nonce_secret (>= 32 bytes)"));
         }
         if d.required && !d.enabled {

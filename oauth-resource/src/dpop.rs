@@ -266,7 +266,10 @@ mod tests {
         let a = n.current(1_000_000);
         assert!(n.is_current(&a, 1_000_000));
         assert!(n.is_current(&a, 1_000_000 + 60), "previous slot accepted");
-        assert!(!n.is_current(&a, 1_000_000 + 120), "two slots later refused");
+        assert!(
+            !n.is_current(&a, 1_000_000 + 120),
+            "two slots later refused"
+        );
         assert!(!n.is_current("", 1_000_000));
         let b = n.current(1_000_000 + 60);
         assert_ne!(a, b);

@@ -447,7 +447,8 @@ fn reject<B: From<String>>(auth: &Authenticator, e: &AuthError, dpop_scheme: boo
     let Some(d) = &auth.dpop else {
         return challenge_response(&auth.resource_metadata_url, e, scope, None);
     };
-    let on_dpop = dpop_scheme || matches!(e, AuthError::InvalidDpopProof(_) | AuthError::UseDpopNonce);
+    let on_dpop =
+        dpop_scheme || matches!(e, AuthError::InvalidDpopProof(_) | AuthError::UseDpopNonce);
     let nonce = match (e, &d.nonces) {
         (AuthError::UseDpopNonce, Some(n)) => Some(n.current(auth.clock.now_unix())),
         _ => None,

@@ -275,11 +275,7 @@ impl Authenticator {
         })
     }
 
-    async fn verify_inner(
-        &self,
-        token: &str,
-        cache_key: [u8; 32],
-    ) -> Result<Verified, AuthError> {
+    async fn verify_inner(&self, token: &str, cache_key: [u8; 32]) -> Result<Verified, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::invalid("malformed token (not a signed JWT)"))?;
         self.check_typ(header.typ.as_deref())?;

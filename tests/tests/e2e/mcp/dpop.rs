@@ -229,17 +229,17 @@ async fn ex03_ex07_each_bad_proof_is_refused_with_its_reason() {
             dpop::proof(&other, "POST", &s.url, Some(&t), None, n).unwrap(),
             "DPoP proof key does not match the token's cnf.jkt",
         ),
-        (
-            "symmetric alg",
-            hs256,
-            "DPoP proof alg must be asymmetric",
-        ),
+        ("symmetric alg", hs256, "DPoP proof alg must be asymmetric"),
         (
             "private key in jwk",
             private_jwk,
             "DPoP proof jwk contains private key material",
         ),
-        ("typ not dpop+jwt", wrong_typ, "DPoP proof typ must be dpop+jwt"),
+        (
+            "typ not dpop+jwt",
+            wrong_typ,
+            "DPoP proof typ must be dpop+jwt",
+        ),
         (
             "missing ath",
             p("POST", &s.url, None, n),
@@ -265,7 +265,11 @@ async fn ex03_ex07_each_bad_proof_is_refused_with_its_reason() {
     let (status, error, desc, _) = refusal(send(&s, "DPoP", &t, &[]).await).await;
     assert_eq!(
         (status, error.as_str(), desc.as_str()),
-        (401, "invalid_dpop_proof", "DPoP proof missing (no DPoP header)")
+        (
+            401,
+            "invalid_dpop_proof",
+            "DPoP proof missing (no DPoP header)"
+        )
     );
     let (a, b) = (proof(&s, &key, &t), proof(&s, &key, &t));
     let (status, error, desc, _) = refusal(send(&s, "DPoP", &t, &[&a, &b]).await).await;
@@ -275,9 +279,7 @@ async fn ex03_ex07_each_bad_proof_is_refused_with_its_reason() {
     );
     // The control: the same token with a good proof works.
     assert_eq!(
-        send(&s, "DPoP", &t, &[&proof(&s, &key, &t)])
-            .await
-            .status(),
+        send(&s, "DPoP", &t, &[&proof(&s, &key, &t)]).await.status(),
         200
     );
 }
@@ -302,9 +304,7 @@ async fn ex03_replayed_proof_is_refused_with_a_cached_token() {
         )
     );
     assert_eq!(
-        send(&s, "DPoP", &t, &[&proof(&s, &key, &t)])
-            .await
-            .status(),
+        send(&s, "DPoP", &t, &[&proof(&s, &key, &t)]).await.status(),
         200
     );
 }
@@ -317,9 +317,7 @@ async fn ex06_bound_token_as_bearer_and_unbound_token_as_dpop_are_refused() {
     let t = bound(&s, &key);
     // Verified (and cached) through a DPoP request first, so the cached path is the one tested.
     assert_eq!(
-        send(&s, "DPoP", &t, &[&proof(&s, &key, &t)])
-            .await
-            .status(),
+        send(&s, "DPoP", &t, &[&proof(&s, &key, &t)]).await.status(),
         200
     );
     let r = send(&s, "Bearer", &t, &[]).await;
@@ -368,9 +366,7 @@ async fn ex06_required_dpop_refuses_bearer_tokens_and_says_so_in_prm() {
     let key = SigningKey::generate(Algorithm::EdDSA).unwrap();
     let t = bound(&s, &key);
     assert_eq!(
-        send(&s, "DPoP", &t, &[&proof(&s, &key, &t)])
-            .await
-            .status(),
+        send(&s, "DPoP", &t, &[&proof(&s, &key, &t)]).await.status(),
         200
     );
 }
