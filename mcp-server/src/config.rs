@@ -771,6 +771,46 @@ mod tests {
     }
 
     #[test]
+    fn dpop_settings_are_validated_and_mapped_ex03() {
+        let ok = Config::new("http://127.0.0.1:3002", "http://127.0.0.1:3003/mcp");
+        assert!(!ok.dpop.enabled, "DPoP is off by default");
+        let bad = |edit: &dyn Fn(&mut DpopSettings)| {
+            let mut c = ok.clone();
+            c.dpop.enabled = true;
+            edit(&mut c.dpop);
+            c.validate().err().map(|e| e.to_string())
+        };
+        assert_eq!(bad(&|_| {}), None);
+        assert_eq!(
+            bad(&|d| d.algorithms = vec!["HS256".into()]),
+            Some(
+                "dpop.algorithms: \"HS256\" is not supported (allowed: ES256, EdDSA, RS256)".into()
+            )
+        );
+        assert!(bad(&|d| d.algorithms.clear()).is_some());
+        assert!(bad(&|d| d.iat_window_secs = 0).is_some());
+        assert!(bad(&|d| d.iat_window_secs = 3601).is_some());
+        assert!(bad(&|d| d.replay_cache_capacity = 0).is_some());
+        assert!(bad(&|d| d.nonce_rotation_secs = 0).is_some());
+        assert!(bad(&|d| d.nonce_secret = Some(DpopNonceSecret::new("short".into()))).is_some());
+        let mut c = ok.clone();
+        c.dpop.required = true;
+        assert!(c.validate().is_err(), "required without enabled");
+        let mut d = DpopSettings {
+            algorithms: vec!["EdDSA".into()],
+            nonce: true,
+            nonce_secret: Some(DpopNonceSecret::new("x".repeat(32))),
+            ..DpopSettings::default()
+        };
+        d.iat_window_secs = 60;
+        let l = d.to_layer();
+        assert_eq!(l.algorithms, vec![jsonwebtoken::Algorithm::EdDSA]);
+        assert_eq!(l.iat_window.as_secs(), 60);
+        assert_eq!(l.nonce.unwrap().secret.unwrap(), vec![b'x'; 32]);
+        assert!(!format!("{d:?}").contains("xxxx"), "nonce secret redacted");
+    }
+
+    #[test]
     fn request_state_keys_are_validated_pr26() {
         let ok = Config::new("http://127.0.0.1:3002", "http://127.0.0.1:3003/mcp");
         let key = |id: &str, secret: &str| RequestStateKey {
