@@ -394,7 +394,20 @@ where
                     return Either::Right(ready(r));
                 }
                 req.extensions_mut().insert(v.ctx);
-                return Either::Left(self.inner.call(req));
+                let fut = self.inner.call(req);
+                // With server nonces, a DPoP answer carries the current nonce (RFC 9449 §8.2),
+                // so clients move to the next slot without a use_dpop_nonce round trip.
+                if proof.is_some()
+                    && let Some(n) = auth.dpop.as_ref().and_then(|d| d.nonces.as_ref())
+                {
+                    let nonce = n.current(auth.clock.now_unix());
+                    return Either::Right(Box::pin(async move {
+                        let mut r = fut.await?;
+                        add_nonce(&mut r, &nonce);
+                        Ok(r)
+                    }));
+                }
+                return Either::Left(fut);
             }
             Err(key) => key,
         };
@@ -413,8 +426,20 @@ where
                 return Ok(r);
             }
             req.extensions_mut().insert(v.ctx);
-            inner.call(req).await
+            let mut r = inner.call(req).await?;
+            if proof.is_some()
+                && let Some(n) = auth.dpop.as_ref().and_then(|d| d.nonces.as_ref())
+            {
+                add_nonce(&mut r, &n.current(auth.clock.now_unix()));
+            }
+            Ok(r)
         }))
+    }
+}
+
+fn add_nonce<B>(r: &mut Response<B>, nonce: &str) {
+    if let Ok(v) = http::HeaderValue::from_str(nonce) {
+        r.headers_mut().insert(shared::dpop::DPOP_NONCE_HEADER, v);
     }
 }
 
@@ -499,5 +524,25 @@ mod tests {
             bearer_token(&req(Some("Bearer "), "/mcp")),
             Err(AuthError::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn ex06_dpop_scheme_only_when_dpop_is_on() {
+        let r = req(Some("DPoP abc"), "/mcp");
+        // DPoP off: an unknown scheme, i.e. no credentials (401 without an error code).
+        assert_eq!(credentials(&r, false), Err(AuthError::Missing));
+        assert_eq!(credentials(&r, true), Ok((Scheme::Dpop, "abc")));
+        assert_eq!(
+            credentials(&req(Some("dpop abc"), "/mcp"), true),
+            Ok((Scheme::Dpop, "abc"))
+        );
+        assert_eq!(
+            credentials(&req(Some("Bearer abc"), "/mcp"), true),
+            Ok((Scheme::Bearer, "abc"))
+        );
+        assert_eq!(
+            credentials(&req(Some("DPoP "), "/mcp"), true),
+            Err(AuthError::InvalidRequest("malformed DPoP access token"))
+        );
     }
 }

@@ -372,7 +372,8 @@ async fn ex06_required_dpop_refuses_bearer_tokens_and_says_so_in_prm() {
 }
 
 /// EX-08: with server nonces on, a proof without one gets `use_dpop_nonce` and a
-/// `DPoP-Nonce`; the retry carrying it passes; a made-up nonce is refused.
+/// `DPoP-Nonce`; the retry carrying it passes (and is answered with the current nonce); a
+/// made-up nonce is refused.
 #[tokio::test]
 async fn ex08_nonce_required_then_satisfied() {
     let s = dpop_fixture(|c| c.dpop.nonce = true).await;
@@ -393,5 +394,16 @@ async fn ex08_nonce_required_then_satisfied() {
     let (status, error, _, _) = refusal(send(&s, "DPoP", &t, &[&made_up]).await).await;
     assert_eq!((status, error.as_str()), (401, "use_dpop_nonce"));
     let with_nonce = dpop::proof(&key, "POST", &s.url, Some(&t), Some(&nonce), now()).unwrap();
-    assert_eq!(send(&s, "DPoP", &t, &[&with_nonce]).await.status(), 200);
+    let r = send(&s, "DPoP", &t, &[&with_nonce]).await;
+    assert_eq!(r.status(), 200);
+    // The success carries the current nonce too (RFC 9449 §8.2; the same one unless the
+    // 60 s slot just turned), and the next proof may use it.
+    let next = r.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    assert_eq!(next.len(), nonce.len());
+    let p = dpop::proof(&key, "POST", &s.url, Some(&t), Some(&next), now()).unwrap();
+    assert_eq!(send(&s, "DPoP", &t, &[&p]).await.status(), 200);
+    // Bearer answers do not.
+    let r = s.initialize(&s.token(ALL), LEGACY).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("dpop-nonce").is_none());
 }
