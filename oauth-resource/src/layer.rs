@@ -212,6 +212,28 @@ impl JwtAuthLayerBuilder {
     /// a `DPoP` proof for this request, whose `htu` is the resource URL's origin plus the
     /// request path. Off by default (bearer only; a bound token sent as `Bearer` is refused
     /// either way).
+    ///
+    /// ```
+    /// use oauth_resource::{DpopSettings, JwtAuthLayer, NonceSettings};
+    /// let layer = JwtAuthLayer::builder()
+    ///     .issuer("https://as.example")
+    ///     .resource("https://mcp.example/mcp")
+    ///     .dpop(DpopSettings {
+    ///         required: true, // bearer tokens refused
+    ///         nonce: Some(NonceSettings {
+    ///             secret: Some(vec![7; 32]), // the same on every instance
+    ///             ..NonceSettings::default()
+    ///         }),
+    ///         ..DpopSettings::default() // ES256, EdDSA, RS256; ±300 s; 100 000 jtis
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(
+    ///     layer.authenticator().dpop_algorithms(),
+    ///     Some(vec!["ES256", "EdDSA", "RS256"])
+    /// );
+    /// assert!(layer.authenticator().dpop_required());
+    /// ```
     pub fn dpop(mut self, settings: DpopSettings) -> Self {
         self.dpop = Some(settings);
         self
