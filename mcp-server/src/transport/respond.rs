@@ -106,7 +106,7 @@ where
     r
 }
 
-/// Resolves when the access token behind `auth` expires (RS-08): a stream opened with it ends
+/// Resolves when the access token behind `auth` expires (RS-11, RS-12): a stream opened with it ends
 /// then, and the client reconnects with a fresh token. The system clock, like the `exp` check.
 pub(crate) fn token_expiry(
     auth: &crate::auth::AuthContext,

@@ -191,7 +191,7 @@ fn listen(x: &Exchange<'_>, msg: &Message<'_>, delivery: &Delivery<'_>) -> Handl
         }
     });
     let events = stream::iter([ack]).chain(rest).map(message_event);
-    // RS-08: the stream ends when the token that opened it expires; the client listens again.
+    // RS-11, RS-12: the stream ends when the token that opened it expires; the client listens again.
     let events = events.take_until(token_expiry(&x.auth));
     Handled::Http(sse_stream_response(events))
 }

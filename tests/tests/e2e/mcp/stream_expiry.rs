@@ -1,4 +1,4 @@
-//! Long-lived streams end when the access token that opened them expires (RS-08: a token is
+//! Long-lived streams end when the access token that opened them expires (RS-11, RS-12: a token is
 //! honoured until `exp` only): the 2026-07-28 `subscriptions/listen` stream, a 2025-11-25
 //! session's GET stream and the 2024-11-05 HTTP+SSE stream. The client reconnects with a fresh
 //! token (the session GET stream resumes with `Last-Event-ID`, TR-36).
@@ -31,7 +31,7 @@ async fn ends(stream: reqwest::Response, what: &str) {
 }
 
 #[tokio::test]
-async fn rs08_streams_end_when_their_token_expires() {
+async fn rs11_rs12_streams_end_when_their_token_expires() {
     let f = mcp_fixture_with(|_| {}).await;
     let t = short_token(&f);
     let listen = f
