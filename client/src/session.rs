@@ -140,7 +140,14 @@ impl OAuthSession {
         .await?;
         let client_id = creds.client_id.clone();
         let resource = prm.resource.clone();
-        let endpoint = TokenEndpoint::new(token_url, creds, Some(resource.clone()), oauth_http);
+        let mut endpoint = TokenEndpoint::new(token_url, creds, Some(resource.clone()), oauth_http)
+            .with_issuer(issuer.clone());
+        // DPoP (ADR 0011): a fresh key per session; TokenManager::new swaps in the key stored
+        // with the tokens, if any.
+        if let Some(alg) = crate::dpop::choose_algorithm(config.dpop, &metadata, &prm) {
+            endpoint =
+                endpoint.with_dpop(crate::dpop::DpopKey::generate(alg, config.clock.clone())?);
+        }
         let key = StoreKey::new(issuer, resource.clone(), client_id.clone());
         let flow: Arc<dyn LoginFlow> = match &config.login_flow {
             Some(f) => f.clone(),
@@ -291,9 +298,13 @@ async fn obtain_client(
                     client_id: id.clone(),
                     client_secret: Some(secret.clone()),
                     auth_method: method,
+                    assertion_key: None,
                 }
             }
-            None => ClientCredentials::public(id.clone()),
+            None => match &config.client_assertion_key {
+                Some(key) => ClientCredentials::private_key_jwt(id.clone(), key.clone()),
+                None => ClientCredentials::public(id.clone()),
+            },
         });
     }
     if let Some(url) = &config.client_metadata_url {
@@ -313,6 +324,7 @@ async fn obtain_client(
             client_id: stored.client_id,
             client_secret: stored.client_secret,
             auth_method: method,
+            assertion_key: None,
         });
     }
     // Here the configured client (if any) belongs to another issuer. A machine client
@@ -352,6 +364,7 @@ async fn obtain_client(
         client_id: reg.client_id,
         client_secret: reg.client_secret,
         auth_method: method,
+        assertion_key: None,
     })
 }
 

@@ -9,10 +9,16 @@ use shared::oauth::{ErrorCode, ErrorResponse, TokenResponse};
 use shared::pkce::PkceVerifier;
 use shared::scope::ScopeSet;
 use shared::secret::{AuthorizationCode, ClientSecret, RefreshToken};
+use std::sync::Arc;
 use url::Url;
 
+use crate::dpop::DpopKey;
 use crate::error::ClientError;
+use shared::dpop::SigningKey;
 use shared::oauth::TokenEndpointAuthMethod;
+
+/// Lifetime of a `private_key_jwt` client assertion (RFC 7523 §3: short).
+const CLIENT_ASSERTION_LIFETIME_SECS: u64 = 60;
 
 const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 
@@ -25,6 +31,9 @@ pub struct ClientCredentials {
     pub client_secret: Option<ClientSecret>,
     /// The authentication method.
     pub auth_method: TokenEndpointAuthMethod,
+    /// `private_key_jwt` (RFC 7523 §2.2): when set, every request to the token endpoint is
+    /// authenticated with a fresh client assertion signed by this key instead of a secret.
+    pub assertion_key: Option<Arc<SigningKey>>,
 }
 
 impl ClientCredentials {
@@ -34,6 +43,7 @@ impl ClientCredentials {
             client_id: client_id.into(),
             client_secret: None,
             auth_method: TokenEndpointAuthMethod::None,
+            assertion_key: None,
         }
     }
     /// A confidential client using `client_secret_basic`.
@@ -42,6 +52,16 @@ impl ClientCredentials {
             client_id: client_id.into(),
             client_secret: Some(secret),
             auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+            assertion_key: None,
+        }
+    }
+    /// A confidential client using `private_key_jwt` with `key`.
+    pub fn private_key_jwt(client_id: impl Into<String>, key: Arc<SigningKey>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: None,
+            auth_method: TokenEndpointAuthMethod::None,
+            assertion_key: Some(key),
         }
     }
 }
@@ -53,6 +73,8 @@ pub struct TokenEndpoint {
     client: ClientCredentials,
     resource: Option<String>,
     http: ClientWithMiddleware,
+    dpop: Option<DpopKey>,
+    issuer: Option<String>,
 }
 
 impl TokenEndpoint {
@@ -68,7 +90,27 @@ impl TokenEndpoint {
             client,
             resource,
             http,
+            dpop: None,
+            issuer: None,
         }
+    }
+
+    /// Sends a DPoP proof with every token request (RFC 9449 §5) with this key.
+    pub fn with_dpop(mut self, dpop: DpopKey) -> Self {
+        self.dpop = Some(dpop);
+        self
+    }
+
+    /// The DPoP key, when the session uses DPoP.
+    pub fn dpop(&self) -> Option<&DpopKey> {
+        self.dpop.as_ref()
+    }
+
+    /// The authorization server's issuer: the `aud` of `private_key_jwt` assertions
+    /// (else the token endpoint URL).
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
     }
 
     /// The client id.
@@ -145,7 +187,26 @@ impl TokenEndpoint {
         &self,
         mut req: reqwest_middleware::RequestBuilder,
         form: &mut Vec<(&'static str, String)>,
-    ) -> reqwest_middleware::RequestBuilder {
+    ) -> Result<reqwest_middleware::RequestBuilder, ClientError> {
+        if let Some(key) = &self.client.assertion_key {
+            let aud = self.issuer.as_deref().unwrap_or(self.url.as_str());
+            let now = shared::clock::Clock::now_unix(&shared::clock::SystemClock);
+            let jwt = shared::assertion::client_assertion(
+                key,
+                &self.client.client_id,
+                aud,
+                now,
+                CLIENT_ASSERTION_LIFETIME_SECS,
+            )
+            .map_err(|e| ClientError::Protocol(format!("client assertion: {e}")))?;
+            form.push(("client_id", self.client.client_id.clone()));
+            form.push((
+                "client_assertion_type",
+                shared::assertion::CLIENT_ASSERTION_TYPE.to_owned(),
+            ));
+            form.push(("client_assertion", jwt));
+            return Ok(req);
+        }
         match (self.client.auth_method, &self.client.client_secret) {
             (TokenEndpointAuthMethod::ClientSecretBasic, Some(secret)) => {
                 let enc =
@@ -158,7 +219,7 @@ impl TokenEndpoint {
             }
             _ => form.push(("client_id", self.client.client_id.clone())),
         }
-        req
+        Ok(req)
     }
 
     /// Revokes `token` at `revocation_url` (RFC 7009), authenticated like a token request
@@ -176,7 +237,7 @@ impl TokenEndpoint {
             ("token_type_hint", hint.to_owned()),
         ];
         let req = self.http.post(revocation_url);
-        let req = self.authenticate(req, &mut form);
+        let req = self.authenticate(req, &mut form)?;
         let resp = req.form(&form).send().await?;
         let status = resp.status();
         if status.is_success() {
@@ -210,17 +271,42 @@ impl TokenEndpoint {
         if let Some(r) = &self.resource {
             form.push(("resource", r.clone()));
         }
-        let req = self
-            .http
-            .post(self.url.clone())
-            .header(http::header::ACCEPT, "application/json");
-        let mut req = self.authenticate(req, &mut form);
-        if one_time {
-            req = req.with_extension(super::OneTimeCredential);
-        }
-        let resp = req.form(&form).send().await?;
-        let status = resp.status();
-        let body = super::read_limited(resp, MAX_TOKEN_RESPONSE_BYTES).await?;
+        // A proof per attempt; one more attempt when the server asks for a nonce (RFC 9449
+        // §8: the request was refused before the grant was looked at, so a one-time code or
+        // refresh token is not spent).
+        let mut nonce_retry = self.dpop.is_some();
+        let (status, body) = loop {
+            let mut form = form.clone();
+            let req = self
+                .http
+                .post(self.url.clone())
+                .header(http::header::ACCEPT, "application/json");
+            let mut req = self.authenticate(req, &mut form)?;
+            if let Some(d) = &self.dpop {
+                req = req.header(shared::dpop::DPOP_HEADER, d.proof("POST", &self.url, None)?);
+            }
+            if one_time {
+                req = req.with_extension(super::OneTimeCredential);
+            }
+            let resp = req.form(&form).send().await?;
+            let status = resp.status();
+            if let Some(d) = &self.dpop {
+                d.remember_nonce(&self.url.origin(), resp.headers());
+            }
+            let has_nonce = resp.headers().contains_key(shared::dpop::DPOP_NONCE_HEADER);
+            let body = super::read_limited(resp, MAX_TOKEN_RESPONSE_BYTES).await?;
+            if nonce_retry
+                && has_nonce
+                && status == http::StatusCode::BAD_REQUEST
+                && serde_json::from_slice::<ErrorResponse>(&body)
+                    .is_ok_and(|e| e.error.as_str() == shared::dpop::USE_DPOP_NONCE)
+            {
+                tracing::debug!("the authorization server asks for a DPoP nonce; retrying once");
+                nonce_retry = false;
+                continue;
+            }
+            break (status, body);
+        };
         if !status.is_success() {
             return Err(match serde_json::from_slice::<ErrorResponse>(&body) {
                 Ok(e) => ClientError::TokenEndpoint {
@@ -244,10 +330,16 @@ impl TokenEndpoint {
                 e.column()
             ))
         })?;
-        if !tr.token_type.eq_ignore_ascii_case("bearer") {
+        let dpop_ok = self.dpop.is_some() && tr.token_type.eq_ignore_ascii_case("dpop");
+        if !tr.token_type.eq_ignore_ascii_case("bearer") && !dpop_ok {
             return Err(ClientError::Protocol(format!(
-                "unsupported token_type `{}` (expected Bearer)",
-                tr.token_type
+                "unsupported token_type `{}` (expected {})",
+                tr.token_type,
+                if self.dpop.is_some() {
+                    "DPoP or Bearer"
+                } else {
+                    "Bearer"
+                }
             )));
         }
         tracing::debug!(
