@@ -128,6 +128,10 @@ impl OAuthConfig {
     pub fn login_mode(&self) -> LoginMode {
         self.login_mode
     }
+    /// When DPoP is used (ADR 0011).
+    pub fn dpop_mode(&self) -> crate::dpop::DpopMode {
+        self.dpop
+    }
     /// The token store.
     pub fn token_store(&self) -> &Arc<dyn TokenStore> {
         &self.token_store

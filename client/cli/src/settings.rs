@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_oauth2_client::{
-    ClientError, FileTokenStore, InMemoryTokenStore, LoginMode, OAuthConfig, TokenStore,
+    ClientError, DpopMode, FileTokenStore, InMemoryTokenStore, LoginMode, OAuthConfig, TokenStore,
 };
 use shared::secret::ClientSecret;
 
@@ -30,6 +30,31 @@ pub(crate) fn build_config(
     {
         b = b.client_secret(ClientSecret::new(s));
     }
+    if let Some(path) = opts.private_key_jwt.clone().or(file
+        .private_key_jwt
+        .clone()
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from))
+    {
+        b = b.private_key_jwt_file(&path).map_err(|e| {
+            Failure::usage(
+                e.to_string(),
+                "pass an unencrypted PKCS#8 PEM private key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)",
+            )
+        })?;
+    }
+    let dpop = match (opts.dpop, opts.no_dpop, file.dpop.as_deref()) {
+        (true, _, _) | (false, false, Some("always")) => DpopMode::Always,
+        (_, true, _) | (false, false, Some("never")) => DpopMode::Never,
+        (false, false, None | Some("auto")) => DpopMode::Auto,
+        (false, false, Some(other)) => {
+            return Err(Failure::usage(
+                format!("unknown dpop setting `{other}`"),
+                "use \"auto\", \"always\" or \"never\"",
+            ));
+        }
+    };
+    b = b.dpop(dpop);
     if let Some(u) = opts
         .client_metadata_url
         .clone()
@@ -167,5 +192,51 @@ mod tests {
             ])
             .is_ok()
         );
+    }
+
+    /// `--dpop` / `--no-dpop` (issue 15): forced, off, or automatic by default.
+    #[test]
+    fn dpop_flags_choose_the_mode_ex01() {
+        assert_eq!(build(&[]).unwrap().dpop_mode(), DpopMode::Auto);
+        assert_eq!(build(&["--dpop"]).unwrap().dpop_mode(), DpopMode::Always);
+        assert_eq!(build(&["--no-dpop"]).unwrap().dpop_mode(), DpopMode::Never);
+    }
+
+    /// `--private-key-jwt` (issue 15): a usable PEM key with --client-id and --issuer makes a
+    /// client-credentials client without a secret; a bad file exits 2.
+    #[test]
+    fn private_key_jwt_reads_a_pem_key_and_refuses_bad_files_ex30() {
+        let dir = std::env::temp_dir().join(format!("cli-pkjwt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("key.pem");
+        let key = shared::dpop::SigningKey::generate(shared::dpop::Algorithm::ES256).unwrap();
+        std::fs::write(&good, key.private_pem()).unwrap();
+        let bad = dir.join("bad.pem");
+        std::fs::write(
+            &bad,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let base = [
+            "--client-id",
+            "svc",
+            "--issuer",
+            "http://127.0.0.1:3002",
+            "--client-credentials",
+        ];
+        let with = |p: &std::path::Path| {
+            let mut a: Vec<&str> = base.to_vec();
+            let p = p.to_str().unwrap().to_owned();
+            a.extend(["--private-key-jwt", Box::leak(p.into_boxed_str())]);
+            build(&a)
+        };
+        assert!(with(&good).is_ok());
+        let f = with(&bad).unwrap_err();
+        assert_eq!(f.code, EXIT_USAGE, "{}", f.message);
+        let f = with(&dir.join("missing.pem")).unwrap_err();
+        assert_eq!(f.code, EXIT_USAGE, "{}", f.message);
+        // Without a secret or a key, client credentials is a configuration error.
+        assert!(build(&base).is_err());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
