@@ -8,7 +8,7 @@ use reqwest_middleware::ClientWithMiddleware;
 use shared::oauth::{ErrorCode, ErrorResponse, TokenResponse};
 use shared::pkce::PkceVerifier;
 use shared::scope::ScopeSet;
-use shared::secret::{AuthorizationCode, ClientSecret, RefreshToken};
+use shared::secret::{AccessToken, AuthorizationCode, ClientSecret, RefreshToken};
 use std::sync::Arc;
 use url::Url;
 
@@ -261,16 +261,13 @@ impl TokenEndpoint {
         })
     }
 
-    /// Posts `form`. `one_time`: the form carries a one-time credential (a code, a refresh
-    /// token that rotates), so the request is never retried automatically (CL-33).
-    async fn request(
+    /// Posts `form` (client authentication and a DPoP proof added) and returns the body of
+    /// a 2xx answer; an error answer becomes [`ClientError::TokenEndpoint`].
+    async fn post_form(
         &self,
-        mut form: Vec<(&'static str, String)>,
+        form: Vec<(&'static str, String)>,
         one_time: bool,
-    ) -> Result<TokenResponse, ClientError> {
-        if let Some(r) = &self.resource {
-            form.push(("resource", r.clone()));
-        }
+    ) -> Result<bytes::Bytes, ClientError> {
         // A proof per attempt; one more attempt when the server asks for a nonce (RFC 9449
         // §8: the request was refused before the grant was looked at, so a one-time code or
         // refresh token is not spent).
@@ -322,6 +319,85 @@ impl TokenEndpoint {
                 },
             });
         }
+        Ok(body)
+    }
+
+    /// RFC 8693 token exchange for an ID-JAG at the enterprise IdP (EX-23): the user's
+    /// `subject_token` (of `subject_token_type`) for an Identity Assertion JWT whose `aud`
+    /// is the MCP authorization server `audience`, for `resource` and `scope`. Returns the
+    /// ID-JAG and its lifetime.
+    #[tracing::instrument(skip_all, fields(oauth.grant_type = "token-exchange", client.id = %self.client.client_id))]
+    pub async fn exchange_for_id_jag(
+        &self,
+        subject_token: &str,
+        subject_token_type: &str,
+        audience: &str,
+        resource: &str,
+        scope: Option<&ScopeSet>,
+    ) -> Result<(AccessToken, Option<u64>), ClientError> {
+        let mut form = vec![
+            (
+                "grant_type",
+                shared::assertion::TOKEN_EXCHANGE_GRANT.to_owned(),
+            ),
+            (
+                "requested_token_type",
+                shared::assertion::ID_JAG_TOKEN_TYPE.to_owned(),
+            ),
+            ("subject_token", subject_token.to_owned()),
+            ("subject_token_type", subject_token_type.to_owned()),
+            ("audience", audience.to_owned()),
+            ("resource", resource.to_owned()),
+        ];
+        if let Some(s) = scope.filter(|s| !s.is_empty()) {
+            form.push(("scope", s.to_string()));
+        }
+        let body = self.post_form(form, false).await?;
+        #[derive(serde::Deserialize)]
+        struct Exchanged {
+            access_token: AccessToken,
+            issued_token_type: Option<String>,
+            expires_in: Option<u64>,
+        }
+        let e: Exchanged = serde_json::from_slice(&body)
+            .map_err(|_| ClientError::Protocol("malformed token exchange response".into()))?;
+        if e.issued_token_type.as_deref() != Some(shared::assertion::ID_JAG_TOKEN_TYPE) {
+            return Err(ClientError::Protocol(
+                "the identity provider did not issue an ID-JAG (issued_token_type)".into(),
+            ));
+        }
+        Ok((e.access_token, e.expires_in))
+    }
+
+    /// The JWT bearer grant (RFC 7523 §2.1) with an ID-JAG `assertion` (EX-21, EX-24). The
+    /// assertion is single-use, so the request is never retried automatically.
+    #[tracing::instrument(skip_all, fields(oauth.grant_type = "jwt-bearer", client.id = %self.client.client_id))]
+    pub async fn jwt_bearer(
+        &self,
+        assertion: &AccessToken,
+        scope: Option<&ScopeSet>,
+    ) -> Result<TokenResponse, ClientError> {
+        let mut form = vec![
+            ("grant_type", shared::assertion::JWT_BEARER_GRANT.to_owned()),
+            ("assertion", assertion.secret().to_owned()),
+        ];
+        if let Some(s) = scope.filter(|s| !s.is_empty()) {
+            form.push(("scope", s.to_string()));
+        }
+        self.request(form, true).await
+    }
+
+    /// Posts `form`. `one_time`: the form carries a one-time credential (a code, a refresh
+    /// token that rotates), so the request is never retried automatically (CL-33).
+    async fn request(
+        &self,
+        mut form: Vec<(&'static str, String)>,
+        one_time: bool,
+    ) -> Result<TokenResponse, ClientError> {
+        if let Some(r) = &self.resource {
+            form.push(("resource", r.clone()));
+        }
+        let body = self.post_form(form, one_time).await?;
         // Never include the body in the error: it holds tokens.
         let tr: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
             ClientError::Protocol(format!(

@@ -5,6 +5,7 @@
 
 mod discovery;
 mod dpop;
+mod enterprise;
 mod middleware;
 mod mock;
 mod on_demand;
