@@ -46,9 +46,11 @@ pub enum DpopMode {
     Never,
 }
 
-fn str_list(extra: &serde_json::Map<String, serde_json::Value>, name: &str) -> Vec<String> {
-    extra
-        .get(name)
+/// A string-array member of a metadata document, whether the type models it as a field
+/// or keeps it in `extra` (read through the serialised form, once per session, so a typed
+/// field added to `shared::oauth` later does not turn DPoP off silently).
+fn str_list(doc: &serde_json::Value, name: &str) -> Vec<String> {
+    doc.get(name)
         .and_then(|v| v.as_array())
         .map(|a| {
             a.iter()
@@ -69,10 +71,11 @@ pub fn choose_algorithm(
     if mode == DpopMode::Never {
         return None;
     }
-    let as_algs = str_list(&as_metadata.extra, "dpop_signing_alg_values_supported");
-    let rs_algs = str_list(&prm.extra, "dpop_signing_alg_values_supported");
-    let rs_requires = prm
-        .extra
+    let as_doc = serde_json::to_value(as_metadata).unwrap_or_default();
+    let rs_doc = serde_json::to_value(prm).unwrap_or_default();
+    let as_algs = str_list(&as_doc, "dpop_signing_alg_values_supported");
+    let rs_algs = str_list(&rs_doc, "dpop_signing_alg_values_supported");
+    let rs_requires = rs_doc
         .get("dpop_bound_access_tokens_required")
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
