@@ -413,3 +413,64 @@ async fn a_client_assertion_from_another_key_is_refused_ex30() {
     assert_eq!(ev.len(), 1);
     assert!(ev[0].starts_with("bad client assertion"), "{ev:?}");
 }
+
+/// The CLI: `--private-key-jwt` authenticates the client-credentials grant, DPoP is used
+/// because the server advertises it (nonce retry included), and `--no-dpop` turns it off.
+#[tokio::test]
+async fn cli_logs_in_with_private_key_jwt_and_dpop_and_no_dpop_turns_it_off_ex01_ex30() {
+    let client_key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let s = start(true, Some("as-nonce"), None, &client_key).await;
+    let dir = std::env::temp_dir().join(format!(
+        "dpop-cli-{}-{}",
+        std::process::id(),
+        shared::random::token()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pem = dir.join("client-key.pem");
+    std::fs::write(&pem, client_key.private_pem()).unwrap();
+    let run = |extra: &'static [&'static str]| {
+        let mut cmd = tokio::process::Command::new(tests::workspace_binary("http-oauth2-client"));
+        cmd.arg("login")
+            .arg(format!("{}/mcp", s.base))
+            .args([
+                "--client-credentials",
+                "--client-id",
+                "svc",
+                "--issuer",
+                &s.base,
+            ])
+            .arg("--private-key-jwt")
+            .arg(&pem)
+            .args(["--token-store", "memory"])
+            .args(extra)
+            .current_dir(&dir)
+            .env("RUST_LOG", "warn");
+        async move {
+            cmd.output()
+                .await
+                .expect("run the CLI (cargo build --workspace --bins)")
+        }
+    };
+    let out = run(&[]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(s.events("/token"), ["refused: use_dpop_nonce", "issued"]);
+    let stderr =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stderr.contains("PRIVATE KEY") && !stderr.contains("at-1"),
+        "{stderr}"
+    );
+
+    let out = run(&["--no-dpop"]).await;
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(
+        s.events("/token").last().map(String::as_str),
+        Some("refused: invalid_dpop_proof")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
