@@ -49,6 +49,14 @@ pub(crate) struct GlobalOpts {
     /// Never use DPoP (bearer tokens only).
     #[arg(long, global = true)]
     pub(crate) no_dpop: bool,
+    /// Enterprise-managed authorization (ID-JAG): sign in at this identity provider (an
+    /// OAuth issuer URL) and exchange its token for an ID-JAG redeemed at the MCP server's
+    /// authorization server; needs --idp-client-id.
+    #[arg(long, global = true, value_name = "URL", requires = "idp_client_id")]
+    pub(crate) idp: Option<String>,
+    /// This application's client id at the --idp identity provider.
+    #[arg(long, global = true, value_name = "ID")]
+    pub(crate) idp_client_id: Option<String>,
     /// Use the client_credentials grant (needs --client-id and --client-secret or --private-key-jwt).
     #[arg(long, global = true)]
     pub(crate) client_credentials: bool,

@@ -30,6 +30,8 @@ pub(crate) struct FileConfig {
     pub(crate) max_retries: Option<u32>,
     pub(crate) private_key_jwt: Option<String>,
     pub(crate) dpop: Option<String>,
+    pub(crate) idp: Option<String>,
+    pub(crate) idp_client_id: Option<String>,
 }
 
 impl std::fmt::Debug for FileConfig {

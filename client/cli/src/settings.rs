@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_oauth2_client::oauth::enterprise::EnterpriseLogin;
 use http_oauth2_client::{
     ClientError, DpopMode, FileTokenStore, InMemoryTokenStore, LoginMode, OAuthConfig, TokenStore,
 };
@@ -125,7 +126,37 @@ pub(crate) fn build_config(
     if let Some(n) = file.max_retries {
         b = b.max_retries(n);
     }
-    b = b.with_token_store(open_store(opts, file)?);
+    let store = open_store(opts, file)?;
+    let idp = opts
+        .idp
+        .clone()
+        .or(file.idp.clone())
+        .filter(|s| !s.is_empty());
+    if let Some(idp) = idp {
+        let Some(idp_client) = opts.idp_client_id.clone().or(file.idp_client_id.clone()) else {
+            return Err(Failure::usage(
+                "enterprise login (idp) needs the client id at the identity provider".to_owned(),
+                "set --idp-client-id (config idp_client_id)",
+            ));
+        };
+        // The user signs in at the IdP the way they would sign in at an MCP AS.
+        let idp_mode = if mode == LoginMode::ClientCredentials {
+            LoginMode::Headless
+        } else {
+            mode
+        };
+        let mut e = EnterpriseLogin::builder(idp, idp_client)
+            .login_mode(idp_mode)
+            .token_store(store.clone());
+        if opts.insecure_http || file.allow_insecure_http == Some(true) {
+            e = e.allow_insecure_http();
+        }
+        let flow = e
+            .build()
+            .map_err(|e| Failure::from(ClientError::Config(e)))?;
+        b = b.login_flow(Arc::new(flow));
+    }
+    b = b.with_token_store(store);
     b.build().map_err(|e| Failure::from(ClientError::Config(e)))
 }
 
@@ -238,5 +269,18 @@ mod tests {
         // Without a secret or a key, client credentials is a configuration error.
         assert!(build(&base).is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// `--idp` (issue 15 enterprise mode) makes the login an ID-JAG exchange; without
+    /// `--idp-client-id` it is a usage error.
+    #[test]
+    fn idp_flags_configure_the_enterprise_login_ex24() {
+        let c = build(&["--idp", "http://127.0.0.1:3009", "--idp-client-id", "app"]).unwrap();
+        assert!(format!("{c:?}").contains("EnterpriseLogin"), "{c:?}");
+        assert!(
+            Cli::try_parse_from(["http-oauth2-client", "--idp", "http://127.0.0.1:3009"]).is_err()
+        );
+        let without = build(&[]).unwrap();
+        assert!(!format!("{without:?}").contains("EnterpriseLogin"));
     }
 }
