@@ -256,9 +256,9 @@ mod tests {
             "--client-credentials",
         ];
         let with = |p: &std::path::Path| {
+            let p = p.to_str().unwrap();
             let mut a: Vec<&str> = base.to_vec();
-            let p = p.to_str().unwrap().to_owned();
-            a.extend(["--private-key-jwt", Box::leak(p.into_boxed_str())]);
+            a.extend(["--private-key-jwt", p]);
             build(&a)
         };
         assert!(with(&good).is_ok());
