@@ -80,6 +80,8 @@ pub struct OAuthConfig {
     pub(crate) dpop: crate::dpop::DpopMode,
     /// `private_key_jwt` key of the pre-registered client (RFC 7523 §2.2).
     pub(crate) client_assertion_key: Option<Arc<shared::dpop::SigningKey>>,
+    /// Leave out the RFC 8707 `resource` parameter (Entra ID v2); see the builder.
+    pub(crate) omit_resource_parameter: bool,
 }
 
 impl std::fmt::Debug for OAuthConfig {
@@ -257,6 +259,7 @@ pub struct OAuthConfigBuilder {
     login_flow: Option<Arc<dyn LoginFlow>>,
     dpop: crate::dpop::DpopMode,
     client_assertion_key: Option<Arc<shared::dpop::SigningKey>>,
+    omit_resource_parameter: bool,
 }
 
 impl OAuthConfigBuilder {
@@ -285,6 +288,7 @@ impl OAuthConfigBuilder {
             login_flow: None,
             dpop: crate::dpop::DpopMode::Auto,
             client_assertion_key: None,
+            omit_resource_parameter: false,
         }
     }
     /// A pre-registered client id (CL-11); skips CIMD and dynamic registration.
@@ -392,6 +396,15 @@ impl OAuthConfigBuilder {
         }
         self.root_certificates.extend(certs);
         Ok(self)
+    }
+
+    /// Leaves the RFC 8707 `resource` parameter out of the authorization and token requests,
+    /// for providers that refuse it (Entra ID v2: `AADSTS9010010`). Ask for the provider's
+    /// audience scope instead, e.g. `.scopes("api://APP-ID/.default")`; the MCP server must
+    /// then accept that audience (its `audiences` setting). Default: `resource` is sent.
+    pub fn omit_resource_parameter(mut self) -> Self {
+        self.omit_resource_parameter = true;
+        self
     }
 
     /// The authorization server (issuer) the configured client id belongs to. When set,
@@ -558,6 +571,7 @@ impl OAuthConfigBuilder {
             login_flow: self.login_flow,
             dpop: self.dpop,
             client_assertion_key: self.client_assertion_key,
+            omit_resource_parameter: self.omit_resource_parameter,
         })
     }
 }

@@ -136,6 +136,20 @@ pub enum ClientError {
     /// The MCP server broke the protocol (bad JSON, missing response, unknown transport).
     #[error("MCP protocol error: {0}")]
     Protocol(String),
+    /// A multi round-trip request (2026-07-28 `InputRequiredResult`) still asked for input
+    /// after the configured number of rounds.
+    #[error("the MCP server still asked for input after {max_rounds} rounds")]
+    InputRoundsExceeded {
+        /// The cap ([`crate::McpClient::with_max_input_rounds`]).
+        max_rounds: u32,
+    },
+    /// The MCP server asked for input the application's `InputHandler` does not provide
+    /// (sampling, roots, or an unknown kind); the call ends.
+    #[error("the MCP server asked for `{method}`, which this client does not provide")]
+    InputUnsupported {
+        /// The input request's method.
+        method: String,
+    },
     /// The token store could not be read or written.
     #[error("token store error: {reason}")]
     Store {

@@ -74,7 +74,10 @@ pub mod token;
 pub use config::{LoginMode, OAuthConfig, OAuthConfigBuilder, UrlPolicy};
 pub use dpop::DpopMode;
 pub use error::{ClientError, ConfigError};
-pub use mcp::{McpClient, Progress, ProgressFn, TransportKind, TransportPreference};
+pub use mcp::{
+    McpClient, Progress, ProgressFn, ResponseCache, ServerEvent, Subscription, SubscriptionFilter,
+    TransportKind, TransportPreference,
+};
 pub use middleware::{AuthOnDemand, BearerAuth};
 pub use session::OAuthSession;
 pub use token::{

@@ -140,8 +140,13 @@ impl OAuthSession {
         .await?;
         let client_id = creds.client_id.clone();
         let resource = prm.resource.clone();
-        let mut endpoint = TokenEndpoint::new(token_url, creds, Some(resource.clone()), oauth_http)
-            .with_issuer(issuer.clone());
+        let mut endpoint = TokenEndpoint::new(
+            token_url,
+            creds,
+            (!config.omit_resource_parameter).then(|| resource.clone()),
+            oauth_http,
+        )
+        .with_issuer(issuer.clone());
         // DPoP (ADR 0011): a fresh key per session; TokenManager::new swaps in the key stored
         // with the tokens, if any.
         if let Some(alg) = crate::dpop::choose_algorithm(config.dpop, &metadata, &prm) {
@@ -158,7 +163,12 @@ impl OAuthSession {
             metadata: metadata.clone(),
             client_id: client_id.clone(),
             redirect_template: config.redirect_uri.clone(),
-            resource,
+            // Empty: AuthorizationRequest leaves `resource` out (omit_resource_parameter).
+            resource: if config.omit_resource_parameter {
+                String::new()
+            } else {
+                resource
+            },
             insecure,
             login_timeout: config.login_timeout,
             endpoint: endpoint.clone(),

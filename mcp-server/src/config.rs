@@ -15,20 +15,30 @@ pub struct Config {
     /// Address the binary binds (`--bind` overrides). Ignored by [`crate::serve`], which takes
     /// a listener.
     pub bind: String,
-    /// The authorization server's issuer identifier (RFC 8414 §2), exact string, no trailing
-    /// slash. Tokens must carry it in `iss`; PRM lists it in `authorization_servers`.
+    /// The authorization server's issuer identifier (RFC 8414 §2), exactly as the provider
+    /// writes it, trailing slash included (Auth0: `https://TENANT.auth0.com/`): compared byte
+    /// for byte with the tokens' `iss` and the metadata's `issuer`. PRM lists it in
+    /// `authorization_servers`. Its metadata comes from RFC 8414, else OpenID discovery.
     pub auth_server_issuer: String,
     /// The canonical MCP endpoint URL (RFC 9728 `resource`, RFC 8707, the `aud` tokens must
     /// contain). `None` or empty: `http://<bound address>/mcp`.
     pub resource_url: Option<String>,
-    /// JWKS URL. `None`: discovered from the AS metadata's `jwks_uri` (RFC 8414).
+    /// JWKS URL. `None`: discovered from the AS metadata's `jwks_uri` (RFC 8414, falling back
+    /// to OpenID discovery). Set, no metadata is fetched for the keys.
     pub jwks_url: Option<String>,
+    /// Accepted `aud` values (a token must name one). Empty: the resource URL. E.g. Entra ID:
+    /// `["api://APP-ID", "APP-GUID"]`.
+    pub audiences: Vec<String>,
+    /// Which access-token shape is accepted: strict RFC 9068 by default.
+    pub token_profile: TokenProfileSettings,
     /// Accepted JWS algorithms (RFC 8725 §3.1). Never taken from the token.
     pub algorithms: Vec<String>,
     /// Clock skew tolerated on `exp`/`nbf`, seconds.
     pub leeway_secs: u64,
     /// JWKS cache tuning.
     pub jwks: JwksSettings,
+    /// Keys and limits of the sealed `requestState` of multi round-trip requests (PR-26).
+    pub request_state: RequestStateSettings,
     /// Verified-token cache tuning.
     pub token_cache: TokenCacheSettings,
     /// Optional RFC 7662 introspection (so revoked tokens stop working).
@@ -61,6 +71,51 @@ pub struct Config {
     /// Extra CA certificate(s) (PEM) trusted for calls to the authorization server (metadata,
     /// JWKS, introspection), e.g. a private or test CA.
     pub auth_server_ca: Option<PathBuf>,
+}
+
+/// The accepted access-token profile (`[token_profile]`): a named base profile plus single
+/// relaxations. Signature, alg allow-list, `iss`, `aud`, `exp`, `nbf` are checked in every
+/// profile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenProfileSettings {
+    /// `rfc9068` (default: `typ` `at+jwt`, `jti`, `client_id`, `scope` string) or
+    /// `generic_jwt` (every relaxation below on).
+    pub profile: String,
+    /// Accept `typ` `JWT` or no `typ` (overrides the profile).
+    pub accept_typ_jwt: Option<bool>,
+    /// Use `azp` as the client id when there is no `client_id` (overrides the profile).
+    pub client_id_from_azp: Option<bool>,
+    /// Accept tokens without `jti` (overrides the profile).
+    pub jti_optional: Option<bool>,
+    /// Read scopes from `scp` (array or string) when there is no `scope` (overrides the
+    /// profile).
+    pub scopes_from_scp: Option<bool>,
+}
+
+impl Default for TokenProfileSettings {
+    fn default() -> Self {
+        Self {
+            profile: "rfc9068".to_owned(),
+            accept_typ_jwt: None,
+            client_id_from_azp: None,
+            jti_optional: None,
+            scopes_from_scp: None,
+        }
+    }
+}
+
+impl TokenProfileSettings {
+    /// The resolved profile; `None` for an unknown profile name.
+    pub fn resolve(&self) -> Option<oauth_resource::TokenProfile> {
+        let base = oauth_resource::TokenProfile::named(&self.profile)?;
+        Some(oauth_resource::TokenProfile {
+            accept_typ_jwt: self.accept_typ_jwt.unwrap_or(base.accept_typ_jwt),
+            client_id_from_azp: self.client_id_from_azp.unwrap_or(base.client_id_from_azp),
+            jti_optional: self.jti_optional.unwrap_or(base.jti_optional),
+            scopes_from_scp: self.scopes_from_scp.unwrap_or(base.scopes_from_scp),
+        })
+    }
 }
 
 /// JWKS cache settings.
@@ -96,6 +151,20 @@ impl Default for JwksSettings {
             retry_after_failure_secs: 10,
             fetch_timeout_ms: 5_000,
             metadata_ttl_secs: 3_600,
+        }
+    }
+}
+
+impl From<&JwksSettings> for oauth_resource::JwksSettings {
+    fn from(c: &JwksSettings) -> Self {
+        use std::time::Duration;
+        Self {
+            min_ttl: Duration::from_secs(c.min_ttl_secs),
+            max_ttl: Duration::from_secs(c.max_ttl_secs),
+            default_ttl: Duration::from_secs(c.default_ttl_secs),
+            unknown_kid_refetch_interval: Duration::from_secs(c.unknown_kid_refetch_interval_secs),
+            retry_after_failure: Duration::from_secs(c.retry_after_failure_secs),
+            metadata_ttl: Duration::from_secs(c.metadata_ttl_secs),
         }
     }
 }
@@ -151,6 +220,49 @@ impl IntrospectionSettings {
     }
 }
 
+shared::secret_newtype!(
+    /// A `requestState` MAC key (HMAC-SHA256): at least 32 bytes, e.g. `openssl rand -base64 32`.
+    RequestStateSecret
+);
+
+/// One `requestState` key: its id (carried in every state it seals) and its secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestStateKey {
+    /// Key id: 1..=32 characters of `A-Z a-z 0-9 _ -`, unique in the ring.
+    pub id: String,
+    /// The secret (at least 32 bytes).
+    pub secret: RequestStateSecret,
+}
+
+/// The sealed `requestState` of multi round-trip requests (MRTR, PR-26;
+/// `docs/decisions/0007-mrtr-request-state.md`). The server keeps nothing between rounds: the
+/// state travels to the client and back, HMAC-SHA256-sealed and bound to the tool, its
+/// arguments, the token's subject and client, and this server's resource URL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestStateSettings {
+    /// The key ring: the first key seals, every key verifies (rotation: add the new key
+    /// second, roll out, move it first, roll out, drop the old one after `ttl_secs`). Empty:
+    /// a random key made at start, so state survives neither a restart nor a second instance;
+    /// servers behind one load balancer must share keys.
+    pub keys: Vec<RequestStateKey>,
+    /// How long a sealed state stays valid, seconds.
+    pub ttl_secs: u64,
+    /// The most input rounds one request may take; a state past it is refused.
+    pub max_rounds: u32,
+}
+
+impl Default for RequestStateSettings {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            ttl_secs: 600,
+            max_rounds: 10,
+        }
+    }
+}
+
 /// Request and session limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -173,6 +285,16 @@ pub struct Limits {
     pub page_size: usize,
     /// Upper bound for `slow_task` steps x delay, milliseconds.
     pub max_slow_task_ms: u64,
+    /// Events kept per legacy session for `Last-Event-ID` resumption of its GET stream, and
+    /// how far a listener may fall behind the change bus before it is dropped (TR-36, PR-27).
+    pub event_buffer: usize,
+    /// Concurrent `subscriptions/listen` streams of one subject; more: 429.
+    pub max_listeners_per_subject: usize,
+    /// The `retry:` a session GET stream announces in its priming event, milliseconds (TR-32).
+    pub sse_retry_ms: u64,
+    /// `ttlMs` of the cache hints on `server/discover` and the list results (PR-29); 0: the
+    /// client should not reuse them.
+    pub cache_ttl_ms: u64,
 }
 
 impl Default for Limits {
@@ -186,6 +308,10 @@ impl Default for Limits {
             session_idle_secs: 1_800,
             page_size: 50,
             max_slow_task_ms: 60_000,
+            event_buffer: 256,
+            max_listeners_per_subject: 8,
+            sse_retry_ms: 1_000,
+            cache_ttl_ms: 0,
         }
     }
 }
@@ -202,6 +328,7 @@ pub fn default_scope_rules() -> BTreeMap<String, Vec<String>> {
         "server/discover",
         "logging/setLevel",
         "completion/complete",
+        "subscriptions/listen",
     ]
     .into_iter()
     .map(|m| (m.to_owned(), Vec::new()));
@@ -224,9 +351,12 @@ impl Default for Config {
             auth_server_issuer: "http://127.0.0.1:3002".to_owned(),
             resource_url: None,
             jwks_url: None,
+            audiences: Vec::new(),
+            token_profile: TokenProfileSettings::default(),
             algorithms: vec!["ES256".into(), "RS256".into(), "EdDSA".into()],
             leeway_secs: 30,
             jwks: JwksSettings::default(),
+            request_state: RequestStateSettings::default(),
             token_cache: TokenCacheSettings::default(),
             introspection: None,
             scopes: default_scope_rules(),
@@ -236,7 +366,7 @@ impl Default for Config {
             limits: Limits::default(),
             resources_dir: None,
             instructions: Some(
-                "Mock MCP server: tools echo, add, whoami, slow_task, get_weather, always_fails."
+                "Mock MCP server: tools echo, add, whoami, slow_task, get_weather, always_fails; input-requesting (2026-07-28) confirm_action, survey, summarize, client_roots; regional_status (x-mcp-header); toggle_tool (optional_tool) and increment (counter://value) for subscriptions."
                     .to_owned(),
             ),
             tls_cert: None,
@@ -253,9 +383,12 @@ impl fmt::Debug for Config {
             .field("auth_server_issuer", &self.auth_server_issuer)
             .field("resource_url", &self.resource_url)
             .field("jwks_url", &self.jwks_url)
+            .field("audiences", &self.audiences)
+            .field("token_profile", &self.token_profile)
             .field("algorithms", &self.algorithms)
             .field("leeway_secs", &self.leeway_secs)
             .field("jwks", &self.jwks)
+            .field("request_state", &self.request_state)
             .field("token_cache", &self.token_cache)
             .field("introspection", &self.introspection)
             .field("scopes", &self.scopes)
@@ -275,9 +408,15 @@ pub enum ConfigError {
     /// `tls_cert` and `tls_key` must be set together.
     #[error("tls_cert and tls_key go together")]
     Tls,
-    /// The issuer is not an absolute http(s) URL without a trailing slash.
-    #[error("auth_server_issuer {0:?} must be an absolute http(s) URL without a trailing slash")]
+    /// The issuer is not an absolute http(s) URL.
+    #[error("auth_server_issuer {0:?} must be an absolute http(s) URL")]
     Issuer(String),
+    /// `token_profile.profile` names no profile.
+    #[error("token_profile.profile {0:?} is unknown (rfc9068 or generic_jwt)")]
+    TokenProfile(String),
+    /// An accepted audience is empty.
+    #[error("audiences must not contain an empty value")]
+    Audience,
     /// The resource URL is not canonical.
     #[error(
         "resource_url {0:?} must be an absolute http(s) URL without fragment or trailing slash"
@@ -302,6 +441,11 @@ pub enum ConfigError {
     /// A numeric limit is out of range.
     #[error("{0} is out of range")]
     Limit(&'static str),
+    /// A `request_state.keys` entry has a bad or duplicate id, or a secret under 32 bytes.
+    #[error(
+        "request_state key {0:?}: the id must be 1..=32 of A-Z a-z 0-9 _ - and unique, the secret at least 32 bytes"
+    )]
+    RequestStateKey(String),
     /// The resources folder does not exist.
     #[error("resources_dir {0:?} is not a directory")]
     ResourcesDir(PathBuf),
@@ -329,8 +473,16 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Tls);
         }
-        if !is_http_url(&self.auth_server_issuer) || self.auth_server_issuer.ends_with('/') {
+        if !is_http_url(&self.auth_server_issuer) {
             return Err(ConfigError::Issuer(self.auth_server_issuer.clone()));
+        }
+        if self.token_profile.resolve().is_none() {
+            return Err(ConfigError::TokenProfile(
+                self.token_profile.profile.clone(),
+            ));
+        }
+        if self.audiences.iter().any(|a| a.trim().is_empty()) {
+            return Err(ConfigError::Audience);
         }
         if let Some(r) = self.resource_url.as_deref().filter(|r| !r.is_empty()) {
             let canonical = shared::urls::canonical_resource(r).ok();
@@ -394,6 +546,25 @@ impl Config {
         if self.jwks.min_ttl_secs > self.jwks.max_ttl_secs {
             return Err(ConfigError::Limit("jwks.min_ttl_secs (<= max_ttl_secs)"));
         }
+        let rs = &self.request_state;
+        if rs.ttl_secs == 0 {
+            return Err(ConfigError::Limit("request_state.ttl_secs (> 0)"));
+        }
+        if rs.max_rounds == 0 {
+            return Err(ConfigError::Limit("request_state.max_rounds (> 0)"));
+        }
+        for (i, k) in rs.keys.iter().enumerate() {
+            let id_ok = (1..=32).contains(&k.id.len())
+                && k.id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !id_ok || rs.keys[..i].iter().any(|o| o.id == k.id) {
+                return Err(ConfigError::RequestStateKey(k.id.clone()));
+            }
+            if k.secret.secret().len() < 32 {
+                return Err(ConfigError::RequestStateKey(k.id.clone()));
+            }
+        }
         if let Some(d) = &self.resources_dir
             && !d.is_dir()
         {
@@ -424,8 +595,11 @@ mod tests {
         let ok = Config::new("http://127.0.0.1:3002", "http://127.0.0.1:3003/mcp");
         ok.validate().unwrap();
         let mut c = ok.clone();
-        c.auth_server_issuer = "http://127.0.0.1:3002/".into();
+        c.auth_server_issuer = "127.0.0.1:3002".into();
         assert!(matches!(c.validate(), Err(ConfigError::Issuer(_))));
+        let mut c = ok.clone();
+        c.token_profile.profile = "lenient".into();
+        assert!(matches!(c.validate(), Err(ConfigError::TokenProfile(_))));
         let mut c = ok.clone();
         c.resource_url = Some("http://127.0.0.1:3003/mcp/".into());
         assert!(matches!(c.validate(), Err(ConfigError::Resource(_))));
@@ -438,6 +612,86 @@ mod tests {
         let mut c = ok;
         c.limits.max_body_bytes = 1;
         assert!(matches!(c.validate(), Err(ConfigError::Limit(_))));
+    }
+
+    #[test]
+    fn trailing_slash_issuer_is_accepted_as_written_rs12() {
+        // Auth0's issuer form: kept byte for byte (issue 13 part A).
+        let c = Config::new("https://tenant.auth0.example/", "http://127.0.0.1:3003/mcp");
+        c.validate().unwrap();
+        assert_eq!(c.auth_server_issuer, "https://tenant.auth0.example/");
+    }
+
+    #[test]
+    fn token_profile_is_rfc9068_by_default_and_relaxations_are_named() {
+        let d = TokenProfileSettings::default().resolve().unwrap();
+        assert_eq!(d, oauth_resource::TokenProfile::rfc9068());
+        let s: TokenProfileSettings =
+            serde_json::from_str(r#"{"profile": "rfc9068", "client_id_from_azp": true}"#).unwrap();
+        let p = s.resolve().unwrap();
+        assert!(p.client_id_from_azp && !p.accept_typ_jwt && !p.jti_optional && !p.scopes_from_scp);
+        let s: TokenProfileSettings =
+            serde_json::from_str(r#"{"profile": "generic_jwt", "jti_optional": false}"#).unwrap();
+        let p = s.resolve().unwrap();
+        assert!(p.accept_typ_jwt && p.client_id_from_azp && !p.jti_optional && p.scopes_from_scp);
+    }
+
+    #[test]
+    fn rs18_default_rules_honour_hierarchy() {
+        use shared::scope::ScopeSet;
+        let rules = oauth_resource::ScopeRules::from_map(&default_scope_rules());
+        assert_eq!(
+            rules.required("tools/call").unwrap().to_string(),
+            "mcp:tools:call"
+        );
+        assert_eq!(
+            rules.required("resources/read").unwrap().to_string(),
+            "mcp:resources:read"
+        );
+        assert_eq!(
+            rules
+                .required("resources/templates/list")
+                .unwrap()
+                .to_string(),
+            "mcp:resources:read"
+        );
+        assert_eq!(
+            rules.required("prompts/get").unwrap().to_string(),
+            "mcp:prompts:read"
+        );
+        for open in ["initialize", "ping", "server/discover", "logging/setLevel"] {
+            assert!(rules.required(open).unwrap().is_empty(), "{open}");
+        }
+        assert!(rules.required("no/such").is_none());
+        assert!(ScopeSet::parse("mcp").satisfies_all(rules.required("tools/call").unwrap()));
+    }
+
+    #[test]
+    fn request_state_keys_are_validated_pr26() {
+        let ok = Config::new("http://127.0.0.1:3002", "http://127.0.0.1:3003/mcp");
+        let key = |id: &str, secret: &str| RequestStateKey {
+            id: id.into(),
+            secret: RequestStateSecret::new(secret.into()),
+        };
+        let long = "0123456789abcdef0123456789abcdef";
+        let mut c = ok.clone();
+        c.request_state.keys = vec![key("k1", long), key("k0", long)];
+        c.validate().unwrap();
+        for bad in [
+            vec![key("k1", "short")],
+            vec![key("", long)],
+            vec![key("a.b", long)],
+            vec![key("k1", long), key("k1", long)],
+        ] {
+            let mut c = ok.clone();
+            c.request_state.keys = bad;
+            assert!(matches!(c.validate(), Err(ConfigError::RequestStateKey(_))));
+        }
+        let mut c = ok;
+        c.request_state.ttl_secs = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::Limit(_))));
+        c.request_state.keys = vec![key("k1", long)];
+        assert!(!format!("{c:?}").contains(long));
     }
 
     #[test]

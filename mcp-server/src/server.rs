@@ -128,6 +128,8 @@ async fn start(
     let mut b = JwtAuthLayer::builder()
         .issuer(&config.auth_server_issuer)
         .resource(&resource_url)
+        .audiences(config.audiences.iter().cloned())
+        .profile(config.token_profile.resolve().unwrap_or_default())
         .algorithms(config.algorithms.iter().filter_map(|a| parse_algorithm(a)))
         .jwks_settings((&config.jwks).into())
         .leeway(Duration::from_secs(config.leeway_secs))
@@ -162,15 +164,24 @@ async fn start(
     }
     let layer = b.build()?;
     let auth = layer.authenticator().clone();
+    if auth.profile() != crate::auth::TokenProfile::rfc9068() {
+        tracing::warn!(profile = ?auth.profile(), "relaxed access-token profile (not RFC 9068)");
+    }
 
     let files = match &config.resources_dir {
         Some(d) => Some(FileStore::new(d)?),
         None => None,
     };
+    let events = rpc::Events::new(
+        config.limits.event_buffer,
+        config.limits.max_listeners_per_subject,
+    );
     let state = Arc::new(rpc::State {
         config: config.clone(),
         resource_url: resource_url.clone(),
         files,
+        request_state: rpc::RequestStateKeys::new(&config.request_state, &resource_url),
+        events: events.clone(),
     });
     let methods: jsonrpsee::Methods = rpc::rpc_module(state)?.into();
     for m in methods.method_names() {
@@ -188,7 +199,10 @@ async fn start(
             max_per_subject: config.limits.max_sessions_per_subject,
             max_stream_work: config.limits.max_inflight_per_stream,
             idle: Duration::from_secs(config.limits.session_idle_secs),
+            event_buffer: config.limits.event_buffer,
         }),
+        events,
+        sse_retry: Duration::from_millis(config.limits.sse_retry_ms),
         shutdown: stop_rx.clone(),
         max_body: config.limits.max_body_bytes,
         streaming: streaming.clone(),

@@ -41,6 +41,25 @@ pub mod header {
     pub const METHOD: &str = "mcp-method";
     /// `Mcp-Name` (2026-07-28): the tool or prompt name, or the resource URI.
     pub const NAME: &str = "mcp-name";
+    /// `Last-Event-ID`: resumes a 2025-11-25 session stream after the named event (TR-36).
+    pub const LAST_EVENT_ID: &str = "last-event-id";
+    /// Prefix of the `Mcp-Param-{Name}` headers (2026-07-28, TR-21): a `tools/call` argument
+    /// the tool's `inputSchema` annotates with `x-mcp-header: "{Name}"`, mirrored for
+    /// intermediaries.
+    pub const PARAM_PREFIX: &str = "mcp-param-";
+}
+
+/// The `inputSchema` property annotation naming an `Mcp-Param-*` header (TR-21).
+pub const X_MCP_HEADER: &str = "x-mcp-header";
+
+/// `resultType` values of 2026-07-28 results (PR-23); a missing one means
+/// [`result_type::COMPLETE`].
+pub mod result_type {
+    /// The final result.
+    pub const COMPLETE: &str = "complete";
+    /// An `InputRequiredResult` (multi round-trip request, PR-26): answer its `inputRequests`
+    /// and retry with `inputResponses` and the `requestState` unchanged.
+    pub const INPUT_REQUIRED: &str = "input_required";
 }
 
 /// `_meta` keys of 2026-07-28 requests and results.
@@ -53,6 +72,8 @@ pub mod meta {
     pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
     /// The server's name and version (in `server/discover` results).
     pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+    /// On every message of a `subscriptions/listen` stream: the listen request's id (PR-27).
+    pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 }
 
 /// MCP-specific JSON-RPC error codes (the schema's constants; -32700..-32600 are JSON-RPC's).

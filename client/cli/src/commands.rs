@@ -109,6 +109,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Some(cmd @ (Command::Tools(_) | Command::Resources(_) | Command::Prompts(_))) => {
             let (auth, mcp) = connect(config, opts.transport).await?;
+            let mcp = mcp.with_input_handler(crate::elicit::handler(json_out));
             operation(&mcp, &auth, cmd, json_out).await?;
             if auth.session().is_none() && !json_out {
                 eprintln!("(no authorization was needed: the server did not ask for any)");

@@ -11,6 +11,7 @@ mod args;
 mod commands;
 mod config;
 mod demo;
+mod elicit;
 mod failure;
 mod login_ui;
 mod render;

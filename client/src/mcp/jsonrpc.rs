@@ -92,11 +92,22 @@ pub(super) fn into_result(v: Value) -> Result<Value, ClientError> {
         .cloned()
         .ok_or_else(|| ClientError::Protocol("response without result or error".into()))?;
     match r.get("resultType").and_then(Value::as_str) {
-        None | Some("complete") => Ok(r),
+        // `input_required`: answered by the multi round-trip loop (`mrtr.rs`).
+        None | Some("complete" | "input_required") => Ok(r),
         Some(other) => Err(ClientError::Protocol(format!(
-            "unsupported resultType `{other}` (multi round-trip requests are not supported)"
+            "unsupported resultType `{other}`"
         ))),
     }
+}
+
+/// The newest version of an `UnsupportedProtocolVersion` error's `data.supported` that this
+/// client speaks (TR-24).
+pub(super) fn pick_version(data: Option<&Value>) -> Option<&'static str> {
+    let supported = data?.get("supported")?.as_array()?;
+    shared::mcp::PROTOCOL_VERSIONS
+        .iter()
+        .copied()
+        .find(|v| supported.iter().any(|s| s.as_str() == Some(v)))
 }
 
 /// The `_meta` object of `params`, created if absent.
@@ -131,11 +142,21 @@ mod tests {
     }
 
     #[test]
-    fn input_required_results_are_refused_and_errors_mapped() {
-        assert!(into_result(json!({"id":1,"result":{"resultType":"input_required"}})).is_err());
+    fn unknown_result_types_are_refused_and_errors_mapped() {
+        assert!(into_result(json!({"id":1,"result":{"resultType":"input_required"}})).is_ok());
+        assert!(into_result(json!({"id":1,"result":{"resultType":"later"}})).is_err());
         assert!(into_result(json!({"id":1,"result":{"x":1}})).is_ok());
         let e = into_result(json!({"id":1,"error":{"code":-32602,"message":"bad"}})).unwrap_err();
         assert!(matches!(e, ClientError::Mcp { code: -32602, .. }));
+    }
+
+    #[test]
+    fn the_newest_supported_version_we_speak_is_picked_tr24() {
+        let d = json!({"supported": ["1999-01-01", "2025-06-18", "2025-03-26"], "requested": "2026-07-28"});
+        assert_eq!(pick_version(Some(&d)), Some("2025-06-18"));
+        assert_eq!(pick_version(Some(&json!({"supported": ["x"]}))), None);
+        assert_eq!(pick_version(Some(&json!({}))), None);
+        assert_eq!(pick_version(None), None);
     }
 
     #[test]

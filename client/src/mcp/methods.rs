@@ -8,22 +8,22 @@ use shared::mcp::header;
 
 impl McpClient {
     /// Lists every tool (follows `nextCursor`, at most 100 pages).
+    /// Tools whose `x-mcp-header` annotations break the rules are left out (TR-21).
     pub async fn list_tools(&self) -> Result<Vec<Value>, ClientError> {
-        self.list_all("tools/list", "tools").await
+        let tools = self.list_all("tools/list", "tools").await?;
+        Ok(self.tool_headers.learn(tools))
     }
     /// Calls a tool; the result (`content`, `structuredContent`, `isError`) is returned as is.
+    /// Input the server asks for on the way (multi round-trip requests) is answered by the
+    /// [`InputHandler`](super::InputHandler) (see [`Self::with_input_handler`]).
     pub async fn call_tool(
         &self,
         name: &str,
         arguments: Value,
         progress: Option<ProgressFn>,
     ) -> Result<Value, ClientError> {
-        self.request_with_progress(
-            "tools/call",
-            json!({"name": name, "arguments": arguments}),
-            progress,
-        )
-        .await
+        let params = json!({"name": name, "arguments": arguments});
+        self.request_rounds("tools/call", params, progress).await
     }
     /// Lists every resource.
     pub async fn list_resources(&self) -> Result<Vec<Value>, ClientError> {
@@ -31,7 +31,8 @@ impl McpClient {
     }
     /// Reads a resource.
     pub async fn read_resource(&self, uri: &str) -> Result<Value, ClientError> {
-        self.request("resources/read", json!({"uri": uri})).await
+        self.request_rounds("resources/read", json!({"uri": uri}), None)
+            .await
     }
     /// Lists every prompt.
     pub async fn list_prompts(&self) -> Result<Vec<Value>, ClientError> {
@@ -47,7 +48,7 @@ impl McpClient {
         if let Some(a) = arguments {
             p["arguments"] = a;
         }
-        self.request("prompts/get", p).await
+        self.request_rounds("prompts/get", p, None).await
     }
     /// Liveness check: `ping` (legacy eras) or `server/discover` (2026-07-28 has no ping).
     pub async fn ping(&self) -> Result<(), ClientError> {
@@ -83,7 +84,7 @@ impl McpClient {
                 Some(c) => json!({"cursor": c}),
                 None => json!({}),
             };
-            let r = self.request(method, params).await?;
+            let r = self.cached_request(method, params).await?;
             if let Some(items) = r.get(field).and_then(Value::as_array) {
                 out.extend(items.iter().cloned());
             }

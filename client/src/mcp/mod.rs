@@ -19,14 +19,18 @@
 //! # Ok(()) }
 //! ```
 
+mod cache;
 mod jsonrpc;
 mod methods;
+mod mrtr;
+mod params;
 mod sse_legacy;
 mod streamable;
+mod subscriptions;
 mod types;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest_middleware::ClientWithMiddleware;
@@ -34,14 +38,18 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::error::ClientError;
+/// Re-exported so an application implements [`InputHandler`] without its own dependency.
+pub use async_trait::async_trait;
+pub use cache::ResponseCache;
 pub(crate) use jsonrpc::handle_incoming;
 use jsonrpc::{client_info, into_result, meta_mut};
+pub use mrtr::{DEFAULT_MAX_INPUT_ROUNDS, ElicitResponse, InputCapabilities, InputHandler, Root};
+use shared::mcp::error_code::UNSUPPORTED_VERSION;
 use streamable::Posted;
 pub use streamable::header_value;
 pub(crate) use streamable::http_status_error;
+pub use subscriptions::{ServerEvent, Subscription, SubscriptionFilter};
 pub use types::{Progress, ProgressFn, TransportKind, TransportPreference};
-
-use shared::mcp::meta;
 
 /// The modern, stateless protocol version.
 pub const MODERN_VERSION: &str = shared::mcp::STATELESS_VERSION;
@@ -56,6 +64,9 @@ struct State {
     version: String,
     session_id: Option<String>,
     server: Value,
+    /// The session version to offer in `initialize`, learnt from a 2026-07-28
+    /// `UnsupportedProtocolVersion` error's `supported` list (TR-24).
+    offer: Option<String>,
 }
 
 /// An MCP client over HTTP. Cheap to share behind an `Arc`; methods take `&self`.
@@ -66,6 +77,14 @@ pub struct McpClient {
     next_id: AtomicU64,
     state: Mutex<State>,
     legacy: Option<sse_legacy::LegacySse>,
+    /// Multi round-trip requests: the application's input handler and the round cap.
+    input: mrtr::InputSettings,
+    /// `x-mcp-header` annotations learnt from `tools/list`.
+    tool_headers: params::ToolHeaders,
+    /// This connection's cache of hinted results (PR-29).
+    cache: Arc<ResponseCache>,
+    /// A cache shared with other clients, for `cacheScope: "public"` results.
+    shared_cache: Option<Arc<ResponseCache>>,
 }
 
 impl std::fmt::Debug for McpClient {
@@ -138,8 +157,13 @@ impl McpClient {
                 version: MODERN_VERSION.into(),
                 session_id: None,
                 server: Value::Null,
+                offer: None,
             }),
             legacy: None,
+            input: mrtr::InputSettings::default(),
+            tool_headers: params::ToolHeaders::default(),
+            cache: Arc::default(),
+            shared_cache: None,
         };
         match preference {
             TransportPreference::HttpSse => return c.connect_http_sse(true).await,
@@ -186,6 +210,42 @@ impl McpClient {
         &self.url
     }
 
+    /// Also keeps `cacheScope: "public"` results in `cache`, shared with other clients
+    /// (`"private"` ones stay in this connection's own cache; PR-29).
+    pub fn with_shared_cache(mut self, cache: Arc<ResponseCache>) -> Self {
+        self.shared_cache = Some(cache);
+        self
+    }
+
+    /// This connection's own cache of hinted results.
+    pub fn cache(&self) -> &Arc<ResponseCache> {
+        &self.cache
+    }
+
+    /// [`Self::request`], answered from the cache when a previous result's `ttlMs` and
+    /// `cacheScope` allow it (2026-07-28 `server/discover` and list methods only; PR-29).
+    pub async fn cached_request(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        if self.transport_kind() != TransportKind::Stateless || !cache::cacheable(method, &params) {
+            return self.request(method, params).await;
+        }
+        let key = cache::key(method, &params);
+        let hit = self
+            .cache
+            .get(&key)
+            .or_else(|| self.shared_cache.as_ref().and_then(|c| c.get(&key)));
+        if let Some(v) = hit {
+            return Ok(v);
+        }
+        let r = self.request(method, params).await?;
+        if let Some((ttl, public)) = cache::hints(&r) {
+            match (&self.shared_cache, public) {
+                (Some(shared), true) => shared.put(key, ttl, &r),
+                _ => self.cache.put(key, ttl, &r),
+            }
+        }
+        Ok(r)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
@@ -193,7 +253,7 @@ impl McpClient {
     }
 
     async fn discover(&self) -> Result<(), ClientError> {
-        let result = self.request("server/discover", json!({})).await?;
+        let result = self.cached_request("server/discover", json!({})).await?;
         let supported: Vec<String> = result
             .get("supportedVersions")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
@@ -228,9 +288,12 @@ impl McpClient {
     }
 
     async fn initialize(&self) -> Result<(), ClientError> {
-        let result = self
-            .send_initialize(TransportKind::Session, LEGACY_VERSION)
-            .await?;
+        let offer = self
+            .lock()
+            .offer
+            .clone()
+            .unwrap_or_else(|| LEGACY_VERSION.to_owned());
+        let result = self.send_initialize(TransportKind::Session, &offer).await?;
         let version = result
             .get("protocolVersion")
             .and_then(Value::as_str)
@@ -295,17 +358,28 @@ impl McpClient {
             return into_result(resp);
         }
         let mut retried = false;
+        let mut renegotiated = false;
         loop {
             let mut p = params.clone();
-            if self.transport_kind() == TransportKind::Stateless {
-                let m = meta_mut(&mut p);
-                m.insert(meta::PROTOCOL_VERSION.into(), json!(MODERN_VERSION));
-                m.insert(meta::CLIENT_CAPABILITIES.into(), json!({}));
-                m.insert(meta::CLIENT_INFO.into(), client_info());
+            let stateless = self.transport_kind() == TransportKind::Stateless;
+            if stateless {
+                self.add_modern_meta(&mut p);
             }
             let msg = jsonrpc::request(id, method, p);
             match self.post(&msg, Some(id), &token, progress.as_ref()).await? {
-                Posted::Message(v) => return into_result(v),
+                Posted::Message(v) => {
+                    let r = into_result(v);
+                    if stateless
+                        && !renegotiated
+                        && let Err(ClientError::Mcp { code, data, .. }) = &r
+                        && *code == i64::from(UNSUPPORTED_VERSION)
+                        && self.renegotiate(data.as_ref())
+                    {
+                        renegotiated = true;
+                        continue;
+                    }
+                    return r;
+                }
                 Posted::Accepted => {
                     return Err(ClientError::Protocol(format!(
                         "the server accepted `{method}` without a response"
@@ -323,6 +397,24 @@ impl McpClient {
                 }
             }
         }
+    }
+
+    /// After `UnsupportedProtocolVersion` (TR-24, PR-20): picks the newest version of its
+    /// `supported` list that this client speaks. A stateless one other than the current one:
+    /// `true`, retry with it. A session one: remembered for `initialize` (the caller's error
+    /// then makes `connect` fall back to it); `false`.
+    fn renegotiate(&self, data: Option<&Value>) -> bool {
+        let Some(v) = jsonrpc::pick_version(data) else {
+            return false;
+        };
+        let mut s = self.lock();
+        if v == MODERN_VERSION {
+            let retry = s.version != v;
+            s.version = v.to_owned();
+            return retry;
+        }
+        s.offer = Some(v.to_owned());
+        false
     }
 
     /// Sends a notification (accepts any empty 2xx).

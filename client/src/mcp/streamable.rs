@@ -59,6 +59,14 @@ impl McpClient {
             };
             if let Some(n) = name.and_then(Value::as_str) {
                 req = req.header(header::NAME, header_value(n));
+                if method == "tools/call" {
+                    for (k, v) in self
+                        .tool_headers
+                        .headers_for(n, &msg["params"]["arguments"])
+                    {
+                        req = req.header(k, v);
+                    }
+                }
             }
         }
         let body = serde_json::to_vec(msg).map_err(|e| ClientError::Protocol(e.to_string()))?;
@@ -90,7 +98,7 @@ impl McpClient {
             return Ok(Posted::SessionGone);
         }
         if !status.is_success() {
-            return http_error_or_jsonrpc(resp).await.map(Posted::Message);
+            return error_or_jsonrpc(resp).await.map(Posted::Message);
         }
         let is_sse = resp
             .headers()
@@ -137,7 +145,7 @@ impl McpClient {
 
 /// A non-2xx answer: a JSON-RPC error response is returned as the message (the server may
 /// answer, say, 400 with `-32600`); anything else is [`ClientError::HttpStatus`].
-async fn http_error_or_jsonrpc(resp: reqwest::Response) -> Result<Value, ClientError> {
+pub(super) async fn error_or_jsonrpc(resp: reqwest::Response) -> Result<Value, ClientError> {
     let (status, challenge, body) = read_error(resp).await;
     match body {
         Some(v) if is_error_response(&v) => Ok(v),

@@ -30,6 +30,28 @@ use url::Url;
 use crate::config::check_url;
 use crate::error::ClientError;
 
+/// The OpenID Connect scope that asks for a refresh token (OIDC Core §11).
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// The scopes to request: `scopes` plus `offline_access` when the authorization server lists
+/// it in `scopes_supported` (Auth0, Okta and Entra ID issue refresh tokens only then). Nothing
+/// is added when no scope is requested at all (the AS's defaults apply) or the AS does not
+/// list it.
+pub fn with_offline_access(
+    metadata: &AuthorizationServerMetadata,
+    scopes: Option<&ScopeSet>,
+) -> Option<ScopeSet> {
+    let mut s = scopes.filter(|s| !s.is_empty())?.clone();
+    if metadata
+        .scopes_supported
+        .iter()
+        .any(|x| x == OFFLINE_ACCESS)
+    {
+        s.insert(OFFLINE_ACCESS);
+    }
+    Some(s)
+}
+
 /// A pending authorization request: the URL to open plus what is needed to check the answer.
 /// `Debug` does not show the verifier or state.
 #[derive(Debug)]
@@ -61,6 +83,7 @@ impl AuthorizationRequest {
         let verifier = PkceVerifier::generate();
         let challenge = PkceChallenge::s256(&verifier);
         let state = CsrfState::new(random::token());
+        let requested = with_offline_access(metadata, scopes);
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
@@ -68,10 +91,19 @@ impl AuthorizationRequest {
                 .append_pair("redirect_uri", redirect_uri)
                 .append_pair("code_challenge", challenge.as_str())
                 .append_pair("code_challenge_method", "S256")
-                .append_pair("state", state.secret())
-                .append_pair("resource", resource);
-            if let Some(s) = scopes.filter(|s| !s.is_empty()) {
+                .append_pair("state", state.secret());
+            // Empty: the RFC 8707 `resource` parameter is left out (Entra ID v2 refuses it;
+            // ask for its audience scope instead, e.g. `api://APP-ID/.default`).
+            if !resource.is_empty() {
+                q.append_pair("resource", resource);
+            }
+            if let Some(s) = requested.as_ref().filter(|s| !s.is_empty()) {
                 q.append_pair("scope", &s.to_string());
+                // OpenID Connect Core §11: offline access is asked for with prompt=consent;
+                // certified providers drop `offline_access` without it.
+                if s.contains(OFFLINE_ACCESS) {
+                    q.append_pair("prompt", "consent");
+                }
             }
         }
         Ok(Self {
@@ -321,5 +353,38 @@ mod tests {
         assert!(
             AuthorizationRequest::new(&m, "c", "http://127.0.0.1/cb", None, "r", true).is_err()
         );
+    }
+
+    #[test]
+    fn offline_access_is_requested_with_prompt_consent_when_the_as_lists_it_cl20() {
+        let mut m = meta(true);
+        let scopes = ScopeSet::parse("mcp:tools:call");
+        let query = |m: &AuthorizationServerMetadata, resource: &str| {
+            let r = AuthorizationRequest::new(
+                m,
+                "c",
+                "http://127.0.0.1/cb",
+                Some(&scopes),
+                resource,
+                false,
+            )
+            .unwrap();
+            r.url()
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let q = query(&m, "http://rs/mcp");
+        assert_eq!(q["scope"], "mcp:tools:call");
+        assert!(!q.contains_key("prompt"));
+        m.scopes_supported = vec!["openid".into(), "offline_access".into()];
+        let q = query(&m, "http://rs/mcp");
+        assert_eq!(q["scope"], "mcp:tools:call offline_access");
+        assert_eq!(q["prompt"], "consent");
+        assert_eq!(q["resource"], "http://rs/mcp");
+        // No scope asked for: nothing added (the AS's defaults apply).
+        assert_eq!(with_offline_access(&m, None), None);
+        // An empty resource leaves the RFC 8707 parameter out (Entra ID v2).
+        assert!(!query(&m, "").contains_key("resource"));
     }
 }

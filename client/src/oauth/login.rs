@@ -31,16 +31,28 @@ fn is_redirect_target(candidate: &Url, redirect_uri: &str) -> bool {
 
 /// Headless login: GET the authorization URL with redirects disabled and follow the
 /// authorization server's own redirects (same origin, at most 5) until one targets the
-/// redirect URI, then validate it (state, iss) and return the code.
+/// redirect URI, then validate it (state, iss) and return the code. Cookies the server sets
+/// along the chain are sent back, as a browser would (providers bind the login interaction
+/// to a cookie); the jar (reqwest's) is fresh for every login and dropped after it.
 #[tracing::instrument(skip_all)]
 pub async fn headless_authorize(
     http: &reqwest::Client,
     req: &AuthorizationRequest,
 ) -> Result<AuthorizationCode, ClientError> {
+    use reqwest::cookie::CookieStore as _;
     let mut url = req.url().clone();
     let as_origin = url.origin();
+    let jar = reqwest::cookie::Jar::default();
     for _ in 0..5 {
-        let resp = http.get(url.clone()).send().await?;
+        let mut get = http.get(url.clone());
+        if let Some(cookies) = jar.cookies(&url) {
+            get = get.header(http::header::COOKIE, cookies);
+        }
+        let resp = get.send().await?;
+        jar.set_cookies(
+            &mut resp.headers().get_all(http::header::SET_COOKIE).iter(),
+            &url,
+        );
         let status = resp.status();
         if status.is_redirection() {
             let loc = resp
@@ -350,7 +362,8 @@ impl LoginContext {
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
-    /// The resource (PRM `resource`) the tokens are for.
+    /// The resource (PRM `resource`) the tokens are for, as sent in RFC 8707 `resource`;
+    /// empty when the configuration omits that parameter (`omit_resource_parameter`).
     pub fn resource(&self) -> &str {
         &self.resource
     }

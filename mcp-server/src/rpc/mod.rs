@@ -13,8 +13,11 @@
 //! `docs/decisions/0003-jsonrpsee-behind-an-http-transport.md`.
 
 mod context;
+mod headers;
+mod mrtr;
 mod prompts;
 mod resources;
+pub(crate) mod subscriptions;
 mod tools;
 
 use std::sync::Arc;
@@ -30,7 +33,10 @@ use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
 use crate::config::Config;
 
 pub(crate) use context::{Era, LogChannel, NotificationSink, RequestCtx};
+pub(crate) use headers::{param_headers, validate as validate_param_headers};
+pub(crate) use mrtr::RequestStateKeys;
 pub(crate) use resources::FileStore;
+pub(crate) use subscriptions::Events;
 
 /// Shared server state for the methods.
 #[derive(Debug)]
@@ -38,6 +44,10 @@ pub(crate) struct State {
     pub(crate) config: Config,
     pub(crate) resource_url: String,
     pub(crate) files: Option<FileStore>,
+    /// Seals and opens the `requestState` of multi round-trip tools.
+    pub(crate) request_state: RequestStateKeys,
+    /// The change bus and the mock state that changes (PR-27, PR-35).
+    pub(crate) events: std::sync::Arc<Events>,
 }
 
 pub(crate) fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
@@ -91,8 +101,8 @@ struct CursorParams {
 /// Server capabilities for `initialize` / `server/discover` (PR-30).
 pub(crate) fn capabilities(modern: bool) -> Value {
     let mut c = json!({
-        "tools": {"listChanged": false},
-        "resources": {"subscribe": false, "listChanged": false},
+        "tools": {"listChanged": true},
+        "resources": {"subscribe": true, "listChanged": false},
         "prompts": {"listChanged": false},
         "completions": {},
     });
@@ -139,7 +149,16 @@ fn list(
     if let Some(n) = next {
         r["nextCursor"] = json!(n);
     }
-    Ok(c.finish(r, Some("public")))
+    Ok(with_ttl(c.finish(r, Some("public")), st))
+}
+
+/// Sets the configured `ttlMs` on a result that [`RequestCtx::finish`] gave cache hints
+/// (PR-29; `limits.cache_ttl_ms`).
+fn with_ttl(mut v: Value, st: &State) -> Value {
+    if let Some(t) = v.get_mut("ttlMs") {
+        *t = json!(st.config.limits.cache_ttl_ms);
+    }
+    v
 }
 
 /// Builds the module with every MCP method.
@@ -175,7 +194,7 @@ pub(crate) fn rpc_module(
         if let Some(i) = &st.config.instructions {
             r["instructions"] = json!(i);
         }
-        Ok::<_, ErrorObjectOwned>(c.finish(r, Some("public")))
+        Ok::<_, ErrorObjectOwned>(with_ttl(c.finish(r, Some("public")), &st))
     })?;
     m.register_async_method("ping", |_p, _st, ext| async move {
         let c = ctx(&ext)?;
@@ -197,7 +216,8 @@ pub(crate) fn rpc_module(
         Ok(json!({}))
     })?;
     m.register_async_method("tools/list", |p, st, ext| async move {
-        list(ctx(&ext)?, &p, &st, "tools", tools::definitions())
+        let all = subscriptions::tool_definitions(&st.events);
+        list(ctx(&ext)?, &p, &st, "tools", all)
     })?;
     m.register_async_method("tools/call", |p, st, ext| async move {
         let c = ctx(&ext)?.clone();
@@ -224,6 +244,22 @@ pub(crate) fn rpc_module(
         let r = resources::read(&st, c.modern(), &p).await?;
         Ok::<_, ErrorObjectOwned>(c.finish(r, Some("public")))
     })?;
+    // Answered by the transport (an SSE stream, or the session's subscription set); these
+    // registrations give them a place in the method table (scope rules, 404 under the wrong
+    // era) and answer when no transport took them (a batch item).
+    for name in [
+        "subscriptions/listen",
+        "resources/subscribe",
+        "resources/unsubscribe",
+    ] {
+        m.register_method(name, |_p, _st, _ext| {
+            Err::<Value, _>(ErrorObjectOwned::owned(
+                jsonrpsee::types::error::INVALID_REQUEST_CODE,
+                "this method needs a stream: send it as a single request",
+                None::<()>,
+            ))
+        })?;
+    }
     m.register_async_method("prompts/list", |p, st, ext| async move {
         list(ctx(&ext)?, &p, &st, "prompts", &prompts::definitions())
     })?;
@@ -262,7 +298,14 @@ pub(crate) fn also_requires(method: &str, reference: Option<&str>) -> Option<&'s
 
 /// Methods that do not exist under 2026-07-28 (checklist §9.1).
 pub(crate) fn legacy_only(method: &str) -> bool {
-    matches!(method, "initialize" | "ping" | "logging/setLevel")
+    matches!(
+        method,
+        "initialize"
+            | "ping"
+            | "logging/setLevel"
+            | "resources/subscribe"
+            | "resources/unsubscribe"
+    )
 }
 
 /// Runs a registered method with the given extensions. `None`: no such method.
@@ -307,6 +350,8 @@ mod tests {
             config: Config::default(),
             resource_url: "http://127.0.0.1:3003/mcp".to_owned(),
             files: None,
+            request_state: RequestStateKeys::new(&Default::default(), "http://127.0.0.1:3003/mcp"),
+            events: Events::new(4, 1),
         });
         let module = rpc_module(state).unwrap();
         let rules = crate::auth::ScopeRules::from_map(&crate::config::default_scope_rules());

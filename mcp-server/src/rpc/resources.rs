@@ -102,6 +102,12 @@ pub(crate) async fn list(st: &State) -> Vec<Value> {
         "title": "Server configuration (public part)",
         "mimeType": "application/json",
     })];
+    v.push(json!({
+        "uri": super::subscriptions::COUNTER_URI,
+        "name": "counter",
+        "title": "A counter (the tool `increment` adds one; subscribe to hear of it)",
+        "mimeType": "application/json",
+    }));
     if let Some(files) = &st.files {
         for f in files.list().await {
             v.push(json!({
@@ -158,6 +164,12 @@ pub(crate) async fn read(
 ) -> Result<Value, ErrorObjectOwned> {
     let rp: ReadParams = parse(p)?;
     let uri = rp.uri.as_str();
+    if uri == super::subscriptions::COUNTER_URI {
+        return Ok(json!({"contents": [{
+            "uri": uri, "mimeType": "application/json",
+            "text": json!({"value": st.events.counter()}).to_string(),
+        }]}));
+    }
     if uri == "config://server" {
         let c = &st.config;
         let body = json!({

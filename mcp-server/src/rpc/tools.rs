@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use super::{RequestCtx, State, invalid_params};
 
 static DEFINITIONS: LazyLock<Vec<Value>> = LazyLock::new(|| {
-    vec![
+    let mut tools = vec![
         json!({
             "name": "echo",
             "title": "Echo",
@@ -75,7 +75,10 @@ static DEFINITIONS: LazyLock<Vec<Value>> = LazyLock::new(|| {
             "description": "Reports a tool execution error (isError: true).",
             "inputSchema": {"type": "object", "properties": {}},
         }),
-    ]
+    ];
+    tools.extend(super::mrtr::definitions());
+    tools.extend(super::headers::definitions());
+    tools
 });
 
 /// Tools that run long enough to be cancelled (`notifications/cancelled`, PR-40).
@@ -97,6 +100,9 @@ struct CallParams<'a> {
     name: Cow<'a, str>,
     #[serde(default, borrow)]
     arguments: Option<&'a RawValue>,
+    /// Only looked at for its presence (a tool without rounds refuses one).
+    #[serde(rename = "requestState", default, borrow)]
+    request_state: Option<&'a RawValue>,
 }
 
 /// What `tools/call` returns to jsonrpsee.
@@ -117,6 +123,9 @@ pub(crate) enum ToolOut {
     Text { text: String, is_error: bool },
     /// A result built as JSON (structured content).
     Json(Value),
+    /// An `InputRequiredResult` (multi round-trip request, PR-26), complete with its
+    /// `resultType`.
+    InputRequired(Value),
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -141,6 +150,7 @@ impl ToolOut {
         match self {
             Self::Text { is_error, .. } => *is_error,
             Self::Json(v) => v.get("isError").and_then(Value::as_bool).unwrap_or(false),
+            Self::InputRequired(_) => false,
         }
     }
 
@@ -153,6 +163,7 @@ impl ToolOut {
                 result_type: ctx.modern().then_some("complete"),
             }),
             Self::Json(v) => ToolResult::Json(ctx.finish(v, None)),
+            Self::InputRequired(v) => ToolResult::Json(v),
         }
     }
 }
@@ -202,6 +213,9 @@ pub(crate) async fn call(
     let raw = p.as_str().unwrap_or("{}");
     let cp: CallParams<'_> =
         serde_json::from_str(raw).map_err(|e| invalid_params(format!("invalid params: {e}")))?;
+    if cp.request_state.is_some_and(|s| s.get() != "null") && !super::mrtr::handles(&cp.name) {
+        return Err(super::mrtr::foreign_state(&cp.name));
+    }
     Ok(match cp.name.as_ref() {
         "echo" => match args::<EchoArgs<'_>>(cp.arguments) {
             Some(a) => text(a.message),
@@ -245,7 +259,16 @@ pub(crate) async fn call(
             }
         }
         "always_fails" => tool_error("this tool always fails (by design)"),
+        other if super::mrtr::handles(other) => {
+            return super::mrtr::call(st, ctx, other, raw).await;
+        }
+        other if super::headers::handles(other) => {
+            super::headers::call(cp.arguments.map(RawValue::get))
+        }
         other => {
+            if let Some(out) = super::subscriptions::call(&st.events, other) {
+                return Ok(out);
+            }
             return Err(invalid_params(format!(
                 "unknown tool: {}",
                 other.chars().take(64).collect::<String>()

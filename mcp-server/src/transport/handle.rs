@@ -142,6 +142,9 @@ impl Exchange<'_> {
     /// ([`rpc::runs_long`]) and a session can cancel it; otherwise inline. In a session,
     /// long-running requests (and every HTTP+SSE request) can be cancelled.
     pub(crate) async fn dispatch(self, msg: &Message<'_>, delivery: Delivery<'_>) -> Handled {
+        if let Some(h) = super::subscriptions::intercept(&self, msg, &delivery) {
+            return h;
+        }
         let (app, session) = (self.app, self.session);
         let long = session.is_some() && rpc::runs_long(msg.method(), msg.peek.name.as_deref());
         match delivery {
@@ -172,6 +175,13 @@ impl Exchange<'_> {
                         Ok(Some(body)) => Handled::Json(body),
                         // Cancelled by `notifications/cancelled`: no response is owed (PR-40).
                         _ => Handled::Accepted,
+                    }
+                }
+                _ if self.era == Era::Modern => {
+                    let (body, code) = msg.run_coded(app, self.into_ctx(None)).await;
+                    match super::message::modern_status(code) {
+                        StatusCode::OK => Handled::Json(body),
+                        status => Handled::Http(json_response(status, body)),
                     }
                 }
                 _ => Handled::Json(msg.run(app, self.into_ctx(None)).await),

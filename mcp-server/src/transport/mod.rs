@@ -18,11 +18,13 @@ mod guard;
 mod handle;
 mod message;
 mod respond;
+mod resume;
 mod session;
 mod sessions;
 mod sse_legacy;
 mod stateless;
 mod streamable;
+mod subscriptions;
 mod timeout;
 
 use std::sync::Arc;
@@ -57,6 +59,10 @@ pub(crate) struct App {
     /// Requests whose answer is an SSE stream and whose work is still running (TR-13 tests:
     /// closing the stream must bring this back down).
     pub(crate) streaming: Arc<AtomicUsize>,
+    /// The change bus (listen streams, legacy session streams).
+    pub(crate) events: Arc<crate::rpc::Events>,
+    /// `retry:` of a session GET stream's priming event (TR-32).
+    pub(crate) sse_retry: Duration,
 }
 
 // Header names as constants: looking up by `&str` re-parses the name on every call.

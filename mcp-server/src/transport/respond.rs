@@ -55,7 +55,16 @@ where
     let stop = async move {
         let _ = rx.wait_for(|v| *v).await;
     };
-    let s = stream.take_until(Box::pin(stop)).map(Ok::<_, Infallible>);
+    sse_stream_response(stream.take_until(Box::pin(stop)))
+}
+
+/// An SSE response (TR-12) for a stream that ends itself on shutdown (a listen stream ends
+/// with its result, PR-27).
+pub(crate) fn sse_stream_response<S>(stream: S) -> Response
+where
+    S: Stream<Item = Event> + Send + 'static,
+{
+    let s = stream.map(Ok::<_, Infallible>);
     let mut r = Sse::new(s)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
@@ -66,15 +75,62 @@ where
     r
 }
 
+/// An SSE response from ready-made frames (see [`super::resume::Reader::into_frames`]), with
+/// keep-alive comments every 15 s while idle; ends on shutdown.
+pub(crate) fn sse_frames_response<S>(app: &App, frames: S) -> Response
+where
+    S: Stream<Item = axum::body::Bytes> + Send + 'static,
+{
+    let mut rx = app.shutdown.clone();
+    let stop = async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let frames = Box::pin(frames.take_until(Box::pin(stop)));
+    let body = stream::unfold(frames, |mut f| async move {
+        let next = tokio::time::timeout(Duration::from_secs(15), f.next()).await;
+        match next {
+            Ok(Some(b)) => Some((b, f)),
+            Ok(None) => None,
+            Err(_) => Some((axum::body::Bytes::from_static(b":\n\n"), f)),
+        }
+    })
+    .map(Ok::<_, Infallible>);
+    let mut r = Response::new(Body::from_stream(body));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    r
+}
+
+/// Resolves when the access token behind `auth` expires (RS-08): a stream opened with it ends
+/// then, and the client reconnects with a fresh token. The system clock, like the `exp` check.
+pub(crate) fn token_expiry(
+    auth: &crate::auth::AuthContext,
+) -> std::pin::Pin<Box<tokio::time::Sleep>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // tokio clamps a deadline beyond its range (the unprotected fixture's `u64::MAX`).
+    Box::pin(tokio::time::sleep(Duration::from_secs(
+        auth.expires_at.saturating_sub(now),
+    )))
+}
+
 /// An SSE `message` event carrying one JSON-RPC message.
 pub(crate) fn message_event(json: String) -> Event {
     Event::default().event("message").data(json)
 }
 
 /// A session's server-to-client stream: every message sent to `rx`, each as an SSE event,
-/// after the optional `first` event; `keep` lives as long as the stream.
+/// after the optional `first` event, until `auth`'s token expires; `keep` lives as long as
+/// the stream.
 pub(crate) fn session_stream<K: Send + 'static>(
     app: &App,
+    auth: &crate::auth::AuthContext,
     first: Option<Event>,
     rx: mpsc::Receiver<String>,
     keep: K,
@@ -82,7 +138,8 @@ pub(crate) fn session_stream<K: Send + 'static>(
     let rest = stream::unfold((rx, keep), |(mut rx, keep)| async move {
         rx.recv().await.map(|m| (message_event(m), (rx, keep)))
     });
-    sse_response(app, stream::iter(first).chain(rest))
+    let events = stream::iter(first).chain(rest);
+    sse_response(app, events.take_until(token_expiry(auth)))
 }
 
 /// Counts one streamed request while alive (dropped when the task ends or is aborted).
@@ -103,6 +160,7 @@ impl Drop for StreamingGuard {
 
 /// Aborts a spawned request when the response stream (or handler) is dropped: closing the
 /// stream cancels the request (TR-13).
+#[derive(Debug)]
 pub(crate) struct AbortOnDrop(pub(crate) AbortHandle);
 
 impl Drop for AbortOnDrop {

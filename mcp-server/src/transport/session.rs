@@ -4,9 +4,9 @@
 //! subject (so one token holder cannot take them all), with a bounded number of requests in
 //! flight per HTTP+SSE stream.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use axum::response::Response;
@@ -18,6 +18,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::AbortHandle;
 
 use super::message::error_response;
+use super::respond::AbortOnDrop;
+use super::resume::Outbox;
 use crate::auth::AuthContext;
 use crate::rpc::LogChannel;
 
@@ -44,6 +46,13 @@ pub(crate) struct Session {
     inflight: Mutex<HashMap<String, AbortHandle>>,
     /// Places for requests answered on the HTTP+SSE stream (running or waiting for it).
     stream_work: Arc<Semaphore>,
+    /// `resources/subscribe`d URIs (PR-35), at most
+    /// [`MAX_RESOURCE_SUBSCRIPTIONS`](crate::rpc::subscriptions::MAX_RESOURCE_SUBSCRIPTIONS).
+    pub(crate) subscribed: Arc<Mutex<HashSet<Arc<str>>>>,
+    /// The GET stream's messages with ids, for `Last-Event-ID` (TR-36).
+    pub(crate) outbox: Arc<Outbox>,
+    /// The task feeding the session's stream from the change bus; ends with the session.
+    pub(crate) pump: OnceLock<AbortOnDrop>,
 }
 
 impl Session {
@@ -158,6 +167,7 @@ pub(crate) struct SessionStore {
     subjects: SubjectCounts,
     max_per_subject: u64,
     max_stream_work: usize,
+    event_buffer: usize,
 }
 
 /// [`SessionStore`] limits (`limits.*`).
@@ -167,6 +177,8 @@ pub(crate) struct SessionLimits {
     pub(crate) max_per_subject: u64,
     pub(crate) max_stream_work: usize,
     pub(crate) idle: Duration,
+    /// Messages kept per session for `Last-Event-ID` (TR-36).
+    pub(crate) event_buffer: usize,
 }
 
 impl SessionStore {
@@ -188,6 +200,7 @@ impl SessionStore {
             subjects,
             max_per_subject: limits.max_per_subject,
             max_stream_work: limits.max_stream_work,
+            event_buffer: limits.event_buffer,
         }
     }
 
@@ -242,6 +255,9 @@ impl SessionStore {
             log: Arc::new(LogChannel::new()),
             inflight: Mutex::new(HashMap::new()),
             stream_work: Arc::new(Semaphore::new(self.max_stream_work)),
+            subscribed: Arc::default(),
+            outbox: Arc::new(Outbox::new(self.event_buffer)),
+            pump: OnceLock::new(),
         });
         self.cache.insert(id, s.clone());
         Ok(s)
@@ -281,6 +297,7 @@ mod tests {
             max_per_subject: 2,
             max_stream_work: 1,
             idle: Duration::from_millis(100),
+            event_buffer: 4,
         });
         let (alice, bob) = (user("alice"), user("bob"));
         let a1 = store.create(&alice, "2025-11-25").unwrap();

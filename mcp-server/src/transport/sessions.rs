@@ -11,14 +11,17 @@ use jsonrpsee::types::ErrorObject;
 use jsonrpsee::types::error::{ErrorCode, INVALID_REQUEST_CODE};
 use serde_json::json;
 use serde_json::value::RawValue;
-use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
+use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION, header as mcp_header};
 use tokio::sync::mpsc;
 
 use super::handle::{Delivery, Exchange, Handled, handle_message};
 use super::message::{self, Message, bad_request, error_json};
-use super::respond::{accepted, accepts_sse, json_response, session_stream};
+use futures_util::StreamExt as _;
+
+use super::respond::{accepted, accepts_sse, json_response, sse_frames_response, token_expiry};
+use super::resume::ResumeError;
 use super::session::Session;
-use super::{App, H_SESSION, H_VERSION, header};
+use super::{App, H_SESSION, H_VERSION, header, subscriptions};
 use crate::auth::{AuthContext, Authenticated};
 use crate::rpc::{Era, negotiate};
 
@@ -177,9 +180,27 @@ pub(crate) async fn get(
     if !accepts_sse(&headers) {
         return StatusCode::NOT_ACCEPTABLE.into_response();
     }
-    let (tx, rx) = mpsc::channel::<String>(64);
-    session.set_stream(Some(tx));
-    session_stream(&app, None, rx, ())
+    // TR-36: resume after `Last-Event-ID`, from the session's bounded buffer.
+    let last = match headers.get(mcp_header::LAST_EVENT_ID) {
+        None => None,
+        Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+            Some(n) => Some(n),
+            None => return subscriptions::resume_unknown(),
+        },
+    };
+    subscriptions::start_pump(&app, &session, || {
+        let (tx, rx) = mpsc::channel::<String>(64);
+        session.set_stream(Some(tx));
+        subscriptions::Sink::Outbox(session.outbox.clone(), rx)
+    });
+    match session.outbox.attach(last) {
+        Ok(reader) => {
+            let frames = reader.into_frames(app.sse_retry);
+            sse_frames_response(&app, frames.take_until(token_expiry(&auth)))
+        }
+        Err(ResumeError::Gone) => subscriptions::resume_gone(),
+        Err(ResumeError::Unknown) => subscriptions::resume_unknown(),
+    }
 }
 
 /// DELETE on the MCP endpoint ends the session (TR-40).

@@ -16,7 +16,7 @@ use super::App;
 use super::handle::{Delivery, Exchange, Handled, handle_message};
 use super::message;
 use super::respond::{accepted, session_stream};
-use super::session;
+use super::{session, subscriptions};
 use crate::auth::Authenticated;
 use crate::rpc::{Era, negotiate};
 
@@ -42,7 +42,8 @@ pub(crate) async fn get(
         Err(e) => return e.response(None),
     };
     let (tx, rx) = mpsc::channel::<String>(64);
-    session.set_stream(Some(tx));
+    session.set_stream(Some(tx.clone()));
+    subscriptions::start_pump(&app, &session, || subscriptions::Sink::Stream(tx));
     let guard = SessionGuard {
         app: app.clone(),
         id: session.id.clone(),
@@ -50,7 +51,7 @@ pub(crate) async fn get(
     let endpoint = Event::default()
         .event("endpoint")
         .data(format!("/messages?sessionId={}", session.id));
-    session_stream(&app, Some(endpoint), rx, guard)
+    session_stream(&app, &auth, Some(endpoint), rx, guard)
 }
 
 #[derive(Deserialize)]

@@ -14,6 +14,7 @@ use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
 
 use super::message::{Message, bad_request};
 use super::{H_METHOD, H_NAME, H_VERSION, header};
+use crate::rpc;
 
 /// TR-19: `=?base64?...?=` sentinel values are decoded before comparing.
 fn decode_header_value(v: &str) -> Option<String> {
@@ -27,6 +28,18 @@ fn decode_header_value(v: &str) -> Option<String> {
             .and_then(|b| String::from_utf8(b).ok()),
         None => Some(v.to_owned()),
     }
+}
+
+/// `params.arguments` of a `tools/call`, raw.
+fn arguments_of(params: &RawValue) -> Option<&RawValue> {
+    #[derive(serde::Deserialize)]
+    struct Args<'a> {
+        #[serde(default, borrow)]
+        arguments: Option<&'a RawValue>,
+    }
+    serde_json::from_str::<Args<'_>>(params.get())
+        .ok()?
+        .arguments
 }
 
 fn mismatch(id: Option<&RawValue>, what: &'static str) -> Response {
@@ -98,6 +111,15 @@ pub(super) fn check(headers: &HeaderMap, msg: &Message<'_>) -> Result<(), Respon
             }
             Some(_) => {}
         }
+    }
+    // TR-21: `Mcp-Param-*` headers of a tool with `x-mcp-header` parameters must match the
+    // arguments. Other tools: one string match, nothing parsed.
+    if msg.method() == "tools/call"
+        && let Some(spec) = msg.peek.name.as_deref().and_then(rpc::param_headers)
+    {
+        let arguments = msg.params.and_then(arguments_of);
+        rpc::validate_param_headers(spec, headers, arguments.map(RawValue::get))
+            .map_err(|what| mismatch(id, what))?;
     }
     // Notifications are accepted without `_meta` (handle_message answers 202).
     if msg.is_notification() {

@@ -13,6 +13,7 @@
 
 mod binaries;
 mod client;
+mod idp;
 mod mcp;
 mod oauth;
 mod properties;

@@ -3,13 +3,21 @@
 
 mod auth;
 mod cli;
+mod elicit_cli;
 mod features;
 mod http_sse;
 mod jwks;
 mod legacy_limits;
 mod logs;
+mod mrtr;
+mod mrtr_client;
+mod negotiation;
+mod param_headers;
+mod resumable;
 mod scope_rules;
 mod session;
 mod stateless;
+mod stream_expiry;
+mod subscriptions;
 mod transport;
 mod unprotected;

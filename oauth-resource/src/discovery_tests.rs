@@ -230,3 +230,116 @@ async fn metadata_is_fetched_again_after_its_lifetime() {
     assert_eq!(status(&svc, &as_.token(&k2)).await, StatusCode::OK);
     assert_eq!(as_.metadata_hits(), 2);
 }
+
+/// An AS that publishes only OpenID discovery, at `doc_path`, claiming `issuer_suffix` after
+/// its origin; every request path is recorded.
+async fn openid_only_as(
+    doc_path: &'static str,
+    issuer_suffix: &'static str,
+    key: &Key,
+) -> (String, Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let issuer = format!("{base}{issuer_suffix}");
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let jwks = json!({"keys": [key.jwk()]});
+    let (h, iss, b) = (hits.clone(), issuer.clone(), base.clone());
+    let app = axum::Router::new().fallback(move |uri: http::Uri| {
+        let (h, iss, b, jwks) = (h.clone(), iss.clone(), b.clone(), jwks.clone());
+        async move {
+            h.lock().unwrap().push(uri.path().to_owned());
+            if uri.path() == doc_path {
+                let doc = json!({"issuer": iss, "authorization_endpoint": format!("{b}/auth"),
+                    "token_endpoint": format!("{b}/token"), "jwks_uri": format!("{b}/certs"),
+                    "response_types_supported": ["code"]});
+                (StatusCode::OK, axum::Json(doc))
+            } else if uri.path() == "/certs" {
+                (StatusCode::OK, axum::Json(jwks))
+            } else {
+                (StatusCode::NOT_FOUND, axum::Json(json!({})))
+            }
+        }
+    });
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (issuer, hits, task)
+}
+
+fn token_for(key: &Key, issuer: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let header = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid});
+    let claims = json!({"iss": issuer, "sub": "alice", "aud": RESOURCE, "exp": now + 600,
+        "iat": now, "jti": "j", "client_id": "c1", "scope": "mcp"});
+    let input = format!(
+        "{}.{}",
+        shared::random::b64url(header.to_string().as_bytes()),
+        shared::random::b64url(claims.to_string().as_bytes())
+    );
+    let sig = key.pair.sign(input.as_bytes());
+    format!("{input}.{}", shared::random::b64url(sig.as_ref()))
+}
+
+fn discovering_service(
+    issuer: &str,
+) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone {
+    let layer = JwtAuthLayer::builder()
+        .issuer(issuer)
+        .resource(RESOURCE)
+        .algorithms([jsonwebtoken::Algorithm::EdDSA])
+        .build()
+        .unwrap();
+    ServiceBuilder::new()
+        .layer(layer)
+        .service_fn(|_req: Request<Body>| async { Ok(Response::new(Body::empty())) })
+}
+
+#[tokio::test]
+async fn openid_discovery_path_appended_is_used_when_rfc8414_is_absent_rs14() {
+    // Keycloak / Entra form: an issuer with a path, OpenID discovery appended to it.
+    let k = Key::new("k1");
+    let (issuer, hits, _task) = openid_only_as(
+        "/realms/a/.well-known/openid-configuration",
+        "/realms/a",
+        &k,
+    )
+    .await;
+    let svc = discovering_service(&issuer);
+    assert_eq!(status(&svc, &token_for(&k, &issuer)).await, StatusCode::OK);
+    assert_eq!(
+        *hits.lock().unwrap(),
+        [
+            "/.well-known/oauth-authorization-server/realms/a",
+            "/.well-known/openid-configuration/realms/a",
+            "/realms/a/.well-known/openid-configuration",
+            "/certs",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn trailing_slash_issuer_is_discovered_and_matched_exactly_rs14() {
+    // Auth0 form: `https://TENANT.auth0.com/`, metadata only at the root OpenID URL.
+    let k = Key::new("k1");
+    let (issuer, hits, _task) = openid_only_as("/.well-known/openid-configuration", "/", &k).await;
+    assert!(issuer.ends_with('/'));
+    let svc = discovering_service(&issuer);
+    assert_eq!(status(&svc, &token_for(&k, &issuer)).await, StatusCode::OK);
+    assert_eq!(
+        *hits.lock().unwrap(),
+        [
+            "/.well-known/oauth-authorization-server",
+            "/.well-known/openid-configuration",
+            "/certs",
+        ]
+    );
+    // The same issuer without its slash is another issuer: the metadata does not match it.
+    let svc = discovering_service(issuer.trim_end_matches('/'));
+    assert_eq!(
+        status(&svc, &token_for(&k, issuer.trim_end_matches('/'))).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}

@@ -1,7 +1,6 @@
 //! The 400/401/403/503 answers to failed authentication, with RFC 6750 §3 `WWW-Authenticate`
 //! challenges written by [`shared::challenge::BearerChallenge`].
 
-use axum::body::Body;
 use http::{HeaderValue, Response, StatusCode, header};
 use shared::challenge::BearerChallenge;
 use shared::scope::ScopeSet;
@@ -10,12 +9,12 @@ use super::AuthError;
 
 /// A challenge response: `WWW-Authenticate` from [`BearerChallenge`], `no-store`, and with an
 /// error code a JSON body `{"error", "error_description"}` (RFC 6750 §3).
-fn response(
+fn response<B: From<String>>(
     status: StatusCode,
     prm: &str,
     error: Option<(&str, &str)>,
     scope: Option<&ScopeSet>,
-) -> Response<Body> {
+) -> Response<B> {
     let mut www = BearerChallenge::new(prm);
     if let Some((code, desc)) = error {
         www = www.error(code, desc);
@@ -25,11 +24,11 @@ fn response(
     }
     let body = match error {
         Some((code, desc)) => {
-            Body::from(serde_json::json!({"error": code, "error_description": desc}).to_string())
+            serde_json::json!({"error": code, "error_description": desc}).to_string()
         }
-        None => Body::empty(),
+        None => String::new(),
     };
-    let mut r = Response::new(body);
+    let mut r = Response::new(B::from(body));
     *r.status_mut() = status;
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&www.build()) {
@@ -52,7 +51,11 @@ fn response(
 /// * keys unavailable: 503.
 ///
 /// `scope`, when given, is added to the 401 challenge (the scopes the resource offers).
-pub fn unauthorized(prm: &str, err: &AuthError, scope: Option<&ScopeSet>) -> Response<Body> {
+pub fn unauthorized<B: From<String>>(
+    prm: &str,
+    err: &AuthError,
+    scope: Option<&ScopeSet>,
+) -> Response<B> {
     match err {
         AuthError::Missing => response(StatusCode::UNAUTHORIZED, prm, None, scope),
         AuthError::InvalidRequest(d) => response(
@@ -68,8 +71,9 @@ pub fn unauthorized(prm: &str, err: &AuthError, scope: Option<&ScopeSet>) -> Res
             scope,
         ),
         AuthError::KeysUnavailable => {
-            let mut r = Response::new(Body::from(
-                r#"{"error":"temporarily_unavailable","error_description":"authorization server keys unavailable"}"#,
+            let mut r = Response::new(B::from(
+                r#"{"error":"temporarily_unavailable","error_description":"authorization server keys unavailable"}"#
+                    .to_owned(),
             ));
             *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             r.headers_mut()
@@ -84,7 +88,10 @@ pub fn unauthorized(prm: &str, err: &AuthError, scope: Option<&ScopeSet>) -> Res
 }
 
 /// 403 `insufficient_scope` listing every scope the operation needs (checklist RS-07, RS-08).
-pub fn forbidden_insufficient_scope(prm: &str, required: &ScopeSet) -> Response<Body> {
+pub fn forbidden_insufficient_scope<B: From<String>>(
+    prm: &str,
+    required: &ScopeSet,
+) -> Response<B> {
     response(
         StatusCode::FORBIDDEN,
         prm,
@@ -100,13 +107,13 @@ pub fn forbidden_insufficient_scope(prm: &str, required: &ScopeSet) -> Response<
 mod tests {
     use super::*;
 
-    fn www(r: &Response<Body>) -> &str {
+    fn www(r: &Response<String>) -> &str {
         r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap()
     }
 
     #[test]
     fn rs06_no_token_challenge_has_no_error_code() {
-        let r = unauthorized(
+        let r: Response<String> = unauthorized(
             "http://h/.well-known/oauth-protected-resource/mcp",
             &AuthError::Missing,
             None,
@@ -120,9 +127,9 @@ mod tests {
 
     #[test]
     fn rs06_bad_token_challenge_says_invalid_token() {
-        let r = unauthorized(
+        let r: Response<String> = unauthorized(
             "http://h/prm",
-            &AuthError::InvalidToken("token \"expired\""),
+            &AuthError::invalid("token \"expired\""),
             None,
         );
         assert_eq!(
@@ -133,7 +140,7 @@ mod tests {
 
     #[test]
     fn rs07_insufficient_scope_lists_scopes() {
-        let r = forbidden_insufficient_scope(
+        let r: Response<String> = forbidden_insufficient_scope(
             "http://h/prm",
             &ScopeSet::parse("mcp:tools:call mcp:tools:read"),
         );

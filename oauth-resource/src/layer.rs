@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::Body;
 use futures_util::future::{BoxFuture, Either};
 use http::{Request, Response};
 use jsonwebtoken::Algorithm;
@@ -17,6 +16,7 @@ use tower::{Layer, Service};
 use super::challenge::{forbidden_insufficient_scope, unauthorized};
 use super::introspection::{IntrospectionConfig, Introspector};
 use super::jwks_cache::{AsMetadata, JwksCache, JwksConfig, JwksSettings, JwksSource};
+use super::profile::TokenProfile;
 use super::validate::{Authenticator, ScopeRules, build_token_cache};
 use super::{AuthContext, AuthError};
 
@@ -53,11 +53,13 @@ pub(crate) fn bearer_token<B>(req: &Request<B>) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-/// Builder for [`JwtAuthLayer`]; see the [module example](crate::auth).
+/// Builder for [`JwtAuthLayer`]; see the [crate example](crate).
 #[derive(Debug, Default)]
 pub struct JwtAuthLayerBuilder {
     issuer: String,
     resource: String,
+    audiences: Vec<String>,
+    profile: TokenProfile,
     resource_metadata_url: Option<String>,
     algorithms: Vec<Algorithm>,
     jwks: Option<String>,
@@ -80,6 +82,9 @@ pub enum BuildError {
     /// Issuer or resource missing.
     #[error("issuer and resource are required")]
     Missing,
+    /// The issuer is not an absolute http(s) URL.
+    #[error("issuer {0:?} is not an absolute http(s) URL")]
+    Issuer(String),
     /// The PRM URL cannot be derived from the resource.
     #[error("resource {0:?} is not a URL")]
     Resource(String),
@@ -89,14 +94,31 @@ pub enum BuildError {
 }
 
 impl JwtAuthLayerBuilder {
-    /// The AS issuer (exact `iss`).
+    /// The AS issuer, compared byte for byte with `iss` and the metadata's `issuer`: write
+    /// it exactly as the provider does, trailing slash included (Auth0:
+    /// `https://TENANT.auth0.com/`).
     pub fn issuer(mut self, issuer: &str) -> Self {
         self.issuer = issuer.to_owned();
         self
     }
-    /// This resource's identifier (required in `aud`).
+    /// This resource's identifier (RFC 9728 `resource`; the default accepted audience).
     pub fn resource(mut self, resource: &str) -> Self {
         self.resource = resource.to_owned();
+        self
+    }
+    /// The `aud` values accepted (a token must name at least one), e.g. Entra ID's
+    /// `api://APP-ID` and the application GUID. Default (empty): the resource.
+    pub fn audiences<I, A>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.audiences = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+    /// The accepted token profile (default [`TokenProfile::rfc9068`]).
+    pub fn profile(mut self, profile: TokenProfile) -> Self {
+        self.profile = profile;
         self
     }
     /// PRM URL for challenges; default: the path-inserted well-known URL of the resource.
@@ -169,6 +191,16 @@ impl JwtAuthLayerBuilder {
         if self.issuer.is_empty() || self.resource.is_empty() {
             return Err(BuildError::Missing);
         }
+        if !url::Url::parse(&self.issuer)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        {
+            return Err(BuildError::Issuer(self.issuer));
+        }
+        let audiences = if self.audiences.is_empty() {
+            vec![self.resource.clone()]
+        } else {
+            self.audiences
+        };
         let prm = match self.resource_metadata_url {
             Some(u) => u,
             None => shared::urls::well_known_url(&self.resource, "oauth-protected-resource")
@@ -201,7 +233,6 @@ impl JwtAuthLayerBuilder {
             http: http.clone(),
             settings: self.jwks_settings,
             allowed: algorithms,
-            audience: self.resource.clone(),
             leeway: self.leeway.as_secs(),
         });
         let introspector = self
@@ -211,6 +242,9 @@ impl JwtAuthLayerBuilder {
             auth: Arc::new(Authenticator {
                 issuer: self.issuer,
                 resource: self.resource,
+                audiences,
+                profile: self.profile,
+                leeway_secs: self.leeway.as_secs(),
                 resource_metadata_url: prm,
                 jwks,
                 scope_rules: self.scope_rules,
@@ -266,9 +300,9 @@ pub struct JwtAuth<S> {
 }
 
 /// Response future of [`JwtAuth`]: the inner future on a cache hit, boxed otherwise.
-pub type ResponseFuture<F, E> = Either<F, BoxFuture<'static, Result<Response<Body>, E>>>;
+pub type ResponseFuture<F, B, E> = Either<F, BoxFuture<'static, Result<Response<B>, E>>>;
 
-fn scope_ok(auth: &Authenticator, ctx: &AuthContext) -> Result<(), Response<Body>> {
+fn scope_ok<B: From<String>>(auth: &Authenticator, ctx: &AuthContext) -> Result<(), Response<B>> {
     match &auth.required_scopes {
         Some(req) if !ctx.scopes.satisfies_all(req) => Err(forbidden_insufficient_scope(
             &auth.resource_metadata_url,
@@ -278,16 +312,17 @@ fn scope_ok(auth: &Authenticator, ctx: &AuthContext) -> Result<(), Response<Body
     }
 }
 
-impl<S, B> Service<Request<B>> for JwtAuth<S>
+impl<S, B, ResBody> Service<Request<B>> for JwtAuth<S>
 where
-    S: Service<Request<B>, Response = Response<Body>> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     B: Send + 'static,
+    ResBody: From<String> + Send + 'static,
 {
-    type Response = Response<Body>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

@@ -7,14 +7,47 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::errors::ErrorKind;
 use moka::Expiry;
+use serde::Deserialize;
 use shared::clock::SharedClock;
-use shared::jwt::AccessTokenClaims;
 use shared::scope::ScopeSet;
-use tracing::debug;
+use tracing::info;
 
 use super::introspection::Introspector;
 use super::jwks_cache::JwksCache;
-use super::{AuthContext, AuthError};
+use super::profile::TokenProfile;
+use super::{AuthContext, AuthError, shown};
+
+/// A string or a list of strings (`aud`, `scp`, and `scope` from some providers).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The claims read from a verified token; what a profile may lack is optional here and
+/// checked by [`Authenticator::check_claims`] with a named reason.
+#[derive(Debug, Deserialize)]
+struct Claims {
+    #[serde(default)]
+    iss: Option<String>,
+    sub: String,
+    #[serde(default)]
+    aud: Option<StringOrList>,
+    exp: u64,
+    #[serde(default)]
+    iat: Option<u64>,
+    #[serde(default)]
+    jti: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    azp: Option<String>,
+    #[serde(default)]
+    scope: Option<StringOrList>,
+    #[serde(default)]
+    scp: Option<StringOrList>,
+}
 
 /// Scopes required per MCP (or any) method name. Keys are exact names or `prefix/*`; an
 /// empty scope list means "a valid token suffices". A method no key names is refused.
@@ -92,6 +125,9 @@ pub(crate) type TokenCache = moka::sync::Cache<[u8; 32], (Arc<AuthContext>, Dura
 pub struct Authenticator {
     pub(crate) issuer: String,
     pub(crate) resource: String,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) profile: TokenProfile,
+    pub(crate) leeway_secs: u64,
     pub(crate) resource_metadata_url: String,
     pub(crate) jwks: JwksCache,
     pub(crate) scope_rules: ScopeRules,
@@ -107,6 +143,8 @@ impl std::fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("issuer", &self.issuer)
             .field("resource", &self.resource)
+            .field("audiences", &self.audiences)
+            .field("profile", &self.profile)
             .field("jwks", &self.jwks)
             .field("introspection", &self.introspector.is_some())
             .finish_non_exhaustive()
@@ -130,6 +168,14 @@ impl Authenticator {
     /// This resource's identifier (the `aud` tokens must contain).
     pub fn resource(&self) -> &str {
         &self.resource
+    }
+    /// The accepted `aud` values (default: the resource).
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
+    /// The accepted token profile.
+    pub fn profile(&self) -> TokenProfile {
+        self.profile
     }
     /// The PRM URL advertised in challenges.
     pub fn resource_metadata_url(&self) -> &str {
@@ -177,63 +223,71 @@ impl Authenticator {
         self.cached_by_key(&key).ok_or(key)
     }
 
-    /// Verifies a token that missed the cache and caches the result under `key`.
+    /// Verifies a token that missed the cache and caches the result under `key`. A refusal
+    /// is logged (at INFO, with the reason and the key id, never the token).
     pub(crate) async fn verify(
         &self,
         token: &str,
         cache_key: [u8; 32],
     ) -> Result<Arc<AuthContext>, AuthError> {
+        self.verify_inner(token, cache_key).await.inspect_err(|e| {
+            if let AuthError::InvalidToken(reason) = e {
+                info!(reason = %reason, "access token refused");
+            }
+        })
+    }
+
+    async fn verify_inner(
+        &self,
+        token: &str,
+        cache_key: [u8; 32],
+    ) -> Result<Arc<AuthContext>, AuthError> {
         let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| AuthError::InvalidToken("malformed token"))?;
-        match header.typ.as_deref() {
-            Some(t)
-                if t.eq_ignore_ascii_case("at+jwt")
-                    || t.eq_ignore_ascii_case("application/at+jwt") => {}
-            _ => return Err(AuthError::InvalidToken("token typ must be at+jwt")),
-        }
+            .map_err(|_| AuthError::invalid("malformed token (not a signed JWT)"))?;
+        self.check_typ(header.typ.as_deref())?;
         let kid = header
             .kid
             .as_deref()
-            .ok_or(AuthError::InvalidToken("token has no key id"))?;
+            .ok_or(AuthError::invalid("token has no key id (kid)"))?;
         let key = self.jwks.key(kid).await?;
         if header.alg != key.alg {
             return Err(AuthError::InvalidToken(
-                "algorithm not allowed for this key",
+                format!(
+                    "token alg must be {:?} for key id {} (found {:?})",
+                    key.alg,
+                    shown(kid),
+                    header.alg
+                )
+                .into(),
             ));
         }
-        let data = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.key, &key.validation)
-            .map_err(|e| {
-                let d = match e.kind() {
-                    ErrorKind::ExpiredSignature => "token expired",
-                    ErrorKind::ImmatureSignature => "token not yet valid",
-                    ErrorKind::InvalidIssuer => "wrong issuer",
-                    ErrorKind::InvalidAudience => "token not issued for this resource",
-                    ErrorKind::InvalidSignature => "invalid signature",
-                    ErrorKind::InvalidAlgorithm => "algorithm not allowed",
-                    ErrorKind::MissingRequiredClaim(_) => "required claim missing",
-                    _ => "invalid token",
-                };
-                debug!(jwt.kid = %kid, reason = d, "token rejected");
-                AuthError::InvalidToken(d)
-            })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.key, &key.validation)
+            .map_err(|e| self.decode_error(&e))?;
         let claims = data.claims;
+        self.check_claims(&claims)?;
         let mut ctx = AuthContext {
+            client_id: self.client_id(&claims)?,
+            scopes: self.scopes(&claims)?,
             subject: claims.sub,
-            client_id: claims.client_id,
-            scopes: ScopeSet::parse(claims.scope.as_deref().unwrap_or("")),
             expires_at: claims.exp,
         };
         let mut max_ttl = self.token_cache_max_ttl;
         if let Some(intro) = &self.introspector {
             let r = intro.introspect(token).await?;
             if !r.active {
-                return Err(AuthError::InvalidToken("token is not active"));
+                return Err(AuthError::invalid(
+                    "token is not active (introspection answered active=false)",
+                ));
             }
             if let Some(aud) = &r.aud
-                && aud != &self.resource
+                && !self.audiences.iter().any(|a| a == aud)
             {
                 return Err(AuthError::InvalidToken(
-                    "token not issued for this resource",
+                    format!(
+                        "token not issued for this resource: introspection aud {} is not accepted",
+                        shown(aud)
+                    )
+                    .into(),
                 ));
             }
             if let Some(scope) = &r.scope {
@@ -250,6 +304,127 @@ impl Authenticator {
             }
         }
         Ok(ctx)
+    }
+
+    fn check_typ(&self, typ: Option<&str>) -> Result<(), AuthError> {
+        let at_jwt = |t: &str| {
+            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+        };
+        match typ {
+            Some(t) if at_jwt(t) => Ok(()),
+            Some(t) if self.profile.accept_typ_jwt && t.eq_ignore_ascii_case("JWT") => Ok(()),
+            None if self.profile.accept_typ_jwt => Ok(()),
+            found => {
+                let expected = if self.profile.accept_typ_jwt {
+                    "at+jwt or JWT"
+                } else {
+                    "at+jwt"
+                };
+                Err(AuthError::InvalidToken(
+                    format!(
+                        "token typ must be {expected} (found {})",
+                        found.map(shown).unwrap_or_else(|| "none".to_owned())
+                    )
+                    .into(),
+                ))
+            }
+        }
+    }
+
+    /// The reason jsonwebtoken refused a token (signature, `exp`, `nbf`, required claims).
+    fn decode_error(&self, e: &jsonwebtoken::errors::Error) -> AuthError {
+        match e.kind() {
+            ErrorKind::ExpiredSignature => AuthError::InvalidToken(
+                format!("token expired (exp is past, leeway {} s)", self.leeway_secs).into(),
+            ),
+            ErrorKind::ImmatureSignature => {
+                AuthError::invalid("token not yet valid (nbf is in the future)")
+            }
+            ErrorKind::InvalidSignature => AuthError::invalid("invalid signature"),
+            ErrorKind::InvalidAlgorithm => AuthError::invalid("algorithm not allowed"),
+            ErrorKind::MissingRequiredClaim(c) => {
+                AuthError::InvalidToken(format!("token has no {} claim", shown(c)).into())
+            }
+            ErrorKind::Json(j) => AuthError::InvalidToken(
+                format!("token claims malformed: {}", shown(&j.to_string())).into(),
+            ),
+            ErrorKind::Base64(_) | ErrorKind::Utf8(_) | ErrorKind::InvalidToken => {
+                AuthError::invalid("malformed token (not a signed JWT)")
+            }
+            _ => AuthError::invalid("invalid token"),
+        }
+    }
+
+    /// `iss` byte for byte as configured; `aud` naming an accepted audience; `iat` always;
+    /// `jti` unless [`TokenProfile::jti_optional`].
+    fn check_claims(&self, c: &Claims) -> Result<(), AuthError> {
+        let iss = c.iss.as_deref().unwrap_or_default();
+        if iss != self.issuer {
+            return Err(AuthError::InvalidToken(
+                format!(
+                    "wrong issuer: iss must be {} (found {})",
+                    shown(&self.issuer),
+                    shown(iss)
+                )
+                .into(),
+            ));
+        }
+        let aud: Vec<&str> = match &c.aud {
+            Some(StringOrList::One(a)) => vec![a.as_str()],
+            Some(StringOrList::Many(v)) => v.iter().map(String::as_str).collect(),
+            None => Vec::new(),
+        };
+        if !aud.iter().any(|a| self.audiences.iter().any(|x| x == a)) {
+            return Err(AuthError::InvalidToken(
+                format!(
+                    "token not issued for this resource: aud must contain {} (found {})",
+                    shown(&self.audiences.join(" or ")),
+                    shown(&aud.join(" "))
+                )
+                .into(),
+            ));
+        }
+        if c.iat.is_none() {
+            return Err(AuthError::invalid("token has no iat claim"));
+        }
+        if c.jti.as_deref().is_none_or(str::is_empty) && !self.profile.jti_optional {
+            return Err(AuthError::invalid(
+                "token has no jti claim (required by the rfc9068 profile)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn client_id(&self, c: &Claims) -> Result<String, AuthError> {
+        if let Some(id) = &c.client_id {
+            return Ok(id.clone());
+        }
+        if self.profile.client_id_from_azp {
+            return Ok(c.azp.clone().unwrap_or_default());
+        }
+        Err(AuthError::invalid(
+            "token has no client_id claim (required by the rfc9068 profile)",
+        ))
+    }
+
+    fn scopes(&self, c: &Claims) -> Result<ScopeSet, AuthError> {
+        match (&c.scope, &c.scp) {
+            (Some(StringOrList::One(s)), _) => Ok(ScopeSet::parse(s)),
+            (Some(StringOrList::Many(v)), _) if self.profile.scopes_from_scp => {
+                Ok(v.iter().cloned().collect())
+            }
+            (Some(StringOrList::Many(_)), _) => Err(AuthError::invalid(
+                "token scope must be a space-separated string (found an array)",
+            )),
+            (None, Some(scp)) if self.profile.scopes_from_scp => Ok(match scp {
+                StringOrList::One(s) => ScopeSet::parse(s),
+                StringOrList::Many(v) => v.iter().cloned().collect(),
+            }),
+            (None, Some(_)) => Err(AuthError::invalid(
+                "token carries scopes in scp, not scope (the rfc9068 profile reads scope only)",
+            )),
+            (None, None) => Ok(ScopeSet::default()),
+        }
     }
 
     /// Checks `ctx` against the rule for `method` (deny by default: a method without a rule
@@ -276,38 +451,4 @@ pub enum MethodDenied {
     NoRule,
     /// The token lacks some of these scopes (403 `insufficient_scope`, RS-07).
     InsufficientScope(ScopeSet),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rs18_default_rules_honour_hierarchy() {
-        let rules = ScopeRules::from_map(&crate::config::default_scope_rules());
-        assert_eq!(
-            rules.required("tools/call").unwrap().to_string(),
-            "mcp:tools:call"
-        );
-        assert_eq!(
-            rules.required("resources/read").unwrap().to_string(),
-            "mcp:resources:read"
-        );
-        assert_eq!(
-            rules
-                .required("resources/templates/list")
-                .unwrap()
-                .to_string(),
-            "mcp:resources:read"
-        );
-        assert_eq!(
-            rules.required("prompts/get").unwrap().to_string(),
-            "mcp:prompts:read"
-        );
-        for open in ["initialize", "ping", "server/discover", "logging/setLevel"] {
-            assert!(rules.required(open).unwrap().is_empty(), "{open}");
-        }
-        assert!(rules.required("no/such").is_none());
-        assert!(ScopeSet::parse("mcp").satisfies_all(rules.required("tools/call").unwrap()));
-    }
 }

@@ -6,8 +6,9 @@
 //!   key ids cannot cause a fetch storm (RS-15: `kid` is untrusted input).
 //! * If a fetch fails, the last good key set keeps being served (retried after
 //!   `retry_after_failure`), so an AS outage does not break clients with valid tokens.
-//! * The JWKS URL is configured or discovered from the AS metadata (RFC 8414 `jwks_uri`);
-//!   keys are never fetched from a token-supplied `jku`/`x5u`.
+//! * The JWKS URL is configured or discovered from the AS metadata (`jwks_uri`): RFC 8414
+//!   first, then OpenID Connect discovery ([`metadata_urls`] lists the URLs in order); keys
+//!   are never fetched from a token-supplied `jku`/`x5u`.
 //! * The AS metadata is cached for `metadata_ttl` and only once its `issuer` matched
 //!   (RFC 8414 §3.3); a failed metadata fetch is retried after `retry_after_failure`, not on
 //!   every request; when the discovered `jwks_uri` fails, the metadata is refetched (at most
@@ -31,11 +32,11 @@ use super::AuthError;
 pub enum JwksSource {
     /// A fixed JWKS URL.
     Url(String),
-    /// `jwks_uri` from the issuer's RFC 8414 metadata.
+    /// `jwks_uri` from the issuer's metadata (RFC 8414, else OpenID discovery).
     Discover,
 }
 
-/// JWKS cache tuning (see [`crate::config::JwksSettings`] for the file form).
+/// JWKS cache tuning.
 #[derive(Debug, Clone)]
 pub struct JwksSettings {
     /// Lower TTL bound.
@@ -49,26 +50,21 @@ pub struct JwksSettings {
     /// Retry interval after a failed fetch while serving the last good keys; also the least
     /// time between metadata fetches caused by failures.
     pub retry_after_failure: Duration,
-    /// How long the AS metadata (RFC 8414) is reused before it is fetched again.
+    /// How long the AS metadata is reused before it is fetched again.
     pub metadata_ttl: Duration,
 }
 
 impl Default for JwksSettings {
+    /// 30 s..1 day TTL bounds, 5 min without `max-age`, 10 s between unknown-`kid` refetches
+    /// and after failures, metadata reused for 1 h.
     fn default() -> Self {
-        let c = crate::config::JwksSettings::default();
-        Self::from(&c)
-    }
-}
-
-impl From<&crate::config::JwksSettings> for JwksSettings {
-    fn from(c: &crate::config::JwksSettings) -> Self {
         Self {
-            min_ttl: Duration::from_secs(c.min_ttl_secs),
-            max_ttl: Duration::from_secs(c.max_ttl_secs),
-            default_ttl: Duration::from_secs(c.default_ttl_secs),
-            unknown_kid_refetch_interval: Duration::from_secs(c.unknown_kid_refetch_interval_secs),
-            retry_after_failure: Duration::from_secs(c.retry_after_failure_secs),
-            metadata_ttl: Duration::from_secs(c.metadata_ttl_secs),
+            min_ttl: Duration::from_secs(30),
+            max_ttl: Duration::from_secs(86_400),
+            default_ttl: Duration::from_secs(300),
+            unknown_kid_refetch_interval: Duration::from_secs(10),
+            retry_after_failure: Duration::from_secs(10),
+            metadata_ttl: Duration::from_secs(3_600),
         }
     }
 }
@@ -123,9 +119,19 @@ enum FetchError {
 pub(crate) enum MetadataError {
     #[error("authorization server metadata: {0}")]
     Http(#[from] reqwest::Error),
-    /// RFC 8414 §3.3: the document's `issuer` is not the configured issuer.
-    #[error("authorization server metadata issuer mismatch")]
-    IssuerMismatch,
+    /// RFC 8414 §3.3 / OpenID Discovery §4.3: the document's `issuer` is not the configured
+    /// issuer, byte for byte.
+    #[error(
+        "authorization server metadata at {url}: issuer must be {expected:?} (found {found:?})"
+    )]
+    IssuerMismatch {
+        url: String,
+        expected: String,
+        found: String,
+    },
+    /// No well-known URL answered with a metadata document.
+    #[error("no authorization server metadata for the issuer (tried {0})")]
+    NotFound(String),
     /// The last fetch failed less than `retry_after_failure` ago.
     #[error("authorization server metadata unavailable (last fetch failed; retrying later)")]
     RetryLater,
@@ -231,28 +237,67 @@ impl AsMetadata {
         self.get().await.ok()
     }
 
+    /// Tries each of [`metadata_urls`] in order; the first that answers 2xx with a JSON
+    /// document is used (and must name the issuer exactly). A 4xx/5xx or a body that is no
+    /// metadata document moves on to the next; a transport error ends the attempt.
     #[instrument(skip_all, name = "as_metadata_fetch", fields(oauth.issuer = %self.issuer))]
     async fn fetch(&self) -> Result<Arc<AuthorizationServerMetadata>, MetadataError> {
-        let url = shared::urls::well_known_url(&self.issuer, "oauth-authorization-server")
-            .unwrap_or_default();
-        let md: AuthorizationServerMetadata = self
-            .http
-            .get(url)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        if md.issuer != self.issuer {
-            return Err(MetadataError::IssuerMismatch);
+        let urls = metadata_urls(&self.issuer);
+        for url in &urls {
+            let resp = self.http.get(url).send().await?;
+            if !resp.status().is_success() {
+                debug!(url = %url, status = resp.status().as_u16(), "no metadata here");
+                continue;
+            }
+            let Ok(md) = resp.json::<AuthorizationServerMetadata>().await else {
+                debug!(url = %url, "not a metadata document");
+                continue;
+            };
+            if md.issuer != self.issuer {
+                return Err(MetadataError::IssuerMismatch {
+                    url: url.clone(),
+                    expected: self.issuer.clone(),
+                    found: crate::shown(&md.issuer),
+                });
+            }
+            debug!(url = %url, has_jwks_uri = md.jwks_uri.is_some(), "metadata fetched");
+            return Ok(Arc::new(md));
         }
-        debug!(has_jwks_uri = md.jwks_uri.is_some(), "metadata fetched");
-        Ok(Arc::new(md))
+        Err(MetadataError::NotFound(urls.join(", ")))
     }
+}
 
-    pub(crate) fn issuer(&self) -> &str {
-        &self.issuer
+/// The well-known URLs tried for an issuer's metadata, in order (the MCP authorization
+/// spec's order): RFC 8414 path-inserted, then OpenID Connect discovery path-inserted and
+/// path-appended (OpenID Discovery §4, the form Keycloak realms and Entra tenants use). An
+/// issuer without a path gets the two root URLs. A trailing slash of the issuer is not part
+/// of the well-known path (`https://tenant.auth0.com/` ->
+/// `https://tenant.auth0.com/.well-known/oauth-authorization-server`).
+///
+/// ```
+/// assert_eq!(
+///     oauth_resource::metadata_urls("https://kc.example/realms/a"),
+///     [
+///         "https://kc.example/.well-known/oauth-authorization-server/realms/a",
+///         "https://kc.example/.well-known/openid-configuration/realms/a",
+///         "https://kc.example/realms/a/.well-known/openid-configuration",
+///     ]
+/// );
+/// ```
+pub fn metadata_urls(issuer: &str) -> Vec<String> {
+    let Ok(url) = url::Url::parse(issuer) else {
+        return Vec::new();
+    };
+    let origin = url.origin().ascii_serialization();
+    let path = url.path().trim_end_matches('/');
+    let mut v = vec![
+        format!("{origin}/.well-known/oauth-authorization-server{path}"),
+        format!("{origin}/.well-known/openid-configuration{path}"),
+    ];
+    if !path.is_empty() {
+        v.push(format!("{origin}{path}/.well-known/openid-configuration"));
     }
+    v
 }
 
 /// What a [`JwksCache`] is built from.
@@ -268,8 +313,6 @@ pub(crate) struct JwksConfig {
     pub(crate) settings: JwksSettings,
     /// Accepted algorithms (fixed by configuration, never from the token).
     pub(crate) allowed: Vec<Algorithm>,
-    /// The accepted audience.
-    pub(crate) audience: String,
     /// `exp`/`nbf` leeway in seconds.
     pub(crate) leeway: u64,
 }
@@ -345,7 +388,13 @@ impl JwksCache {
                 return Ok(k.clone());
             }
         }
-        Err(AuthError::InvalidToken("unknown key id"))
+        Err(AuthError::InvalidToken(
+            format!(
+                "unknown key id {} (not in the authorization server's JWKS)",
+                crate::shown(kid)
+            )
+            .into(),
+        ))
     }
 
     fn may_force_refetch(&self) -> bool {
@@ -448,9 +497,10 @@ impl JwksCache {
             return None;
         }
         let key = DecodingKey::from_jwk(jwk).ok()?;
+        // Signature, exp and nbf here; iss (exact) and aud (any accepted audience) are
+        // compared by the authenticator so a refusal can say what it expected and found.
         let mut v = Validation::new(alg);
-        v.set_issuer(&[self.inner.config.metadata.issuer()]);
-        v.set_audience(&[&self.inner.config.audience]);
+        v.validate_aud = false;
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         v.validate_nbf = true;
         v.validate_exp = true;
