@@ -16,6 +16,19 @@
 //! server lists a supported algorithm in `dpop_signing_alg_values_supported`, or the
 //! resource's metadata says `dpop_bound_access_tokens_required`; [`DpopMode::Always`]
 //! forces it (CLI `--dpop`); [`DpopMode::Never`] keeps bearer tokens.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use http_oauth2_client::{AuthOnDemand, DpopMode, FileTokenStore, OAuthConfig};
+//! # fn f() -> Result<(), http_oauth2_client::ClientError> {
+//! let config = OAuthConfig::builder("https://mcp.example/mcp")
+//!     .dpop(DpopMode::Always) // or Auto (the default) / Never
+//!     .with_token_store(Arc::new(FileTokenStore::open("tokens.jwe")?))
+//!     .build()?;
+//! // Every request this client authorises carries `Authorization: DPoP` and a `DPoP` proof.
+//! let client = AuthOnDemand::new(config).client()?;
+//! # Ok(()) }
+//! ```
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -427,3 +427,110 @@ impl TokenEndpoint {
         Ok(tr)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    /// A token endpoint answering `token_type` and recording (DPoP header present, form).
+    async fn server(
+        token_type: &'static str,
+    ) -> (Url, Arc<Mutex<Vec<(bool, HashMap<String, String>)>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let app = axum::Router::new().route(
+            "/token",
+            axum::routing::post(
+                move |h: axum::http::HeaderMap,
+                      axum::extract::Form(f): axum::extract::Form<HashMap<String, String>>| {
+                    let s = s.clone();
+                    async move {
+                        s.lock().unwrap().push((h.contains_key("dpop"), f));
+                        axum::Json(serde_json::json!({
+                            "access_token": "at", "token_type": token_type, "expires_in": 60
+                        }))
+                    }
+                },
+            ),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/token", l.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await.ok() });
+        (url, seen)
+    }
+
+    fn http() -> ClientWithMiddleware {
+        super::super::oauth_http_client(
+            std::time::Duration::from_secs(5),
+            std::time::Duration::from_secs(5),
+            0,
+        )
+    }
+
+    /// EX-04 (client side): `token_type: DPoP` is accepted only after sending a proof; a
+    /// bearer-only endpoint refuses it instead of sending a DPoP token as a bearer token.
+    #[tokio::test]
+    async fn dpop_token_type_needs_a_proof_ex04() {
+        let (url, seen) = server("DPoP").await;
+        let bearer = TokenEndpoint::new(url.clone(), ClientCredentials::public("c"), None, http());
+        let e = bearer.client_credentials(None).await.unwrap_err();
+        assert!(
+            e.to_string().contains("unsupported token_type `DPoP`"),
+            "{e}"
+        );
+        let key =
+            crate::dpop::DpopKey::generate(shared::dpop::Algorithm::ES256, shared::clock::system())
+                .unwrap();
+        let dpop = bearer.clone().with_dpop(key);
+        let tr = dpop.client_credentials(None).await.unwrap();
+        assert_eq!(tr.token_type, "DPoP");
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen.iter().map(|(d, _)| *d).collect::<Vec<_>>(),
+            [false, true]
+        );
+    }
+
+    /// EX-30: a private_key_jwt client sends a fresh assertion (aud = issuer) and no secret.
+    #[tokio::test]
+    async fn private_key_jwt_sends_a_fresh_assertion_per_request_ex30() {
+        let (url, seen) = server("Bearer").await;
+        let key = Arc::new(SigningKey::generate(shared::dpop::Algorithm::EdDSA).unwrap());
+        let ep = TokenEndpoint::new(
+            url,
+            ClientCredentials::private_key_jwt("svc", key.clone()),
+            None,
+            http(),
+        )
+        .with_issuer("https://as.example");
+        ep.client_credentials(None).await.unwrap();
+        ep.client_credentials(None).await.unwrap();
+        let seen = seen.lock().unwrap();
+        let keys = shared::dpop::JwkSet {
+            keys: vec![key.public_jwk().clone()],
+        };
+        let policy = shared::assertion::AssertionPolicy::new(["https://as.example"]);
+        let now = shared::clock::Clock::now_unix(&shared::clock::SystemClock);
+        let mut jtis = Vec::new();
+        for (_, f) in seen.iter() {
+            assert_eq!(
+                f["client_assertion_type"],
+                shared::assertion::CLIENT_ASSERTION_TYPE
+            );
+            assert_eq!(f["client_id"], "svc");
+            assert!(!f.contains_key("client_secret"));
+            let v = shared::assertion::verify_client_assertion(
+                &f["client_assertion"],
+                "svc",
+                &keys,
+                &policy,
+                now,
+            )
+            .unwrap();
+            jtis.push(v.jti);
+        }
+        assert_ne!(jtis[0], jtis[1]);
+    }
+}
