@@ -14,8 +14,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod assertion;
 pub mod challenge;
 pub mod clock;
+pub mod dpop;
 pub mod jwt;
 pub mod mcp;
 pub mod oauth;
