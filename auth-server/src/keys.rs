@@ -92,6 +92,8 @@ pub struct Keys {
 
 const CURRENT_FILE: &str = "signing_key.pem";
 const RETIRED_DIR: &str = "retired";
+/// The refresh-token successor secret (ADR 0010): 32 random bytes, base64url, mode 0600.
+const SUCCESSOR_FILE: &str = "refresh_successor.key";
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
     move |source| KeyError::Io {
@@ -274,6 +276,47 @@ impl Keys {
         self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The secret under which a rotated refresh token's successor is derived (ADR 0010). With a
+    /// keys folder it is the folder's `refresh_successor.key`, created on first use without
+    /// ever replacing an existing one (two instances starting together agree on the file that
+    /// was linked first), so every instance sharing the folder derives the same successor and
+    /// a restart keeps it. Ephemeral keys: a per-process secret.
+    pub(crate) fn successor_secret(&self) -> Result<[u8; 32], KeyError> {
+        use base64::Engine as _;
+        let Some(dir) = &self.dir else {
+            return Ok(shared::random::bytes::<32>());
+        };
+        let path = dir.join(SUCCESSOR_FILE);
+        let decode = |text: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(text.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                .ok_or_else(|| KeyError::Format(path.clone()))
+        };
+        if let Some(text) = read_private(&path)? {
+            return decode(&text);
+        }
+        // Written to a private temporary file, then hard-linked into place: a link never
+        // replaces an existing file, so a concurrent creator's secret wins, never both.
+        let tmp = dir.join(format!(".{SUCCESSOR_FILE}.{}.tmp", shared::random::token()));
+        write_private(
+            &tmp,
+            &shared::random::b64url(&shared::random::bytes::<32>()),
+        )?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_err(&path)(e)),
+        }
+        match read_private(&path)? {
+            Some(text) => decode(&text),
+            None => Err(KeyError::NotAFile(path)),
+        }
+    }
+
     /// Generates a new current key; the previous one is retired but stays published.
     pub fn rotate(&self) -> Result<Arc<SigningKey>, KeyError> {
         let new = Arc::new(SigningKey::generate(self.alg)?);
@@ -297,6 +340,33 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_successor_secret_is_shared_through_the_keys_folder_and_never_replaced() {
+        let dir = temp_dir("successor");
+        let a =
+            Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60)).unwrap();
+        let b =
+            Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60)).unwrap();
+        let first = a.successor_secret().unwrap();
+        assert_eq!(
+            b.successor_secret().unwrap(),
+            first,
+            "same folder, same secret"
+        );
+        assert_eq!(a.successor_secret().unwrap(), first, "stable across reads");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.join(SUCCESSOR_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let eph = Keys::ephemeral(SigningAlgorithm::ES256).unwrap();
+        assert_ne!(eph.successor_secret().unwrap(), first);
+    }
 
     #[test]
     fn jwks_has_public_members_only_as51() {

@@ -31,7 +31,8 @@
 //! # run().unwrap();
 //! ```
 //!
-//! Public surface: [`serve`], [`serve_with_clock`], [`RunningServer`], [`router`] over an
+//! Public surface: [`serve`], [`serve_with_clock`], [`serve_with_store`] over a
+//! [`SharedStore`], [`RunningServer`], [`router`] over an
 //! opaque [`AppState`], [`Config`] and the rest of [`config`], [`keys`], [`Fault`] and
 //! [`FaultController`], and the start-up [`Error`]. Everything else is private.
 
@@ -62,7 +63,8 @@ use shared::scope::ScopeSet;
 pub use config::Config;
 pub use faults::{Fault, FaultController};
 
-use crate::store::{ClientRecord, MemoryStore, Store};
+use crate::store::memory::MemoryStore;
+use crate::store::{ClientRecord, Store};
 
 /// Start-up failure.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,39 @@ pub enum Error {
     /// TLS set-up.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The configured store cannot be reached at start-up.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+/// The grant-state store a server runs on (issue 14): the in-memory default or Redis. Clones
+/// share the store, so several in-process servers given clones of one handle behave like
+/// instances sharing one Redis. The injection point for tests: [`serve_with_store`].
+#[derive(Debug, Clone)]
+pub struct SharedStore(Arc<dyn Store>);
+
+impl SharedStore {
+    /// A fresh in-memory store.
+    pub fn memory() -> Self {
+        Self(Arc::new(MemoryStore::default()))
+    }
+
+    /// The store `spec` names (`memory`, or `redis://HOST:PORT/DB` with keys under `prefix`);
+    /// fails when Redis cannot be reached now. `clock` turns record expiries into TTLs.
+    pub async fn open(spec: &str, prefix: &str, clock: SharedClock) -> Result<Self, Error> {
+        if spec == "memory" {
+            return Ok(Self::memory());
+        }
+        let store = store::redis::RedisStore::connect(spec, prefix, clock)
+            .await
+            .map_err(|e| Error::Store(e.to_string()))?;
+        Ok(Self(Arc::new(store)))
+    }
+
+    /// `memory` or `redis`.
+    pub fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
 }
 
 /// Everything the handlers share: config, keys, grant state, clock, faults and limits.
@@ -108,42 +143,60 @@ pub struct AppState {
     pub(crate) consents: endpoints::PendingConsents,
     /// Requests per endpoint (tests assert how often an endpoint was hit).
     pub(crate) hits: faults::HitCounter,
+    /// Key of the refresh-token successor HMAC (`Keys::successor_secret`, ADR 0010).
+    pub(crate) successor_key: aws_lc_rs::hmac::Key,
     metadata_json: bytes::Bytes,
     oidc_json: bytes::Bytes,
 }
 
 impl AppState {
-    /// Builds the state from a validated config and the final issuer.
+    /// Builds the state from a validated config and the final issuer, on a fresh in-memory
+    /// store.
     pub fn new(
-        mut config: Config,
+        config: Config,
         issuer: String,
         keys: Arc<keys::Keys>,
         clock: SharedClock,
     ) -> Result<Arc<Self>, Error> {
+        let memory = Arc::new(MemoryStore::default());
+        let now = clock.now_unix();
+        for c in configured_clients(&config, now) {
+            memory.upsert_client(c);
+        }
+        Self::build(config, issuer, keys, clock, memory)
+    }
+
+    /// Builds the state on `store` (shared with other instances, possibly), writing the
+    /// configured clients to it.
+    pub async fn with_store(
+        config: Config,
+        issuer: String,
+        keys: Arc<keys::Keys>,
+        clock: SharedClock,
+        store: SharedStore,
+    ) -> Result<Arc<Self>, Error> {
+        let now = clock.now_unix();
+        for c in configured_clients(&config, now) {
+            store
+                .0
+                .upsert_client(c)
+                .await
+                .map_err(|e| Error::Store(e.to_string()))?;
+        }
+        Self::build(config, issuer, keys, clock, store.0)
+    }
+
+    fn build(
+        mut config: Config,
+        issuer: String,
+        keys: Arc<keys::Keys>,
+        clock: SharedClock,
+        store: Arc<dyn Store>,
+    ) -> Result<Arc<Self>, Error> {
         config.validate()?;
         config.issuer = issuer.clone();
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
-        let now = clock.now_unix();
-        for c in &config.clients {
-            let record = ClientRecord {
-                client_id: c.client_id.clone(),
-                secret_digest: c.client_secret.as_ref().map(|s| store::digest(s.secret())),
-                auth_method: if c.client_secret.is_some() {
-                    TokenEndpointAuthMethod::ClientSecretBasic
-                } else {
-                    TokenEndpointAuthMethod::None
-                },
-                redirect_uris: c.redirect_uris.clone(),
-                grant_types: c.grant_types.clone(),
-                scopes: (!c.scopes.is_empty())
-                    .then(|| ScopeSet::from_iter(c.scopes.iter().cloned())),
-                client_name: c.client_name.clone(),
-                application_type: "native".into(),
-                dynamic: false,
-                issued_at: now,
-            };
-            store.put_client(record, 0);
-        }
+        let successor_key =
+            aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &keys.successor_secret()?);
         let offered_scopes = ScopeSet::from_iter(config.scopes.iter().cloned());
         let (metadata_json, oidc_json) = endpoints::metadata::documents(&config, &issuer);
         Ok(Arc::new(Self {
@@ -155,6 +208,7 @@ impl AppState {
             offered_scopes,
             metadata_json,
             oidc_json,
+            successor_key,
             config,
             issuer,
             keys,
@@ -162,6 +216,30 @@ impl AppState {
             clock,
         }))
     }
+}
+
+/// The configured clients as store records (secrets as digests).
+fn configured_clients(config: &Config, now: u64) -> Vec<ClientRecord> {
+    config
+        .clients
+        .iter()
+        .map(|c| ClientRecord {
+            client_id: c.client_id.clone(),
+            secret_digest: c.client_secret.as_ref().map(|s| store::digest(s.secret())),
+            auth_method: if c.client_secret.is_some() {
+                TokenEndpointAuthMethod::ClientSecretBasic
+            } else {
+                TokenEndpointAuthMethod::None
+            },
+            redirect_uris: c.redirect_uris.clone(),
+            grant_types: c.grant_types.clone(),
+            scopes: (!c.scopes.is_empty()).then(|| ScopeSet::from_iter(c.scopes.iter().cloned())),
+            client_name: c.client_name.clone(),
+            application_type: "native".into(),
+            dynamic: false,
+            issued_at: now,
+        })
+        .collect()
 }
 
 /// The full router with every layer (limits, tracing, faults, rate limits).
@@ -227,11 +305,25 @@ pub async fn serve(
     serve_with_clock(listener, config, shared::clock::system()).await
 }
 
-/// Serves on `listener` with an injected clock (tests move time instead of sleeping).
+/// Serves on `listener` with an injected clock (tests move time instead of sleeping), on the
+/// store the config names (`store`, `store_key_prefix`).
 pub async fn serve_with_clock(
     listener: tokio::net::TcpListener,
     config: Config,
     clock: SharedClock,
+) -> Result<RunningServer, Error> {
+    config.validate()?;
+    let store = SharedStore::open(&config.store, &config.store_key_prefix, clock.clone()).await?;
+    serve_with_store(listener, config, clock, store).await
+}
+
+/// Serves on `listener` with an injected clock and store (the config's `store` is ignored):
+/// the injection point tests use to run several instances on one store.
+pub async fn serve_with_store(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    clock: SharedClock,
+    store: SharedStore,
 ) -> Result<RunningServer, Error> {
     config.validate()?;
     let addr = listener.local_addr()?;
@@ -259,7 +351,8 @@ pub async fn serve_with_clock(
         )?,
         _ => keys::Keys::ephemeral(config.signing_algorithm)?,
     });
-    let state = AppState::new(config, issuer.clone(), keys, clock)?;
+    tracing::info!(store = store.kind(), "grant state store");
+    let state = AppState::with_store(config, issuer.clone(), keys, clock, store).await?;
     let app = router(state.clone());
 
     let purge_state = state.clone();
@@ -269,10 +362,16 @@ pub async fn serve_with_clock(
             let mut tick = tokio::time::interval(Duration::from_secs(30));
             loop {
                 tick.tick().await;
-                purge_state.store.purge_expired(
-                    purge_state.clock.now_unix(),
-                    purge_state.config.refresh_grace_secs,
-                );
+                if let Err(e) = purge_state
+                    .store
+                    .purge_expired(
+                        purge_state.clock.now_unix(),
+                        purge_state.config.refresh_grace_secs,
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %e, "store housekeeping failed");
+                }
                 purge_state.limiter.purge();
             }
         };

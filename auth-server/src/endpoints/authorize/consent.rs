@@ -165,7 +165,7 @@ pub(crate) async fn decision(
         );
     }
     match params.get("decision") {
-        Some("approve") => issue_code(&state, req),
+        Some("approve") => issue_code(&state, req).await,
         _ => {
             let e = OAuthError::access_denied("the user denied the request");
             error_redirect(&state, &req.redirect_uri, req.state.as_deref(), &e)

@@ -1,0 +1,662 @@
+//! The Redis store (redis-rs with tokio and its multiplexing `ConnectionManager`): several
+//! authorization-server instances share one Redis and so share codes, grants, refresh-token
+//! families and clients (issue 14, ADR 0010).
+//!
+//! Every read-modify-write that must be atomic across instances is one Lua script (code
+//! redemption, refresh rotation, grant revocation, registration), so no `WATCH` retry loop is
+//! needed. Every key that expires carries a TTL (Redis does the pruning; `purge_expired` does
+//! nothing). Codes and refresh tokens appear only as base64url SHA-256 digests in key names,
+//! client secrets only as digests in the records. All keys start with the configured prefix
+//! (several deployments can share one Redis).
+//!
+//! Key layout (`P` = prefix):
+//! - `P code:<digest>` hash `rec` (JSON), `exp`, `grant` once redeemed; TTL to expiry + replay
+//!   memory.
+//! - `P grant:<id>` hash `rec` (JSON), `revoked`; TTL extended to its longest token.
+//! - `P fam:<grant id>` set of the grant's refresh-token digests (the family revocation deletes).
+//! - `P rt:<digest>` hash `rec` (JSON), `exp`, `rot` once rotated; TTL to expiry. A rotated token
+//!   stays until its own expiry, so its reuse after the grace window is always recognised.
+//! - `P jtir:<jti>` revoked access-token id; `P jtig:<jti>` its grant; TTL to the token's expiry.
+//! - `P client:<id>` JSON; dynamic clients carry a TTL and are listed in the sorted set
+//!   `P clients:dynamic` (score: expiry) that counts them.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands as _, Script};
+use serde::{Deserialize, Serialize};
+use shared::clock::SharedClock;
+use shared::oauth::TokenEndpointAuthMethod;
+use shared::scope::ScopeSet;
+
+use super::{
+    CODE_REPLAY_MEMORY_SECS, ClientRecord, ClientStore, CodeRecord, CodeStore, Digest, Grant,
+    GrantStore, IDLE_CLIENT_TTL_SECS, Redeem, RefreshRecord, Rotate, Store, StoreError,
+    StoreResult, UNUSED_CLIENT_TTL_SECS,
+};
+
+/// How long a grant is kept before its first token extends it (covers the code's replay
+/// memory, so a replayed code still finds the grant to revoke).
+const GRANT_INITIAL_TTL_SECS: u64 = 3_600;
+/// How long a revocation marker for a grant that was already gone is kept.
+const REVOKED_STUB_TTL_SECS: u64 = 86_400;
+
+/// Lua helper: extends a key's TTL to at least `ttl` seconds (sets it on a key without one).
+const EXTEND: &str = r"
+local function extend(key, ttl)
+  local t = redis.call('TTL', key)
+  if t == -1 or (t >= 0 and t < ttl) then redis.call('EXPIRE', key, ttl) end
+end
+local function touch_client(dyn, ckey, cid, now, ttl)
+  if redis.call('ZSCORE', dyn, cid) then
+    local t = redis.call('TTL', ckey)
+    if t >= 0 and t < ttl then redis.call('EXPIRE', ckey, ttl) end
+    redis.call('ZADD', dyn, 'GT', now + ttl, cid)
+  end
+end
+";
+
+/// KEYS: code, dynamic set, client. ARGV: rec, exp, ttl, client id, now, client ttl.
+const PUT_CODE: &str = r"
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'exp', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+touch_client(KEYS[2], KEYS[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
+return 1
+";
+
+/// KEYS: code. ARGV: grant id, now. Exactly one caller sees 'fresh'.
+const REDEEM_CODE: &str = r"
+local g = redis.call('HGET', KEYS[1], 'grant')
+if g then return {'replayed', g} end
+local exp = redis.call('HGET', KEYS[1], 'exp')
+if not exp or tonumber(exp) <= tonumber(ARGV[2]) then return {'unknown'} end
+redis.call('HSET', KEYS[1], 'grant', ARGV[1])
+return {'fresh', redis.call('HGET', KEYS[1], 'rec')}
+";
+
+/// KEYS: grant, family. ARGV: prefix of refresh-token keys, stub ttl.
+const REVOKE_GRANT: &str = r"
+redis.call('HSET', KEYS[1], 'revoked', '1')
+local t = redis.call('TTL', KEYS[1])
+if t == -1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+local members = redis.call('SMEMBERS', KEYS[2])
+for _, d in ipairs(members) do redis.call('DEL', ARGV[1] .. d) end
+redis.call('DEL', KEYS[2])
+return #members
+";
+
+/// KEYS: refresh token, family, grant, dynamic set, client. ARGV: rec, exp, ttl, digest,
+/// client id, now, client ttl.
+const PUT_REFRESH: &str = r"
+if redis.call('HGET', KEYS[3], 'revoked') == '1' then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'exp', ARGV[2])
+local ttl = tonumber(ARGV[3])
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('SADD', KEYS[2], ARGV[4])
+extend(KEYS[2], ttl)
+extend(KEYS[3], ttl)
+touch_client(KEYS[4], KEYS[5], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]))
+return 1
+";
+
+/// KEYS: refresh token. ARGV: now. Exactly one caller sees 'rotated'.
+const ROTATE: &str = r"
+local exp = redis.call('HGET', KEYS[1], 'exp')
+if not exp or tonumber(exp) <= tonumber(ARGV[1]) then return {'unknown'} end
+local at = redis.call('HGET', KEYS[1], 'rot')
+if at then return {'already', at} end
+redis.call('HSET', KEYS[1], 'rot', ARGV[1])
+return {'rotated'}
+";
+
+/// KEYS: revoked marker, grant link. ARGV: prefix of grant keys.
+const JTI_REVOKED: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+local g = redis.call('GET', KEYS[2])
+if g and redis.call('HGET', ARGV[1] .. g, 'revoked') == '1' then return 1 end
+return 0
+";
+
+/// KEYS: client, dynamic set. ARGV: rec, ttl, client id, expiry.
+const REGISTER: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// KEYS: client, dynamic set. ARGV: rec, client id.
+const UPSERT_CLIENT: &str = r"
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1
+";
+
+/// KEYS: dynamic set. ARGV: now.
+const COUNT_DYNAMIC: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZCARD', KEYS[1])
+";
+
+/// The compiled scripts (hashed once; `EVALSHA`, with `EVAL` after a Redis restart).
+#[derive(Debug)]
+struct Scripts {
+    put_code: Script,
+    redeem_code: Script,
+    revoke_grant: Script,
+    put_refresh: Script,
+    rotate: Script,
+    jti_revoked: Script,
+    register: Script,
+    upsert_client: Script,
+    count_dynamic: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let with_helpers = |body: &str| Script::new(&format!("{EXTEND}{body}"));
+        Self {
+            put_code: with_helpers(PUT_CODE),
+            redeem_code: Script::new(REDEEM_CODE),
+            revoke_grant: Script::new(REVOKE_GRANT),
+            put_refresh: with_helpers(PUT_REFRESH),
+            rotate: Script::new(ROTATE),
+            jti_revoked: Script::new(JTI_REVOKED),
+            register: Script::new(REGISTER),
+            upsert_client: Script::new(UPSERT_CLIENT),
+            count_dynamic: Script::new(COUNT_DYNAMIC),
+        }
+    }
+}
+
+/// Timeouts of the connection to Redis: a request fails within about a second when Redis is
+/// gone (the endpoint answers 503 with `Retry-After`) instead of hanging.
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1_000);
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The Redis store.
+pub(crate) struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    clock: SharedClock,
+    scripts: Scripts,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn err(e: redis::RedisError) -> StoreError {
+    StoreError(format!("redis: {e}"))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError(format!("redis: unreadable {what} record"))
+}
+
+fn d64(d: &Digest) -> String {
+    shared::random::b64url(d)
+}
+
+#[derive(Serialize, Deserialize)]
+struct CodeDto {
+    client_id: String,
+    redirect_uri: Option<String>,
+    code_challenge: String,
+    scope: String,
+    resource: Option<String>,
+    subject: String,
+    expires_at: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GrantDto {
+    client_id: String,
+    subject: String,
+    scope: String,
+    resource: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RefreshDto {
+    grant_id: String,
+    client_id: String,
+    scope: String,
+    resource: Option<String>,
+    expires_at: u64,
+    issued_at: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ClientDto {
+    client_id: String,
+    /// Base64url SHA-256 of the secret.
+    secret_digest: Option<String>,
+    auth_method: String,
+    redirect_uris: Vec<String>,
+    grant_types: Vec<String>,
+    scopes: Option<String>,
+    client_name: Option<String>,
+    application_type: String,
+    dynamic: bool,
+    issued_at: u64,
+}
+
+fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|_| StoreError("cannot encode a record".into()))
+}
+
+fn code_from(json: &str, redeemed_grant: Option<String>) -> StoreResult<CodeRecord> {
+    let d: CodeDto = serde_json::from_str(json).map_err(|_| corrupt("code"))?;
+    Ok(CodeRecord {
+        client_id: d.client_id,
+        redirect_uri: d.redirect_uri,
+        code_challenge: d.code_challenge,
+        scope: ScopeSet::parse(&d.scope),
+        resource: d.resource,
+        subject: d.subject,
+        expires_at: d.expires_at,
+        redeemed_grant,
+    })
+}
+
+fn client_from(json: &str) -> StoreResult<ClientRecord> {
+    let d: ClientDto = serde_json::from_str(json).map_err(|_| corrupt("client"))?;
+    let secret_digest = match d.secret_digest {
+        Some(s) => {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s)
+                .map_err(|_| corrupt("client"))?;
+            Some(Digest::try_from(bytes.as_slice()).map_err(|_| corrupt("client"))?)
+        }
+        None => None,
+    };
+    Ok(ClientRecord {
+        client_id: d.client_id,
+        secret_digest,
+        auth_method: TokenEndpointAuthMethod::parse(&d.auth_method)
+            .ok_or_else(|| corrupt("client"))?,
+        redirect_uris: d.redirect_uris,
+        grant_types: d.grant_types,
+        scopes: d.scopes.map(|s| ScopeSet::parse(&s)),
+        client_name: d.client_name,
+        application_type: d.application_type,
+        dynamic: d.dynamic,
+        issued_at: d.issued_at,
+    })
+}
+
+fn client_json(c: &ClientRecord) -> StoreResult<String> {
+    to_json(&ClientDto {
+        client_id: c.client_id.clone(),
+        secret_digest: c.secret_digest.as_ref().map(d64),
+        auth_method: c.auth_method.as_str().to_owned(),
+        redirect_uris: c.redirect_uris.clone(),
+        grant_types: c.grant_types.clone(),
+        scopes: c.scopes.as_ref().map(ToString::to_string),
+        client_name: c.client_name.clone(),
+        application_type: c.application_type.clone(),
+        dynamic: c.dynamic,
+        issued_at: c.issued_at,
+    })
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://HOST:PORT/DB`); fails when Redis cannot be reached now.
+    /// Later outages are survived: the connection manager reconnects, and operations fail
+    /// with a [`StoreError`] meanwhile.
+    pub(crate) async fn connect(url: &str, prefix: &str, clock: SharedClock) -> StoreResult<Self> {
+        let client = redis::Client::open(url).map_err(err)?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(err)?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            clock,
+            scripts: Scripts::new(),
+        })
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.prefix)
+    }
+
+    /// Seconds from now until `unix` (at least 1: Redis refuses a zero TTL).
+    fn ttl_until(&self, unix: u64) -> u64 {
+        unix.saturating_sub(self.clock.now_unix()).max(1)
+    }
+
+    fn dynamic_set(&self) -> String {
+        format!("{}clients:dynamic", self.prefix)
+    }
+}
+
+#[async_trait::async_trait]
+impl CodeStore for RedisStore {
+    async fn put_code(&self, code: Digest, r: CodeRecord) -> StoreResult<()> {
+        let rec = to_json(&CodeDto {
+            client_id: r.client_id.clone(),
+            redirect_uri: r.redirect_uri.clone(),
+            code_challenge: r.code_challenge.clone(),
+            scope: r.scope.to_string(),
+            resource: r.resource.clone(),
+            subject: r.subject.clone(),
+            expires_at: r.expires_at,
+        })?;
+        let now = self.clock.now_unix();
+        let _: i64 = self
+            .scripts
+            .put_code
+            .key(self.key("code", &d64(&code)))
+            .key(self.dynamic_set())
+            .key(self.key("client", &r.client_id))
+            .arg(rec)
+            .arg(r.expires_at)
+            .arg(self.ttl_until(r.expires_at + CODE_REPLAY_MEMORY_SECS))
+            .arg(&r.client_id)
+            .arg(now)
+            .arg(IDLE_CLIENT_TTL_SECS)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn peek_code(&self, code: &Digest, now: u64) -> StoreResult<Option<CodeRecord>> {
+        let (rec, exp, grant): (Option<String>, Option<u64>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.key("code", &d64(code)))
+            .arg("rec")
+            .arg("exp")
+            .arg("grant")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        let (Some(rec), Some(exp)) = (rec, exp) else {
+            return Ok(None);
+        };
+        if exp <= now && grant.is_none() {
+            return Ok(None);
+        }
+        code_from(&rec, grant).map(Some)
+    }
+
+    async fn redeem_code(&self, code: &Digest, grant_id: &str, now: u64) -> StoreResult<Redeem> {
+        let out: Vec<String> = self
+            .scripts
+            .redeem_code
+            .key(self.key("code", &d64(code)))
+            .arg(grant_id)
+            .arg(now)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        match out.as_slice() {
+            [tag, rec] if tag == "fresh" => {
+                code_from(rec, Some(grant_id.to_owned())).map(Redeem::Fresh)
+            }
+            [tag, grant] if tag == "replayed" => Ok(Redeem::Replayed(Some(grant.clone()))),
+            _ => Ok(Redeem::Unknown),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl GrantStore for RedisStore {
+    async fn put_grant(&self, g: Grant) -> StoreResult<()> {
+        let rec = to_json(&GrantDto {
+            client_id: g.client_id.clone(),
+            subject: g.subject.clone(),
+            scope: g.scope.to_string(),
+            resource: g.resource.clone(),
+        })?;
+        let key = self.key("grant", &g.id);
+        let _: () = redis::pipe()
+            .atomic()
+            .hset_multiple(
+                &key,
+                &[("rec", rec), ("revoked", u8::from(g.revoked).to_string())],
+            )
+            .ignore()
+            .expire(&key, GRANT_INITIAL_TTL_SECS as i64)
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn grant(&self, id: &str) -> StoreResult<Option<Grant>> {
+        let (rec, revoked): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.key("grant", id))
+            .arg("rec")
+            .arg("revoked")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        let Some(rec) = rec else {
+            return Ok(None);
+        };
+        let d: GrantDto = serde_json::from_str(&rec).map_err(|_| corrupt("grant"))?;
+        Ok(Some(Grant {
+            id: id.to_owned(),
+            client_id: d.client_id,
+            subject: d.subject,
+            scope: ScopeSet::parse(&d.scope),
+            resource: d.resource,
+            revoked: revoked.as_deref() == Some("1"),
+        }))
+    }
+
+    async fn revoke_grant(&self, id: &str) -> StoreResult<()> {
+        let _: i64 = self
+            .scripts
+            .revoke_grant
+            .key(self.key("grant", id))
+            .key(self.key("fam", id))
+            .arg(self.key("rt", ""))
+            .arg(REVOKED_STUB_TTL_SECS)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn put_refresh(&self, token: Digest, r: RefreshRecord) -> StoreResult<()> {
+        let rec = to_json(&RefreshDto {
+            grant_id: r.grant_id.clone(),
+            client_id: r.client_id.clone(),
+            scope: r.scope.to_string(),
+            resource: r.resource.clone(),
+            expires_at: r.expires_at,
+            issued_at: r.issued_at,
+        })?;
+        let now = self.clock.now_unix();
+        let ttl = self.ttl_until(r.expires_at);
+        let digest = d64(&token);
+        // A revoked grant gets no new token (0): the caller's revocation won a race with this
+        // rotation, and the token it would hand out is dead on arrival either way.
+        let _: i64 = self
+            .scripts
+            .put_refresh
+            .key(self.key("rt", &digest))
+            .key(self.key("fam", &r.grant_id))
+            .key(self.key("grant", &r.grant_id))
+            .key(self.dynamic_set())
+            .key(self.key("client", &r.client_id))
+            .arg(rec)
+            .arg(r.expires_at)
+            .arg(ttl)
+            .arg(&digest)
+            .arg(&r.client_id)
+            .arg(now)
+            .arg(ttl.max(IDLE_CLIENT_TTL_SECS))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn refresh(&self, token: &Digest, now: u64) -> StoreResult<Option<RefreshRecord>> {
+        let (rec, rot): (Option<String>, Option<u64>) = redis::cmd("HMGET")
+            .arg(self.key("rt", &d64(token)))
+            .arg("rec")
+            .arg("rot")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        let Some(rec) = rec else {
+            return Ok(None);
+        };
+        let d: RefreshDto = serde_json::from_str(&rec).map_err(|_| corrupt("refresh token"))?;
+        if d.expires_at <= now {
+            return Ok(None);
+        }
+        Ok(Some(RefreshRecord {
+            grant_id: d.grant_id,
+            client_id: d.client_id,
+            scope: ScopeSet::parse(&d.scope),
+            resource: d.resource,
+            expires_at: d.expires_at,
+            rotated_at: rot,
+            issued_at: d.issued_at,
+        }))
+    }
+
+    async fn retired_refresh_grant(&self, _token: &Digest) -> StoreResult<Option<String>> {
+        // Rotated tokens are never pruned before their expiry here: `refresh` finds them.
+        Ok(None)
+    }
+
+    async fn rotate_refresh(&self, token: &Digest, now: u64) -> StoreResult<Rotate> {
+        let out: Vec<String> = self
+            .scripts
+            .rotate
+            .key(self.key("rt", &d64(token)))
+            .arg(now)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        match out.as_slice() {
+            [tag] if tag == "rotated" => Ok(Rotate::Rotated),
+            [tag, at] if tag == "already" => at
+                .parse()
+                .map(Rotate::AlreadyRotated)
+                .map_err(|_| corrupt("refresh token")),
+            _ => Ok(Rotate::Unknown),
+        }
+    }
+
+    async fn revoke_jti(&self, jti: &str, exp: u64) -> StoreResult<()> {
+        let _: () = self
+            .conn
+            .clone()
+            .set_ex(self.key("jtir", jti), "1", self.ttl_until(exp))
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn is_jti_revoked(&self, jti: &str) -> StoreResult<bool> {
+        let n: i64 = self
+            .scripts
+            .jti_revoked
+            .key(self.key("jtir", jti))
+            .key(self.key("jtig", jti))
+            .arg(self.key("grant", ""))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(n == 1)
+    }
+
+    async fn link_jti(&self, jti: &str, grant_id: &str, exp: u64) -> StoreResult<()> {
+        let _: () = self
+            .conn
+            .clone()
+            .set_ex(self.key("jtig", jti), grant_id, self.ttl_until(exp))
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientStore for RedisStore {
+    async fn upsert_client(&self, client: ClientRecord) -> StoreResult<()> {
+        let _: i64 = self
+            .scripts
+            .upsert_client
+            .key(self.key("client", &client.client_id))
+            .key(self.dynamic_set())
+            .arg(client_json(&client)?)
+            .arg(&client.client_id)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn register_client(&self, client: ClientRecord) -> StoreResult<bool> {
+        let expiry = self.clock.now_unix() + UNUSED_CLIENT_TTL_SECS;
+        let n: i64 = self
+            .scripts
+            .register
+            .key(self.key("client", &client.client_id))
+            .key(self.dynamic_set())
+            .arg(client_json(&client)?)
+            .arg(UNUSED_CLIENT_TTL_SECS)
+            .arg(&client.client_id)
+            .arg(expiry)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(n == 1)
+    }
+
+    async fn client(&self, id: &str) -> StoreResult<Option<ClientRecord>> {
+        let json: Option<String> = self
+            .conn
+            .clone()
+            .get(self.key("client", id))
+            .await
+            .map_err(err)?;
+        json.as_deref().map(client_from).transpose()
+    }
+
+    async fn dynamic_clients(&self, now: u64) -> StoreResult<usize> {
+        let n: usize = self
+            .scripts
+            .count_dynamic
+            .key(self.dynamic_set())
+            .arg(now)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(n)
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for RedisStore {
+    async fn purge_expired(&self, _now: u64, _refresh_grace_secs: u64) -> StoreResult<()> {
+        // Every key carries its TTL: Redis prunes.
+        Ok(())
+    }
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}
