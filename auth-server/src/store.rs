@@ -187,10 +187,19 @@ pub(crate) trait GrantStore: Send + Sync + std::fmt::Debug {
     /// [`GrantStore::refresh`] (a store that prunes rotated tokens after the grace window keeps
     /// their digests here, so that their reuse still revokes the grant, AS-41).
     async fn retired_refresh_grant(&self, token: &Digest) -> StoreResult<Option<String>>;
-    /// Rotates a refresh token. Atomic: of any number of concurrent callers, on any number of
-    /// instances, exactly one gets [`Rotate::Rotated`]; every other caller gets
-    /// [`Rotate::AlreadyRotated`] with the winner's time (the grace-window decision).
-    async fn rotate_refresh(&self, token: &Digest, now: u64) -> StoreResult<Rotate>;
+    /// Rotates a refresh token and stores its `successor` (`record`) in the same atomic step.
+    /// Atomic: of any number of concurrent callers, on any number of instances, exactly one
+    /// gets [`Rotate::Rotated`] and its successor is stored before any caller sees the token
+    /// rotated; every other caller gets [`Rotate::AlreadyRotated`] with the winner's time (the
+    /// grace-window decision) and stores nothing. A failure leaves both untouched. When the
+    /// grant was revoked meanwhile the successor is not stored.
+    async fn rotate_refresh(
+        &self,
+        token: &Digest,
+        now: u64,
+        successor: Digest,
+        record: RefreshRecord,
+    ) -> StoreResult<Rotate>;
     /// Marks an access token id revoked until `exp`. A single write.
     async fn revoke_jti(&self, jti: &str, exp: u64) -> StoreResult<()>;
     /// Whether an access token id is revoked, directly or through its grant.

@@ -180,14 +180,19 @@ async fn refresh_token(
         scope: record.scope.clone(),
         ..grant
     };
-    match state.store.rotate_refresh(&token_digest, now).await? {
+    let successor = successor_of(state, token);
+    let successor_record = refresh_record(state, &grant, now);
+    match state
+        .store
+        .rotate_refresh(&token_digest, now, digest(&successor), successor_record)
+        .await?
+    {
+        // The successor was stored in the same atomic step.
         Rotate::Rotated => {}
         Rotate::AlreadyRotated(at) if now.saturating_sub(at) < state.config.refresh_grace_secs => {
             // Inside the window (strict `<`: `grace = 0` is no window) the replay gets the
             // successor that was issued on rotation, with a new access token: one chain.
             tracing::info!(client.id = %client.client.client_id, "rotated refresh token presented again within the grace window");
-            let successor = RefreshToken::new(successor_of(state, token));
-            return issue_access(state, &grant, &at_scope, Some(successor)).await;
         }
         Rotate::AlreadyRotated(_) => {
             // AS-41: reuse of a retired refresh token revokes the whole grant.
@@ -199,8 +204,6 @@ async fn refresh_token(
         }
         Rotate::Unknown => return Err(invalid()),
     }
-    let successor = successor_of(state, token);
-    put_refresh(state, &grant, &successor, now).await?;
     issue_access(state, &grant, &at_scope, Some(RefreshToken::new(successor))).await
 }
 
@@ -264,22 +267,22 @@ async fn put_refresh(
     rt: &str,
     now: u64,
 ) -> Result<(), OAuthError> {
-    state
-        .store
-        .put_refresh(
-            digest(rt),
-            RefreshRecord {
-                grant_id: grant.id.clone(),
-                client_id: grant.client_id.clone(),
-                scope: grant.scope.clone(),
-                resource: grant.resource.clone(),
-                expires_at: now + state.config.refresh_token_ttl_secs,
-                rotated_at: None,
-                issued_at: now,
-            },
-        )
-        .await?;
+    let record = refresh_record(state, grant, now);
+    state.store.put_refresh(digest(rt), record).await?;
     Ok(())
+}
+
+/// A refresh token of `grant` issued at `now`.
+fn refresh_record(state: &AppState, grant: &Grant, now: u64) -> RefreshRecord {
+    RefreshRecord {
+        grant_id: grant.id.clone(),
+        client_id: grant.client_id.clone(),
+        scope: grant.scope.clone(),
+        resource: grant.resource.clone(),
+        expires_at: now + state.config.refresh_token_ttl_secs,
+        rotated_at: None,
+        issued_at: now,
+    }
 }
 
 /// Mints an access token for the grant and answers with it and `refresh`.

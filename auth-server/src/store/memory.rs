@@ -90,6 +90,16 @@ impl Inner {
         }
     }
 
+    fn put_refresh(&mut self, token: Digest, record: RefreshRecord) {
+        self.touch_client(&record.client_id, record.issued_at);
+        let grant = record.grant_id.clone();
+        if let Some(old) = self.refresh.insert(token, record) {
+            // The same digest again (never for random tokens): keep the index single.
+            self.unlink_refresh(&old.grant_id, &token);
+        }
+        self.by_grant.entry(grant).or_default().live.push(token);
+    }
+
     /// Forgets a refresh-token digest of `grant` (expired or pruned).
     fn unlink_refresh(&mut self, grant: &str, token: &Digest) {
         if let Some(g) = self.by_grant.get_mut(grant) {
@@ -162,14 +172,7 @@ impl MemoryStore {
     }
 
     pub(crate) fn put_refresh(&self, token: Digest, record: RefreshRecord) {
-        let mut inner = self.lock();
-        inner.touch_client(&record.client_id, record.issued_at);
-        let grant = record.grant_id.clone();
-        if let Some(old) = inner.refresh.insert(token, record) {
-            // The same digest again (never for random tokens): keep the index single.
-            inner.unlink_refresh(&old.grant_id, &token);
-        }
-        inner.by_grant.entry(grant).or_default().live.push(token);
+        self.lock().put_refresh(token, record);
     }
 
     pub(crate) fn retired_refresh_grant(&self, token: &Digest) -> Option<String> {
@@ -184,9 +187,15 @@ impl MemoryStore {
             .cloned()
     }
 
-    pub(crate) fn rotate_refresh(&self, token: &Digest, now: u64) -> Rotate {
+    pub(crate) fn rotate_refresh(
+        &self,
+        token: &Digest,
+        now: u64,
+        successor: Digest,
+        record: RefreshRecord,
+    ) -> Rotate {
         let mut inner = self.lock();
-        match inner.refresh.get_mut(token) {
+        let outcome = match inner.refresh.get_mut(token) {
             Some(r) if r.expires_at <= now => Rotate::Unknown,
             Some(r) => match r.rotated_at {
                 Some(at) => Rotate::AlreadyRotated(at),
@@ -196,7 +205,11 @@ impl MemoryStore {
                 }
             },
             None => Rotate::Unknown,
+        };
+        if outcome == Rotate::Rotated {
+            inner.put_refresh(successor, record);
         }
+        outcome
     }
 
     pub(crate) fn revoke_jti(&self, jti: &str, exp: u64) {
@@ -356,8 +369,16 @@ impl GrantStore for MemoryStore {
     async fn retired_refresh_grant(&self, token: &Digest) -> StoreResult<Option<String>> {
         Ok(MemoryStore::retired_refresh_grant(self, token))
     }
-    async fn rotate_refresh(&self, token: &Digest, now: u64) -> StoreResult<Rotate> {
-        Ok(MemoryStore::rotate_refresh(self, token, now))
+    async fn rotate_refresh(
+        &self,
+        token: &Digest,
+        now: u64,
+        successor: Digest,
+        record: RefreshRecord,
+    ) -> StoreResult<Rotate> {
+        Ok(MemoryStore::rotate_refresh(
+            self, token, now, successor, record,
+        ))
     }
     async fn revoke_jti(&self, jti: &str, exp: u64) -> StoreResult<()> {
         MemoryStore::revoke_jti(self, jti, exp);

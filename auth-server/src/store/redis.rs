@@ -41,7 +41,9 @@ const GRANT_INITIAL_TTL_SECS: u64 = 3_600;
 /// How long a revocation marker for a grant that was already gone is kept.
 const REVOKED_STUB_TTL_SECS: u64 = 86_400;
 
-/// Lua helper: extends a key's TTL to at least `ttl` seconds (sets it on a key without one).
+/// Lua helpers: `extend` a key's TTL to at least `ttl` seconds (sets it on a key without one),
+/// `touch_client` (a dynamic client obtained a code or token), `put_refresh` (stores a refresh
+/// token in its family).
 const EXTEND: &str = r"
 local function extend(key, ttl)
   local t = redis.call('TTL', key)
@@ -53,6 +55,20 @@ local function touch_client(dyn, ckey, cid, now, ttl)
     if t >= 0 and t < ttl then redis.call('EXPIRE', ckey, ttl) end
     redis.call('ZADD', dyn, 'GT', now + ttl, cid)
   end
+end
+-- K: refresh token, family, grant, dynamic set, client. A: rec, exp, ttl, digest, client
+-- id, now, client ttl. Nothing is stored for a revoked grant.
+local function put_refresh(K, A)
+  if redis.call('HGET', K[3], 'revoked') == '1' then return 0 end
+  redis.call('DEL', K[1])
+  redis.call('HSET', K[1], 'rec', A[1], 'exp', A[2])
+  local ttl = tonumber(A[3])
+  redis.call('EXPIRE', K[1], ttl)
+  redis.call('SADD', K[2], A[4])
+  extend(K[2], ttl)
+  extend(K[3], ttl)
+  touch_client(K[4], K[5], A[5], tonumber(A[6]), tonumber(A[7]))
+  return 1
 end
 ";
 
@@ -86,28 +102,22 @@ redis.call('DEL', KEYS[2])
 return #members
 ";
 
-/// KEYS: refresh token, family, grant, dynamic set, client. ARGV: rec, exp, ttl, digest,
-/// client id, now, client ttl.
+/// KEYS and ARGV: those of `put_refresh` above.
 const PUT_REFRESH: &str = r"
-if redis.call('HGET', KEYS[3], 'revoked') == '1' then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'exp', ARGV[2])
-local ttl = tonumber(ARGV[3])
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('SADD', KEYS[2], ARGV[4])
-extend(KEYS[2], ttl)
-extend(KEYS[3], ttl)
-touch_client(KEYS[4], KEYS[5], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]))
-return 1
+return put_refresh(KEYS, ARGV)
 ";
 
-/// KEYS: refresh token. ARGV: now. Exactly one caller sees 'rotated'.
+/// KEYS: refresh token, then PUT_REFRESH's keys for the successor. ARGV: now, then
+/// PUT_REFRESH's arguments. Exactly one caller sees 'rotated', and the successor is stored in
+/// the same script.
 const ROTATE: &str = r"
 local exp = redis.call('HGET', KEYS[1], 'exp')
 if not exp or tonumber(exp) <= tonumber(ARGV[1]) then return {'unknown'} end
 local at = redis.call('HGET', KEYS[1], 'rot')
 if at then return {'already', at} end
 redis.call('HSET', KEYS[1], 'rot', ARGV[1])
+put_refresh({KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]},
+  {ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]})
 return {'rotated'}
 ";
 
@@ -163,7 +173,7 @@ impl Scripts {
             redeem_code: Script::new(REDEEM_CODE),
             revoke_grant: Script::new(REVOKE_GRANT),
             put_refresh: with_helpers(PUT_REFRESH),
-            rotate: Script::new(ROTATE),
+            rotate: with_helpers(ROTATE),
             jti_revoked: Script::new(JTI_REVOKED),
             register: Script::new(REGISTER),
             upsert_client: Script::new(UPSERT_CLIENT),
@@ -340,6 +350,39 @@ impl RedisStore {
         unix.saturating_sub(self.clock.now_unix()).max(1)
     }
 
+    /// Appends the keys and arguments of the Lua `put_refresh` for token `token`.
+    fn put_refresh_params(
+        &self,
+        inv: &mut redis::ScriptInvocation<'_>,
+        token: &Digest,
+        r: &RefreshRecord,
+    ) -> StoreResult<()> {
+        let rec = to_json(&RefreshDto {
+            grant_id: r.grant_id.clone(),
+            client_id: r.client_id.clone(),
+            scope: r.scope.to_string(),
+            resource: r.resource.clone(),
+            expires_at: r.expires_at,
+            issued_at: r.issued_at,
+        })?;
+        let now = self.clock.now_unix();
+        let ttl = self.ttl_until(r.expires_at);
+        let digest = d64(token);
+        inv.key(self.key("rt", &digest))
+            .key(self.key("fam", &r.grant_id))
+            .key(self.key("grant", &r.grant_id))
+            .key(self.dynamic_set())
+            .key(self.key("client", &r.client_id))
+            .arg(rec)
+            .arg(r.expires_at)
+            .arg(ttl)
+            .arg(&digest)
+            .arg(&r.client_id)
+            .arg(now)
+            .arg(ttl.max(IDLE_CLIENT_TTL_SECS));
+        Ok(())
+    }
+
     fn dynamic_set(&self) -> String {
         format!("{}clients:dynamic", self.prefix)
     }
@@ -476,34 +519,11 @@ impl GrantStore for RedisStore {
     }
 
     async fn put_refresh(&self, token: Digest, r: RefreshRecord) -> StoreResult<()> {
-        let rec = to_json(&RefreshDto {
-            grant_id: r.grant_id.clone(),
-            client_id: r.client_id.clone(),
-            scope: r.scope.to_string(),
-            resource: r.resource.clone(),
-            expires_at: r.expires_at,
-            issued_at: r.issued_at,
-        })?;
-        let now = self.clock.now_unix();
-        let ttl = self.ttl_until(r.expires_at);
-        let digest = d64(&token);
-        // A revoked grant gets no new token (0): the caller's revocation won a race with this
-        // rotation, and the token it would hand out is dead on arrival either way.
-        let _: i64 = self
-            .scripts
-            .put_refresh
-            .key(self.key("rt", &digest))
-            .key(self.key("fam", &r.grant_id))
-            .key(self.key("grant", &r.grant_id))
-            .key(self.dynamic_set())
-            .key(self.key("client", &r.client_id))
-            .arg(rec)
-            .arg(r.expires_at)
-            .arg(ttl)
-            .arg(&digest)
-            .arg(&r.client_id)
-            .arg(now)
-            .arg(ttl.max(IDLE_CLIENT_TTL_SECS))
+        let mut inv = self.scripts.put_refresh.prepare_invoke();
+        self.put_refresh_params(&mut inv, &token, &r)?;
+        // A revoked grant gets no new token (0): a revocation won a race with this
+        // issuance, and the token handed out is dead on arrival either way.
+        let _: i64 = inv
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(err)?;
@@ -541,12 +561,17 @@ impl GrantStore for RedisStore {
         Ok(None)
     }
 
-    async fn rotate_refresh(&self, token: &Digest, now: u64) -> StoreResult<Rotate> {
-        let out: Vec<String> = self
-            .scripts
-            .rotate
-            .key(self.key("rt", &d64(token)))
-            .arg(now)
+    async fn rotate_refresh(
+        &self,
+        token: &Digest,
+        now: u64,
+        successor: Digest,
+        record: RefreshRecord,
+    ) -> StoreResult<Rotate> {
+        let mut inv = self.scripts.rotate.prepare_invoke();
+        inv.key(self.key("rt", &d64(token))).arg(now);
+        self.put_refresh_params(&mut inv, &successor, &record)?;
+        let out: Vec<String> = inv
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(err)?;

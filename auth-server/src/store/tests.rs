@@ -123,7 +123,11 @@ async fn rotation_has_one_winner_among_concurrent_callers_as41_as45(s: Arc<dyn S
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let s = s.clone();
-            tokio::spawn(async move { s.rotate_refresh(&d, T + 5).await.unwrap() })
+            tokio::spawn(async move {
+                s.rotate_refresh(&d, T + 5, digest("next"), refresh("g", T + 3605))
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut outcomes = vec![];
@@ -145,14 +149,25 @@ async fn rotation_has_one_winner_among_concurrent_callers_as41_as45(s: Arc<dyn S
             .rotated_at,
         Some(T + 5)
     );
-    assert_eq!(
-        s.rotate_refresh(&d, T + 3600).await.unwrap(),
-        Rotate::Unknown,
-        "expired"
-    );
-    assert_eq!(
-        s.rotate_refresh(&digest("x"), T).await.unwrap(),
-        Rotate::Unknown
+    let next = s
+        .refresh(&digest("next"), T + 6)
+        .await
+        .unwrap()
+        .expect("successor stored");
+    assert_eq!((next.grant_id.as_str(), next.rotated_at), ("g", None));
+    let rotate = |d: Digest, at: u64| {
+        let s = s.clone();
+        async move {
+            s.rotate_refresh(&d, at, digest("other"), refresh("g", at + 60))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(rotate(d, T + 3600).await, Rotate::Unknown, "expired");
+    assert_eq!(rotate(digest("x"), T).await, Rotate::Unknown);
+    assert!(
+        s.refresh(&digest("other"), T).await.unwrap().is_none(),
+        "a failed rotation stores no successor"
     );
 }
 

@@ -87,8 +87,15 @@ fn chain(s: &MemoryStore, grant: &str, n: usize, at: u64) -> Vec<Digest> {
     let digests: Vec<Digest> = (0..=n).map(|i| digest(&format!("{grant}-{i}"))).collect();
     s.put_refresh(digests[0], refresh_record(grant, "c", at + 86_400));
     for pair in digests.windows(2) {
-        assert!(matches!(s.rotate_refresh(&pair[0], at), Rotate::Rotated));
-        s.put_refresh(pair[1], refresh_record(grant, "c", at + 86_400));
+        assert!(matches!(
+            s.rotate_refresh(
+                &pair[0],
+                at,
+                pair[1],
+                refresh_record(grant, "c", at + 86_400)
+            ),
+            Rotate::Rotated
+        ));
     }
     digests
 }
