@@ -7,6 +7,7 @@ pub mod mcp;
 pub mod mcp_fixture;
 pub mod mock_as;
 pub mod oauth;
+pub mod redis;
 pub mod webdriver;
 
 /// `docs/INTEGRATION.md`, compiled: its Rust blocks are doc tests of this crate.
