@@ -51,11 +51,13 @@ impl Deployment {
 
     /// Starts an instance on `addr` (or a free port) with issuer `issuer` (or its own URL).
     async fn instance_at(&self, addr: Option<SocketAddr>, issuer: Option<&str>) -> Instance {
-        let mut cfg = Config::default();
-        cfg.keys_dir = Some(self.keys.clone());
-        cfg.store = self.redis.url();
-        cfg.store_key_prefix = "e2e-as:".into();
-        cfg.refresh_grace_secs = self.grace_secs;
+        let mut cfg = Config {
+            keys_dir: Some(self.keys.clone()),
+            store: self.redis.url(),
+            store_key_prefix: "e2e-as:".into(),
+            refresh_grace_secs: self.grace_secs,
+            ..Config::default()
+        };
         cfg.rate_limits.token_per_minute = 0;
         cfg.rate_limits.register_per_minute = 0;
         cfg.rate_limits.authorize_per_minute = 0;
