@@ -372,7 +372,6 @@ pub async fn serve_with_store(
                 {
                     tracing::warn!(error = %e, "store housekeeping failed");
                 }
-                purge_state.limiter.purge();
             }
         };
         let server = async {

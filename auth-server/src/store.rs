@@ -1,5 +1,5 @@
 //! Grant state behind async, fallible traits split by record kind ([`CodeStore`],
-//! [`GrantStore`], [`ClientStore`], together [`Store`]), with an in-memory default
+//! [`GrantStore`], [`ClientStore`], [`RateLimitStore`], together [`Store`]), with an in-memory default
 //! ([`memory::MemoryStore`]) and a Redis implementation ([`redis::RedisStore`]) that several
 //! instances share (issue 14, ADR 0010). Codes, refresh tokens and client secrets are kept as
 //! SHA-256 digests only: a dump of the store holds nothing usable.
@@ -228,9 +228,25 @@ pub(crate) trait ClientStore: Send + Sync + std::fmt::Debug {
     async fn dynamic_clients(&self, now: u64) -> StoreResult<usize>;
 }
 
+/// Rate-limit windows.
+#[async_trait::async_trait]
+pub(crate) trait RateLimitStore: Send + Sync + std::fmt::Debug {
+    /// Spends one request of `key`'s fixed window (`window` long from its first request):
+    /// `None` within `limit`, else `Some(retry_after)`. Atomic: concurrent callers on every
+    /// instance together get at most `limit` `None`s per window.
+    async fn spend(
+        &self,
+        key: crate::ratelimit::RateKey,
+        limit: u32,
+        window: std::time::Duration,
+    ) -> StoreResult<Option<std::time::Duration>>;
+}
+
 /// Everything the authorization server keeps.
 #[async_trait::async_trait]
-pub(crate) trait Store: CodeStore + GrantStore + ClientStore + 'static {
+pub(crate) trait Store:
+    CodeStore + GrantStore + ClientStore + RateLimitStore + 'static
+{
     /// Periodic housekeeping: drops expired entries and prunes refresh tokens rotated more
     /// than `refresh_grace_secs` ago. A store whose entries expire by themselves (Redis TTLs)
     /// does nothing.

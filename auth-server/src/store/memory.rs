@@ -7,9 +7,11 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
+use crate::ratelimit::RateKey;
+
 use super::{
     ClientRecord, ClientStore, CodeRecord, CodeStore, Digest, Grant, GrantStore,
-    IDLE_CLIENT_TTL_SECS, Redeem, RefreshRecord, Rotate, Store, StoreResult,
+    IDLE_CLIENT_TTL_SECS, RateLimitStore, Redeem, RefreshRecord, Rotate, Store, StoreResult,
     UNUSED_CLIENT_TTL_SECS,
 };
 
@@ -110,7 +112,7 @@ impl Inner {
 
 /// The in-memory store.
 #[derive(Debug, Default)]
-pub(crate) struct MemoryStore(Mutex<Inner>);
+pub(crate) struct MemoryStore(Mutex<Inner>, crate::ratelimit::MemoryWindows);
 
 impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -411,9 +413,22 @@ impl ClientStore for MemoryStore {
 }
 
 #[async_trait::async_trait]
+impl RateLimitStore for MemoryStore {
+    async fn spend(
+        &self,
+        key: RateKey,
+        limit: u32,
+        window: std::time::Duration,
+    ) -> StoreResult<Option<std::time::Duration>> {
+        Ok(self.1.spend(key, limit, window))
+    }
+}
+
+#[async_trait::async_trait]
 impl Store for MemoryStore {
     async fn purge_expired(&self, now: u64, refresh_grace_secs: u64) -> StoreResult<()> {
         MemoryStore::purge_expired(self, now, refresh_grace_secs);
+        self.1.purge();
         Ok(())
     }
     fn kind(&self) -> &'static str {

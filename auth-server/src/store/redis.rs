@@ -19,6 +19,7 @@
 //! - `P jtir:<jti>` revoked access-token id; `P jtig:<jti>` its grant; TTL to the token's expiry.
 //! - `P client:<id>` JSON; dynamic clients carry a TTL and are listed in the sorted set
 //!   `P clients:dynamic` (score: expiry) that counts them.
+//! - `P rl:<bucket>:<address>` a rate-limit window's counter; TTL the window.
 
 use std::time::Duration;
 
@@ -29,10 +30,12 @@ use shared::clock::SharedClock;
 use shared::oauth::TokenEndpointAuthMethod;
 use shared::scope::ScopeSet;
 
+use crate::ratelimit::RateKey;
+
 use super::{
     CODE_REPLAY_MEMORY_SECS, ClientRecord, ClientStore, CodeRecord, CodeStore, Digest, Grant,
-    GrantStore, IDLE_CLIENT_TTL_SECS, Redeem, RefreshRecord, Rotate, Store, StoreError,
-    StoreResult, UNUSED_CLIENT_TTL_SECS,
+    GrantStore, IDLE_CLIENT_TTL_SECS, RateLimitStore, Redeem, RefreshRecord, Rotate, Store,
+    StoreError, StoreResult, UNUSED_CLIENT_TTL_SECS,
 };
 
 /// How long a grant is kept before its first token extends it (covers the code's replay
@@ -151,6 +154,17 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return redis.call('ZCARD', KEYS[1])
 ";
 
+/// KEYS: window. ARGV: limit, window ms. Returns -1 within the limit, else the window's
+/// remaining milliseconds.
+const SPEND: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if n <= tonumber(ARGV[1]) then return -1 end
+local t = redis.call('PTTL', KEYS[1])
+if t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]); t = tonumber(ARGV[2]) end
+return t
+";
+
 /// The compiled scripts (hashed once; `EVALSHA`, with `EVAL` after a Redis restart).
 #[derive(Debug)]
 struct Scripts {
@@ -163,6 +177,7 @@ struct Scripts {
     register: Script,
     upsert_client: Script,
     count_dynamic: Script,
+    spend: Script,
 }
 
 impl Scripts {
@@ -178,6 +193,7 @@ impl Scripts {
             register: Script::new(REGISTER),
             upsert_client: Script::new(UPSERT_CLIENT),
             count_dynamic: Script::new(COUNT_DYNAMIC),
+            spend: Script::new(SPEND),
         }
     }
 }
@@ -672,6 +688,27 @@ impl ClientStore for RedisStore {
             .await
             .map_err(err)?;
         Ok(n)
+    }
+}
+
+#[async_trait::async_trait]
+impl RateLimitStore for RedisStore {
+    async fn spend(
+        &self,
+        key: RateKey,
+        limit: u32,
+        window: Duration,
+    ) -> StoreResult<Option<Duration>> {
+        let ms: i64 = self
+            .scripts
+            .spend
+            .key(self.key("rl", &format!("{}:{}", key.bucket.as_str(), key.addr)))
+            .arg(limit)
+            .arg(u64::try_from(window.as_millis()).unwrap_or(u64::MAX))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(u64::try_from(ms).ok().map(Duration::from_millis))
     }
 }
 

@@ -255,6 +255,39 @@ async fn clients_round_trip_and_dynamic_ones_are_counted_as63(s: Arc<dyn Store>)
     );
 }
 
+async fn rate_limit_windows_give_exactly_the_limit_to_concurrent_callers_as30(s: Arc<dyn Store>) {
+    use crate::ratelimit::{Bucket, RateKey};
+    let key = RateKey::new(Bucket::Token, "192.0.2.1".parse().unwrap());
+    let window = std::time::Duration::from_secs(60);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.spend(key, 5, window).await.unwrap() })
+        })
+        .collect();
+    let mut allowed = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            None => allowed += 1,
+            Some(retry) => assert!(retry <= window && retry > std::time::Duration::from_secs(50)),
+        }
+    }
+    assert_eq!(allowed, 5, "exactly the limit");
+    let other = RateKey::new(Bucket::Register, "192.0.2.1".parse().unwrap());
+    assert_eq!(
+        s.spend(other, 5, window).await.unwrap(),
+        None,
+        "another bucket"
+    );
+    let same_64 = RateKey::new(Bucket::Token, "2001:db8::1".parse().unwrap());
+    assert_eq!(s.spend(same_64, 1, window).await.unwrap(), None);
+    let also_64 = RateKey::new(Bucket::Token, "2001:db8::ffff".parse().unwrap());
+    assert!(
+        s.spend(also_64, 1, window).await.unwrap().is_some(),
+        "one /64, one budget"
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod on_memory {
@@ -286,6 +319,7 @@ suite!(
     rotation_has_one_winner_among_concurrent_callers_as41_as45,
     revoking_a_grant_kills_its_family_and_its_access_tokens_as41_as53,
     clients_round_trip_and_dynamic_ones_are_counted_as63,
+    rate_limit_windows_give_exactly_the_limit_to_concurrent_callers_as30,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

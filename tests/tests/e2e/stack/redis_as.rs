@@ -22,6 +22,8 @@ struct Deployment {
     keys: PathBuf,
     clock: TestClock,
     grace_secs: u64,
+    /// `rate_limits.token_per_minute` (0: off).
+    token_per_minute: u32,
 }
 
 impl Drop for Deployment {
@@ -46,6 +48,7 @@ impl Deployment {
             keys,
             clock: TestClock::starting_now(),
             grace_secs,
+            token_per_minute: 0,
         })
     }
 
@@ -58,7 +61,7 @@ impl Deployment {
             refresh_grace_secs: self.grace_secs,
             ..Config::default()
         };
-        cfg.rate_limits.token_per_minute = 0;
+        cfg.rate_limits.token_per_minute = self.token_per_minute;
         cfg.rate_limits.register_per_minute = 0;
         cfg.rate_limits.authorize_per_minute = 0;
         if let Some(i) = issuer {
@@ -376,4 +379,29 @@ async fn a_redis_outage_gives_503_with_retry_after_and_service_resumes_with_noth
     // The registration survived the Redis restart too (append-only file).
     let again = login(&one.url, &one.url, &client).await;
     assert!(again["refresh_token"].is_string());
+}
+
+#[tokio::test]
+async fn the_token_rate_limit_is_one_budget_across_instances_as30() {
+    let Some(mut d) = Deployment::new(2) else {
+        return;
+    };
+    d.token_per_minute = 3;
+    let (one, two) = d.pair().await;
+    let service = |url: &str| token_request(url).service_credentials().send();
+    assert_eq!(service(&one.url).await.status(), 200);
+    assert_eq!(service(&two.url).await.status(), 200);
+    assert_eq!(service(&one.url).await.status(), 200);
+    let res = service(&two.url).await;
+    assert_eq!(
+        res.status(),
+        429,
+        "the fourth request in the window, on either instance"
+    );
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .expect("ASCII")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
 }
