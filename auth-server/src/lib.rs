@@ -139,8 +139,6 @@ pub struct AppState {
     pub(crate) cimd: cimd::MetadataDocuments,
     /// Offered scopes.
     pub(crate) offered_scopes: ScopeSet,
-    /// Pending consent decisions.
-    pub(crate) consents: endpoints::PendingConsents,
     /// Requests per endpoint (tests assert how often an endpoint was hit).
     pub(crate) hits: faults::HitCounter,
     /// Key of the refresh-token successor HMAC (`Keys::successor_secret`, ADR 0010).
@@ -203,7 +201,6 @@ impl AppState {
             faults: FaultController::new(config.faults.enabled, keys.clone()),
             limiter: ratelimit::RateLimiter::new(config.rate_limits.clone()),
             cimd: cimd::MetadataDocuments::new(config.insecure_allow_loopback_metadata_documents),
-            consents: endpoints::PendingConsents::default(),
             hits: faults::HitCounter::default(),
             offered_scopes,
             metadata_json,

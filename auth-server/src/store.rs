@@ -1,5 +1,5 @@
 //! Grant state behind async, fallible traits split by record kind ([`CodeStore`],
-//! [`GrantStore`], [`ClientStore`], [`RateLimitStore`], together [`Store`]), with an in-memory default
+//! [`GrantStore`], [`ClientStore`], [`ConsentStore`], [`RateLimitStore`], together [`Store`]), with an in-memory default
 //! ([`memory::MemoryStore`]) and a Redis implementation ([`redis::RedisStore`]) that several
 //! instances share (issue 14, ADR 0010). Codes, refresh tokens and client secrets are kept as
 //! SHA-256 digests only: a dump of the store holds nothing usable.
@@ -242,10 +242,35 @@ pub(crate) trait RateLimitStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Option<std::time::Duration>>;
 }
 
+/// An authorization request waiting for the user's decision on the consent page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PendingConsent {
+    /// The validated request, serialized by the authorization endpoint (opaque here).
+    pub(crate) request: String,
+    /// SHA-256 of its CSRF token.
+    pub(crate) csrf_digest: Digest,
+    /// Expiry, seconds since the epoch.
+    pub(crate) expires_at: u64,
+}
+
+/// Pending consents, keyed by a random request id and listed per owner (subject and client).
+#[async_trait::async_trait]
+pub(crate) trait ConsentStore: Send + Sync + std::fmt::Debug {
+    /// How many unexpired consents are pending at `now`, all owners together.
+    async fn pending_consents(&self, now: u64) -> StoreResult<usize>;
+    /// The ids of `owner`'s unexpired pending consents at `now`, oldest first.
+    async fn owner_consents(&self, owner: &str, now: u64) -> StoreResult<Vec<String>>;
+    /// Stores a pending consent of `owner` until `record.expires_at`. A single write.
+    async fn put_consent(&self, id: &str, owner: &str, record: PendingConsent) -> StoreResult<()>;
+    /// Takes (reads and deletes) a pending consent. Atomic: of concurrent callers on any
+    /// instance exactly one gets it; an expired one reads as absent.
+    async fn take_consent(&self, id: &str, now: u64) -> StoreResult<Option<PendingConsent>>;
+}
+
 /// Everything the authorization server keeps.
 #[async_trait::async_trait]
 pub(crate) trait Store:
-    CodeStore + GrantStore + ClientStore + RateLimitStore + 'static
+    CodeStore + GrantStore + ClientStore + ConsentStore + RateLimitStore + 'static
 {
     /// Periodic housekeeping: drops expired entries and prunes refresh tokens rotated more
     /// than `refresh_grace_secs` ago. A store whose entries expire by themselves (Redis TTLs)

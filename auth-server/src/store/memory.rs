@@ -10,9 +10,9 @@ use std::sync::Mutex;
 use crate::ratelimit::RateKey;
 
 use super::{
-    ClientRecord, ClientStore, CodeRecord, CodeStore, Digest, Grant, GrantStore,
-    IDLE_CLIENT_TTL_SECS, RateLimitStore, Redeem, RefreshRecord, Rotate, Store, StoreResult,
-    UNUSED_CLIENT_TTL_SECS,
+    ClientRecord, ClientStore, CodeRecord, CodeStore, ConsentStore, Digest, Grant, GrantStore,
+    IDLE_CLIENT_TTL_SECS, PendingConsent, RateLimitStore, Redeem, RefreshRecord, Rotate, Store,
+    StoreResult, UNUSED_CLIENT_TTL_SECS,
 };
 
 /// Rotated refresh tokens past the grace window remembered per grant (as digests only) so that
@@ -112,7 +112,52 @@ impl Inner {
 
 /// The in-memory store.
 #[derive(Debug, Default)]
-pub(crate) struct MemoryStore(Mutex<Inner>, crate::ratelimit::MemoryWindows);
+pub(crate) struct MemoryStore(
+    Mutex<Inner>,
+    crate::ratelimit::MemoryWindows,
+    Mutex<Consents>,
+);
+
+/// Pending consents: by id, and ids per owner, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct Consents {
+    requests: HashMap<String, (PendingConsent, String)>,
+    by_owner: HashMap<String, VecDeque<String>>,
+    /// Ids by insertion, with their expiry (one TTL, so also by expiry): counting drops the
+    /// expired from the front in amortized constant time.
+    queue: VecDeque<(u64, String)>,
+}
+
+impl Consents {
+    /// Drops expired requests from the front of the queue (owner lists are cleaned by
+    /// [`Self::drop_expired`] in the periodic purge, and filtered when read).
+    fn drop_expired_front(&mut self, now: u64) {
+        while let Some((exp, _)) = self.queue.front() {
+            if *exp > now {
+                break;
+            }
+            if let Some((_, id)) = self.queue.pop_front()
+                && self
+                    .requests
+                    .get(&id)
+                    .is_some_and(|(c, _)| c.expires_at <= now)
+            {
+                self.requests.remove(&id);
+            }
+        }
+    }
+
+    fn drop_expired(&mut self, now: u64) {
+        self.drop_expired_front(now);
+        self.requests.retain(|_, (c, _)| c.expires_at > now);
+        let requests = &self.requests;
+        self.queue.retain(|(_, id)| requests.contains_key(id));
+        self.by_owner.retain(|_, ids| {
+            ids.retain(|id| requests.contains_key(id));
+            !ids.is_empty()
+        });
+    }
+}
 
 impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -412,6 +457,53 @@ impl ClientStore for MemoryStore {
     }
 }
 
+impl MemoryStore {
+    fn consents(&self) -> std::sync::MutexGuard<'_, Consents> {
+        self.2.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl ConsentStore for MemoryStore {
+    async fn pending_consents(&self, now: u64) -> StoreResult<usize> {
+        let mut c = self.consents();
+        c.drop_expired_front(now);
+        Ok(c.requests.len())
+    }
+    async fn owner_consents(&self, owner: &str, now: u64) -> StoreResult<Vec<String>> {
+        let c = self.consents();
+        Ok(c.by_owner.get(owner).map_or_else(Vec::new, |ids| {
+            ids.iter()
+                .filter(|id| c.requests.get(*id).is_some_and(|(r, _)| r.expires_at > now))
+                .cloned()
+                .collect()
+        }))
+    }
+    async fn put_consent(&self, id: &str, owner: &str, record: PendingConsent) -> StoreResult<()> {
+        let mut c = self.consents();
+        c.queue.push_back((record.expires_at, id.to_owned()));
+        c.requests.insert(id.to_owned(), (record, owner.to_owned()));
+        c.by_owner
+            .entry(owner.to_owned())
+            .or_default()
+            .push_back(id.to_owned());
+        Ok(())
+    }
+    async fn take_consent(&self, id: &str, now: u64) -> StoreResult<Option<PendingConsent>> {
+        let mut c = self.consents();
+        let Some((record, owner)) = c.requests.remove(id) else {
+            return Ok(None);
+        };
+        if let Some(ids) = c.by_owner.get_mut(&owner) {
+            ids.retain(|i| i != id);
+            if ids.is_empty() {
+                c.by_owner.remove(&owner);
+            }
+        }
+        Ok((record.expires_at > now).then_some(record))
+    }
+}
+
 #[async_trait::async_trait]
 impl RateLimitStore for MemoryStore {
     async fn spend(
@@ -429,6 +521,7 @@ impl Store for MemoryStore {
     async fn purge_expired(&self, now: u64, refresh_grace_secs: u64) -> StoreResult<()> {
         MemoryStore::purge_expired(self, now, refresh_grace_secs);
         self.1.purge();
+        self.consents().drop_expired(now);
         Ok(())
     }
     fn kind(&self) -> &'static str {

@@ -20,6 +20,8 @@
 //! - `P client:<id>` JSON; dynamic clients carry a TTL and are listed in the sorted set
 //!   `P clients:dynamic` (score: expiry) that counts them.
 //! - `P rl:<bucket>:<address>` a rate-limit window's counter; TTL the window.
+//! - `P consent:<id>` a pending consent (JSON, its CSRF token as a digest); TTL its expiry;
+//!   listed (score: expiry) in `P consents:all` and `P consents:<owner digest>`.
 
 use std::time::Duration;
 
@@ -33,9 +35,9 @@ use shared::scope::ScopeSet;
 use crate::ratelimit::RateKey;
 
 use super::{
-    CODE_REPLAY_MEMORY_SECS, ClientRecord, ClientStore, CodeRecord, CodeStore, Digest, Grant,
-    GrantStore, IDLE_CLIENT_TTL_SECS, RateLimitStore, Redeem, RefreshRecord, Rotate, Store,
-    StoreError, StoreResult, UNUSED_CLIENT_TTL_SECS,
+    CODE_REPLAY_MEMORY_SECS, ClientRecord, ClientStore, CodeRecord, CodeStore, ConsentStore,
+    Digest, Grant, GrantStore, IDLE_CLIENT_TTL_SECS, PendingConsent, RateLimitStore, Redeem,
+    RefreshRecord, Rotate, Store, StoreError, StoreResult, UNUSED_CLIENT_TTL_SECS,
 };
 
 /// How long a grant is kept before its first token extends it (covers the code's replay
@@ -165,6 +167,32 @@ if t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]); t = tonumber(ARGV[2]) end
 return t
 ";
 
+/// KEYS: consent, owner list, all. ARGV: JSON, ttl, id, expiry.
+const PUT_CONSENT: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[2], 'GT')
+redis.call('EXPIRE', KEYS[2], ARGV[2], 'NX')
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+return 1
+";
+
+/// KEYS: consent, all. ARGV: id, owner-list key prefix. Exactly one caller gets the record.
+const TAKE_CONSENT: &str = r"
+local v = redis.call('GETDEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if not v then return false end
+local owner = cjson.decode(v)['owner']
+if owner then redis.call('ZREM', ARGV[2] .. owner, ARGV[1]) end
+return v
+";
+
+/// KEYS: a sorted set of ids scored by expiry. ARGV: now. Drops the expired ids, then lists.
+const LIVE_IDS: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+";
+
 /// The compiled scripts (hashed once; `EVALSHA`, with `EVAL` after a Redis restart).
 #[derive(Debug)]
 struct Scripts {
@@ -178,6 +206,9 @@ struct Scripts {
     upsert_client: Script,
     count_dynamic: Script,
     spend: Script,
+    put_consent: Script,
+    take_consent: Script,
+    live_ids: Script,
 }
 
 impl Scripts {
@@ -194,6 +225,9 @@ impl Scripts {
             upsert_client: Script::new(UPSERT_CLIENT),
             count_dynamic: Script::new(COUNT_DYNAMIC),
             spend: Script::new(SPEND),
+            put_consent: Script::new(PUT_CONSENT),
+            take_consent: Script::new(TAKE_CONSENT),
+            live_ids: Script::new(LIVE_IDS),
         }
     }
 }
@@ -293,16 +327,19 @@ fn code_from(json: &str, redeemed_grant: Option<String>) -> StoreResult<CodeReco
     })
 }
 
-fn client_from(json: &str) -> StoreResult<ClientRecord> {
+fn decode_digest(s: &str) -> Option<Digest> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()?;
+    Digest::try_from(bytes.as_slice()).ok()
+}
+
+/// A client record from its JSON form ([`client_json`]).
+pub(crate) fn client_from(json: &str) -> StoreResult<ClientRecord> {
     let d: ClientDto = serde_json::from_str(json).map_err(|_| corrupt("client"))?;
     let secret_digest = match d.secret_digest {
-        Some(s) => {
-            use base64::Engine as _;
-            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(s)
-                .map_err(|_| corrupt("client"))?;
-            Some(Digest::try_from(bytes.as_slice()).map_err(|_| corrupt("client"))?)
-        }
+        Some(s) => Some(decode_digest(&s).ok_or_else(|| corrupt("client"))?),
         None => None,
     };
     Ok(ClientRecord {
@@ -320,7 +357,8 @@ fn client_from(json: &str) -> StoreResult<ClientRecord> {
     })
 }
 
-fn client_json(c: &ClientRecord) -> StoreResult<String> {
+/// A client record's JSON form (the secret as its digest).
+pub(crate) fn client_json(c: &ClientRecord) -> StoreResult<String> {
     to_json(&ClientDto {
         client_id: c.client_id.clone(),
         secret_digest: c.secret_digest.as_ref().map(d64),
@@ -688,6 +726,96 @@ impl ClientStore for RedisStore {
             .await
             .map_err(err)?;
         Ok(n)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConsentDto {
+    request: String,
+    csrf_digest: String,
+    expires_at: u64,
+    /// Digest of the owner (its list's key).
+    owner: String,
+}
+
+impl RedisStore {
+    fn owner_list(&self, owner: &str) -> String {
+        self.key("consents", &d64(&super::digest(owner)))
+    }
+
+    async fn live_ids(&self, key: String, now: u64) -> StoreResult<Vec<String>> {
+        self.scripts
+            .live_ids
+            .key(key)
+            .arg(now)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)
+    }
+}
+
+#[async_trait::async_trait]
+impl ConsentStore for RedisStore {
+    async fn pending_consents(&self, now: u64) -> StoreResult<usize> {
+        let n: usize = self
+            .scripts
+            .count_dynamic
+            .key(self.key("consents", "all"))
+            .arg(now)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(n)
+    }
+
+    async fn owner_consents(&self, owner: &str, now: u64) -> StoreResult<Vec<String>> {
+        self.live_ids(self.owner_list(owner), now).await
+    }
+
+    async fn put_consent(&self, id: &str, owner: &str, record: PendingConsent) -> StoreResult<()> {
+        let json = to_json(&ConsentDto {
+            request: record.request,
+            csrf_digest: d64(&record.csrf_digest),
+            expires_at: record.expires_at,
+            owner: d64(&super::digest(owner)),
+        })?;
+        let _: i64 = self
+            .scripts
+            .put_consent
+            .key(self.key("consent", id))
+            .key(self.owner_list(owner))
+            .key(self.key("consents", "all"))
+            .arg(json)
+            .arg(self.ttl_until(record.expires_at))
+            .arg(id)
+            .arg(record.expires_at)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn take_consent(&self, id: &str, now: u64) -> StoreResult<Option<PendingConsent>> {
+        let json: Option<String> = self
+            .scripts
+            .take_consent
+            .key(self.key("consent", id))
+            .key(self.key("consents", "all"))
+            .arg(id)
+            .arg(self.key("consents", ""))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        let Some(json) = json else {
+            return Ok(None);
+        };
+        let d: ConsentDto = serde_json::from_str(&json).map_err(|_| corrupt("consent"))?;
+        let csrf_digest = decode_digest(&d.csrf_digest).ok_or_else(|| corrupt("consent"))?;
+        Ok((d.expires_at > now).then_some(PendingConsent {
+            request: d.request,
+            csrf_digest,
+            expires_at: d.expires_at,
+        }))
     }
 }
 

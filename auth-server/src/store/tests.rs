@@ -288,6 +288,38 @@ async fn rate_limit_windows_give_exactly_the_limit_to_concurrent_callers_as30(s:
     );
 }
 
+async fn a_pending_consent_is_taken_once_and_listed_per_owner_as27(s: Arc<dyn Store>) {
+    let consent = |n: u64| PendingConsent {
+        request: format!("{{\"n\":{n}}}"),
+        csrf_digest: digest(&format!("csrf{n}")),
+        expires_at: T + 600 + n,
+    };
+    s.put_consent("a", "alice", consent(1)).await.unwrap();
+    s.put_consent("b", "alice", consent(2)).await.unwrap();
+    s.put_consent("c", "bob", consent(3)).await.unwrap();
+    assert_eq!(
+        s.owner_consents("alice", T).await.unwrap(),
+        ["a", "b"],
+        "oldest first"
+    );
+    assert_eq!(s.pending_consents(T).await.unwrap(), 3);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.take_consent("a", T + 1).await.unwrap() })
+        })
+        .collect();
+    let mut got = vec![];
+    for t in tasks {
+        got.extend(t.await.unwrap());
+    }
+    assert_eq!(got, [consent(1)], "exactly one caller takes it, intact");
+    assert_eq!(s.owner_consents("alice", T).await.unwrap(), ["b"]);
+    assert_eq!(s.pending_consents(T).await.unwrap(), 2);
+    assert_eq!(s.take_consent("c", T + 603).await.unwrap(), None, "expired");
+    assert_eq!(s.pending_consents(T + 603).await.unwrap(), 0);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod on_memory {
@@ -320,6 +352,7 @@ suite!(
     revoking_a_grant_kills_its_family_and_its_access_tokens_as41_as53,
     clients_round_trip_and_dynamic_ones_are_counted_as63,
     rate_limit_windows_give_exactly_the_limit_to_concurrent_callers_as30,
+    a_pending_consent_is_taken_once_and_listed_per_owner_as27,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,7 +24,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::scope::ScopeSet;
 
-pub(crate) use consent::{PendingConsents, decision};
+pub(crate) use consent::decision;
 
 use self::page::error_page;
 use super::form::Params;
@@ -79,7 +79,7 @@ pub(crate) async fn authorize(
             if state.config.auto_approve && trusted {
                 issue_code(&state, req).await
             } else {
-                consent::ask(&state, req)
+                consent::ask(&state, req).await
             }
         }
         Err(e) if trusted => error_redirect(&state, &redirect_uri, client_state, &e),

@@ -24,6 +24,8 @@ struct Deployment {
     grace_secs: u64,
     /// `rate_limits.token_per_minute` (0: off).
     token_per_minute: u32,
+    /// `auto_approve` (default true; false shows the consent page).
+    auto_approve: bool,
 }
 
 impl Drop for Deployment {
@@ -49,6 +51,7 @@ impl Deployment {
             clock: TestClock::starting_now(),
             grace_secs,
             token_per_minute: 0,
+            auto_approve: true,
         })
     }
 
@@ -59,6 +62,7 @@ impl Deployment {
             store: self.redis.url(),
             store_key_prefix: "e2e-as:".into(),
             refresh_grace_secs: self.grace_secs,
+            auto_approve: self.auto_approve,
             ..Config::default()
         };
         cfg.rate_limits.token_per_minute = self.token_per_minute;
@@ -404,4 +408,63 @@ async fn the_token_rate_limit_is_one_budget_across_instances_as30() {
         .parse()
         .expect("seconds");
     assert!((1..=60).contains(&retry), "{retry}");
+}
+
+/// The value of the consent page's hidden form field `name`.
+fn field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).expect("the field") + marker.len();
+    page[start..].split('"').next().expect("a value").to_owned()
+}
+
+#[tokio::test]
+async fn a_consent_shown_by_one_instance_is_decided_on_the_other_once_as26_as27() {
+    let Some(mut d) = Deployment::new(2) else {
+        return;
+    };
+    d.auto_approve = false;
+    let (one, two) = d.pair().await;
+    let client = register(&one.url).await;
+    let (verifier, challenge) = tests::pkce();
+    let res = tests::oauth::authorize_request(&one.url, &client, REDIRECT)
+        .challenge(&challenge)
+        .state("st-1")
+        .send()
+        .await;
+    assert_eq!(res.status(), 200, "the consent page");
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .expect("ASCII")
+        .split(';')
+        .next()
+        .expect("a cookie")
+        .to_owned();
+    let page = res.text().await.expect("page");
+    let (request_id, csrf) = (field(&page, "request_id"), field(&page, "csrf_token"));
+    let decide = |url: String| {
+        tests::http()
+            .post(format!("{url}/authorize/decision"))
+            .header("cookie", cookie.clone())
+            .form(&[
+                ("request_id", request_id.as_str()),
+                ("csrf_token", csrf.as_str()),
+                ("decision", "approve"),
+            ])
+            .send()
+    };
+    let res = decide(two.url.clone()).await.expect("decision");
+    assert_eq!(res.status(), 303, "decided on the other instance");
+    let p = tests::location_params(&res);
+    assert_eq!(tests::param(&p, "state"), Some("st-1"));
+    assert_eq!(tests::param(&p, "iss"), Some(one.url.as_str()));
+    let code = tests::param(&p, "code").expect("code").to_owned();
+    let res = decide(one.url.clone()).await.expect("decision");
+    assert_eq!(res.status(), 400, "a pending consent is taken once");
+    let res = token_request(&one.url)
+        .authorization_code(&code, verifier.secret())
+        .client_id(&client)
+        .redirect_uri(REDIRECT)
+        .send()
+        .await;
+    assert_eq!(res.status(), 200);
 }
