@@ -200,7 +200,10 @@ impl AppState {
         Ok(Arc::new(Self {
             faults: FaultController::new(config.faults.enabled, keys.clone()),
             limiter: ratelimit::RateLimiter::new(config.rate_limits.clone()),
-            cimd: cimd::MetadataDocuments::new(config.insecure_allow_loopback_metadata_documents),
+            cimd: cimd::MetadataDocuments::with_cache(
+                config.insecure_allow_loopback_metadata_documents,
+                store.clone(),
+            ),
             hits: faults::HitCounter::default(),
             offered_scopes,
             metadata_json,

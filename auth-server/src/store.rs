@@ -1,5 +1,6 @@
 //! Grant state behind async, fallible traits split by record kind ([`CodeStore`],
-//! [`GrantStore`], [`ClientStore`], [`ConsentStore`], [`RateLimitStore`], together [`Store`]), with an in-memory default
+//! [`GrantStore`], [`ClientStore`], [`ConsentStore`], [`RateLimitStore`], [`MetadataCache`],
+//! together [`Store`]), with an in-memory default
 //! ([`memory::MemoryStore`]) and a Redis implementation ([`redis::RedisStore`]) that several
 //! instances share (issue 14, ADR 0010). Codes, refresh tokens and client secrets are kept as
 //! SHA-256 digests only: a dump of the store holds nothing usable.
@@ -267,10 +268,26 @@ pub(crate) trait ConsentStore: Send + Sync + std::fmt::Debug {
     async fn take_consent(&self, id: &str, now: u64) -> StoreResult<Option<PendingConsent>>;
 }
 
+/// Clients built from Client ID Metadata Documents, cached per the document's
+/// `Cache-Control` (a cache: losing it costs a fetch, never correctness).
+#[async_trait::async_trait]
+pub(crate) trait MetadataCache: Send + Sync + std::fmt::Debug {
+    /// The client cached for the document at `url`, if unexpired at `now`.
+    async fn cached_metadata(&self, url: &str, now: u64) -> StoreResult<Option<ClientRecord>>;
+    /// Caches `client` for `url` until `expires_at`. A single write; the last writer wins
+    /// (documents fetched concurrently are equally valid).
+    async fn cache_metadata(
+        &self,
+        url: &str,
+        client: ClientRecord,
+        expires_at: u64,
+    ) -> StoreResult<()>;
+}
+
 /// Everything the authorization server keeps.
 #[async_trait::async_trait]
 pub(crate) trait Store:
-    CodeStore + GrantStore + ClientStore + ConsentStore + RateLimitStore + 'static
+    CodeStore + GrantStore + ClientStore + ConsentStore + RateLimitStore + MetadataCache + 'static
 {
     /// Periodic housekeeping: drops expired entries and prunes refresh tokens rotated more
     /// than `refresh_grace_secs` ago. A store whose entries expire by themselves (Redis TTLs)

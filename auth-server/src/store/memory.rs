@@ -11,8 +11,8 @@ use crate::ratelimit::RateKey;
 
 use super::{
     ClientRecord, ClientStore, CodeRecord, CodeStore, ConsentStore, Digest, Grant, GrantStore,
-    IDLE_CLIENT_TTL_SECS, PendingConsent, RateLimitStore, Redeem, RefreshRecord, Rotate, Store,
-    StoreResult, UNUSED_CLIENT_TTL_SECS,
+    IDLE_CLIENT_TTL_SECS, MetadataCache, PendingConsent, RateLimitStore, Redeem, RefreshRecord,
+    Rotate, Store, StoreResult, UNUSED_CLIENT_TTL_SECS,
 };
 
 /// Rotated refresh tokens past the grace window remembered per grant (as digests only) so that
@@ -116,7 +116,18 @@ pub(crate) struct MemoryStore(
     Mutex<Inner>,
     crate::ratelimit::MemoryWindows,
     Mutex<Consents>,
+    MetadataClients,
 );
+
+/// Cached metadata-document clients with their expiry (bounded).
+#[derive(Debug)]
+pub(crate) struct MetadataClients(moka::sync::Cache<String, (ClientRecord, u64)>);
+
+impl Default for MetadataClients {
+    fn default() -> Self {
+        Self(moka::sync::Cache::builder().max_capacity(1_000).build())
+    }
+}
 
 /// Pending consents: by id, and ids per owner, oldest first.
 #[derive(Debug, Default)]
@@ -501,6 +512,27 @@ impl ConsentStore for MemoryStore {
             }
         }
         Ok((record.expires_at > now).then_some(record))
+    }
+}
+
+#[async_trait::async_trait]
+impl MetadataCache for MemoryStore {
+    async fn cached_metadata(&self, url: &str, now: u64) -> StoreResult<Option<ClientRecord>> {
+        Ok(self
+            .3
+            .0
+            .get(url)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(c, _)| c))
+    }
+    async fn cache_metadata(
+        &self,
+        url: &str,
+        client: ClientRecord,
+        expires_at: u64,
+    ) -> StoreResult<()> {
+        self.3.0.insert(url.to_owned(), (client, expires_at));
+        Ok(())
     }
 }
 

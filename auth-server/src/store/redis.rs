@@ -19,6 +19,7 @@
 //! - `P jtir:<jti>` revoked access-token id; `P jtig:<jti>` its grant; TTL to the token's expiry.
 //! - `P client:<id>` JSON; dynamic clients carry a TTL and are listed in the sorted set
 //!   `P clients:dynamic` (score: expiry) that counts them.
+//! - `P cimd:<url digest>` a client built from a metadata document; TTL its cache lifetime.
 //! - `P rl:<bucket>:<address>` a rate-limit window's counter; TTL the window.
 //! - `P consent:<id>` a pending consent (JSON, its CSRF token as a digest); TTL its expiry;
 //!   listed (score: expiry) in `P consents:all` and `P consents:<owner digest>`.
@@ -36,8 +37,8 @@ use crate::ratelimit::RateKey;
 
 use super::{
     CODE_REPLAY_MEMORY_SECS, ClientRecord, ClientStore, CodeRecord, CodeStore, ConsentStore,
-    Digest, Grant, GrantStore, IDLE_CLIENT_TTL_SECS, PendingConsent, RateLimitStore, Redeem,
-    RefreshRecord, Rotate, Store, StoreError, StoreResult, UNUSED_CLIENT_TTL_SECS,
+    Digest, Grant, GrantStore, IDLE_CLIENT_TTL_SECS, MetadataCache, PendingConsent, RateLimitStore,
+    Redeem, RefreshRecord, Rotate, Store, StoreError, StoreResult, UNUSED_CLIENT_TTL_SECS,
 };
 
 /// How long a grant is kept before its first token extends it (covers the code's replay
@@ -816,6 +817,39 @@ impl ConsentStore for RedisStore {
             csrf_digest,
             expires_at: d.expires_at,
         }))
+    }
+}
+
+#[async_trait::async_trait]
+impl MetadataCache for RedisStore {
+    async fn cached_metadata(&self, url: &str, _now: u64) -> StoreResult<Option<ClientRecord>> {
+        // The key's TTL is the document's cache lifetime.
+        let json: Option<String> = self
+            .conn
+            .clone()
+            .get(self.key("cimd", &d64(&super::digest(url))))
+            .await
+            .map_err(err)?;
+        json.as_deref().map(client_from).transpose()
+    }
+
+    async fn cache_metadata(
+        &self,
+        url: &str,
+        client: ClientRecord,
+        expires_at: u64,
+    ) -> StoreResult<()> {
+        let _: () = self
+            .conn
+            .clone()
+            .set_ex(
+                self.key("cimd", &d64(&super::digest(url))),
+                client_json(&client)?,
+                self.ttl_until(expires_at),
+            )
+            .await
+            .map_err(err)?;
+        Ok(())
     }
 }
 

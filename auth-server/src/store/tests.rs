@@ -320,6 +320,27 @@ async fn a_pending_consent_is_taken_once_and_listed_per_owner_as27(s: Arc<dyn St
     assert_eq!(s.pending_consents(T + 603).await.unwrap(), 0);
 }
 
+async fn a_metadata_document_client_is_cached_until_its_expiry_as59(s: Arc<dyn Store>) {
+    let url = "https://app.example/client.json";
+    assert!(s.cached_metadata(url, T).await.unwrap().is_none());
+    s.cache_metadata(url, client(url, true), T + 60)
+        .await
+        .unwrap();
+    let c = s
+        .cached_metadata(url, T + 1)
+        .await
+        .unwrap()
+        .expect("cached");
+    assert_eq!((c.client_id.as_str(), c.dynamic), (url, true));
+    assert_eq!(c.secret_digest, Some(digest("s3cret")));
+    assert!(
+        s.cached_metadata("https://app.example/other.json", T)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod on_memory {
@@ -353,6 +374,7 @@ suite!(
     clients_round_trip_and_dynamic_ones_are_counted_as63,
     rate_limit_windows_give_exactly_the_limit_to_concurrent_callers_as30,
     a_pending_consent_is_taken_once_and_listed_per_owner_as27,
+    a_metadata_document_client_is_cached_until_its_expiry_as59,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
