@@ -83,7 +83,7 @@ pub enum Error {
     #[error("TLS: {0}")]
     Tls(String),
     /// The configured store cannot be reached at start-up.
-    #[error("store: {0}")]
+    #[error("{0}")]
     Store(String),
 }
 

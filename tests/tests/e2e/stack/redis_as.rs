@@ -468,3 +468,104 @@ async fn a_consent_shown_by_one_instance_is_decided_on_the_other_once_as26_as27(
         .await;
     assert_eq!(res.status(), 200);
 }
+
+/// Runs the authorization-server binary to completion.
+async fn run_binary(args: &[&str]) -> (Option<i32>, String) {
+    let out = tokio::process::Command::new(tests::workspace_binary("http-oauth2-mock-server"))
+        .args(args)
+        .env_remove("AUTH_SERVER__BIND")
+        .env_remove("AUTH_SERVER__STORE")
+        .output()
+        .await
+        .expect("the binaries are built by `cargo build --workspace --bins`");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_binary_serves_on_store_redis_and_refuses_a_bad_or_unreachable_store() {
+    let bad = [
+        "--bind",
+        "127.0.0.1:0",
+        "--ephemeral-keys",
+        "--store",
+        "rediss://h:1/0",
+    ];
+    let (code, err) = run_binary(&bad).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        "http-oauth2-mock-server: invalid configuration: store: must be `memory` or `redis://HOST:PORT/DB`"
+    );
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("redis://{}/0", l.local_addr().expect("addr"))
+    };
+    let unreachable = [
+        "--bind",
+        "127.0.0.1:0",
+        "--ephemeral-keys",
+        "--store",
+        &closed,
+    ];
+    let (code, err) = run_binary(&unreachable).await;
+    assert_eq!(
+        code,
+        Some(1),
+        "a valid configuration that cannot be served: {err}"
+    );
+    assert!(
+        err.starts_with("http-oauth2-mock-server: store unavailable: redis: "),
+        "{err}"
+    );
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let keys = tests::TempDir::new("as-bin-redis");
+    let mut child =
+        tokio::process::Command::new(tests::workspace_binary("http-oauth2-mock-server"))
+            .args([
+                "--bind",
+                "127.0.0.1:0",
+                "--store",
+                &redis.url(),
+                "--keys-dir",
+            ])
+            .arg(&keys.0)
+            .env_remove("AUTH_SERVER__STORE")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn");
+    use tokio::io::AsyncBufReadExt as _;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("ready in time")
+        .expect("read")
+        .expect("a line");
+    let addr = line
+        .strip_prefix("listening on http://")
+        .expect(&line)
+        .to_owned();
+    let client = register(&format!("http://{addr}")).await;
+    // The registration is in Redis, under the default prefix.
+    let mut probe = std::net::TcpStream::connect(
+        redis
+            .url()
+            .trim_start_matches("redis://")
+            .trim_end_matches("/0"),
+    )
+    .expect("redis");
+    use std::io::{Read as _, Write as _};
+    probe
+        .write_all(format!("EXISTS mcp-auth:client:{client}\r\n").as_bytes())
+        .expect("write");
+    let mut buf = [0u8; 4];
+    probe.read_exact(&mut buf).expect("read");
+    assert_eq!(&buf, b":1\r\n");
+    child.kill().await.expect("kill");
+}
