@@ -131,6 +131,26 @@ fn write_private(path: &Path, contents: &str) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// Creates a private key file unless one exists: written to a private temporary file, then
+/// hard-linked into place. A link never replaces an existing file, so when several instances
+/// sharing a keys folder start together exactly one file wins and every instance reads it.
+/// Returns whether this call created it.
+fn create_private_once(path: &Path, contents: &str) -> Result<bool, KeyError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.new", shared::random::token()));
+    write_private(&tmp, contents)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
 /// Reads a private key file without following a symbolic link (`O_NOFOLLOW`); `None` when it
 /// does not exist. A file readable or writable by group or others is fixed to 0600 with a
 /// warning (checked on the opened file, so the check and the fix apply to what is read).
@@ -218,8 +238,16 @@ impl Keys {
             }
             None => {
                 let new = Arc::new(SigningKey::generate(alg)?);
-                write_private(&current_path, &new.pkcs8_pem)?;
-                (new, false)
+                if create_private_once(&current_path, &new.pkcs8_pem)? {
+                    (new, false)
+                } else {
+                    // Another instance created it first: use that one.
+                    let pem = read_private(&current_path)?
+                        .ok_or_else(|| KeyError::NotAFile(current_path.clone()))?;
+                    let k = SigningKey::from_pem(&pem, &current_path)?;
+                    let other_alg = k.alg != alg;
+                    (Arc::new(k), other_alg)
+                }
             }
         };
         let keys = Self {
@@ -297,20 +325,11 @@ impl Keys {
         if let Some(text) = read_private(&path)? {
             return decode(&text);
         }
-        // Written to a private temporary file, then hard-linked into place: a link never
-        // replaces an existing file, so a concurrent creator's secret wins, never both.
-        let tmp = dir.join(format!(".{SUCCESSOR_FILE}.{}.tmp", shared::random::token()));
-        write_private(
-            &tmp,
+        // A concurrent creator's secret wins, never both.
+        create_private_once(
+            &path,
             &shared::random::b64url(&shared::random::bytes::<32>()),
         )?;
-        let linked = std::fs::hard_link(&tmp, &path);
-        let _ = std::fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_err(&path)(e)),
-        }
         match read_private(&path)? {
             Some(text) => decode(&text),
             None => Err(KeyError::NotAFile(path)),
@@ -366,6 +385,34 @@ mod tests {
         }
         let eph = Keys::ephemeral(SigningAlgorithm::ES256).unwrap();
         assert_ne!(eph.successor_secret().unwrap(), first);
+    }
+
+    #[test]
+    fn instances_starting_together_on_an_empty_folder_agree_on_one_signing_key() {
+        let dir = temp_dir("race");
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60))
+                        .unwrap()
+                        .ring()
+                        .current
+                        .kid
+                        .clone()
+                })
+            })
+            .collect();
+        let kids: std::collections::BTreeSet<String> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(kids.len(), 1, "{kids:?}");
+        let on_disk =
+            Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60)).unwrap();
+        assert!(
+            kids.contains(&on_disk.ring().current.kid),
+            "the key on disk signs"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
