@@ -378,7 +378,7 @@ suite!(
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_keys_hold_digests_only_and_carry_ttls() {
+async fn redis_keys_hold_digests_only_and_carry_ttls_as23_as43() {
     let Some(redis) = redis_server::RedisServer::start() else {
         return;
     };
