@@ -260,8 +260,19 @@ impl std::fmt::Debug for Config {
             .field("resources", &self.resources)
             .field("auto_approve", &self.auto_approve)
             .field("clients", &self.clients)
-            .field("store", &self.store)
+            .field("store", &redacted_store(&self.store))
             .finish_non_exhaustive()
+    }
+}
+
+/// The store URL without its password (`redis://user:***@host`), for `Debug` and logs.
+fn redacted_store(store: &str) -> String {
+    match url::Url::parse(store) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => store.to_owned(),
     }
 }
 
@@ -337,5 +348,19 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_output_hides_the_redis_password() {
+        let c = super::Config {
+            store: "redis://app:hunter2@10.0.0.5:6379/0".into(),
+            ..super::Config::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("redis://app:***@10.0.0.5:6379/0"), "{shown}");
     }
 }

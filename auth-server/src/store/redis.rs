@@ -127,6 +127,14 @@ put_refresh({KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]},
 return {'rotated'}
 ";
 
+/// KEYS: grant link, grant. ARGV: grant id, ttl.
+const LINK_JTI: &str = r"
+local ttl = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+extend(KEYS[2], ttl)
+return 1
+";
+
 /// KEYS: revoked marker, grant link. ARGV: prefix of grant keys.
 const JTI_REVOKED: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
@@ -203,6 +211,7 @@ struct Scripts {
     put_refresh: Script,
     rotate: Script,
     jti_revoked: Script,
+    link_jti: Script,
     register: Script,
     upsert_client: Script,
     count_dynamic: Script,
@@ -222,6 +231,7 @@ impl Scripts {
             put_refresh: with_helpers(PUT_REFRESH),
             rotate: with_helpers(ROTATE),
             jti_revoked: Script::new(JTI_REVOKED),
+            link_jti: with_helpers(LINK_JTI),
             register: Script::new(REGISTER),
             upsert_client: Script::new(UPSERT_CLIENT),
             count_dynamic: Script::new(COUNT_DYNAMIC),
@@ -664,10 +674,15 @@ impl GrantStore for RedisStore {
     }
 
     async fn link_jti(&self, jti: &str, grant_id: &str, exp: u64) -> StoreResult<()> {
-        let _: () = self
-            .conn
-            .clone()
-            .set_ex(self.key("jtig", jti), grant_id, self.ttl_until(exp))
+        // The grant outlives its access tokens, so a revocation stays visible to them.
+        let _: i64 = self
+            .scripts
+            .link_jti
+            .key(self.key("jtig", jti))
+            .key(self.key("grant", grant_id))
+            .arg(grant_id)
+            .arg(self.ttl_until(exp))
+            .invoke_async(&mut self.conn.clone())
             .await
             .map_err(err)?;
         Ok(())

@@ -202,6 +202,11 @@ async fn revoking_a_grant_kills_its_family_and_its_access_tokens_as41_as53(s: Ar
     }
     assert!(s.is_jti_revoked("jti-mine").await.unwrap());
     assert!(!s.is_jti_revoked("jti-other").await.unwrap());
+    // A grant without refresh tokens lives as long as its access tokens.
+    s.put_grant(grant("short")).await.unwrap();
+    s.link_jti("jti-long", "short", T + 86_400).await.unwrap();
+    s.revoke_grant("short").await.unwrap();
+    assert!(s.is_jti_revoked("jti-long").await.unwrap());
     s.revoke_jti("jti-other", T + 300).await.unwrap();
     assert!(s.is_jti_revoked("jti-other").await.unwrap());
     assert!(!s.is_jti_revoked("jti-unknown").await.unwrap());
@@ -393,7 +398,14 @@ async fn redis_keys_hold_digests_only_and_carry_ttls_as23_as43() {
         .await
         .unwrap();
     store.register_client(client("dyn", true)).await.unwrap();
+    store.link_jti("j", "g", T + 86_400).await.unwrap();
     let mut conn = redis.connection().await;
+    let ttl: i64 = ::redis::cmd("TTL")
+        .arg("test:grant:g")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl > 86_000, "the grant outlives its access tokens: {ttl}");
     let keys: Vec<String> = ::redis::cmd("KEYS")
         .arg("*")
         .query_async(&mut conn)
