@@ -141,6 +141,8 @@ pub struct AppState {
     pub(crate) offered_scopes: ScopeSet,
     /// Requests per endpoint (tests assert how often an endpoint was hit).
     pub(crate) hits: faults::HitCounter,
+    /// The configured clients by id.
+    pub(crate) configured_clients: std::collections::HashMap<String, ClientRecord>,
     /// Key of the refresh-token successor HMAC (`Keys::successor_secret`, ADR 0010).
     pub(crate) successor_key: aws_lc_rs::hmac::Key,
     metadata_json: bytes::Bytes,
@@ -156,32 +158,27 @@ impl AppState {
         keys: Arc<keys::Keys>,
         clock: SharedClock,
     ) -> Result<Arc<Self>, Error> {
-        let memory = Arc::new(MemoryStore::default());
-        let now = clock.now_unix();
-        for c in configured_clients(&config, now) {
-            memory.upsert_client(c);
-        }
-        Self::build(config, issuer, keys, clock, memory)
+        Self::with_store(config, issuer, keys, clock, SharedStore::memory())
     }
 
-    /// Builds the state on `store` (shared with other instances, possibly), writing the
-    /// configured clients to it.
-    pub async fn with_store(
+    /// Builds the state on `store` (shared with other instances, possibly). Configured
+    /// clients stay in the state, never in the store: the configuration is authoritative.
+    pub fn with_store(
         config: Config,
         issuer: String,
         keys: Arc<keys::Keys>,
         clock: SharedClock,
         store: SharedStore,
     ) -> Result<Arc<Self>, Error> {
-        let now = clock.now_unix();
-        for c in configured_clients(&config, now) {
-            store
-                .0
-                .upsert_client(c)
-                .await
-                .map_err(|e| Error::Store(e.to_string()))?;
-        }
         Self::build(config, issuer, keys, clock, store.0)
+    }
+
+    /// A client: configured (from the configuration), else registered (from the store).
+    pub(crate) async fn client(&self, id: &str) -> Result<Option<ClientRecord>, store::StoreError> {
+        if let Some(c) = self.configured_clients.get(id) {
+            return Ok(Some(c.clone()));
+        }
+        self.store.client(id).await
     }
 
     fn build(
@@ -196,6 +193,10 @@ impl AppState {
         let successor_key =
             aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &keys.successor_secret()?);
         let offered_scopes = ScopeSet::from_iter(config.scopes.iter().cloned());
+        let configured_clients = configured_clients(&config, clock.now_unix())
+            .into_iter()
+            .map(|c| (c.client_id.clone(), c))
+            .collect();
         let (metadata_json, oidc_json) = endpoints::metadata::documents(&config, &issuer);
         Ok(Arc::new(Self {
             faults: FaultController::new(config.faults.enabled, keys.clone()),
@@ -209,6 +210,7 @@ impl AppState {
             metadata_json,
             oidc_json,
             successor_key,
+            configured_clients,
             config,
             issuer,
             keys,
@@ -352,7 +354,7 @@ pub async fn serve_with_store(
         _ => keys::Keys::ephemeral(config.signing_algorithm)?,
     });
     tracing::info!(store = store.kind(), "grant state store");
-    let state = AppState::with_store(config, issuer.clone(), keys, clock, store).await?;
+    let state = AppState::with_store(config, issuer.clone(), keys, clock, store)?;
     let app = router(state.clone());
 
     let purge_state = state.clone();

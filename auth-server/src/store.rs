@@ -210,12 +210,10 @@ pub(crate) trait GrantStore: Send + Sync + std::fmt::Debug {
     async fn link_jti(&self, jti: &str, grant_id: &str, exp: u64) -> StoreResult<()>;
 }
 
-/// Registered clients.
+/// Registered clients (configured ones come from the configuration, never from the store, so
+/// removing a client from the configuration removes it everywhere at the next start).
 #[async_trait::async_trait]
 pub(crate) trait ClientStore: Send + Sync + std::fmt::Debug {
-    /// Writes a configured client, replacing any previous record with its id (the
-    /// configuration is authoritative; every instance writes the same record at start-up).
-    async fn upsert_client(&self, client: ClientRecord) -> StoreResult<()>;
     /// Registers a dynamic client. Atomic: `false` (nothing written) when the id exists. The
     /// record expires [`UNUSED_CLIENT_TTL_SECS`] after registration unless the client obtains a
     /// code or token, then [`IDLE_CLIENT_TTL_SECS`] after its last one while it holds no live

@@ -292,14 +292,6 @@ impl MemoryStore {
             .insert(jti.to_owned(), (grant_id.to_owned(), exp));
     }
 
-    pub(crate) fn upsert_client(&self, client: ClientRecord) {
-        let mut inner = self.lock();
-        if inner.activity.remove(&client.client_id).is_some() {
-            inner.dynamic_clients = inner.dynamic_clients.saturating_sub(1);
-        }
-        inner.clients.insert(client.client_id.clone(), client);
-    }
-
     pub(crate) fn register_client(&self, client: ClientRecord) -> bool {
         let mut inner = self.lock();
         if inner.clients.contains_key(&client.client_id) {
@@ -453,10 +445,6 @@ impl GrantStore for MemoryStore {
 
 #[async_trait::async_trait]
 impl ClientStore for MemoryStore {
-    async fn upsert_client(&self, client: ClientRecord) -> StoreResult<()> {
-        MemoryStore::upsert_client(self, client);
-        Ok(())
-    }
     async fn register_client(&self, client: ClientRecord) -> StoreResult<bool> {
         Ok(MemoryStore::register_client(self, client))
     }

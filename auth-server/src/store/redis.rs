@@ -17,8 +17,9 @@
 //! - `P rt:<digest>` hash `rec` (JSON), `exp`, `rot` once rotated; TTL to expiry. A rotated token
 //!   stays until its own expiry, so its reuse after the grace window is always recognised.
 //! - `P jtir:<jti>` revoked access-token id; `P jtig:<jti>` its grant; TTL to the token's expiry.
-//! - `P client:<id>` JSON; dynamic clients carry a TTL and are listed in the sorted set
-//!   `P clients:dynamic` (score: expiry) that counts them.
+//! - `P client:<id>` JSON of a registered client, with a TTL, listed in the sorted set
+//!   `P clients:dynamic` (score: expiry) that counts them. Configured clients are never
+//!   stored: the configuration is authoritative.
 //! - `P cimd:<url digest>` a client built from a metadata document; TTL its cache lifetime.
 //! - `P rl:<bucket>:<address>` a rate-limit window's counter; TTL the window.
 //! - `P consent:<id>` a pending consent (JSON, its CSRF token as a digest); TTL its expiry;
@@ -152,13 +153,6 @@ end
 return 0
 ";
 
-/// KEYS: client, dynamic set. ARGV: rec, client id.
-const UPSERT_CLIENT: &str = r"
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
-return 1
-";
-
 /// KEYS: dynamic set. ARGV: now.
 const COUNT_DYNAMIC: &str = r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -213,7 +207,6 @@ struct Scripts {
     jti_revoked: Script,
     link_jti: Script,
     register: Script,
-    upsert_client: Script,
     count_dynamic: Script,
     spend: Script,
     put_consent: Script,
@@ -233,7 +226,6 @@ impl Scripts {
             jti_revoked: Script::new(JTI_REVOKED),
             link_jti: with_helpers(LINK_JTI),
             register: Script::new(REGISTER),
-            upsert_client: Script::new(UPSERT_CLIENT),
             count_dynamic: Script::new(COUNT_DYNAMIC),
             spend: Script::new(SPEND),
             put_consent: Script::new(PUT_CONSENT),
@@ -691,20 +683,6 @@ impl GrantStore for RedisStore {
 
 #[async_trait::async_trait]
 impl ClientStore for RedisStore {
-    async fn upsert_client(&self, client: ClientRecord) -> StoreResult<()> {
-        let _: i64 = self
-            .scripts
-            .upsert_client
-            .key(self.key("client", &client.client_id))
-            .key(self.dynamic_set())
-            .arg(client_json(&client)?)
-            .arg(&client.client_id)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(err)?;
-        Ok(())
-    }
-
     async fn register_client(&self, client: ClientRecord) -> StoreResult<bool> {
         let expiry = self.clock.now_unix() + UNUSED_CLIENT_TTL_SECS;
         let n: i64 = self

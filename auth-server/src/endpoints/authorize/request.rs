@@ -89,7 +89,6 @@ pub(super) async fn target(state: &AppState, params: &Params) -> Result<Target, 
 /// Resolves a client: configured, registered, or a Client ID Metadata Document URL.
 async fn find_client(state: &AppState, client_id: &str) -> Result<ClientRecord, Untrusted> {
     if let Some(c) = state
-        .store
         .client(client_id)
         .await
         .map_err(|e| Untrusted::store(&e))?

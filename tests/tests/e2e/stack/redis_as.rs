@@ -26,6 +26,8 @@ struct Deployment {
     token_per_minute: u32,
     /// `auto_approve` (default true; false shows the consent page).
     auto_approve: bool,
+    /// Configured clients removed from the default list.
+    removed_clients: Vec<&'static str>,
 }
 
 impl Drop for Deployment {
@@ -52,6 +54,7 @@ impl Deployment {
             grace_secs,
             token_per_minute: 0,
             auto_approve: true,
+            removed_clients: vec![],
         })
     }
 
@@ -66,6 +69,8 @@ impl Deployment {
             ..Config::default()
         };
         cfg.rate_limits.token_per_minute = self.token_per_minute;
+        cfg.clients
+            .retain(|c| !self.removed_clients.contains(&c.client_id.as_str()));
         cfg.rate_limits.register_per_minute = 0;
         cfg.rate_limits.authorize_per_minute = 0;
         if let Some(i) = issuer {
@@ -568,4 +573,25 @@ async fn the_binary_serves_on_store_redis_and_refuses_a_bad_or_unreachable_store
     probe.read_exact(&mut buf).expect("read");
     assert_eq!(&buf, b":1\r\n");
     child.kill().await.expect("kill");
+}
+
+#[tokio::test]
+async fn a_client_removed_from_the_configuration_is_gone_after_a_restart_on_redis_as30() {
+    let Some(mut d) = Deployment::new(2) else {
+        return;
+    };
+    let one = d.instance_at(None, None).await;
+    let service = |url: &str| token_request(url).service_credentials().send();
+    assert_eq!(service(&one.url).await.status(), 200);
+    let addr = one.server.local_addr();
+    one.server.shutdown().await;
+    // The operator removes the (compromised) confidential client from the configuration.
+    d.removed_clients.push("mcp-service");
+    let again = d.instance_at(Some(addr), None).await;
+    let res = service(&again.url).await;
+    assert_eq!(
+        res.status(),
+        401,
+        "the configuration is authoritative, not Redis"
+    );
 }
