@@ -27,19 +27,26 @@
 
 use std::time::Duration;
 
+use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands as _, Script};
-use serde::{Deserialize, Serialize};
 use shared::clock::SharedClock;
-use shared::oauth::TokenEndpointAuthMethod;
 use shared::scope::ScopeSet;
 
 use crate::ratelimit::RateKey;
 
+mod codec;
+mod scripts;
+
+use codec::{
+    CodeDto, ConsentDto, GrantDto, RefreshDto, code_from, corrupt, d64, decode_digest, err, to_json,
+};
+pub(crate) use codec::{client_from, client_json};
+use scripts::Scripts;
+
 use super::{
     CODE_REPLAY_MEMORY_SECS, ClientRecord, ClientStore, CodeRecord, CodeStore, ConsentStore,
     Digest, Grant, GrantStore, IDLE_CLIENT_TTL_SECS, MetadataCache, PendingConsent, RateLimitStore,
-    Redeem, RefreshRecord, Rotate, Store, StoreError, StoreResult, UNUSED_CLIENT_TTL_SECS,
+    Redeem, RefreshRecord, Rotate, Store, StoreResult, UNUSED_CLIENT_TTL_SECS,
 };
 
 /// How long a grant is kept before its first token extends it (covers the code's replay
@@ -47,193 +54,6 @@ use super::{
 const GRANT_INITIAL_TTL_SECS: u64 = 3_600;
 /// How long a revocation marker for a grant that was already gone is kept.
 const REVOKED_STUB_TTL_SECS: u64 = 86_400;
-
-/// Lua helpers: `extend` a key's TTL to at least `ttl` seconds (sets it on a key without one),
-/// `touch_client` (a dynamic client obtained a code or token), `put_refresh` (stores a refresh
-/// token in its family).
-const EXTEND: &str = r"
-local function extend(key, ttl)
-  local t = redis.call('TTL', key)
-  if t == -1 or (t >= 0 and t < ttl) then redis.call('EXPIRE', key, ttl) end
-end
-local function touch_client(dyn, ckey, cid, now, ttl)
-  if redis.call('ZSCORE', dyn, cid) then
-    local t = redis.call('TTL', ckey)
-    if t >= 0 and t < ttl then redis.call('EXPIRE', ckey, ttl) end
-    redis.call('ZADD', dyn, 'GT', now + ttl, cid)
-  end
-end
--- K: refresh token, family, grant, dynamic set, client. A: rec, exp, ttl, digest, client
--- id, now, client ttl. Nothing is stored for a revoked grant.
-local function put_refresh(K, A)
-  if redis.call('HGET', K[3], 'revoked') == '1' then return 0 end
-  redis.call('DEL', K[1])
-  redis.call('HSET', K[1], 'rec', A[1], 'exp', A[2])
-  local ttl = tonumber(A[3])
-  redis.call('EXPIRE', K[1], ttl)
-  redis.call('SADD', K[2], A[4])
-  extend(K[2], ttl)
-  extend(K[3], ttl)
-  touch_client(K[4], K[5], A[5], tonumber(A[6]), tonumber(A[7]))
-  return 1
-end
-";
-
-/// KEYS: code, dynamic set, client. ARGV: rec, exp, ttl, client id, now, client ttl.
-const PUT_CODE: &str = r"
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'exp', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-touch_client(KEYS[2], KEYS[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]))
-return 1
-";
-
-/// KEYS: code. ARGV: grant id, now. Exactly one caller sees 'fresh'.
-const REDEEM_CODE: &str = r"
-local g = redis.call('HGET', KEYS[1], 'grant')
-if g then return {'replayed', g} end
-local exp = redis.call('HGET', KEYS[1], 'exp')
-if not exp or tonumber(exp) <= tonumber(ARGV[2]) then return {'unknown'} end
-redis.call('HSET', KEYS[1], 'grant', ARGV[1])
-return {'fresh', redis.call('HGET', KEYS[1], 'rec')}
-";
-
-/// KEYS: grant, family. ARGV: prefix of refresh-token keys, stub ttl.
-const REVOKE_GRANT: &str = r"
-redis.call('HSET', KEYS[1], 'revoked', '1')
-local t = redis.call('TTL', KEYS[1])
-if t == -1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-local members = redis.call('SMEMBERS', KEYS[2])
-for _, d in ipairs(members) do redis.call('DEL', ARGV[1] .. d) end
-redis.call('DEL', KEYS[2])
-return #members
-";
-
-/// KEYS and ARGV: those of `put_refresh` above.
-const PUT_REFRESH: &str = r"
-return put_refresh(KEYS, ARGV)
-";
-
-/// KEYS: refresh token, then PUT_REFRESH's keys for the successor. ARGV: now, then
-/// PUT_REFRESH's arguments. Exactly one caller sees 'rotated', and the successor is stored in
-/// the same script.
-const ROTATE: &str = r"
-local exp = redis.call('HGET', KEYS[1], 'exp')
-if not exp or tonumber(exp) <= tonumber(ARGV[1]) then return {'unknown'} end
-local at = redis.call('HGET', KEYS[1], 'rot')
-if at then return {'already', at} end
-redis.call('HSET', KEYS[1], 'rot', ARGV[1])
-put_refresh({KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]},
-  {ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]})
-return {'rotated'}
-";
-
-/// KEYS: grant link, grant. ARGV: grant id, ttl.
-const LINK_JTI: &str = r"
-local ttl = tonumber(ARGV[2])
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
-extend(KEYS[2], ttl)
-return 1
-";
-
-/// KEYS: revoked marker, grant link. ARGV: prefix of grant keys.
-const JTI_REVOKED: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-local g = redis.call('GET', KEYS[2])
-if g and redis.call('HGET', ARGV[1] .. g, 'revoked') == '1' then return 1 end
-return 0
-";
-
-/// KEYS: client, dynamic set. ARGV: rec, ttl, client id, expiry.
-const REGISTER: &str = r"
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-  return 1
-end
-return 0
-";
-
-/// KEYS: dynamic set. ARGV: now.
-const COUNT_DYNAMIC: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-return redis.call('ZCARD', KEYS[1])
-";
-
-/// KEYS: window. ARGV: limit, window ms. Returns -1 within the limit, else the window's
-/// remaining milliseconds.
-const SPEND: &str = r"
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if n <= tonumber(ARGV[1]) then return -1 end
-local t = redis.call('PTTL', KEYS[1])
-if t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]); t = tonumber(ARGV[2]) end
-return t
-";
-
-/// KEYS: consent, owner list, all. ARGV: JSON, ttl, id, expiry.
-const PUT_CONSENT: &str = r"
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[2], 'GT')
-redis.call('EXPIRE', KEYS[2], ARGV[2], 'NX')
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
-return 1
-";
-
-/// KEYS: consent, all. ARGV: id, owner-list key prefix. Exactly one caller gets the record.
-const TAKE_CONSENT: &str = r"
-local v = redis.call('GETDEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if not v then return false end
-local owner = cjson.decode(v)['owner']
-if owner then redis.call('ZREM', ARGV[2] .. owner, ARGV[1]) end
-return v
-";
-
-/// KEYS: a sorted set of ids scored by expiry. ARGV: now. Drops the expired ids, then lists.
-const LIVE_IDS: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-return redis.call('ZRANGE', KEYS[1], 0, -1)
-";
-
-/// The compiled scripts (hashed once; `EVALSHA`, with `EVAL` after a Redis restart).
-#[derive(Debug)]
-struct Scripts {
-    put_code: Script,
-    redeem_code: Script,
-    revoke_grant: Script,
-    put_refresh: Script,
-    rotate: Script,
-    jti_revoked: Script,
-    link_jti: Script,
-    register: Script,
-    count_dynamic: Script,
-    spend: Script,
-    put_consent: Script,
-    take_consent: Script,
-    live_ids: Script,
-}
-
-impl Scripts {
-    fn new() -> Self {
-        let with_helpers = |body: &str| Script::new(&format!("{EXTEND}{body}"));
-        Self {
-            put_code: with_helpers(PUT_CODE),
-            redeem_code: Script::new(REDEEM_CODE),
-            revoke_grant: Script::new(REVOKE_GRANT),
-            put_refresh: with_helpers(PUT_REFRESH),
-            rotate: with_helpers(ROTATE),
-            jti_revoked: Script::new(JTI_REVOKED),
-            link_jti: with_helpers(LINK_JTI),
-            register: Script::new(REGISTER),
-            count_dynamic: Script::new(COUNT_DYNAMIC),
-            spend: Script::new(SPEND),
-            put_consent: Script::new(PUT_CONSENT),
-            take_consent: Script::new(TAKE_CONSENT),
-            live_ids: Script::new(LIVE_IDS),
-        }
-    }
-}
 
 /// Timeouts of the connection to Redis: a request fails within about a second when Redis is
 /// gone (the endpoint answers 503 with `Retry-After`) instead of hanging.
@@ -254,126 +74,6 @@ impl std::fmt::Debug for RedisStore {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
-}
-
-fn err(e: redis::RedisError) -> StoreError {
-    StoreError(format!("redis: {e}"))
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError(format!("redis: unreadable {what} record"))
-}
-
-fn d64(d: &Digest) -> String {
-    shared::random::b64url(d)
-}
-
-#[derive(Serialize, Deserialize)]
-struct CodeDto {
-    client_id: String,
-    redirect_uri: Option<String>,
-    code_challenge: String,
-    scope: String,
-    resource: Option<String>,
-    subject: String,
-    expires_at: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-struct GrantDto {
-    client_id: String,
-    subject: String,
-    scope: String,
-    resource: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct RefreshDto {
-    grant_id: String,
-    client_id: String,
-    scope: String,
-    resource: Option<String>,
-    expires_at: u64,
-    issued_at: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-struct ClientDto {
-    client_id: String,
-    /// Base64url SHA-256 of the secret.
-    secret_digest: Option<String>,
-    auth_method: String,
-    redirect_uris: Vec<String>,
-    grant_types: Vec<String>,
-    scopes: Option<String>,
-    client_name: Option<String>,
-    application_type: String,
-    dynamic: bool,
-    issued_at: u64,
-}
-
-fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|_| StoreError("cannot encode a record".into()))
-}
-
-fn code_from(json: &str, redeemed_grant: Option<String>) -> StoreResult<CodeRecord> {
-    let d: CodeDto = serde_json::from_str(json).map_err(|_| corrupt("code"))?;
-    Ok(CodeRecord {
-        client_id: d.client_id,
-        redirect_uri: d.redirect_uri,
-        code_challenge: d.code_challenge,
-        scope: ScopeSet::parse(&d.scope),
-        resource: d.resource,
-        subject: d.subject,
-        expires_at: d.expires_at,
-        redeemed_grant,
-    })
-}
-
-fn decode_digest(s: &str) -> Option<Digest> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .ok()?;
-    Digest::try_from(bytes.as_slice()).ok()
-}
-
-/// A client record from its JSON form ([`client_json`]).
-pub(crate) fn client_from(json: &str) -> StoreResult<ClientRecord> {
-    let d: ClientDto = serde_json::from_str(json).map_err(|_| corrupt("client"))?;
-    let secret_digest = match d.secret_digest {
-        Some(s) => Some(decode_digest(&s).ok_or_else(|| corrupt("client"))?),
-        None => None,
-    };
-    Ok(ClientRecord {
-        client_id: d.client_id,
-        secret_digest,
-        auth_method: TokenEndpointAuthMethod::parse(&d.auth_method)
-            .ok_or_else(|| corrupt("client"))?,
-        redirect_uris: d.redirect_uris,
-        grant_types: d.grant_types,
-        scopes: d.scopes.map(|s| ScopeSet::parse(&s)),
-        client_name: d.client_name,
-        application_type: d.application_type,
-        dynamic: d.dynamic,
-        issued_at: d.issued_at,
-    })
-}
-
-/// A client record's JSON form (the secret as its digest).
-pub(crate) fn client_json(c: &ClientRecord) -> StoreResult<String> {
-    to_json(&ClientDto {
-        client_id: c.client_id.clone(),
-        secret_digest: c.secret_digest.as_ref().map(d64),
-        auth_method: c.auth_method.as_str().to_owned(),
-        redirect_uris: c.redirect_uris.clone(),
-        grant_types: c.grant_types.clone(),
-        scopes: c.scopes.as_ref().map(ToString::to_string),
-        client_name: c.client_name.clone(),
-        application_type: c.application_type.clone(),
-        dynamic: c.dynamic,
-        issued_at: c.issued_at,
-    })
 }
 
 impl RedisStore {
@@ -721,15 +421,6 @@ impl ClientStore for RedisStore {
             .map_err(err)?;
         Ok(n)
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct ConsentDto {
-    request: String,
-    csrf_digest: String,
-    expires_at: u64,
-    /// Digest of the owner (its list's key).
-    owner: String,
 }
 
 impl RedisStore {
