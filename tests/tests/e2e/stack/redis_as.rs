@@ -595,3 +595,38 @@ async fn a_client_removed_from_the_configuration_is_gone_after_a_restart_on_redi
         "the configuration is authoritative, not Redis"
     );
 }
+
+#[tokio::test]
+async fn two_servers_injected_with_one_memory_store_behave_as_one_as23() {
+    // The injection point (`serve_with_store`): no Redis needed, clones share the store.
+    tests::init_tracing();
+    let store = auth_server::SharedStore::memory();
+    assert_eq!(store.kind(), "memory");
+    let keys = tests::TempDir::new("as-injected-keys");
+    let clock: shared::clock::SharedClock = Arc::new(TestClock::starting_now());
+    let start = |issuer: Option<String>| {
+        let store = store.clone();
+        let clock = clock.clone();
+        let keys = keys.0.clone();
+        async move {
+            let cfg = Config {
+                keys_dir: Some(keys),
+                issuer: issuer.unwrap_or_default(),
+                ..Config::default()
+            };
+            let server =
+                auth_server::serve_with_store(tests::loopback_listener().await, cfg, clock, store)
+                    .await
+                    .expect("starts");
+            let url = format!("http://{}", server.local_addr());
+            Instance { server, url }
+        }
+    };
+    let one = start(None).await;
+    let two = start(Some(one.url.clone())).await;
+    let client = register(&one.url).await;
+    let tokens = login(&one.url, &two.url, &client).await;
+    let (status, body) = status_json(refresh(&one.url, &client, &rt(&tokens)).await).await;
+    assert_eq!(status, 200, "{body}");
+    drop((one.server, two.server));
+}
