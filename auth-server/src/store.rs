@@ -184,6 +184,19 @@ pub(crate) trait GrantStore: Send + Sync + std::fmt::Debug {
     async fn put_refresh(&self, token: Digest, record: RefreshRecord) -> StoreResult<()>;
     /// Reads a refresh token, current or rotated (`rotated_at` set), while unexpired.
     async fn refresh(&self, token: &Digest, now: u64) -> StoreResult<Option<RefreshRecord>>;
+    /// [`GrantStore::refresh`] and the token's grant, read together (one round trip where the
+    /// store allows; no atomicity needed: rotation re-checks the token).
+    async fn refresh_with_grant(
+        &self,
+        token: &Digest,
+        now: u64,
+    ) -> StoreResult<Option<(RefreshRecord, Option<Grant>)>> {
+        let Some(record) = self.refresh(token, now).await? else {
+            return Ok(None);
+        };
+        let grant = self.grant(&record.grant_id).await?;
+        Ok(Some((record, grant)))
+    }
     /// The grant of a rotated refresh token that is no longer readable through
     /// [`GrantStore::refresh`] (a store that prunes rotated tokens after the grace window keeps
     /// their digests here, so that their reuse still revokes the grant, AS-41).

@@ -140,7 +140,8 @@ async fn refresh_token(
     let token_digest = digest(token);
     let now = state.clock.now_unix();
     let invalid = || OAuthError::invalid_grant("refresh token is invalid, expired or revoked");
-    let Some(record) = state.store.refresh(&token_digest, now).await? else {
+    // The token and its grant in one read (one Redis round trip).
+    let Some((record, grant)) = state.store.refresh_with_grant(&token_digest, now).await? else {
         if let Some(grant) = state.store.retired_refresh_grant(&token_digest).await? {
             // A rotated token pruned after the grace window: still reuse (AS-41).
             state.store.revoke_grant(&grant).await?;
@@ -156,12 +157,7 @@ async fn refresh_token(
             "refresh token was issued to another client",
         ));
     }
-    let grant = state
-        .store
-        .grant(&record.grant_id)
-        .await?
-        .filter(|g| !g.revoked)
-        .ok_or_else(invalid)?;
+    let grant = grant.filter(|g| !g.revoked).ok_or_else(invalid)?;
     // Scope may narrow, never widen (AS-40); the rotated token keeps the original (AS-42).
     let at_scope = match params.get("scope") {
         Some(s) => {

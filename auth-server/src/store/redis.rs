@@ -30,7 +30,6 @@ use std::time::Duration;
 use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use shared::clock::SharedClock;
-use shared::scope::ScopeSet;
 
 use crate::ratelimit::RateKey;
 
@@ -38,7 +37,8 @@ mod codec;
 mod scripts;
 
 use codec::{
-    CodeDto, ConsentDto, GrantDto, RefreshDto, code_from, corrupt, d64, decode_digest, err, to_json,
+    CodeDto, ConsentDto, GrantDto, RefreshDto, code_from, corrupt, d64, decode_digest, err,
+    grant_from, refresh_from, to_json,
 };
 pub(crate) use codec::{client_from, client_json};
 use scripts::Scripts;
@@ -247,18 +247,8 @@ impl GrantStore for RedisStore {
             .query_async(&mut self.conn.clone())
             .await
             .map_err(err)?;
-        let Some(rec) = rec else {
-            return Ok(None);
-        };
-        let d: GrantDto = serde_json::from_str(&rec).map_err(|_| corrupt("grant"))?;
-        Ok(Some(Grant {
-            id: id.to_owned(),
-            client_id: d.client_id,
-            subject: d.subject,
-            scope: ScopeSet::parse(&d.scope),
-            resource: d.resource,
-            revoked: revoked.as_deref() == Some("1"),
-        }))
+        rec.map(|rec| grant_from(id, &rec, revoked.as_deref() == Some("1")))
+            .transpose()
     }
 
     async fn revoke_grant(&self, id: &str) -> StoreResult<()> {
@@ -295,22 +285,42 @@ impl GrantStore for RedisStore {
             .query_async(&mut self.conn.clone())
             .await
             .map_err(err)?;
-        let Some(rec) = rec else {
+        match rec {
+            Some(rec) => refresh_from(&rec, rot, now),
+            None => Ok(None),
+        }
+    }
+
+    async fn refresh_with_grant(
+        &self,
+        token: &Digest,
+        now: u64,
+    ) -> StoreResult<Option<(RefreshRecord, Option<Grant>)>> {
+        let out: Vec<String> = self
+            .scripts
+            .refresh_with_grant
+            .key(self.key("rt", &d64(token)))
+            .arg(self.key("grant", ""))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        let [rec, rot, grant_rec, revoked] = out.as_slice() else {
             return Ok(None);
         };
-        let d: RefreshDto = serde_json::from_str(&rec).map_err(|_| corrupt("refresh token"))?;
-        if d.expires_at <= now {
+        let rot = if rot.is_empty() {
+            None
+        } else {
+            Some(rot.parse().map_err(|_| corrupt("refresh token"))?)
+        };
+        let Some(record) = refresh_from(rec, rot, now)? else {
             return Ok(None);
-        }
-        Ok(Some(RefreshRecord {
-            grant_id: d.grant_id,
-            client_id: d.client_id,
-            scope: ScopeSet::parse(&d.scope),
-            resource: d.resource,
-            expires_at: d.expires_at,
-            rotated_at: rot,
-            issued_at: d.issued_at,
-        }))
+        };
+        let grant = if grant_rec.is_empty() {
+            None
+        } else {
+            Some(grant_from(&record.grant_id, grant_rec, revoked == "1")?)
+        };
+        Ok(Some((record, grant)))
     }
 
     async fn retired_refresh_grant(&self, _token: &Digest) -> StoreResult<Option<String>> {

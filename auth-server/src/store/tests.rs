@@ -182,10 +182,44 @@ async fn revoking_a_grant_kills_its_family_and_its_access_tokens_as41_as53(s: Ar
         s.link_jti(&format!("jti-{g}"), g, T + 300).await.unwrap();
     }
     assert!(!s.is_jti_revoked("jti-mine").await.unwrap());
+    let (rec, g) = s
+        .refresh_with_grant(&digest("mine0"), T)
+        .await
+        .unwrap()
+        .expect("the token and its grant");
+    assert_eq!((rec.grant_id.as_str(), rec.rotated_at), ("mine", None));
+    let g = g.expect("the grant");
+    assert_eq!(
+        (g.id.as_str(), g.subject.as_str(), g.revoked),
+        ("mine", "u", false)
+    );
+    assert_eq!(g.resource.as_deref(), Some("http://127.0.0.1:3003/mcp"));
+    s.put_refresh(digest("orphan"), refresh("gone", T + 60))
+        .await
+        .unwrap();
+    let (_, none) = s
+        .refresh_with_grant(&digest("orphan"), T)
+        .await
+        .unwrap()
+        .expect("the token");
+    assert!(none.is_none(), "a token whose grant is gone");
+    assert!(
+        s.refresh_with_grant(&digest("orphan"), T + 60)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
     s.revoke_grant("mine").await.unwrap();
     s.revoke_grant("mine").await.unwrap();
     assert!(s.grant("mine").await.unwrap().expect("kept").revoked);
     assert!(!s.grant("other").await.unwrap().expect("kept").revoked);
+    assert!(
+        s.refresh_with_grant(&digest("mine0"), T)
+            .await
+            .unwrap()
+            .is_none()
+    );
     for i in 0..3 {
         assert!(
             s.refresh(&digest(&format!("mine{i}")), T)

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use shared::oauth::TokenEndpointAuthMethod;
 use shared::scope::ScopeSet;
 
-use super::super::{ClientRecord, CodeRecord, Digest, StoreError, StoreResult};
+use super::super::{
+    ClientRecord, CodeRecord, Digest, Grant, RefreshRecord, StoreError, StoreResult,
+};
 
 pub(super) fn err(e: redis::RedisError) -> StoreError {
     StoreError(format!("redis: {e}"))
@@ -133,4 +135,38 @@ pub(super) struct ConsentDto {
     pub(super) expires_at: u64,
     /// Digest of the owner (its list's key).
     pub(super) owner: String,
+}
+
+/// A refresh-token record from its JSON and rotation time; `None` once expired at `now`.
+pub(super) fn refresh_from(
+    json: &str,
+    rotated_at: Option<u64>,
+    now: u64,
+) -> StoreResult<Option<RefreshRecord>> {
+    let d: RefreshDto = serde_json::from_str(json).map_err(|_| corrupt("refresh token"))?;
+    if d.expires_at <= now {
+        return Ok(None);
+    }
+    Ok(Some(RefreshRecord {
+        grant_id: d.grant_id,
+        client_id: d.client_id,
+        scope: ScopeSet::parse(&d.scope),
+        resource: d.resource,
+        expires_at: d.expires_at,
+        rotated_at,
+        issued_at: d.issued_at,
+    }))
+}
+
+/// A grant from its id, JSON and revocation flag.
+pub(super) fn grant_from(id: &str, json: &str, revoked: bool) -> StoreResult<Grant> {
+    let d: GrantDto = serde_json::from_str(json).map_err(|_| corrupt("grant"))?;
+    Ok(Grant {
+        id: id.to_owned(),
+        client_id: d.client_id,
+        subject: d.subject,
+        scope: ScopeSet::parse(&d.scope),
+        resource: d.resource,
+        revoked,
+    })
 }

@@ -83,6 +83,15 @@ put_refresh({KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]},
 return {'rotated'}
 ";
 
+/// KEYS: refresh token. ARGV: prefix of grant keys. The token's `rec` and `rot`, then its
+/// grant's `rec` and `revoked` ('' for absent), or nothing when the token is absent.
+pub(super) const REFRESH_WITH_GRANT: &str = r"
+local t = redis.call('HMGET', KEYS[1], 'rec', 'rot')
+if not t[1] then return {} end
+local g = redis.call('HMGET', ARGV[1] .. cjson.decode(t[1])['grant_id'], 'rec', 'revoked')
+return {t[1], t[2] or '', g[1] or '', g[2] or ''}
+";
+
 /// KEYS: grant link, grant. ARGV: grant id, ttl.
 const LINK_JTI: &str = r"
 local ttl = tonumber(ARGV[2])
@@ -160,6 +169,7 @@ pub(super) struct Scripts {
     pub(super) put_refresh: Script,
     pub(super) rotate: Script,
     pub(super) jti_revoked: Script,
+    pub(super) refresh_with_grant: Script,
     pub(super) link_jti: Script,
     pub(super) register: Script,
     pub(super) count_dynamic: Script,
@@ -179,6 +189,7 @@ impl Scripts {
             put_refresh: with_helpers(PUT_REFRESH),
             rotate: with_helpers(ROTATE),
             jti_revoked: Script::new(JTI_REVOKED),
+            refresh_with_grant: Script::new(REFRESH_WITH_GRANT),
             link_jti: with_helpers(LINK_JTI),
             register: Script::new(REGISTER),
             count_dynamic: Script::new(COUNT_DYNAMIC),
