@@ -112,12 +112,16 @@ impl Inner {
 
 /// The in-memory store.
 #[derive(Debug, Default)]
-pub(crate) struct MemoryStore(
-    Mutex<Inner>,
-    crate::ratelimit::MemoryWindows,
-    Mutex<Consents>,
-    MetadataClients,
-);
+pub(crate) struct MemoryStore {
+    /// Codes, grants, refresh tokens, access-token ids and clients: one lock.
+    grants: Mutex<Inner>,
+    /// Rate-limit windows (their own lock: every limited request takes it).
+    windows: crate::ratelimit::MemoryWindows,
+    /// Pending consents.
+    consents: Mutex<Consents>,
+    /// Cached metadata-document clients.
+    metadata: MetadataClients,
+}
 
 /// Cached metadata-document clients with their expiry (bounded).
 #[derive(Debug)]
@@ -172,7 +176,7 @@ impl Consents {
 
 impl MemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.grants.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -458,7 +462,7 @@ impl ClientStore for MemoryStore {
 
 impl MemoryStore {
     fn consents(&self) -> std::sync::MutexGuard<'_, Consents> {
-        self.2.lock().unwrap_or_else(|p| p.into_inner())
+        self.consents.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -507,7 +511,7 @@ impl ConsentStore for MemoryStore {
 impl MetadataCache for MemoryStore {
     async fn cached_metadata(&self, url: &str, now: u64) -> StoreResult<Option<ClientRecord>> {
         Ok(self
-            .3
+            .metadata
             .0
             .get(url)
             .filter(|(_, exp)| *exp > now)
@@ -519,7 +523,7 @@ impl MetadataCache for MemoryStore {
         client: ClientRecord,
         expires_at: u64,
     ) -> StoreResult<()> {
-        self.3.0.insert(url.to_owned(), (client, expires_at));
+        self.metadata.0.insert(url.to_owned(), (client, expires_at));
         Ok(())
     }
 }
@@ -532,7 +536,7 @@ impl RateLimitStore for MemoryStore {
         limit: u32,
         window: std::time::Duration,
     ) -> StoreResult<Option<std::time::Duration>> {
-        Ok(self.1.spend(key, limit, window))
+        Ok(self.windows.spend(key, limit, window))
     }
 }
 
@@ -540,7 +544,7 @@ impl RateLimitStore for MemoryStore {
 impl Store for MemoryStore {
     async fn purge_expired(&self, now: u64, refresh_grace_secs: u64) -> StoreResult<()> {
         MemoryStore::purge_expired(self, now, refresh_grace_secs);
-        self.1.purge();
+        self.windows.purge();
         self.consents().drop_expired(now);
         Ok(())
     }
