@@ -52,6 +52,31 @@ load() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
+# seed_refresh_tokens ADDR: prints a refresh-token pool, two authorizations per connection
+# (wrk builds a few requests before the first response comes back).
+seed_refresh_tokens() {
+  for _ in $(seq 1 $((CONNS * 2))); do
+    python3 - "$1" <<'PY'
+import base64, hashlib, json, os, sys, urllib.parse, urllib.request
+addr = sys.argv[1]
+v = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+c = base64.urlsafe_b64encode(hashlib.sha256(v.encode()).digest()).rstrip(b"=").decode()
+q = urllib.parse.urlencode({"response_type": "code", "client_id": "mcp-cli", "redirect_uri": "http://127.0.0.1:1/callback", "code_challenge": c, "code_challenge_method": "S256", "scope": "mcp"})
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k): return None
+opener = urllib.request.build_opener(NoRedirect)
+try:
+    opener.open(f"http://{addr}/authorize?{q}")
+except urllib.error.HTTPError as e:
+    loc = e.headers["location"]
+code = urllib.parse.parse_qs(urllib.parse.urlparse(loc).query)["code"][0]
+body = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code, "code_verifier": v, "client_id": "mcp-cli", "redirect_uri": "http://127.0.0.1:1/callback"}).encode()
+t = json.load(urllib.request.urlopen(urllib.request.Request(f"http://{addr}/token", data=body)))
+print(t["refresh_token"])
+PY
+  done
+}
+
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)" MiB"}' /proc/meminfo), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 keys="$tmp/keys"
@@ -237,33 +262,58 @@ for alg in ES256 EdDSA RS256; do
   url="http://$ADDR/token"
   read -r rps p50 p99 < <(load "$url" scripts/bench/client_credentials.lua "$CONNS")
   echo "| client_credentials | $alg | $rps | $p50 | $p99 |"
-  # Seed a refresh-token pool: two authorizations per connection (wrk builds a few requests
-  # before the first response comes back).
-  : > "$tmp/rts"
-  for _ in $(seq 1 $((CONNS * 2))); do
-    python3 - "$ADDR" >> "$tmp/rts" <<'PY'
-import base64, hashlib, json, os, sys, urllib.parse, urllib.request
-addr = sys.argv[1]
-v = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
-c = base64.urlsafe_b64encode(hashlib.sha256(v.encode()).digest()).rstrip(b"=").decode()
-q = urllib.parse.urlencode({"response_type": "code", "client_id": "mcp-cli", "redirect_uri": "http://127.0.0.1:1/callback", "code_challenge": c, "code_challenge_method": "S256", "scope": "mcp"})
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *a, **k): return None
-opener = urllib.request.build_opener(NoRedirect)
-try:
-    opener.open(f"http://{addr}/authorize?{q}")
-except urllib.error.HTTPError as e:
-    loc = e.headers["location"]
-code = urllib.parse.parse_qs(urllib.parse.urlparse(loc).query)["code"][0]
-body = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code, "code_verifier": v, "client_id": "mcp-cli", "redirect_uri": "http://127.0.0.1:1/callback"}).encode()
-t = json.load(urllib.request.urlopen(urllib.request.Request(f"http://{addr}/token", data=body)))
-print(t["refresh_token"])
-PY
-  done
+  seed_refresh_tokens "$ADDR" > "$tmp/rts"
   read -r rps p50 p99 < <(TOKENS_FILE="$tmp/rts" load "$url" scripts/bench/refresh.lua "$CONNS")
   echo "| refresh_token (rotating) | $alg | $rps | $p50 | $p99 |"
   kill "$PID"; wait "$PID" 2>/dev/null || true
 done
+fi
+# ONLY=token-redis: the token endpoint on the Redis store against the memory store, in the same
+# run, alternating (issue 14 D). redis-server (AOF on, fsync every second: the DEPLOYMENT.md
+# settings) runs on core 1 next to wrk; the authorization server alone on core 0.
+if [ "$ONLY" = token-redis ]; then
+command -v redis-server >/dev/null || { echo "redis-server is required: apt-get install redis-server" >&2; exit 2; }
+rport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+mkdir -p "$tmp/redis"
+taskset -c 1 redis-server --port "$rport" --bind 127.0.0.1 --dir "$tmp/redis" --save "" \
+  --appendonly yes --appendfsync everysec >"$tmp/redis.out" 2>&1 &
+pids+=("$!")
+for _ in $(seq 1 100); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $rport)).close()" 2>/dev/null && break
+  sleep 0.05
+done
+echo
+echo "## Token endpoint on Redis vs memory (server on one core, ES256), $CONNS connections"
+echo
+echo "| round | store | client_credentials req/s | p99 | refresh rotation req/s | p99 |"
+echo "|---|---|---|---|---|---|"
+for round in $(seq 1 "$REPEAT"); do
+  for store in memory "redis://127.0.0.1:$rport/0"; do
+    AUTH_SERVER__RATE_LIMITS__TOKEN_PER_MINUTE=0 start "as-$round" "$BIN/http-oauth2-mock-server" \
+      --bind 127.0.0.1:0 --keys-dir "$keys" --store "$store" --store-prefix "bench$round:"
+    url="http://$ADDR/token"
+    read -r cc _ cc99 < <(load "$url" scripts/bench/client_credentials.lua "$CONNS")
+    seed_refresh_tokens "$ADDR" > "$tmp/rts"
+    read -r rr _ rr99 < <(TOKENS_FILE="$tmp/rts" load "$url" scripts/bench/refresh.lua "$CONNS")
+    echo "| $round | ${store%%:*} | $cc | $cc99 | $rr | $rr99 |"
+    kill "$PID"; wait "$PID" 2>/dev/null || true
+  done
+done
+echo
+echo "redis-server memory after the run: $(python3 - "$rport" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"INFO memory\r\n")
+data = s.recv(65536).decode(errors="replace")
+print(next((l.split(":")[1].strip() for l in data.splitlines() if l.startswith("used_memory_human")), "?"))
+PY
+), keys: $(python3 - "$rport" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"DBSIZE\r\n")
+print(s.recv(64).decode().strip().lstrip(":"))
+PY
+)"
 fi
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

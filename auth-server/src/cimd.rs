@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
-use crate::store::ClientRecord;
+use crate::store::{ClientRecord, Store};
 
 const MAX_DOC_BYTES: usize = 5 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,11 +47,11 @@ pub(crate) fn is_metadata_url(client_id: &str) -> bool {
         && url::Url::parse(client_id).is_ok_and(|u| u.path() != "/" && !u.path().is_empty())
 }
 
-/// Fetcher with a cache of valid documents.
+/// Fetcher with a cache of valid documents (in the store, so instances share it).
 #[derive(Debug)]
 pub(crate) struct MetadataDocuments {
     insecure_loopback: bool,
-    cache: moka::future::Cache<String, (ClientRecord, u64)>,
+    cache: std::sync::Arc<dyn Store>,
 }
 
 /// Whether an address may be fetched: globally routable unicast only. IPv6 must be global
@@ -116,10 +116,19 @@ fn cache_ttl(cache_control: Option<&str>) -> u64 {
 
 impl MetadataDocuments {
     /// A fetcher; `insecure_loopback` lets http loopback URLs through (development only).
+    #[cfg(test)]
     pub(crate) fn new(insecure_loopback: bool) -> Self {
+        Self::with_cache(
+            insecure_loopback,
+            std::sync::Arc::new(crate::store::memory::MemoryStore::default()),
+        )
+    }
+
+    /// A fetcher caching in `cache`.
+    pub(crate) fn with_cache(insecure_loopback: bool, cache: std::sync::Arc<dyn Store>) -> Self {
         Self {
             insecure_loopback,
-            cache: moka::future::Cache::builder().max_capacity(1_000).build(),
+            cache,
         }
     }
 
@@ -156,10 +165,11 @@ impl MetadataDocuments {
         client_id: &str,
         now: u64,
     ) -> Result<ClientRecord, CimdError> {
-        if let Some((record, exp)) = self.cache.get(client_id).await
-            && exp > now
-        {
-            return Ok(record);
+        // A store that cannot answer is a cache miss: the document is fetched.
+        match self.cache.cached_metadata(client_id, now).await {
+            Ok(Some(record)) => return Ok(record),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "metadata-document cache unavailable"),
         }
         let url = self.check_url(client_id)?;
         let (body, ttl) = self.fetch(&url).await.inspect_err(|e| {
@@ -171,10 +181,13 @@ impl MetadataDocuments {
             tracing::warn!(client.id = %client_id, error = %detail, "client metadata document fetch failed");
         })?;
         let record = self.parse(client_id, &body, now)?;
-        if ttl > 0 {
-            self.cache
-                .insert(client_id.to_owned(), (record.clone(), now + ttl))
-                .await;
+        if ttl > 0
+            && let Err(e) = self
+                .cache
+                .cache_metadata(client_id, record.clone(), now + ttl)
+                .await
+        {
+            tracing::warn!(error = %e, "metadata-document cache unavailable");
         }
         Ok(record)
     }

@@ -237,6 +237,13 @@ pub struct Config {
     pub request_timeout_ms: u64,
     /// Fault injection.
     pub faults: FaultsConfig,
+    /// Where grant state lives (issue 14): `memory` (the default: one process, lost on
+    /// restart) or `redis://HOST:PORT/DB`, shared by every instance of one authorization
+    /// server (they also share `issuer` and `keys_dir`; docs/DEPLOYMENT.md). CLI `--store`.
+    pub store: String,
+    /// Prefix of every Redis key, so several deployments can share one Redis (default
+    /// `mcp-auth:`). CLI `--store-prefix`.
+    pub store_key_prefix: String,
     /// TLS certificate chain (PEM); with `tls_key` the server speaks HTTPS.
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
@@ -253,7 +260,19 @@ impl std::fmt::Debug for Config {
             .field("resources", &self.resources)
             .field("auto_approve", &self.auto_approve)
             .field("clients", &self.clients)
+            .field("store", &redacted_store(&self.store))
             .finish_non_exhaustive()
+    }
+}
+
+/// The store URL without its password (`redis://user:***@host`), for `Debug` and logs.
+fn redacted_store(store: &str) -> String {
+    match url::Url::parse(store) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => store.to_owned(),
     }
 }
 
@@ -324,8 +343,24 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             request_timeout_ms: 10_000,
             faults: FaultsConfig::default(),
+            store: "memory".into(),
+            store_key_prefix: "mcp-auth:".into(),
             tls_cert: None,
             tls_key: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_output_hides_the_redis_password() {
+        let c = super::Config {
+            store: "redis://app:hunter2@10.0.0.5:6379/0".into(),
+            ..super::Config::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("redis://app:***@10.0.0.5:6379/0"), "{shown}");
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct OAuthError {
     pub(crate) basic_challenge: bool,
     /// Overrides the default status.
     pub(crate) status_override: Option<StatusCode>,
+    /// `Retry-After` seconds (a store outage).
+    pub(crate) retry_after: Option<u64>,
     /// Internal cause, logged and never sent.
     #[source]
     pub(crate) source: Option<BoxError>,
@@ -49,6 +51,7 @@ impl OAuthError {
             description: description.into(),
             basic_challenge: false,
             status_override: None,
+            retry_after: None,
             source: None,
         }
     }
@@ -71,6 +74,16 @@ impl OAuthError {
     /// An internal failure: the client sees a generic `server_error`.
     pub(crate) fn server_error(source: impl Into<BoxError>) -> Self {
         Self::new(ErrorCode::ServerError, "internal error").with_source(source)
+    }
+
+    /// The store could not answer: `server_error`, 503, `Retry-After` (issue 14). The client
+    /// may retry; nothing was decided.
+    pub(crate) fn store_unavailable(source: crate::store::StoreError) -> Self {
+        let mut e = Self::new(ErrorCode::ServerError, "storage temporarily unavailable")
+            .with_status(StatusCode::SERVICE_UNAVAILABLE)
+            .with_source(source);
+        e.retry_after = Some(STORE_RETRY_AFTER_SECS);
+        e
     }
 
     /// Attaches the internal cause.
@@ -111,6 +124,15 @@ impl OAuthError {
     }
 }
 
+/// `Retry-After` of a store outage: the Redis client reconnects within about a second.
+pub(crate) const STORE_RETRY_AFTER_SECS: u64 = 2;
+
+impl From<crate::store::StoreError> for OAuthError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::store_unavailable(e)
+    }
+}
+
 /// What the logging middleware finds in response extensions.
 #[derive(Debug, Clone)]
 pub(crate) struct LoggedError(pub(crate) Arc<OAuthError>);
@@ -139,6 +161,9 @@ impl IntoResponse for OAuthError {
                 HeaderValue::from_static(challenge),
             );
         }
+        if let Some(secs) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         res.extensions_mut().insert(LoggedError(Arc::new(self)));
         res
     }
@@ -165,6 +190,15 @@ mod tests {
             .with_basic_challenge(true)
             .into_response();
         assert!(res.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn a_store_outage_is_a_503_server_error_with_retry_after() {
+        let res = OAuthError::from(crate::store::StoreError("redis: connection refused".into()))
+            .into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
     }
 
     #[test]

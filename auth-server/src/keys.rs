@@ -92,6 +92,8 @@ pub struct Keys {
 
 const CURRENT_FILE: &str = "signing_key.pem";
 const RETIRED_DIR: &str = "retired";
+/// The refresh-token successor secret (ADR 0010): 32 random bytes, base64url, mode 0600.
+const SUCCESSOR_FILE: &str = "refresh_successor.key";
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
     move |source| KeyError::Io {
@@ -127,6 +129,26 @@ fn write_private(path: &Path, contents: &str) -> Result<(), KeyError> {
         return Err(io_err(path)(e));
     }
     Ok(())
+}
+
+/// Creates a private key file unless one exists: written to a private temporary file, then
+/// hard-linked into place. A link never replaces an existing file, so when several instances
+/// sharing a keys folder start together exactly one file wins and every instance reads it.
+/// Returns whether this call created it.
+fn create_private_once(path: &Path, contents: &str) -> Result<bool, KeyError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.new", shared::random::token()));
+    write_private(&tmp, contents)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(io_err(path)(e)),
+    }
 }
 
 /// Reads a private key file without following a symbolic link (`O_NOFOLLOW`); `None` when it
@@ -216,8 +238,16 @@ impl Keys {
             }
             None => {
                 let new = Arc::new(SigningKey::generate(alg)?);
-                write_private(&current_path, &new.pkcs8_pem)?;
-                (new, false)
+                if create_private_once(&current_path, &new.pkcs8_pem)? {
+                    (new, false)
+                } else {
+                    // Another instance created it first: use that one.
+                    let pem = read_private(&current_path)?
+                        .ok_or_else(|| KeyError::NotAFile(current_path.clone()))?;
+                    let k = SigningKey::from_pem(&pem, &current_path)?;
+                    let other_alg = k.alg != alg;
+                    (Arc::new(k), other_alg)
+                }
             }
         };
         let keys = Self {
@@ -274,6 +304,38 @@ impl Keys {
         self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The secret under which a rotated refresh token's successor is derived (ADR 0010). With a
+    /// keys folder it is the folder's `refresh_successor.key`, created on first use without
+    /// ever replacing an existing one (two instances starting together agree on the file that
+    /// was linked first), so every instance sharing the folder derives the same successor and
+    /// a restart keeps it. Ephemeral keys: a per-process secret.
+    pub(crate) fn successor_secret(&self) -> Result<[u8; 32], KeyError> {
+        use base64::Engine as _;
+        let Some(dir) = &self.dir else {
+            return Ok(shared::random::bytes::<32>());
+        };
+        let path = dir.join(SUCCESSOR_FILE);
+        let decode = |text: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(text.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                .ok_or_else(|| KeyError::Format(path.clone()))
+        };
+        if let Some(text) = read_private(&path)? {
+            return decode(&text);
+        }
+        // A concurrent creator's secret wins, never both.
+        create_private_once(
+            &path,
+            &shared::random::b64url(&shared::random::bytes::<32>()),
+        )?;
+        match read_private(&path)? {
+            Some(text) => decode(&text),
+            None => Err(KeyError::NotAFile(path)),
+        }
+    }
+
     /// Generates a new current key; the previous one is retired but stays published.
     pub fn rotate(&self) -> Result<Arc<SigningKey>, KeyError> {
         let new = Arc::new(SigningKey::generate(self.alg)?);
@@ -297,6 +359,61 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_successor_secret_is_shared_through_the_keys_folder_and_never_replaced() {
+        let dir = temp_dir("successor");
+        let a =
+            Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60)).unwrap();
+        let b =
+            Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60)).unwrap();
+        let first = a.successor_secret().unwrap();
+        assert_eq!(
+            b.successor_secret().unwrap(),
+            first,
+            "same folder, same secret"
+        );
+        assert_eq!(a.successor_secret().unwrap(), first, "stable across reads");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.join(SUCCESSOR_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let eph = Keys::ephemeral(SigningAlgorithm::ES256).unwrap();
+        assert_ne!(eph.successor_secret().unwrap(), first);
+    }
+
+    #[test]
+    fn instances_starting_together_on_an_empty_folder_agree_on_one_signing_key() {
+        let dir = temp_dir("race");
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60))
+                        .unwrap()
+                        .ring()
+                        .current
+                        .kid
+                        .clone()
+                })
+            })
+            .collect();
+        let kids: std::collections::BTreeSet<String> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(kids.len(), 1, "{kids:?}");
+        let on_disk =
+            Keys::load_or_generate(&dir, SigningAlgorithm::ES256, Duration::from_secs(60)).unwrap();
+        assert!(
+            kids.contains(&on_disk.ring().current.kid),
+            "the key on disk signs"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn jwks_has_public_members_only_as51() {

@@ -31,7 +31,8 @@
 //! # run().unwrap();
 //! ```
 //!
-//! Public surface: [`serve`], [`serve_with_clock`], [`RunningServer`], [`router`] over an
+//! Public surface: [`serve`], [`serve_with_clock`], [`serve_with_store`] over a
+//! [`SharedStore`], [`RunningServer`], [`router`] over an
 //! opaque [`AppState`], [`Config`] and the rest of [`config`], [`keys`], [`Fault`] and
 //! [`FaultController`], and the start-up [`Error`]. Everything else is private.
 
@@ -62,7 +63,8 @@ use shared::scope::ScopeSet;
 pub use config::Config;
 pub use faults::{Fault, FaultController};
 
-use crate::store::{ClientRecord, MemoryStore, Store};
+use crate::store::memory::MemoryStore;
+use crate::store::{ClientRecord, Store};
 
 /// Start-up failure.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,39 @@ pub enum Error {
     /// TLS set-up.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The configured store cannot be reached at start-up.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// The grant-state store a server runs on (issue 14): the in-memory default or Redis. Clones
+/// share the store, so several in-process servers given clones of one handle behave like
+/// instances sharing one Redis. The injection point for tests: [`serve_with_store`].
+#[derive(Debug, Clone)]
+pub struct SharedStore(Arc<dyn Store>);
+
+impl SharedStore {
+    /// A fresh in-memory store.
+    pub fn memory() -> Self {
+        Self(Arc::new(MemoryStore::default()))
+    }
+
+    /// The store `spec` names (`memory`, or `redis://HOST:PORT/DB` with keys under `prefix`);
+    /// fails when Redis cannot be reached now. `clock` turns record expiries into TTLs.
+    pub async fn open(spec: &str, prefix: &str, clock: SharedClock) -> Result<Self, Error> {
+        if spec == "memory" {
+            return Ok(Self::memory());
+        }
+        let store = store::redis::RedisStore::connect(spec, prefix, clock)
+            .await
+            .map_err(|e| Error::Store(e.to_string()))?;
+        Ok(Self(Arc::new(store)))
+    }
+
+    /// `memory` or `redis`.
+    pub fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
 }
 
 /// Everything the handlers share: config, keys, grant state, clock, faults and limits.
@@ -104,57 +139,78 @@ pub struct AppState {
     pub(crate) cimd: cimd::MetadataDocuments,
     /// Offered scopes.
     pub(crate) offered_scopes: ScopeSet,
-    /// Pending consent decisions.
-    pub(crate) consents: endpoints::PendingConsents,
     /// Requests per endpoint (tests assert how often an endpoint was hit).
     pub(crate) hits: faults::HitCounter,
+    /// The configured clients by id.
+    pub(crate) configured_clients: std::collections::HashMap<String, ClientRecord>,
+    /// Key of the refresh-token successor HMAC (`Keys::successor_secret`, ADR 0010).
+    pub(crate) successor_key: aws_lc_rs::hmac::Key,
     metadata_json: bytes::Bytes,
     oidc_json: bytes::Bytes,
 }
 
 impl AppState {
-    /// Builds the state from a validated config and the final issuer.
+    /// Builds the state from a validated config and the final issuer, on a fresh in-memory
+    /// store.
     pub fn new(
-        mut config: Config,
+        config: Config,
         issuer: String,
         keys: Arc<keys::Keys>,
         clock: SharedClock,
     ) -> Result<Arc<Self>, Error> {
+        Self::with_store(config, issuer, keys, clock, SharedStore::memory())
+    }
+
+    /// Builds the state on `store` (shared with other instances, possibly). Configured
+    /// clients stay in the state, never in the store: the configuration is authoritative.
+    pub fn with_store(
+        config: Config,
+        issuer: String,
+        keys: Arc<keys::Keys>,
+        clock: SharedClock,
+        store: SharedStore,
+    ) -> Result<Arc<Self>, Error> {
+        Self::build(config, issuer, keys, clock, store.0)
+    }
+
+    /// A client: configured (from the configuration), else registered (from the store).
+    pub(crate) async fn client(&self, id: &str) -> Result<Option<ClientRecord>, store::StoreError> {
+        if let Some(c) = self.configured_clients.get(id) {
+            return Ok(Some(c.clone()));
+        }
+        self.store.client(id).await
+    }
+
+    fn build(
+        mut config: Config,
+        issuer: String,
+        keys: Arc<keys::Keys>,
+        clock: SharedClock,
+        store: Arc<dyn Store>,
+    ) -> Result<Arc<Self>, Error> {
         config.validate()?;
         config.issuer = issuer.clone();
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
-        let now = clock.now_unix();
-        for c in &config.clients {
-            let record = ClientRecord {
-                client_id: c.client_id.clone(),
-                secret_digest: c.client_secret.as_ref().map(|s| store::digest(s.secret())),
-                auth_method: if c.client_secret.is_some() {
-                    TokenEndpointAuthMethod::ClientSecretBasic
-                } else {
-                    TokenEndpointAuthMethod::None
-                },
-                redirect_uris: c.redirect_uris.clone(),
-                grant_types: c.grant_types.clone(),
-                scopes: (!c.scopes.is_empty())
-                    .then(|| ScopeSet::from_iter(c.scopes.iter().cloned())),
-                client_name: c.client_name.clone(),
-                application_type: "native".into(),
-                dynamic: false,
-                issued_at: now,
-            };
-            store.put_client(record, 0);
-        }
+        let successor_key =
+            aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &keys.successor_secret()?);
         let offered_scopes = ScopeSet::from_iter(config.scopes.iter().cloned());
+        let configured_clients = configured_clients(&config, clock.now_unix())
+            .into_iter()
+            .map(|c| (c.client_id.clone(), c))
+            .collect();
         let (metadata_json, oidc_json) = endpoints::metadata::documents(&config, &issuer);
         Ok(Arc::new(Self {
             faults: FaultController::new(config.faults.enabled, keys.clone()),
             limiter: ratelimit::RateLimiter::new(config.rate_limits.clone()),
-            cimd: cimd::MetadataDocuments::new(config.insecure_allow_loopback_metadata_documents),
-            consents: endpoints::PendingConsents::default(),
+            cimd: cimd::MetadataDocuments::with_cache(
+                config.insecure_allow_loopback_metadata_documents,
+                store.clone(),
+            ),
             hits: faults::HitCounter::default(),
             offered_scopes,
             metadata_json,
             oidc_json,
+            successor_key,
+            configured_clients,
             config,
             issuer,
             keys,
@@ -162,6 +218,30 @@ impl AppState {
             clock,
         }))
     }
+}
+
+/// The configured clients as store records (secrets as digests).
+fn configured_clients(config: &Config, now: u64) -> Vec<ClientRecord> {
+    config
+        .clients
+        .iter()
+        .map(|c| ClientRecord {
+            client_id: c.client_id.clone(),
+            secret_digest: c.client_secret.as_ref().map(|s| store::digest(s.secret())),
+            auth_method: if c.client_secret.is_some() {
+                TokenEndpointAuthMethod::ClientSecretBasic
+            } else {
+                TokenEndpointAuthMethod::None
+            },
+            redirect_uris: c.redirect_uris.clone(),
+            grant_types: c.grant_types.clone(),
+            scopes: (!c.scopes.is_empty()).then(|| ScopeSet::from_iter(c.scopes.iter().cloned())),
+            client_name: c.client_name.clone(),
+            application_type: "native".into(),
+            dynamic: false,
+            issued_at: now,
+        })
+        .collect()
 }
 
 /// The full router with every layer (limits, tracing, faults, rate limits).
@@ -227,11 +307,25 @@ pub async fn serve(
     serve_with_clock(listener, config, shared::clock::system()).await
 }
 
-/// Serves on `listener` with an injected clock (tests move time instead of sleeping).
+/// Serves on `listener` with an injected clock (tests move time instead of sleeping), on the
+/// store the config names (`store`, `store_key_prefix`).
 pub async fn serve_with_clock(
     listener: tokio::net::TcpListener,
     config: Config,
     clock: SharedClock,
+) -> Result<RunningServer, Error> {
+    config.validate()?;
+    let store = SharedStore::open(&config.store, &config.store_key_prefix, clock.clone()).await?;
+    serve_with_store(listener, config, clock, store).await
+}
+
+/// Serves on `listener` with an injected clock and store (the config's `store` is ignored):
+/// the injection point tests use to run several instances on one store.
+pub async fn serve_with_store(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    clock: SharedClock,
+    store: SharedStore,
 ) -> Result<RunningServer, Error> {
     config.validate()?;
     let addr = listener.local_addr()?;
@@ -259,7 +353,8 @@ pub async fn serve_with_clock(
         )?,
         _ => keys::Keys::ephemeral(config.signing_algorithm)?,
     });
-    let state = AppState::new(config, issuer.clone(), keys, clock)?;
+    tracing::info!(store = store.kind(), "grant state store");
+    let state = AppState::with_store(config, issuer.clone(), keys, clock, store)?;
     let app = router(state.clone());
 
     let purge_state = state.clone();
@@ -269,11 +364,16 @@ pub async fn serve_with_clock(
             let mut tick = tokio::time::interval(Duration::from_secs(30));
             loop {
                 tick.tick().await;
-                purge_state.store.purge_expired(
-                    purge_state.clock.now_unix(),
-                    purge_state.config.refresh_grace_secs,
-                );
-                purge_state.limiter.purge();
+                if let Err(e) = purge_state
+                    .store
+                    .purge_expired(
+                        purge_state.clock.now_unix(),
+                        purge_state.config.refresh_grace_secs,
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %e, "store housekeeping failed");
+                }
             }
         };
         let server = async {

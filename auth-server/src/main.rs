@@ -31,6 +31,13 @@ struct Cli {
     /// Adds an accepted RFC 8707 resource (repeatable).
     #[arg(long = "resource")]
     resources: Vec<String>,
+    /// Grant-state store: `memory` (default) or `redis://HOST:PORT/DB`, shared by several
+    /// instances (same `--issuer`, same `--keys-dir`).
+    #[arg(long, value_name = "memory|redis://HOST:PORT/DB")]
+    store: Option<String>,
+    /// Prefix of every Redis key (default `mcp-auth:`).
+    #[arg(long, value_name = "PREFIX")]
+    store_prefix: Option<String>,
     /// Signing algorithm: ES256 (default), RS256 or EdDSA.
     #[arg(long, global = true)]
     algorithm: Option<String>,
@@ -72,6 +79,12 @@ fn load_config(cli: &Cli) -> Result<Config, String> {
         cfg.keys_dir = Some(k.clone());
     } else if cfg.keys_dir.is_none() {
         cfg.keys_dir = Some(PathBuf::from("keys"));
+    }
+    if let Some(s) = &cli.store {
+        cfg.store = s.clone();
+    }
+    if let Some(p) = &cli.store_prefix {
+        cfg.store_key_prefix = p.clone();
     }
     if let Some(a) = &cli.algorithm {
         cfg.signing_algorithm = SigningAlgorithm::parse(a)

@@ -110,7 +110,7 @@ async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip())
                 .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-            if let Err(retry) = state.limiter.check(bucket, ip) {
+            if let Err(retry) = state.limiter.check(&*state.store, bucket, ip).await {
                 return too_many_requests(retry.as_secs().max(1));
             }
         }

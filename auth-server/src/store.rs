@@ -1,27 +1,38 @@
-//! Grant state behind a [`Store`] trait with an in-memory default, so a shared store can
-//! replace it. Codes and refresh tokens are keyed by their SHA-256 digest only: a dump of the
-//! store holds nothing usable.
+//! Grant state behind async, fallible traits split by record kind ([`CodeStore`],
+//! [`GrantStore`], [`ClientStore`], [`ConsentStore`], [`RateLimitStore`], [`MetadataCache`],
+//! together [`Store`]), with an in-memory default
+//! ([`memory::MemoryStore`]) and a Redis implementation ([`redis::RedisStore`]) that several
+//! instances share (issue 14, ADR 0010). Codes, refresh tokens and client secrets are kept as
+//! SHA-256 digests only: a dump of the store holds nothing usable.
 //!
-//! (Longer than our 450-line guide: every read-modify-write of the grant state lives here under
-//! one lock so its atomicity can be read in one place; issue 14 splits it into per-record
-//! traits for a shared store.)
-//!
-//! The trait is synchronous because the in-memory store never waits; a networked store would
-//! wrap its calls in `tokio::task::block_in_place` or the trait would grow async methods.
+//! Each operation states the atomicity it needs; every implementation provides it (the memory
+//! store under one lock, Redis with one command or one Lua script). Limits (how many clients,
+//! how many pending consents) are enforced by the endpoints, not here. A [`StoreError`] (the
+//! store cannot be reached or answered garbage) becomes a `server_error` 503 with
+//! `Retry-After`, never a panic or a wrong answer.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
+pub(crate) mod memory;
+pub(crate) mod redis;
 
 use shared::scope::ScopeSet;
 
 /// How long a dynamically registered client that never obtained a code or token is kept.
-const UNUSED_CLIENT_TTL_SECS: u64 = 3_600;
+pub(crate) const UNUSED_CLIENT_TTL_SECS: u64 = 3_600;
 /// How long a dynamically registered client that was used is kept after its last code or
 /// token, while it holds no live refresh token.
-const IDLE_CLIENT_TTL_SECS: u64 = 30 * 86_400;
-/// Rotated refresh tokens past the grace window remembered per grant (as digests only) so that
-/// their reuse still revokes the grant; older ones are forgotten.
-const MAX_RETIRED_PER_GRANT: usize = 8;
+pub(crate) const IDLE_CLIENT_TTL_SECS: u64 = 30 * 86_400;
+/// How long a redeemed or expired code is remembered after its expiry, so that a replay is
+/// still recognised and revokes its grant (AS-34).
+pub(crate) const CODE_REPLAY_MEMORY_SECS: u64 = 600;
+
+/// The store could not answer (unreachable, timed out, or returned something unreadable).
+/// The message is for the log only and never holds a secret.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("store unavailable: {0}")]
+pub(crate) struct StoreError(pub(crate) String);
+
+/// A store answer.
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
 /// SHA-256 digest used as a store key.
 pub(crate) type Digest = [u8; 32];
@@ -132,7 +143,7 @@ pub(crate) enum Redeem {
 }
 
 /// Outcome of rotating a refresh token.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Rotate {
     /// The token was current and is now rotated.
     Rotated,
@@ -142,337 +153,159 @@ pub(crate) enum Rotate {
     Unknown,
 }
 
-/// Storage for codes, grants, refresh tokens, revoked access-token ids and clients.
-pub(crate) trait Store: Send + Sync + std::fmt::Debug + 'static {
-    /// Stores a new code.
-    fn put_code(&self, code: Digest, record: CodeRecord);
-    /// Reads a code without consuming it (validation happens before consumption, AS-45).
-    fn peek_code(&self, code: &Digest, now: u64) -> Option<CodeRecord>;
-    /// Atomically marks a code redeemed for `grant_id`.
-    fn redeem_code(&self, code: &Digest, grant_id: &str, now: u64) -> Redeem;
-    /// Stores a grant.
-    fn put_grant(&self, grant: Grant);
+/// Authorization codes, keyed by digest.
+#[async_trait::async_trait]
+pub(crate) trait CodeStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new code (kept until [`CODE_REPLAY_MEMORY_SECS`] after its expiry) and marks
+    /// its client used. A single write.
+    async fn put_code(&self, code: Digest, record: CodeRecord) -> StoreResult<()>;
+    /// Reads a code without consuming it (validation happens before consumption, AS-45); an
+    /// expired code that was never redeemed reads as absent.
+    async fn peek_code(&self, code: &Digest, now: u64) -> StoreResult<Option<CodeRecord>>;
+    /// Consumes a code for `grant_id`. Atomic: of any number of concurrent callers, on any
+    /// number of instances, exactly one gets [`Redeem::Fresh`]; every other caller gets
+    /// [`Redeem::Replayed`] with the winner's grant id.
+    async fn redeem_code(&self, code: &Digest, grant_id: &str, now: u64) -> StoreResult<Redeem>;
+}
+
+/// Grants, their refresh-token families and revoked access-token ids.
+#[async_trait::async_trait]
+pub(crate) trait GrantStore: Send + Sync + std::fmt::Debug {
+    /// Stores a grant. A single write.
+    async fn put_grant(&self, grant: Grant) -> StoreResult<()>;
     /// Reads a grant.
-    fn grant(&self, id: &str) -> Option<Grant>;
-    /// Revokes a grant (and so every token issued from it).
-    fn revoke_grant(&self, id: &str);
-    /// Stores a refresh token.
-    fn put_refresh(&self, token: Digest, record: RefreshRecord);
-    /// Reads a refresh token.
-    fn refresh(&self, token: &Digest, now: u64) -> Option<RefreshRecord>;
-    /// The grant of a refresh token that was rotated and pruned after the grace window (its
-    /// reuse revokes the grant, AS-41).
-    fn retired_refresh_grant(&self, token: &Digest) -> Option<String>;
-    /// Atomically rotates a refresh token.
-    fn rotate_refresh(&self, token: &Digest, now: u64) -> Rotate;
-    /// Marks an access token id revoked until `exp`.
-    fn revoke_jti(&self, jti: &str, exp: u64);
+    async fn grant(&self, id: &str) -> StoreResult<Option<Grant>>;
+    /// Revokes a grant and deletes every refresh token of its family. Atomic: once it returns,
+    /// no caller anywhere can rotate a token of the grant, and [`GrantStore::grant`] reads it
+    /// revoked. Idempotent; proportional to the grant, not to the store.
+    async fn revoke_grant(&self, id: &str) -> StoreResult<()>;
+    /// Stores a refresh token in its grant's family (expiring at `record.expires_at`) and
+    /// marks its client used.
+    async fn put_refresh(&self, token: Digest, record: RefreshRecord) -> StoreResult<()>;
+    /// Reads a refresh token, current or rotated (`rotated_at` set), while unexpired.
+    async fn refresh(&self, token: &Digest, now: u64) -> StoreResult<Option<RefreshRecord>>;
+    /// [`GrantStore::refresh`] and the token's grant, read together (one round trip where the
+    /// store allows; no atomicity needed: rotation re-checks the token).
+    async fn refresh_with_grant(
+        &self,
+        token: &Digest,
+        now: u64,
+    ) -> StoreResult<Option<(RefreshRecord, Option<Grant>)>> {
+        let Some(record) = self.refresh(token, now).await? else {
+            return Ok(None);
+        };
+        let grant = self.grant(&record.grant_id).await?;
+        Ok(Some((record, grant)))
+    }
+    /// The grant of a rotated refresh token that is no longer readable through
+    /// [`GrantStore::refresh`] (a store that prunes rotated tokens after the grace window keeps
+    /// their digests here, so that their reuse still revokes the grant, AS-41).
+    async fn retired_refresh_grant(&self, token: &Digest) -> StoreResult<Option<String>>;
+    /// Rotates a refresh token and stores its `successor` (`record`) in the same atomic step.
+    /// Atomic: of any number of concurrent callers, on any number of instances, exactly one
+    /// gets [`Rotate::Rotated`] and its successor is stored before any caller sees the token
+    /// rotated; every other caller gets [`Rotate::AlreadyRotated`] with the winner's time (the
+    /// grace-window decision) and stores nothing. A failure leaves both untouched. When the
+    /// grant was revoked meanwhile the successor is not stored.
+    async fn rotate_refresh(
+        &self,
+        token: &Digest,
+        now: u64,
+        successor: Digest,
+        record: RefreshRecord,
+    ) -> StoreResult<Rotate>;
+    /// Marks an access token id revoked until `exp`. A single write.
+    async fn revoke_jti(&self, jti: &str, exp: u64) -> StoreResult<()>;
     /// Whether an access token id is revoked, directly or through its grant.
-    fn is_jti_revoked(&self, jti: &str) -> bool;
-    /// Records which grant an access token belongs to (so revoking the grant revokes it).
-    fn link_jti(&self, jti: &str, grant_id: &str, exp: u64);
-    /// Registers a client; false when the store is full or the id exists.
-    fn put_client(&self, client: ClientRecord, max_dynamic: usize) -> bool;
+    async fn is_jti_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Records which grant an access token belongs to (so revoking the grant revokes it),
+    /// until `exp`.
+    async fn link_jti(&self, jti: &str, grant_id: &str, exp: u64) -> StoreResult<()>;
+}
+
+/// Registered clients (configured ones come from the configuration, never from the store, so
+/// removing a client from the configuration removes it everywhere at the next start).
+#[async_trait::async_trait]
+pub(crate) trait ClientStore: Send + Sync + std::fmt::Debug {
+    /// Registers a dynamic client. Atomic: `false` (nothing written) when the id exists. The
+    /// record expires [`UNUSED_CLIENT_TTL_SECS`] after registration unless the client obtains a
+    /// code or token, then [`IDLE_CLIENT_TTL_SECS`] after its last one while it holds no live
+    /// refresh token.
+    async fn register_client(&self, client: ClientRecord) -> StoreResult<bool>;
     /// Reads a client.
-    fn client(&self, id: &str) -> Option<ClientRecord>;
-    /// Drops expired entries, prunes refresh tokens rotated more than `refresh_grace_secs` ago
-    /// to digests (at most [`MAX_RETIRED_PER_GRANT`] per grant) and expires unused dynamic
-    /// clients.
-    fn purge_expired(&self, now: u64, refresh_grace_secs: u64);
+    async fn client(&self, id: &str) -> StoreResult<Option<ClientRecord>>;
+    /// How many dynamic clients are registered and unexpired at `now` (the registration
+    /// endpoint enforces its limit with it; concurrent registrations may overshoot it by
+    /// their number).
+    async fn dynamic_clients(&self, now: u64) -> StoreResult<usize>;
 }
 
-/// The refresh tokens of one grant (the index that makes revocation proportional to the
-/// grant, not to the store).
-#[derive(Debug, Default)]
-struct GrantTokens {
-    /// Current tokens and rotated ones still inside the grace window (keys of `refresh`).
-    live: Vec<Digest>,
-    /// Rotated tokens past the grace window, oldest first (keys of `retired`).
-    retired: VecDeque<Digest>,
+/// Rate-limit windows.
+#[async_trait::async_trait]
+pub(crate) trait RateLimitStore: Send + Sync + std::fmt::Debug {
+    /// Spends one request of `key`'s fixed window (`window` long from its first request):
+    /// `None` within `limit`, else `Some(retry_after)`. Atomic: concurrent callers on every
+    /// instance together get at most `limit` `None`s per window.
+    async fn spend(
+        &self,
+        key: crate::ratelimit::RateKey,
+        limit: u32,
+        window: std::time::Duration,
+    ) -> StoreResult<Option<std::time::Duration>>;
 }
 
-/// Activity of a dynamically registered client.
-#[derive(Debug, Clone, Copy)]
-struct ClientActivity {
-    /// Registration or last code/refresh token issued.
-    last: u64,
-    /// Whether it ever obtained a code or token.
-    used: bool,
+/// An authorization request waiting for the user's decision on the consent page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PendingConsent {
+    /// The validated request, serialized by the authorization endpoint (opaque here).
+    pub(crate) request: String,
+    /// SHA-256 of its CSRF token.
+    pub(crate) csrf_digest: Digest,
+    /// Expiry, seconds since the epoch.
+    pub(crate) expires_at: u64,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    codes: HashMap<Digest, CodeRecord>,
-    grants: HashMap<String, Grant>,
-    refresh: HashMap<Digest, RefreshRecord>,
-    revoked_jtis: HashMap<String, u64>,
-    jti_grants: HashMap<String, (String, u64)>,
-    clients: HashMap<String, ClientRecord>,
-    dynamic_clients: usize,
-    /// Refresh-token digests per grant.
-    by_grant: HashMap<String, GrantTokens>,
-    /// Pruned rotated refresh tokens: digest to grant.
-    retired: HashMap<Digest, String>,
-    /// Dynamic clients' activity (configured clients never expire).
-    activity: HashMap<String, ClientActivity>,
+/// Pending consents, keyed by a random request id and listed per owner (subject and client).
+#[async_trait::async_trait]
+pub(crate) trait ConsentStore: Send + Sync + std::fmt::Debug {
+    /// How many unexpired consents are pending at `now`, all owners together.
+    async fn pending_consents(&self, now: u64) -> StoreResult<usize>;
+    /// The ids of `owner`'s unexpired pending consents at `now`, oldest first.
+    async fn owner_consents(&self, owner: &str, now: u64) -> StoreResult<Vec<String>>;
+    /// Stores a pending consent of `owner` until `record.expires_at`. A single write.
+    async fn put_consent(&self, id: &str, owner: &str, record: PendingConsent) -> StoreResult<()>;
+    /// Takes (reads and deletes) a pending consent. Atomic: of concurrent callers on any
+    /// instance exactly one gets it; an expired one reads as absent.
+    async fn take_consent(&self, id: &str, now: u64) -> StoreResult<Option<PendingConsent>>;
 }
 
-impl Inner {
-    fn touch_client(&mut self, client_id: &str, at: u64) {
-        if let Some(a) = self.activity.get_mut(client_id) {
-            a.last = a.last.max(at);
-            a.used = true;
-        }
-    }
-
-    /// Removes dynamic clients unused for [`UNUSED_CLIENT_TTL_SECS`] after registration, or
-    /// idle for [`IDLE_CLIENT_TTL_SECS`] without a live refresh token.
-    fn expire_dynamic_clients(&mut self, now: u64) {
-        let with_tokens: HashSet<&str> = self
-            .refresh
-            .values()
-            .filter(|r| r.expires_at > now)
-            .map(|r| r.client_id.as_str())
-            .collect();
-        let expired: Vec<String> = self
-            .activity
-            .iter()
-            .filter(|(id, a)| {
-                if a.used {
-                    a.last + IDLE_CLIENT_TTL_SECS <= now && !with_tokens.contains(id.as_str())
-                } else {
-                    a.last + UNUSED_CLIENT_TTL_SECS <= now
-                }
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in expired {
-            self.activity.remove(&id);
-            if self.clients.remove(&id).is_some() {
-                self.dynamic_clients = self.dynamic_clients.saturating_sub(1);
-            }
-        }
-    }
-
-    /// Forgets a refresh-token digest of `grant` (expired or pruned).
-    fn unlink_refresh(&mut self, grant: &str, token: &Digest) {
-        if let Some(g) = self.by_grant.get_mut(grant) {
-            g.live.retain(|d| d != token);
-        }
-    }
+/// Clients built from Client ID Metadata Documents, cached per the document's
+/// `Cache-Control` (a cache: losing it costs a fetch, never correctness).
+#[async_trait::async_trait]
+pub(crate) trait MetadataCache: Send + Sync + std::fmt::Debug {
+    /// The client cached for the document at `url`, if unexpired at `now`.
+    async fn cached_metadata(&self, url: &str, now: u64) -> StoreResult<Option<ClientRecord>>;
+    /// Caches `client` for `url` until `expires_at`. A single write; the last writer wins
+    /// (documents fetched concurrently are equally valid).
+    async fn cache_metadata(
+        &self,
+        url: &str,
+        client: ClientRecord,
+        expires_at: u64,
+    ) -> StoreResult<()>;
 }
 
-/// The in-memory store.
-#[derive(Debug, Default)]
-pub(crate) struct MemoryStore(Mutex<Inner>);
-
-impl MemoryStore {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Store for MemoryStore {
-    fn put_code(&self, code: Digest, record: CodeRecord) {
-        let mut inner = self.lock();
-        inner.touch_client(&record.client_id, record.expires_at);
-        inner.codes.insert(code, record);
-    }
-
-    fn peek_code(&self, code: &Digest, now: u64) -> Option<CodeRecord> {
-        self.lock()
-            .codes
-            .get(code)
-            .filter(|c| c.expires_at > now || c.redeemed_grant.is_some())
-            .cloned()
-    }
-
-    fn redeem_code(&self, code: &Digest, grant_id: &str, now: u64) -> Redeem {
-        let mut inner = self.lock();
-        match inner.codes.get_mut(code) {
-            Some(c) if c.redeemed_grant.is_some() => Redeem::Replayed(c.redeemed_grant.clone()),
-            Some(c) if c.expires_at <= now => Redeem::Unknown,
-            Some(c) => {
-                c.redeemed_grant = Some(grant_id.to_owned());
-                Redeem::Fresh(c.clone())
-            }
-            None => Redeem::Unknown,
-        }
-    }
-
-    fn put_grant(&self, grant: Grant) {
-        self.lock().grants.insert(grant.id.clone(), grant);
-    }
-
-    fn grant(&self, id: &str) -> Option<Grant> {
-        self.lock().grants.get(id).cloned()
-    }
-
-    fn revoke_grant(&self, id: &str) {
-        let mut inner = self.lock();
-        if let Some(g) = inner.grants.get_mut(id) {
-            g.revoked = true;
-        }
-        // Proportional to the grant: only its own tokens are visited.
-        if let Some(tokens) = inner.by_grant.remove(id) {
-            for d in &tokens.live {
-                inner.refresh.remove(d);
-            }
-            for d in &tokens.retired {
-                inner.retired.remove(d);
-            }
-        }
-    }
-
-    fn put_refresh(&self, token: Digest, record: RefreshRecord) {
-        let mut inner = self.lock();
-        inner.touch_client(&record.client_id, record.issued_at);
-        let grant = record.grant_id.clone();
-        if let Some(old) = inner.refresh.insert(token, record) {
-            // The same digest again (never for random tokens): keep the index single.
-            inner.unlink_refresh(&old.grant_id, &token);
-        }
-        inner.by_grant.entry(grant).or_default().live.push(token);
-    }
-
-    fn retired_refresh_grant(&self, token: &Digest) -> Option<String> {
-        self.lock().retired.get(token).cloned()
-    }
-
-    fn refresh(&self, token: &Digest, now: u64) -> Option<RefreshRecord> {
-        self.lock()
-            .refresh
-            .get(token)
-            .filter(|r| r.expires_at > now)
-            .cloned()
-    }
-
-    fn rotate_refresh(&self, token: &Digest, now: u64) -> Rotate {
-        let mut inner = self.lock();
-        match inner.refresh.get_mut(token) {
-            Some(r) if r.expires_at <= now => Rotate::Unknown,
-            Some(r) => match r.rotated_at {
-                Some(at) => Rotate::AlreadyRotated(at),
-                None => {
-                    r.rotated_at = Some(now);
-                    Rotate::Rotated
-                }
-            },
-            None => Rotate::Unknown,
-        }
-    }
-
-    fn revoke_jti(&self, jti: &str, exp: u64) {
-        self.lock().revoked_jtis.insert(jti.to_owned(), exp);
-    }
-
-    fn is_jti_revoked(&self, jti: &str) -> bool {
-        let inner = self.lock();
-        if inner.revoked_jtis.contains_key(jti) {
-            return true;
-        }
-        inner
-            .jti_grants
-            .get(jti)
-            .and_then(|(g, _)| inner.grants.get(g))
-            .is_some_and(|g| g.revoked)
-    }
-
-    fn link_jti(&self, jti: &str, grant_id: &str, exp: u64) {
-        self.lock()
-            .jti_grants
-            .insert(jti.to_owned(), (grant_id.to_owned(), exp));
-    }
-
-    fn put_client(&self, client: ClientRecord, max_dynamic: usize) -> bool {
-        let mut inner = self.lock();
-        if inner.clients.contains_key(&client.client_id) {
-            return false;
-        }
-        if client.dynamic {
-            if inner.dynamic_clients >= max_dynamic {
-                // A full table frees up as unused registrations expire.
-                inner.expire_dynamic_clients(client.issued_at);
-            }
-            if inner.dynamic_clients >= max_dynamic {
-                return false;
-            }
-            inner.dynamic_clients += 1;
-            inner.activity.insert(
-                client.client_id.clone(),
-                ClientActivity {
-                    last: client.issued_at,
-                    used: false,
-                },
-            );
-        }
-        inner.clients.insert(client.client_id.clone(), client);
-        true
-    }
-
-    fn client(&self, id: &str) -> Option<ClientRecord> {
-        self.lock().clients.get(id).cloned()
-    }
-
-    fn purge_expired(&self, now: u64, refresh_grace_secs: u64) {
-        let mut inner = self.lock();
-        // Redeemed codes are kept a little longer so a replay is still recognised (AS-34).
-        inner.codes.retain(|_, c| c.expires_at + 600 > now);
-        // Expired refresh tokens go; rotated ones past the grace window shrink to a digest,
-        // oldest first, at most MAX_RETIRED_PER_GRANT per grant. A grant without live tokens
-        // needs no memory of its retired ones.
-        let Inner {
-            refresh,
-            by_grant,
-            retired,
-            ..
-        } = &mut *inner;
-        by_grant.retain(|grant, tokens| {
-            tokens.live.retain(|d| {
-                let Some(r) = refresh.get(d) else {
-                    return false;
-                };
-                let pruned = r
-                    .rotated_at
-                    .is_some_and(|at| at.saturating_add(refresh_grace_secs) <= now);
-                if r.expires_at > now && !pruned {
-                    return true;
-                }
-                if r.expires_at > now {
-                    retired.insert(*d, grant.clone());
-                    tokens.retired.push_back(*d);
-                    if tokens.retired.len() > MAX_RETIRED_PER_GRANT
-                        && let Some(old) = tokens.retired.pop_front()
-                    {
-                        retired.remove(&old);
-                    }
-                }
-                refresh.remove(d);
-                false
-            });
-            if tokens.live.is_empty() {
-                for d in &tokens.retired {
-                    retired.remove(d);
-                }
-            }
-            !tokens.live.is_empty()
-        });
-        inner.expire_dynamic_clients(now);
-        inner.revoked_jtis.retain(|_, exp| *exp > now);
-        inner.jti_grants.retain(|_, (_, exp)| *exp > now);
-        let live: std::collections::HashSet<String> =
-            inner.refresh.values().map(|r| r.grant_id.clone()).collect();
-        let codes_grants: std::collections::HashSet<String> = inner
-            .codes
-            .values()
-            .filter_map(|c| c.redeemed_grant.clone())
-            .collect();
-        let linked: std::collections::HashSet<String> =
-            inner.jti_grants.values().map(|(g, _)| g.clone()).collect();
-        inner
-            .grants
-            .retain(|id, _| live.contains(id) || codes_grants.contains(id) || linked.contains(id));
-    }
+/// Everything the authorization server keeps.
+#[async_trait::async_trait]
+pub(crate) trait Store:
+    CodeStore + GrantStore + ClientStore + ConsentStore + RateLimitStore + MetadataCache + 'static
+{
+    /// Periodic housekeeping: drops expired entries and prunes refresh tokens rotated more
+    /// than `refresh_grace_secs` ago. A store whose entries expire by themselves (Redis TTLs)
+    /// does nothing.
+    async fn purge_expired(&self, now: u64, refresh_grace_secs: u64) -> StoreResult<()>;
+    /// A short name for logs (`memory`, `redis`).
+    fn kind(&self) -> &'static str;
 }
 
 #[cfg(test)]

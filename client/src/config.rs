@@ -76,6 +76,10 @@ pub struct OAuthConfig {
     pub(crate) issuer: Option<String>,
     pub(crate) on_login_event: LoginObserver,
     pub(crate) login_flow: Option<Arc<dyn LoginFlow>>,
+    /// When to use DPoP (ADR 0011).
+    pub(crate) dpop: crate::dpop::DpopMode,
+    /// `private_key_jwt` key of the pre-registered client (RFC 7523 §2.2).
+    pub(crate) client_assertion_key: Option<Arc<shared::dpop::SigningKey>>,
     /// Leave out the RFC 8707 `resource` parameter (Entra ID v2); see the builder.
     pub(crate) omit_resource_parameter: bool,
 }
@@ -103,6 +107,8 @@ impl std::fmt::Debug for OAuthConfig {
             .field("token_store", &self.token_store)
             .field("issuer", &self.issuer)
             .field("login_flow", &self.login_flow)
+            .field("dpop", &self.dpop)
+            .field("client_assertion_key", &self.client_assertion_key)
             .finish_non_exhaustive()
     }
 }
@@ -123,6 +129,10 @@ impl OAuthConfig {
     /// The login mode.
     pub fn login_mode(&self) -> LoginMode {
         self.login_mode
+    }
+    /// When DPoP is used (ADR 0011).
+    pub fn dpop_mode(&self) -> crate::dpop::DpopMode {
+        self.dpop
     }
     /// The token store.
     pub fn token_store(&self) -> &Arc<dyn TokenStore> {
@@ -247,6 +257,8 @@ pub struct OAuthConfigBuilder {
     issuer: Option<String>,
     on_login_event: Option<LoginObserver>,
     login_flow: Option<Arc<dyn LoginFlow>>,
+    dpop: crate::dpop::DpopMode,
+    client_assertion_key: Option<Arc<shared::dpop::SigningKey>>,
     omit_resource_parameter: bool,
 }
 
@@ -274,6 +286,8 @@ impl OAuthConfigBuilder {
             issuer: None,
             on_login_event: None,
             login_flow: None,
+            dpop: crate::dpop::DpopMode::Auto,
+            client_assertion_key: None,
             omit_resource_parameter: false,
         }
     }
@@ -429,6 +443,38 @@ impl OAuthConfigBuilder {
         self
     }
 
+    /// When to use DPoP-bound tokens (RFC 9449): [`crate::DpopMode::Auto`] (default: when
+    /// the servers advertise it), `Always` (CLI `--dpop`) or `Never`.
+    pub fn dpop(mut self, mode: crate::dpop::DpopMode) -> Self {
+        self.dpop = mode;
+        self
+    }
+
+    /// Authenticates the pre-registered client with `private_key_jwt` (RFC 7523 §2.2): a
+    /// PKCS#8 PEM private key (P-256, Ed25519 or RSA); a fresh assertion is signed for every
+    /// token request. Replaces a client secret for the `client_credentials` grant.
+    pub fn private_key_jwt_pem(mut self, pem: &str) -> Result<Self, ConfigError> {
+        let key = shared::dpop::SigningKey::from_pkcs8_pem(pem)
+            .map_err(|e| ConfigError::Invalid(format!("private_key_jwt key: {e}")))?;
+        self.client_assertion_key = Some(Arc::new(key));
+        Ok(self)
+    }
+
+    /// Like [`OAuthConfigBuilder::private_key_jwt_pem`], reading the PEM from `path`.
+    pub fn private_key_jwt_file(
+        self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let pem = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "cannot read private_key_jwt key {}: {e}",
+                path.display()
+            ))
+        })?;
+        self.private_key_jwt_pem(&pem)
+    }
+
     /// Validates and builds.
     pub fn build(self) -> Result<OAuthConfig, ConfigError> {
         let server_url = check_url(&self.server_url, self.allow_insecure_http)?;
@@ -449,10 +495,25 @@ impl OAuthConfigBuilder {
             });
         }
         if self.login_mode == LoginMode::ClientCredentials
-            && (self.client_id.is_none() || self.client_secret.is_none())
+            && (self.client_id.is_none()
+                || (self.client_secret.is_none() && self.client_assertion_key.is_none()))
         {
             return Err(ConfigError::Invalid(
-                "client_credentials needs a client id and a client secret".into(),
+                "client_credentials needs a client id and a client secret or a private_key_jwt key"
+                    .into(),
+            ));
+        }
+        if self.client_assertion_key.is_some() && self.client_secret.is_some() {
+            return Err(ConfigError::Invalid(
+                "give either a client secret or a private_key_jwt key, not both".into(),
+            ));
+        }
+        if self.client_assertion_key.is_some()
+            && (self.client_id.is_none() || self.issuer.is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "a private_key_jwt key needs the client id and the issuer it is registered at"
+                    .into(),
             ));
         }
         if self.client_secret.is_some() && self.client_id.is_none() {
@@ -508,6 +569,8 @@ impl OAuthConfigBuilder {
                 .on_login_event
                 .unwrap_or_else(|| LoginObserver::new(crate::oauth::login::log_login_event)),
             login_flow: self.login_flow,
+            dpop: self.dpop,
+            client_assertion_key: self.client_assertion_key,
             omit_resource_parameter: self.omit_resource_parameter,
         })
     }

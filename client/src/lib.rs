@@ -19,6 +19,8 @@
 //!   steps up on 403 `insufficient_scope` with the union of scopes.
 //! * [`TokenStore`]: [`InMemoryTokenStore`] and the JWE-encrypted [`FileTokenStore`], keyed
 //!   by (issuer, resource, client id); a server that never asks leaves nothing there.
+//! * DPoP (RFC 9449, [`dpop`]): sender-constrained tokens with a per-session key kept
+//!   (encrypted) with the tokens; used when the servers advertise it or [`DpopMode::Always`].
 //! * [`McpClient`]: Streamable HTTP in both eras (stateless 2026-07-28 `server/discover`,
 //!   falling back to `initialize` sessions) and HTTP+SSE (2024-11-05).
 //!
@@ -61,6 +63,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod dpop;
 pub mod error;
 pub mod mcp;
 pub mod middleware;
@@ -69,6 +72,7 @@ mod session;
 pub mod token;
 
 pub use config::{LoginMode, OAuthConfig, OAuthConfigBuilder, UrlPolicy};
+pub use dpop::DpopMode;
 pub use error::{ClientError, ConfigError};
 pub use mcp::{
     McpClient, Progress, ProgressFn, ResponseCache, ServerEvent, Subscription, SubscriptionFilter,

@@ -140,12 +140,19 @@ impl OAuthSession {
         .await?;
         let client_id = creds.client_id.clone();
         let resource = prm.resource.clone();
-        let endpoint = TokenEndpoint::new(
+        let mut endpoint = TokenEndpoint::new(
             token_url,
             creds,
             (!config.omit_resource_parameter).then(|| resource.clone()),
             oauth_http,
-        );
+        )
+        .with_issuer(issuer.clone());
+        // DPoP (ADR 0011): a fresh key per session; TokenManager::new swaps in the key stored
+        // with the tokens, if any.
+        if let Some(alg) = crate::dpop::choose_algorithm(config.dpop, &metadata, &prm) {
+            endpoint =
+                endpoint.with_dpop(crate::dpop::DpopKey::generate(alg, config.clock.clone())?);
+        }
         let key = StoreKey::new(issuer, resource.clone(), client_id.clone());
         let flow: Arc<dyn LoginFlow> = match &config.login_flow {
             Some(f) => f.clone(),
@@ -301,9 +308,13 @@ async fn obtain_client(
                     client_id: id.clone(),
                     client_secret: Some(secret.clone()),
                     auth_method: method,
+                    assertion_key: None,
                 }
             }
-            None => ClientCredentials::public(id.clone()),
+            None => match &config.client_assertion_key {
+                Some(key) => ClientCredentials::private_key_jwt(id.clone(), key.clone()),
+                None => ClientCredentials::public(id.clone()),
+            },
         });
     }
     if let Some(url) = &config.client_metadata_url {
@@ -323,6 +334,7 @@ async fn obtain_client(
             client_id: stored.client_id,
             client_secret: stored.client_secret,
             auth_method: method,
+            assertion_key: None,
         });
     }
     // Here the configured client (if any) belongs to another issuer. A machine client
@@ -362,6 +374,7 @@ async fn obtain_client(
         client_id: reg.client_id,
         client_secret: reg.client_secret,
         auth_method: method,
+        assertion_key: None,
     })
 }
 

@@ -441,7 +441,7 @@ impl Default for Config {
             limits: Limits::default(),
             resources_dir: None,
             instructions: Some(
-                "Mock MCP server: tools echo, add, whoami, slow_task, get_weather, always_fails."
+                "Mock MCP server: tools echo, add, whoami, slow_task, get_weather, always_fails; input-requesting (2026-07-28) confirm_action, survey, summarize, client_roots; regional_status (x-mcp-header); toggle_tool (optional_tool) and increment (counter://value) for subscriptions."
                     .to_owned(),
             ),
             tls_cert: None,

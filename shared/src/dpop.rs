@@ -426,6 +426,33 @@ impl ProofPolicy {
     }
 }
 
+impl ProofPolicy {
+    /// A `WWW-Authenticate: DPoP` challenge (RFC 9449 §7.1) naming the accepted `algs`, and
+    /// `error` (e.g. [`ProofError::error_code`], or `invalid_token`) with its description
+    /// when given. Quotes, backslashes and non-printable characters in the description are
+    /// replaced, so a value never breaks out of its quoted string.
+    pub fn challenge(&self, error: Option<(&str, &str)>) -> String {
+        let clean = |v: &str| -> String {
+            v.chars()
+                .map(|c| match c {
+                    '"' | '\\' => '\'',
+                    ' '..='~' => c,
+                    _ => '?',
+                })
+                .collect()
+        };
+        let mut out = format!("DPoP algs=\"{}\"", self.algs_value());
+        if let Some((code, description)) = error {
+            out.push_str(&format!(
+                ", error=\"{}\", error_description=\"{}\"",
+                clean(code),
+                clean(description)
+            ));
+        }
+        out
+    }
+}
+
 /// The request a proof must match.
 #[derive(Clone, Copy)]
 pub struct RequestContext<'a> {

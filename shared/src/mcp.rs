@@ -52,6 +52,100 @@ pub mod header {
 /// The `inputSchema` property annotation naming an `Mcp-Param-*` header (TR-21).
 pub const X_MCP_HEADER: &str = "x-mcp-header";
 
+/// Values of the 2026-07-28 `Mcp-*` request headers (TR-19): plain visible ASCII as is,
+/// anything else inside the `=?base64?...?=` sentinel; and how a tool argument becomes the
+/// text of its `Mcp-Param-*` header (TR-21). The client encodes, the server decodes: one
+/// implementation of the rules for both.
+///
+/// ```
+/// use shared::mcp::header_value::{decode, encode};
+/// assert_eq!(encode("echo"), "echo");
+/// assert_eq!(encode(" x"), "=?base64?IHg=?=");
+/// assert_eq!(decode("=?base64?IHg=?=").as_deref(), Some(" x"));
+/// assert_eq!(decode("=?base64?IHg?=").as_deref(), None); // not canonical base64
+/// ```
+pub mod header_value {
+    use std::borrow::Cow;
+
+    use base64::Engine as _;
+
+    const PREFIX: &str = "=?base64?";
+    const SUFFIX: &str = "?=";
+
+    /// The header text of `v`: as is when it is non-empty visible ASCII without leading or
+    /// trailing spaces and does not look like the sentinel; else base64 in the sentinel.
+    pub fn encode(v: &str) -> String {
+        let sentinel = v.starts_with("=?") && v.ends_with(SUFFIX);
+        let plain = !v.is_empty()
+            && v.bytes().all(|b| (0x20..0x7f).contains(&b))
+            && !v.starts_with(' ')
+            && !v.ends_with(' ')
+            && !sentinel;
+        if plain {
+            v.to_owned()
+        } else {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(v.as_bytes());
+            format!("{PREFIX}{b64}{SUFFIX}")
+        }
+    }
+
+    /// The value a header carries: the sentinel decoded (canonical standard base64 of UTF-8
+    /// only, what [`encode`] emits), else the text itself, borrowed. `None`: a malformed
+    /// sentinel, which never matches anything.
+    pub fn decode(v: &str) -> Option<Cow<'_, str>> {
+        match v.strip_prefix(PREFIX).and_then(|r| r.strip_suffix(SUFFIX)) {
+            Some(b) => {
+                let e = base64::engine::general_purpose::STANDARD;
+                let bytes = e.decode(b).ok()?;
+                (e.encode(&bytes) == b).then_some(())?;
+                String::from_utf8(bytes).ok().map(Cow::Owned)
+            }
+            None => Some(Cow::Borrowed(v)),
+        }
+    }
+
+    /// The text of a tool argument in its `Mcp-Param-*` header before [`encode`]: strings as
+    /// they are, booleans and numbers as JSON writes them; `None` for null, arrays and
+    /// objects (no header is sent).
+    pub fn param_text(v: &serde_json::Value) -> Option<String> {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn encode_decode_round_trip_tr19() {
+            for v in ["echo", " x", "é", "=?base64?abc?=", "", "a\tb", "tail "] {
+                assert_eq!(decode(&encode(v)).as_deref(), Some(v), "{v:?}");
+            }
+            assert!(encode("=?base64?abc?=").starts_with("=?base64?PT9i"));
+            assert!(matches!(decode("plain"), Some(Cow::Borrowed("plain"))));
+            for bad in ["=?base64?!!?=", "=?base64?IHg?=", "=?base64?/w==?="] {
+                assert_eq!(decode(bad), None, "{bad}");
+            }
+        }
+
+        #[test]
+        fn param_text_renders_primitives_only_tr21() {
+            use serde_json::json;
+            assert_eq!(param_text(&json!("eu")).as_deref(), Some("eu"));
+            assert_eq!(param_text(&json!(true)).as_deref(), Some("true"));
+            assert_eq!(param_text(&json!(42)).as_deref(), Some("42"));
+            assert_eq!(param_text(&json!(null)), None);
+            assert_eq!(param_text(&json!([1])), None);
+            assert_eq!(param_text(&json!({"a": 1})), None);
+        }
+    }
+}
+
 /// `resultType` values of 2026-07-28 results (PR-23); a missing one means
 /// [`result_type::COMPLETE`].
 pub mod result_type {

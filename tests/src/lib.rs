@@ -8,6 +8,7 @@ pub mod mcp_fixture;
 pub mod mock_as;
 pub mod oauth;
 pub mod oidc;
+pub mod redis;
 pub mod webdriver;
 
 /// `docs/INTEGRATION.md`, compiled: its Rust blocks are doc tests of this crate.

@@ -88,7 +88,7 @@ pub(crate) async fn authenticate_client(
         OAuthError::invalid_client("unknown client or bad credentials")
             .with_basic_challenge(used_basic)
     };
-    let client = match state.store.client(client_id) {
+    let client = match state.client(client_id).await? {
         Some(c) => c,
         None if crate::cimd::is_metadata_url(client_id)
             && state.config.client_metadata_documents =>

@@ -36,7 +36,7 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<IntrospectionRespon
     }
     let token = params.require("token")?;
     if let Some(c) = tokens::verify_own(state, token) {
-        if state.store.is_jti_revoked(&c.jti) {
+        if state.store.is_jti_revoked(&c.jti).await? {
             return Ok(IntrospectionResponse::default());
         }
         return Ok(IntrospectionResponse {
@@ -53,12 +53,11 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<IntrospectionRespon
         });
     }
     let now = state.clock.now_unix();
-    if let Some(rt) = state.store.refresh(&digest(token), now) {
-        let live =
-            rt.rotated_at.is_none() && state.store.grant(&rt.grant_id).is_some_and(|g| !g.revoked);
+    if let Some(rt) = state.store.refresh(&digest(token), now).await? {
+        let grant = state.store.grant(&rt.grant_id).await?;
+        let live = rt.rotated_at.is_none() && grant.as_ref().is_some_and(|g| !g.revoked);
         // A refresh token is visible only to the client it belongs to.
         if live && rt.client_id == caller.client.client_id {
-            let grant = state.store.grant(&rt.grant_id);
             return Ok(IntrospectionResponse {
                 active: true,
                 scope: Some(rt.scope.to_string()),

@@ -21,8 +21,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub(crate) use authorize::PendingConsents;
-
 use crate::AppState;
 use crate::error::OAuthError;
 

@@ -249,11 +249,13 @@ pub(super) async fn register(
     body: axum::body::Bytes,
 ) -> Response {
     super::no_store(
-        handle(&state, &headers, &body).map(|reg| (StatusCode::CREATED, axum::Json(reg))),
+        handle(&state, &headers, &body)
+            .await
+            .map(|reg| (StatusCode::CREATED, axum::Json(reg))),
     )
 }
 
-fn handle(
+async fn handle(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
@@ -301,13 +303,14 @@ fn handle(
         scope: record.scopes.as_ref().map(ToString::to_string),
         application_type: Some(record.application_type.clone()),
     };
-    if !state
-        .store
-        .put_client(record, state.config.max_registered_clients)
-    {
-        return Err(OAuthError::temporarily_unavailable(
-            "client registry is full",
-        ));
+    // The limit is the endpoint's (issue 14): the store only counts.
+    let full = || OAuthError::temporarily_unavailable("client registry is full");
+    if state.store.dynamic_clients(now).await? >= state.config.max_registered_clients {
+        return Err(full());
+    }
+    if !state.store.register_client(record).await? {
+        // A random 256-bit id never collides; refuse rather than overwrite if it did.
+        return Err(full());
     }
     tracing::info!(client.id = %reg.client_id, "client registered");
     Ok(reg)

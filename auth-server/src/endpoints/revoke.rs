@@ -25,9 +25,9 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<(), OAuthError> {
     let token = params.require("token")?;
     let client_id = &client.client.client_id;
     let now = state.clock.now_unix();
-    if let Some(rt) = state.store.refresh(&digest(token), now) {
+    if let Some(rt) = state.store.refresh(&digest(token), now).await? {
         if &rt.client_id == client_id {
-            state.store.revoke_grant(&rt.grant_id);
+            state.store.revoke_grant(&rt.grant_id).await?;
             tracing::info!(client.id = %client_id, "refresh token revoked with its grant");
         }
         return Ok(());
@@ -35,7 +35,7 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<(), OAuthError> {
     if let Some(claims) = tokens::verify_own(state, token)
         && &claims.client_id == client_id
     {
-        state.store.revoke_jti(&claims.jti, claims.exp);
+        state.store.revoke_jti(&claims.jti, claims.exp).await?;
         tracing::info!(client.id = %client_id, "access token revoked");
     }
     Ok(())

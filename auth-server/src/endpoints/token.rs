@@ -31,8 +31,8 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<TokenResponse, OAut
     let basic = client.basic;
     let request = (state, params, &client);
     let result = match grant_type {
-        "authorization_code" => authorization_code(request),
-        "refresh_token" => refresh_token(request),
+        "authorization_code" => authorization_code(request).await,
+        "refresh_token" => refresh_token(request).await,
         "client_credentials" => client_credentials(request),
         _ => Err(OAuthError::unsupported_grant_type("unsupported grant_type")),
     };
@@ -54,7 +54,7 @@ fn require_grant_type(client: &AuthenticatedClient, grant: &str) -> Result<(), O
 }
 
 /// `authorization_code` (PKCE S256; everything validated before the code is consumed).
-fn authorization_code(
+async fn authorization_code(
     (state, params, client): TokenRequest<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     require_grant_type(client, "authorization_code")?;
@@ -63,14 +63,14 @@ fn authorization_code(
     let code_digest = digest(code);
     let now = state.clock.now_unix();
     // Validate everything before consuming the code (AS-45).
-    let Some(record) = state.store.peek_code(&code_digest, now) else {
+    let Some(record) = state.store.peek_code(&code_digest, now).await? else {
         return Err(OAuthError::invalid_grant(
             "authorization code is invalid or expired",
         ));
     };
     if let Some(grant) = &record.redeemed_grant {
         // AS-34: a replayed code revokes what it produced.
-        state.store.revoke_grant(grant);
+        state.store.revoke_grant(grant).await?;
         tracing::warn!(client.id = %client.client.client_id, "authorization code replayed; grant revoked");
         return Err(OAuthError::invalid_grant(
             "authorization code was already used",
@@ -99,11 +99,15 @@ fn authorization_code(
         return Err(OAuthError::invalid_grant("PKCE verification failed"));
     }
     let grant_id = shared::random::token();
-    let record = match state.store.redeem_code(&code_digest, &grant_id, now) {
+    let record = match state
+        .store
+        .redeem_code(&code_digest, &grant_id, now)
+        .await?
+    {
         Redeem::Fresh(r) => r,
         Redeem::Replayed(g) => {
             if let Some(g) = g {
-                state.store.revoke_grant(&g);
+                state.store.revoke_grant(&g).await?;
             }
             return Err(OAuthError::invalid_grant(
                 "authorization code was already used",
@@ -123,21 +127,24 @@ fn authorization_code(
         resource: record.resource.clone(),
         revoked: false,
     };
-    state.store.put_grant(grant.clone());
-    issue(state, &grant, &grant.scope, client)
+    state.store.put_grant(grant.clone()).await?;
+    issue(state, &grant, &grant.scope, client).await
 }
 
 /// `refresh_token`: rotation, narrowing only, reuse revokes the grant.
-fn refresh_token((state, params, client): TokenRequest<'_>) -> Result<TokenResponse, OAuthError> {
+async fn refresh_token(
+    (state, params, client): TokenRequest<'_>,
+) -> Result<TokenResponse, OAuthError> {
     require_grant_type(client, "refresh_token")?;
     let token = params.require("refresh_token")?;
     let token_digest = digest(token);
     let now = state.clock.now_unix();
     let invalid = || OAuthError::invalid_grant("refresh token is invalid, expired or revoked");
-    let Some(record) = state.store.refresh(&token_digest, now) else {
-        if let Some(grant) = state.store.retired_refresh_grant(&token_digest) {
+    // The token and its grant in one read (one Redis round trip).
+    let Some((record, grant)) = state.store.refresh_with_grant(&token_digest, now).await? else {
+        if let Some(grant) = state.store.retired_refresh_grant(&token_digest).await? {
             // A rotated token pruned after the grace window: still reuse (AS-41).
-            state.store.revoke_grant(&grant);
+            state.store.revoke_grant(&grant).await?;
             tracing::warn!(client.id = %client.client.client_id, "refresh token reuse detected; grant revoked");
             return Err(OAuthError::invalid_grant(
                 "refresh token was already used; the grant is revoked",
@@ -150,11 +157,7 @@ fn refresh_token((state, params, client): TokenRequest<'_>) -> Result<TokenRespo
             "refresh token was issued to another client",
         ));
     }
-    let grant = state
-        .store
-        .grant(&record.grant_id)
-        .filter(|g| !g.revoked)
-        .ok_or_else(invalid)?;
+    let grant = grant.filter(|g| !g.revoked).ok_or_else(invalid)?;
     // Scope may narrow, never widen (AS-40); the rotated token keeps the original (AS-42).
     let at_scope = match params.get("scope") {
         Some(s) => {
@@ -173,18 +176,23 @@ fn refresh_token((state, params, client): TokenRequest<'_>) -> Result<TokenRespo
         scope: record.scope.clone(),
         ..grant
     };
-    match state.store.rotate_refresh(&token_digest, now) {
+    let successor = successor_of(state, token);
+    let successor_record = refresh_record(state, &grant, now);
+    match state
+        .store
+        .rotate_refresh(&token_digest, now, digest(&successor), successor_record)
+        .await?
+    {
+        // The successor was stored in the same atomic step.
         Rotate::Rotated => {}
         Rotate::AlreadyRotated(at) if now.saturating_sub(at) < state.config.refresh_grace_secs => {
             // Inside the window (strict `<`: `grace = 0` is no window) the replay gets the
             // successor that was issued on rotation, with a new access token: one chain.
             tracing::info!(client.id = %client.client.client_id, "rotated refresh token presented again within the grace window");
-            let successor = RefreshToken::new(successor_of(token));
-            return issue_access(state, &grant, &at_scope, Some(successor));
         }
         Rotate::AlreadyRotated(_) => {
             // AS-41: reuse of a retired refresh token revokes the whole grant.
-            state.store.revoke_grant(&record.grant_id);
+            state.store.revoke_grant(&record.grant_id).await?;
             tracing::warn!(client.id = %client.client.client_id, "refresh token reuse detected; grant revoked");
             return Err(OAuthError::invalid_grant(
                 "refresh token was already used; the grant is revoked",
@@ -192,29 +200,19 @@ fn refresh_token((state, params, client): TokenRequest<'_>) -> Result<TokenRespo
         }
         Rotate::Unknown => return Err(invalid()),
     }
-    let successor = successor_of(token);
-    put_refresh(state, &grant, &successor, now);
-    issue_access(state, &grant, &at_scope, Some(RefreshToken::new(successor)))
+    issue_access(state, &grant, &at_scope, Some(RefreshToken::new(successor))).await
 }
 
-/// The refresh token that replaces `token` on rotation: HMAC-SHA256 of it under a per-process
-/// random key, so a replay inside the grace window can be answered with the very token the
-/// rotation issued while the store still holds digests only. Outside the process nobody can
-/// compute it (a stolen retired token does not yield its successor), and each token has exactly
-/// one successor, so the grant stays one chain.
-fn successor_of(token: &str) -> String {
+/// The refresh token that replaces `token` on rotation: HMAC-SHA256 of it under the
+/// successor key ([`crate::AppState::successor_key`]: from the keys folder, so every instance
+/// sharing the folder derives the same successor; per process with ephemeral keys), so a
+/// replay inside the grace window can be answered with the very token the rotation issued
+/// while the store still holds digests only. Without the key nobody can compute it (a stolen
+/// retired token does not yield its successor), and each token has exactly one successor, so
+/// the grant stays one chain, whichever instance answers.
+fn successor_of(state: &AppState, token: &str) -> String {
     use aws_lc_rs::hmac;
-    static KEY: std::sync::OnceLock<hmac::Key> = std::sync::OnceLock::new();
-    let key = KEY.get_or_init(|| {
-        let mut seed = [0u8; 32];
-        // aws-lc-rs's system RNG cannot fail on supported platforms; a fallback of fresh
-        // random tokens keeps the key secret even so.
-        if aws_lc_rs::rand::fill(&mut seed).is_err() {
-            seed = shared::random::sha256(shared::random::token().as_bytes());
-        }
-        hmac::Key::new(hmac::HMAC_SHA256, &seed)
-    });
-    shared::random::b64url(hmac::sign(key, token.as_bytes()).as_ref())
+    shared::random::b64url(hmac::sign(&state.successor_key, token.as_bytes()).as_ref())
 }
 
 /// `client_credentials`: confidential clients only, no refresh token.
@@ -242,7 +240,7 @@ fn client_credentials(
 
 /// Issues an access token (scope `at_scope`) and, for clients allowed to refresh, the first
 /// refresh token of the grant (the grant's scope).
-fn issue(
+async fn issue(
     state: &AppState,
     grant: &Grant,
     at_scope: &ScopeSet,
@@ -250,32 +248,41 @@ fn issue(
 ) -> Result<TokenResponse, OAuthError> {
     let refresh = if client.client.allows_grant("refresh_token") {
         let rt = shared::random::token();
-        put_refresh(state, grant, &rt, state.clock.now_unix());
+        put_refresh(state, grant, &rt, state.clock.now_unix()).await?;
         Some(RefreshToken::new(rt))
     } else {
         None
     };
-    issue_access(state, grant, at_scope, refresh)
+    issue_access(state, grant, at_scope, refresh).await
 }
 
 /// Stores `rt` as the grant's current refresh token.
-fn put_refresh(state: &AppState, grant: &Grant, rt: &str, now: u64) {
-    state.store.put_refresh(
-        digest(rt),
-        RefreshRecord {
-            grant_id: grant.id.clone(),
-            client_id: grant.client_id.clone(),
-            scope: grant.scope.clone(),
-            resource: grant.resource.clone(),
-            expires_at: now + state.config.refresh_token_ttl_secs,
-            rotated_at: None,
-            issued_at: now,
-        },
-    );
+async fn put_refresh(
+    state: &AppState,
+    grant: &Grant,
+    rt: &str,
+    now: u64,
+) -> Result<(), OAuthError> {
+    let record = refresh_record(state, grant, now);
+    state.store.put_refresh(digest(rt), record).await?;
+    Ok(())
+}
+
+/// A refresh token of `grant` issued at `now`.
+fn refresh_record(state: &AppState, grant: &Grant, now: u64) -> RefreshRecord {
+    RefreshRecord {
+        grant_id: grant.id.clone(),
+        client_id: grant.client_id.clone(),
+        scope: grant.scope.clone(),
+        resource: grant.resource.clone(),
+        expires_at: now + state.config.refresh_token_ttl_secs,
+        rotated_at: None,
+        issued_at: now,
+    }
 }
 
 /// Mints an access token for the grant and answers with it and `refresh`.
-fn issue_access(
+async fn issue_access(
     state: &AppState,
     grant: &Grant,
     at_scope: &ScopeSet,
@@ -286,7 +293,10 @@ fn issue_access(
         .clone()
         .ok_or_else(|| OAuthError::server_error("grant without resource"))?;
     let minted = tokens::mint(state, &grant.subject, &grant.client_id, &resource, at_scope)?;
-    state.store.link_jti(&minted.jti, &grant.id, minted.exp);
+    state
+        .store
+        .link_jti(&minted.jti, &grant.id, minted.exp)
+        .await?;
     tracing::info!(
         client.id = %grant.client_id,
         has_refresh_token = refresh.is_some(),

@@ -108,6 +108,6 @@ async fn a_rotated_token_pruned_after_the_window_still_revokes_the_grant_on_reus
     let rt1 = rt_of(&s.tokens().await);
     let rt2 = rt_of(&s.refresh(&rt1).await.assert_no_store_json(StatusCode::OK));
     clock.advance(Duration::from_secs(5));
-    s.state.store.purge_expired(1_000_005, 2);
+    s.state.store.purge_expired(1_000_005, 2).await.unwrap();
     assert_reuse_revokes_the_family(&s, &rt1, &rt2).await;
 }

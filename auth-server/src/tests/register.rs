@@ -97,6 +97,8 @@ async fn a_public_native_client_is_registered_with_method_none() {
         s.state
             .store
             .client(reg["client_id"].as_str().unwrap())
+            .await
+            .unwrap()
             .is_some()
     );
 }

@@ -109,7 +109,7 @@ async fn dynamically_registered_clients_may_not_introspect_as54() {
         dynamic: true,
         issued_at: 0,
     };
-    assert!(s.state.store.put_client(record, 10));
+    assert!(s.state.store.register_client(record).await.unwrap());
     let t = s.tokens().await;
     let access = t["access_token"].as_str().unwrap();
     s.post_form(

@@ -38,7 +38,26 @@ pub(crate) struct GlobalOpts {
     /// Client secret of a confidential client (prefer OAUTH2_CLIENT__CLIENT_SECRET); needs --issuer.
     #[arg(long, global = true, value_name = "SECRET")]
     pub(crate) client_secret: Option<String>,
-    /// Use the client_credentials grant (needs --client-id and --client-secret).
+    /// Authenticate the client with private_key_jwt (RFC 7523) using this PKCS#8 PEM key
+    /// (P-256, Ed25519 or RSA) instead of a secret; needs --client-id and --issuer.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub(crate) private_key_jwt: Option<PathBuf>,
+    /// DPoP-bound tokens (RFC 9449) even when the servers do not advertise DPoP (default:
+    /// used when the authorization server advertises it).
+    #[arg(long, global = true, conflicts_with = "no_dpop")]
+    pub(crate) dpop: bool,
+    /// Never use DPoP (bearer tokens only).
+    #[arg(long, global = true)]
+    pub(crate) no_dpop: bool,
+    /// Enterprise-managed authorization (ID-JAG): sign in at this identity provider (an
+    /// OAuth issuer URL) and exchange its token for an ID-JAG redeemed at the MCP server's
+    /// authorization server; needs --idp-client-id.
+    #[arg(long, global = true, value_name = "URL", requires = "idp_client_id")]
+    pub(crate) idp: Option<String>,
+    /// This application's client id at the --idp identity provider.
+    #[arg(long, global = true, value_name = "ID")]
+    pub(crate) idp_client_id: Option<String>,
+    /// Use the client_credentials grant (needs --client-id and --client-secret or --private-key-jwt).
     #[arg(long, global = true)]
     pub(crate) client_credentials: bool,
     /// Issuer the --client-id is registered at (refuses servers that use another AS).

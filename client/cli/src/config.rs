@@ -28,6 +28,10 @@ pub(crate) struct FileConfig {
     pub(crate) request_timeout_secs: Option<u64>,
     pub(crate) login_timeout_secs: Option<u64>,
     pub(crate) max_retries: Option<u32>,
+    pub(crate) private_key_jwt: Option<String>,
+    pub(crate) dpop: Option<String>,
+    pub(crate) idp: Option<String>,
+    pub(crate) idp_client_id: Option<String>,
 }
 
 impl std::fmt::Debug for FileConfig {

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_oauth2_client::oauth::enterprise::EnterpriseLogin;
 use http_oauth2_client::{
-    ClientError, FileTokenStore, InMemoryTokenStore, LoginMode, OAuthConfig, TokenStore,
+    ClientError, DpopMode, FileTokenStore, InMemoryTokenStore, LoginMode, OAuthConfig, TokenStore,
 };
 use shared::secret::ClientSecret;
 
@@ -30,6 +31,31 @@ pub(crate) fn build_config(
     {
         b = b.client_secret(ClientSecret::new(s));
     }
+    if let Some(path) = opts.private_key_jwt.clone().or(file
+        .private_key_jwt
+        .clone()
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from))
+    {
+        b = b.private_key_jwt_file(&path).map_err(|e| {
+            Failure::usage(
+                e.to_string(),
+                "pass an unencrypted PKCS#8 PEM private key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)",
+            )
+        })?;
+    }
+    let dpop = match (opts.dpop, opts.no_dpop, file.dpop.as_deref()) {
+        (true, _, _) | (false, false, Some("always")) => DpopMode::Always,
+        (_, true, _) | (false, false, Some("never")) => DpopMode::Never,
+        (false, false, None | Some("auto")) => DpopMode::Auto,
+        (false, false, Some(other)) => {
+            return Err(Failure::usage(
+                format!("unknown dpop setting `{other}`"),
+                "use \"auto\", \"always\" or \"never\"",
+            ));
+        }
+    };
+    b = b.dpop(dpop);
     if let Some(u) = opts
         .client_metadata_url
         .clone()
@@ -100,7 +126,37 @@ pub(crate) fn build_config(
     if let Some(n) = file.max_retries {
         b = b.max_retries(n);
     }
-    b = b.with_token_store(open_store(opts, file)?);
+    let store = open_store(opts, file)?;
+    let idp = opts
+        .idp
+        .clone()
+        .or(file.idp.clone())
+        .filter(|s| !s.is_empty());
+    if let Some(idp) = idp {
+        let Some(idp_client) = opts.idp_client_id.clone().or(file.idp_client_id.clone()) else {
+            return Err(Failure::usage(
+                "enterprise login (idp) needs the client id at the identity provider".to_owned(),
+                "set --idp-client-id (config idp_client_id)",
+            ));
+        };
+        // The user signs in at the IdP the way they would sign in at an MCP AS.
+        let idp_mode = if mode == LoginMode::ClientCredentials {
+            LoginMode::Headless
+        } else {
+            mode
+        };
+        let mut e = EnterpriseLogin::builder(idp, idp_client)
+            .login_mode(idp_mode)
+            .token_store(store.clone());
+        if opts.insecure_http || file.allow_insecure_http == Some(true) {
+            e = e.allow_insecure_http();
+        }
+        let flow = e
+            .build()
+            .map_err(|e| Failure::from(ClientError::Config(e)))?;
+        b = b.login_flow(Arc::new(flow));
+    }
+    b = b.with_token_store(store);
     b.build().map_err(|e| Failure::from(ClientError::Config(e)))
 }
 
@@ -167,5 +223,64 @@ mod tests {
             ])
             .is_ok()
         );
+    }
+
+    /// `--dpop` / `--no-dpop` (issue 15): forced, off, or automatic by default.
+    #[test]
+    fn dpop_flags_choose_the_mode_ex01() {
+        assert_eq!(build(&[]).unwrap().dpop_mode(), DpopMode::Auto);
+        assert_eq!(build(&["--dpop"]).unwrap().dpop_mode(), DpopMode::Always);
+        assert_eq!(build(&["--no-dpop"]).unwrap().dpop_mode(), DpopMode::Never);
+    }
+
+    /// `--private-key-jwt` (issue 15): a usable PEM key with --client-id and --issuer makes a
+    /// client-credentials client without a secret; a bad file exits 2.
+    #[test]
+    fn private_key_jwt_reads_a_pem_key_and_refuses_bad_files_ex30() {
+        let dir = std::env::temp_dir().join(format!("cli-pkjwt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("key.pem");
+        let key = shared::dpop::SigningKey::generate(shared::dpop::Algorithm::ES256).unwrap();
+        std::fs::write(&good, key.private_pem()).unwrap();
+        let bad = dir.join("bad.pem");
+        std::fs::write(
+            &bad,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let base = [
+            "--client-id",
+            "svc",
+            "--issuer",
+            "http://127.0.0.1:3002",
+            "--client-credentials",
+        ];
+        let with = |p: &std::path::Path| {
+            let p = p.to_str().unwrap();
+            let mut a: Vec<&str> = base.to_vec();
+            a.extend(["--private-key-jwt", p]);
+            build(&a)
+        };
+        assert!(with(&good).is_ok());
+        let f = with(&bad).unwrap_err();
+        assert_eq!(f.code, EXIT_USAGE, "{}", f.message);
+        let f = with(&dir.join("missing.pem")).unwrap_err();
+        assert_eq!(f.code, EXIT_USAGE, "{}", f.message);
+        // Without a secret or a key, client credentials is a configuration error.
+        assert!(build(&base).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// `--idp` (issue 15 enterprise mode) makes the login an ID-JAG exchange; without
+    /// `--idp-client-id` it is a usage error.
+    #[test]
+    fn idp_flags_configure_the_enterprise_login_ex24() {
+        let c = build(&["--idp", "http://127.0.0.1:3009", "--idp-client-id", "app"]).unwrap();
+        assert!(format!("{c:?}").contains("EnterpriseLogin"), "{c:?}");
+        assert!(
+            Cli::try_parse_from(["http-oauth2-client", "--idp", "http://127.0.0.1:3009"]).is_err()
+        );
+        let without = build(&[]).unwrap();
+        assert!(!format!("{without:?}").contains("EnterpriseLogin"));
     }
 }

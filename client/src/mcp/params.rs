@@ -16,6 +16,7 @@ use serde_json::Value;
 use shared::mcp::X_MCP_HEADER;
 
 use super::streamable::header_value;
+use shared::mcp::header_value::param_text;
 
 /// One annotated argument: its path of `properties` names and its header name.
 #[derive(Debug)]
@@ -121,16 +122,6 @@ fn annotations(schema: &Value) -> Result<Vec<(Vec<String>, String)>, String> {
     Ok(found)
 }
 
-/// How an argument goes into its header (`None`: null, absent or not a primitive).
-fn render(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 impl ToolHeaders {
     /// Records the annotations of `tools` and returns the tools minus the ones whose
     /// annotations break the rules (each dropped with a warning event).
@@ -192,7 +183,7 @@ impl ToolHeaders {
                     .path
                     .iter()
                     .try_fold(arguments, |node, key| node.get(key.as_str()))?;
-                Some((p.header.clone(), header_value(&render(v)?)))
+                Some((p.header.clone(), header_value(&param_text(v)?)))
             })
             .collect()
     }

@@ -213,24 +213,9 @@ fn status_error(
     }
 }
 
-/// Encodes a header value per TR-19: plain visible ASCII as is, anything else (or anything
-/// that looks like the sentinel) as `=?base64?...?=`.
+/// Encodes a header value per TR-19 (see [`shared::mcp::header_value::encode`]).
 pub fn header_value(v: &str) -> String {
-    let sentinel = v.starts_with("=?") && v.ends_with("?=");
-    let plain = !v.is_empty()
-        && v.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && !v.starts_with(' ')
-        && !v.ends_with(' ')
-        && !sentinel;
-    if plain {
-        v.to_owned()
-    } else {
-        use base64::Engine as _;
-        format!(
-            "=?base64?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(v.as_bytes())
-        )
-    }
+    shared::mcp::header_value::encode(v)
 }
 
 #[cfg(test)]

@@ -97,10 +97,14 @@ impl Middleware for BearerAuth {
         }
         let (token, generation) = self.manager.access_token().await.map_err(mw)?;
         let retry = req.try_clone();
-        let resp = next
-            .clone()
-            .run(with_token(req, &token).map_err(mw)?, extensions)
-            .await?;
+        let resp = crate::dpop::send_with_token(
+            next.clone(),
+            req,
+            &token,
+            self.manager.dpop(),
+            extensions,
+        )
+        .await?;
         let Some(retry) = retry else {
             return Ok(resp); // streaming body: cannot retry, the caller sees the 401/403
         };
@@ -115,7 +119,7 @@ impl Middleware for BearerAuth {
                     .refresh_if_current(generation)
                     .await
                     .map_err(mw)?;
-                next.run(with_token(retry, &token).map_err(mw)?, extensions)
+                crate::dpop::send_with_token(next, retry, &token, self.manager.dpop(), extensions)
                     .await
             }
             StatusCode::FORBIDDEN => {
@@ -136,7 +140,9 @@ pub(crate) async fn step_up_and_retry(
     extensions: &mut Extensions,
     next: Next<'_>,
 ) -> reqwest_middleware::Result<Response> {
-    let Some(ch) = bearer_challenge(resp.headers()) else {
+    let Some(ch) = bearer_challenge(resp.headers())
+        .or_else(|| crate::oauth::challenge::dpop_challenge(resp.headers()))
+    else {
         return Ok(resp);
     };
     if ch.error() != Some("insufficient_scope") {
@@ -148,8 +154,7 @@ pub(crate) async fn step_up_and_retry(
     }
     match manager.step_up(&challenged, generation).await.map_err(mw)? {
         Some((token, _)) => {
-            next.run(with_token(retry, &token).map_err(mw)?, extensions)
-                .await
+            crate::dpop::send_with_token(next, retry, &token, manager.dpop(), extensions).await
         }
         None => Ok(resp),
     }

@@ -3,7 +3,7 @@
 //! runs discovery, registration and login on that first 401 (ADR 0006). Reusable on any
 //! `reqwest` client, MCP or not.
 
-mod bearer;
+pub(crate) mod bearer;
 mod on_demand;
 
 pub use bearer::BearerAuth;

@@ -52,10 +52,10 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
 use url::Origin;
 
-use super::bearer::{mw, step_up_and_retry, with_token};
+use super::bearer::{mw, step_up_and_retry};
 use crate::config::OAuthConfig;
 use crate::error::{ClientError, ConfigError};
-use crate::oauth::challenge::{Challenge, bearer_challenge};
+use crate::oauth::challenge::{Challenge, bearer_challenge, dpop_challenge};
 use crate::oauth::discovery;
 use crate::session::OAuthSession;
 
@@ -248,30 +248,24 @@ impl AuthOnDemand {
         let manager = est.session.token_manager();
         let (token, generation) = manager.access_token().await.map_err(mw)?;
         let retry = req.try_clone();
-        let resp = next
-            .clone()
-            .run(with_token(req, &token).map_err(mw)?, extensions)
-            .await?;
+        let resp =
+            crate::dpop::send_with_token(next.clone(), req, &token, manager.dpop(), extensions)
+                .await?;
         let Some(retry) = retry else {
             return Ok(resp); // streaming body: cannot retry, the caller sees the 401/403
         };
         match resp.status() {
             StatusCode::UNAUTHORIZED => {
-                let challenge = bearer_challenge(resp.headers());
+                let challenge =
+                    bearer_challenge(resp.headers()).or_else(|| dpop_challenge(resp.headers()));
                 if let Some(new) = self.migrated(&est, challenge.as_ref()).await.map_err(mw)? {
-                    let (token, _) = new
-                        .session
-                        .token_manager()
-                        .access_token()
-                        .await
-                        .map_err(mw)?;
-                    return next
-                        .run(with_token(retry, &token).map_err(mw)?, extensions)
+                    let m = new.session.token_manager();
+                    let (token, _) = m.access_token().await.map_err(mw)?;
+                    return crate::dpop::send_with_token(next, retry, &token, m.dpop(), extensions)
                         .await;
                 }
                 let (token, _) = manager.refresh_if_current(generation).await.map_err(mw)?;
-                next.run(with_token(retry, &token).map_err(mw)?, extensions)
-                    .await
+                crate::dpop::send_with_token(next, retry, &token, manager.dpop(), extensions).await
             }
             StatusCode::FORBIDDEN => {
                 step_up_and_retry(manager, resp, retry, generation, extensions, next).await
@@ -281,14 +275,15 @@ impl AuthOnDemand {
     }
 }
 
-/// Whether `resp` asks for authorization: a 401 with a Bearer challenge, or a 403
-/// `insufficient_scope` Bearer challenge.
+/// Whether `resp` asks for authorization: a 401 with a Bearer (or DPoP) challenge, or a 403
+/// `insufficient_scope` challenge.
 fn asks_for_authorization(resp: &Response) -> Option<Challenge> {
     let status = resp.status();
     if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
         return None;
     }
-    let ch = bearer_challenge(resp.headers())?;
+    // A resource that only accepts DPoP-bound tokens challenges with `DPoP` (RFC 9449 §7.1).
+    let ch = bearer_challenge(resp.headers()).or_else(|| dpop_challenge(resp.headers()))?;
     (status == StatusCode::UNAUTHORIZED || ch.error() == Some("insufficient_scope")).then_some(ch)
 }
 
@@ -329,14 +324,9 @@ impl Middleware for AuthOnDemand {
         let Some(retry) = retry else {
             return Err(mw(ClientError::NotReplayed { status }));
         };
-        let (token, _) = est
-            .session
-            .token_manager()
-            .access_token()
-            .await
-            .map_err(mw)?;
-        next.run(with_token(retry, &token).map_err(mw)?, extensions)
-            .await
+        let m = est.session.token_manager();
+        let (token, _) = m.access_token().await.map_err(mw)?;
+        crate::dpop::send_with_token(next, retry, &token, m.dpop(), extensions).await
     }
 }
 

@@ -26,3 +26,13 @@ pub fn bearer_challenge(headers: &http::HeaderMap) -> Option<Challenge> {
             .filter_map(|v| v.to_str().ok()),
     )
 }
+
+/// The first `DPoP` challenge (RFC 9449 §7.1) in all `WWW-Authenticate` headers.
+pub fn dpop_challenge(headers: &http::HeaderMap) -> Option<Challenge> {
+    headers
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(parse_www_authenticate)
+        .find(|c| c.scheme.eq_ignore_ascii_case("dpop"))
+}

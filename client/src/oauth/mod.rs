@@ -9,6 +9,7 @@
 pub mod authorize;
 pub mod challenge;
 pub mod discovery;
+pub mod enterprise;
 pub mod login;
 pub mod registration;
 mod retry;

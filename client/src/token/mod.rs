@@ -16,7 +16,7 @@ mod set;
 mod store;
 
 pub use refresher::{Authorizer, TokenManager};
-pub use set::{Freshness, TokenSet, decode_claims_unverified};
+pub use set::{Freshness, StoredDpopKey, TokenSet, decode_claims_unverified};
 pub use store::{
     FileTokenStore, InMemoryTokenStore, RefreshLock, StoreKey, StoredClient, TokenStore,
 };

@@ -89,6 +89,12 @@ impl TokenManager {
                 None
             }
         };
+        if let (Some(d), Some(k)) = (
+            endpoint.dpop(),
+            tokens.as_ref().and_then(|t| t.dpop_key.as_ref()),
+        ) {
+            d.adopt(k.secret());
+        }
         Self {
             inner: Arc::new(Inner {
                 current: RwLock::new(Current {
@@ -156,6 +162,17 @@ impl TokenManager {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The DPoP key to present the current tokens with, when they are DPoP-bound; `None`
+    /// (bearer) otherwise. Costs one `Option` check for sessions without DPoP.
+    pub fn dpop(&self) -> Option<&crate::dpop::DpopKey> {
+        let d = self.inner.endpoint.dpop()?;
+        self.current()
+            .tokens
+            .as_ref()
+            .is_some_and(|t| t.dpop_bound)
+            .then_some(d)
+    }
+
     /// The current generation (bumped on every new token set).
     pub fn generation(&self) -> u64 {
         self.read().1
@@ -172,7 +189,14 @@ impl TokenManager {
     }
 
     /// Publishes a new token set (after a login), saves it, and returns the new generation.
-    pub fn set_tokens(&self, tokens: TokenSet, requested: Option<ScopeSet>) -> u64 {
+    pub fn set_tokens(&self, mut tokens: TokenSet, requested: Option<ScopeSet>) -> u64 {
+        // DPoP-bound tokens are stored with the key they are bound to (ADR 0011).
+        if tokens.dpop_bound
+            && tokens.dpop_key.is_none()
+            && let Some(d) = self.inner.endpoint.dpop()
+        {
+            tokens.dpop_key = Some(super::StoredDpopKey::new(d.private_pem()));
+        }
         if let Err(e) = self.inner.store.save(&self.inner.key, &tokens) {
             tracing::warn!(error = %e, "could not save tokens");
         }
@@ -181,6 +205,9 @@ impl TokenManager {
 
     /// Makes `tokens` current (without saving) and returns the new generation.
     fn publish(&self, tokens: Arc<TokenSet>, requested: Option<ScopeSet>) -> u64 {
+        if let (Some(d), Some(k)) = (self.inner.endpoint.dpop(), tokens.dpop_key.as_ref()) {
+            d.adopt(k.secret());
+        }
         let mut g = self.current_mut();
         g.tokens = Some(tokens);
         g.generation += 1;

@@ -4,6 +4,12 @@ use shared::oauth::TokenResponse;
 use shared::scope::ScopeSet;
 use shared::secret::{AccessToken, RefreshToken};
 
+shared::secret_newtype!(
+    /// The PKCS#8 PEM of the DPoP key a token set is bound to. Kept only inside the token
+    /// store (encrypted at rest by [`crate::FileTokenStore`]); `Debug` is redacted.
+    StoredDpopKey
+);
+
 /// How usable a token is right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Freshness {
@@ -33,6 +39,13 @@ pub struct TokenSet {
     /// The granted scopes, as the token response named them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The access token is DPoP-bound (`token_type: DPoP`): sent as `Authorization: DPoP`
+    /// with a proof by [`TokenSet::dpop_key`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound: bool,
+    /// The DPoP private key the tokens are bound to (RFC 9449), stored with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<StoredDpopKey>,
 }
 
 impl TokenSet {
@@ -50,18 +63,25 @@ impl TokenSet {
             issued_at: now,
             expires_at: expires_in.map(|e| now.saturating_add(e)),
             scope,
+            dpop_bound: false,
+            dpop_key: None,
         }
     }
 
     /// From a token response received at `now`.
     pub fn from_response(resp: TokenResponse, now: u64) -> Self {
-        Self::new(
+        let dpop_bound = resp
+            .token_type
+            .eq_ignore_ascii_case(shared::dpop::TOKEN_TYPE);
+        let mut set = Self::new(
             resp.access_token,
             resp.refresh_token,
             resp.expires_in,
             now,
             resp.scope,
-        )
+        );
+        set.dpop_bound = dpop_bound;
+        set
     }
 
     /// Freshness at `now`: stale after 75% of the lifetime (at most 5 minutes before expiry),

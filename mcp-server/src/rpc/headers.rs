@@ -6,9 +6,9 @@
 //! The annotations are a static table ([`param_headers`]), so a `tools/call` of any other
 //! tool costs one string match and nothing else.
 
-use base64::Engine as _;
 use http::HeaderMap;
 use serde_json::{Map, Value, json};
+use shared::mcp::header_value::{self, param_text};
 
 use super::tools::ToolOut;
 
@@ -112,34 +112,6 @@ pub(crate) fn call(arguments: Option<&str>) -> ToolOut {
     }
 }
 
-/// TR-19: the `=?base64?...?=` sentinel decoded (canonical base64, UTF-8), else the value.
-/// `None`: a malformed sentinel, which never matches.
-pub(crate) fn decode_value(v: &str) -> Option<String> {
-    match v
-        .strip_prefix("=?base64?")
-        .and_then(|r| r.strip_suffix("?="))
-    {
-        Some(b) => {
-            let e = base64::engine::general_purpose::STANDARD;
-            let bytes = e.decode(b).ok()?;
-            // Only the canonical encoding (what encoders emit) is accepted.
-            (e.encode(&bytes) == b).then_some(())?;
-            String::from_utf8(bytes).ok()
-        }
-        None => Some(v.to_owned()),
-    }
-}
-
-/// How the client renders an argument into its header (`None`: not renderable).
-fn render(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// Integers compare numerically (`42` matches `42.0`, TR-20) when the header is a plain
 /// decimal; anything else compares as rendered.
 fn matches(kind: Kind, value: &Value, rendered: &str, decoded: &str) -> bool {
@@ -181,7 +153,7 @@ pub(crate) fn validate(
             return Err("An Mcp-Param header appears more than once");
         }
         let value = args.get(p.arg).filter(|v| !v.is_null());
-        let rendered = value.and_then(render);
+        let rendered = value.and_then(param_text);
         match (raw, value, rendered) {
             (None, None, _) | (None, Some(_), None) => {}
             (Some(_), None, _) => {
@@ -197,7 +169,7 @@ pub(crate) fn validate(
                 let decoded = raw
                     .to_str()
                     .ok()
-                    .and_then(decode_value)
+                    .and_then(header_value::decode)
                     .ok_or("An Mcp-Param header has an invalid value")?;
                 if !matches(p.kind, value, &rendered, &decoded) {
                     return Err("An Mcp-Param header does not match the body");

@@ -177,6 +177,13 @@ impl Exchange<'_> {
                         _ => Handled::Accepted,
                     }
                 }
+                _ if self.era == Era::Modern => {
+                    let (body, code) = msg.run_coded(app, self.into_ctx(None)).await;
+                    match super::message::modern_status(code) {
+                        StatusCode::OK => Handled::Json(body),
+                        status => Handled::Http(json_response(status, body)),
+                    }
+                }
                 _ => Handled::Json(msg.run(app, self.into_ctx(None)).await),
             },
             Delivery::Inline => Handled::Json(msg.run(app, self.into_ctx(None)).await),

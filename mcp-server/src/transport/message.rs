@@ -172,16 +172,45 @@ pub(crate) async fn run(
     params: Option<&str>,
     ctx: RequestCtx,
 ) -> String {
+    run_coded(app, id, method, params, ctx).await.0
+}
+
+/// [`run`], with the JSON-RPC error code of the response when it is an error.
+pub(crate) async fn run_coded(
+    app: &App,
+    id: Option<&str>,
+    method: &str,
+    params: Option<&str>,
+    ctx: RequestCtx,
+) -> (String, Option<i32>) {
     let rpc_id = id.map_or(Id::Null, parse_id);
     let mut ext = Extensions::new();
     ext.insert(Arc::new(ctx));
     match rpc::dispatch(&app.methods, rpc_id, method, params, ext).await {
         Some(resp) => {
+            let code = resp.as_error_code();
             let (raw, _, _ext) = resp.into_parts();
             let s: Box<str> = raw.into();
-            String::from(s)
+            (String::from(s), code)
         }
-        None => error_json(id, &ErrorCode::MethodNotFound.into()),
+        None => {
+            let code = ErrorCode::MethodNotFound;
+            (error_json(id, &code.into()), Some(code.code()))
+        }
+    }
+}
+
+/// The HTTP status of a 2026-07-28 JSON response carrying the JSON-RPC error `code`
+/// (SEP-2575, PR-24, TR-20): request, parameter, header, capability and version errors are
+/// 400, an unknown method 404; any other error (and every result) 200.
+pub(crate) fn modern_status(code: Option<i32>) -> StatusCode {
+    use shared::mcp::error_code::{HEADER_MISMATCH, MISSING_CAPABILITY, UNSUPPORTED_VERSION};
+    match code {
+        Some(
+            -32700 | -32600 | -32602 | HEADER_MISMATCH | MISSING_CAPABILITY | UNSUPPORTED_VERSION,
+        ) => StatusCode::BAD_REQUEST,
+        Some(-32601) => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
     }
 }
 
@@ -210,7 +239,12 @@ pub(crate) fn error_response(
 impl Message<'_> {
     /// Runs this message as a request.
     pub(crate) async fn run(&self, app: &App, ctx: RequestCtx) -> String {
-        run(
+        self.run_coded(app, ctx).await.0
+    }
+
+    /// Runs this message as a request; the error code too (see [`run_coded`]).
+    pub(crate) async fn run_coded(&self, app: &App, ctx: RequestCtx) -> (String, Option<i32>) {
+        run_coded(
             app,
             self.id.map(RawValue::get),
             self.method(),

@@ -106,15 +106,31 @@ where
     r
 }
 
+/// Resolves when the access token behind `auth` expires (RS-11, RS-12): a stream opened with it ends
+/// then, and the client reconnects with a fresh token. The system clock, like the `exp` check.
+pub(crate) fn token_expiry(
+    auth: &crate::auth::AuthContext,
+) -> std::pin::Pin<Box<tokio::time::Sleep>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // tokio clamps a deadline beyond its range (the unprotected fixture's `u64::MAX`).
+    Box::pin(tokio::time::sleep(Duration::from_secs(
+        auth.expires_at.saturating_sub(now),
+    )))
+}
+
 /// An SSE `message` event carrying one JSON-RPC message.
 pub(crate) fn message_event(json: String) -> Event {
     Event::default().event("message").data(json)
 }
 
 /// A session's server-to-client stream: every message sent to `rx`, each as an SSE event,
-/// after the optional `first` event; `keep` lives as long as the stream.
+/// after the optional `first` event, until `auth`'s token expires; `keep` lives as long as
+/// the stream.
 pub(crate) fn session_stream<K: Send + 'static>(
     app: &App,
+    auth: &crate::auth::AuthContext,
     first: Option<Event>,
     rx: mpsc::Receiver<String>,
     keep: K,
@@ -122,7 +138,8 @@ pub(crate) fn session_stream<K: Send + 'static>(
     let rest = stream::unfold((rx, keep), |(mut rx, keep)| async move {
         rx.recv().await.map(|m| (message_event(m), (rx, keep)))
     });
-    sse_response(app, stream::iter(first).chain(rest))
+    let events = stream::iter(first).chain(rest);
+    sse_response(app, events.take_until(token_expiry(auth)))
 }
 
 /// Counts one streamed request while alive (dropped when the task ends or is aborted).

@@ -16,7 +16,9 @@ use tokio::sync::mpsc;
 
 use super::handle::{Delivery, Exchange, Handled, handle_message};
 use super::message::{self, Message, bad_request, error_json};
-use super::respond::{accepted, accepts_sse, json_response, sse_frames_response};
+use futures_util::StreamExt as _;
+
+use super::respond::{accepted, accepts_sse, json_response, sse_frames_response, token_expiry};
 use super::resume::ResumeError;
 use super::session::Session;
 use super::{App, H_SESSION, H_VERSION, header, subscriptions};
@@ -192,7 +194,10 @@ pub(crate) async fn get(
         subscriptions::Sink::Outbox(session.outbox.clone(), rx)
     });
     match session.outbox.attach(last) {
-        Ok(reader) => sse_frames_response(&app, reader.into_frames(app.sse_retry)),
+        Ok(reader) => {
+            let frames = reader.into_frames(app.sse_retry);
+            sse_frames_response(&app, frames.take_until(token_expiry(&auth)))
+        }
         Err(ResumeError::Gone) => subscriptions::resume_gone(),
         Err(ResumeError::Unknown) => subscriptions::resume_unknown(),
     }

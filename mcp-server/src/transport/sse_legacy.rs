@@ -51,7 +51,7 @@ pub(crate) async fn get(
     let endpoint = Event::default()
         .event("endpoint")
         .data(format!("/messages?sessionId={}", session.id));
-    session_stream(&app, Some(endpoint), rx, guard)
+    session_stream(&app, &auth, Some(endpoint), rx, guard)
 }
 
 #[derive(Deserialize)]

@@ -3,32 +3,18 @@
 //! `Mcp-Name` must repeat what the body says.
 
 use axum::response::Response;
-use base64::Engine as _;
 use http::HeaderMap;
 use jsonrpsee::types::ErrorObject;
 use jsonrpsee::types::error::{INVALID_PARAMS_CODE, INVALID_REQUEST_CODE};
 use serde_json::json;
 use serde_json::value::RawValue;
 use shared::mcp::error_code::{HEADER_MISMATCH, UNSUPPORTED_VERSION};
+use shared::mcp::header_value;
 use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
 
 use super::message::{Message, bad_request};
 use super::{H_METHOD, H_NAME, H_VERSION, header};
 use crate::rpc;
-
-/// TR-19: `=?base64?...?=` sentinel values are decoded before comparing.
-fn decode_header_value(v: &str) -> Option<String> {
-    match v
-        .strip_prefix("=?base64?")
-        .and_then(|r| r.strip_suffix("?="))
-    {
-        Some(b) => base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok()),
-        None => Some(v.to_owned()),
-    }
-}
 
 /// `params.arguments` of a `tools/call`, raw.
 fn arguments_of(params: &RawValue) -> Option<&RawValue> {
@@ -91,7 +77,7 @@ pub(super) fn check(headers: &HeaderMap, msg: &Message<'_>) -> Result<(), Respon
             ),
         ));
     }
-    match header(headers, &H_METHOD).and_then(decode_header_value) {
+    match header(headers, &H_METHOD).and_then(header_value::decode) {
         None => return Err(mismatch(id, "Missing Mcp-Method header")),
         Some(m) if m != msg.method() => {
             return Err(mismatch(id, "Mcp-Method header does not match the body"));
@@ -104,9 +90,9 @@ pub(super) fn check(headers: &HeaderMap, msg: &Message<'_>) -> Result<(), Respon
         _ => None,
     };
     if let Some(expected) = named {
-        match header(headers, &H_NAME).and_then(decode_header_value) {
+        match header(headers, &H_NAME).and_then(header_value::decode) {
             None => return Err(mismatch(id, "Missing Mcp-Name header")),
-            Some(n) if Some(n.as_str()) != expected => {
+            Some(n) if Some(&*n) != expected => {
                 return Err(mismatch(id, "Mcp-Name header does not match the body"));
             }
             Some(_) => {}

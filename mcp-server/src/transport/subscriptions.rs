@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::App;
 use super::handle::{Delivery, Exchange, Handled};
 use super::message::{Message, error_json, error_response};
-use super::respond::{AbortOnDrop, accepts_sse, message_event, sse_stream_response};
+use super::respond::{AbortOnDrop, accepts_sse, message_event, sse_stream_response, token_expiry};
 use super::resume::Outbox;
 use super::session::Session;
 use crate::auth::{MethodDenied, forbidden_insufficient_scope};
@@ -191,6 +191,8 @@ fn listen(x: &Exchange<'_>, msg: &Message<'_>, delivery: &Delivery<'_>) -> Handl
         }
     });
     let events = stream::iter([ack]).chain(rest).map(message_event);
+    // RS-11, RS-12: the stream ends when the token that opened it expires; the client listens again.
+    let events = events.take_until(token_expiry(&x.auth));
     Handled::Http(sse_stream_response(events))
 }
 

@@ -423,3 +423,17 @@ fn keys_are_read_from_pem_and_bad_pem_is_refused() {
     assert_eq!(parse_alg("EdDSA"), Some(Algorithm::EdDSA));
     assert_eq!(parse_alg("HS256"), None);
 }
+
+#[test]
+fn the_resource_server_challenge_names_algs_and_the_error_ex07() {
+    let p = ProofPolicy::default();
+    assert_eq!(p.challenge(None), r#"DPoP algs="ES256 EdDSA RS256""#);
+    let e = ProofError::WrongAth;
+    assert_eq!(
+        p.challenge(Some((e.error_code(), &e.to_string()))),
+        r#"DPoP algs="ES256 EdDSA RS256", error="invalid_dpop_proof", error_description="DPoP proof ath does not match the access token""#
+    );
+    // A hostile description cannot break out of the quoted string.
+    let c = p.challenge(Some(("invalid_token", "a\"b\nc")));
+    assert!(c.ends_with(r#"error_description="a'b?c""#), "{c}");
+}

@@ -1,12 +1,13 @@
 //! The consent step: pending requests kept server-side, the double-submit CSRF cookie, and
 //! `POST /authorize/decision` (AS-26, AS-27).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
+use serde::{Deserialize, Serialize};
+use shared::scope::ScopeSet;
 
 use super::AuthzRequest;
 use super::page::{ConsentView, consent_page, error_page};
@@ -14,85 +15,96 @@ use super::{error_redirect, issue_code};
 use crate::AppState;
 use crate::endpoints::form::Params;
 use crate::error::OAuthError;
-
-/// Consent requests waiting for approve/deny, keyed by a random id, each with its CSRF token.
-/// At most [`MAX_PENDING_PER_OWNER`] per subject and client: a flood through one client (or
-/// by one user) only displaces its own oldest requests and never fills the table for others.
-#[derive(Debug, Default)]
-pub(crate) struct PendingConsents(Mutex<Pending>);
-
-#[derive(Debug, Default)]
-struct Pending {
-    requests: HashMap<String, (AuthzRequest, String, u64)>,
-    /// Request ids per (subject, client id), oldest first.
-    by_owner: HashMap<(String, String), VecDeque<String>>,
-}
+use crate::store::{PendingConsent, Store, StoreError, digest};
 
 const CONSENT_TTL: u64 = 600;
+/// Pending consents, all owners together: beyond this, new requests are refused (a flood must
+/// not evict other users' pending consents).
 const MAX_PENDING: usize = 10_000;
+/// Pending consents per subject and client: a flood through one client (or by one user) only
+/// displaces its own oldest requests and never fills the table for others.
 const MAX_PENDING_PER_OWNER: usize = 32;
 const CSRF_COOKIE: &str = "as_consent_csrf";
 
-impl Pending {
-    fn drop_expired(&mut self, now: u64) {
-        self.requests.retain(|_, (_, _, exp)| *exp > now);
-        let requests = &self.requests;
-        self.by_owner.retain(|_, ids| {
-            ids.retain(|id| requests.contains_key(id));
-            !ids.is_empty()
-        });
-    }
+/// The stored form of a pending [`AuthzRequest`] (the client as its store JSON).
+#[derive(Serialize, Deserialize)]
+struct RequestDto {
+    client: String,
+    redirect_uri: String,
+    redirect_uri_sent: bool,
+    state: Option<String>,
+    code_challenge: String,
+    scope: String,
+    resource: Option<String>,
 }
 
-impl PendingConsents {
-    /// Stores a pending request of `subject`; `None` when the table is full of unexpired
-    /// requests (a flood must not evict other users' pending consents). When this subject and
-    /// client already have [`MAX_PENDING_PER_OWNER`] pending, the oldest of them is dropped.
-    fn insert(&self, req: AuthzRequest, subject: &str, now: u64) -> Option<(String, String)> {
-        let id = shared::random::token();
-        let csrf = shared::random::token();
-        let owner = (subject.to_owned(), req.client.client_id.clone());
-        let mut p = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let own = p.by_owner.get(&owner).map_or(0, VecDeque::len);
-        if own >= MAX_PENDING_PER_OWNER || p.requests.len() >= MAX_PENDING {
-            p.drop_expired(now);
-        }
-        let oldest = p
-            .by_owner
-            .get_mut(&owner)
-            .filter(|ids| ids.len() >= MAX_PENDING_PER_OWNER)
-            .and_then(VecDeque::pop_front);
-        if let Some(oldest) = oldest {
-            p.requests.remove(&oldest);
-        }
-        if p.requests.len() >= MAX_PENDING {
-            return None;
-        }
-        p.requests
-            .insert(id.clone(), (req, csrf.clone(), now + CONSENT_TTL));
-        p.by_owner.entry(owner).or_default().push_back(id.clone());
-        Some((id, csrf))
-    }
+fn encode(req: &AuthzRequest) -> Result<String, StoreError> {
+    serde_json::to_string(&RequestDto {
+        client: crate::store::redis::client_json(&req.client)?,
+        redirect_uri: req.redirect_uri.clone(),
+        redirect_uri_sent: req.redirect_uri_sent,
+        state: req.state.clone(),
+        code_challenge: req.code_challenge.clone(),
+        scope: req.scope.to_string(),
+        resource: req.resource.clone(),
+    })
+    .map_err(|_| StoreError("cannot encode a pending consent".into()))
+}
 
-    fn take(&self, id: &str, now: u64) -> Option<(AuthzRequest, String)> {
-        let mut p = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let (req, csrf, exp) = p.requests.remove(id)?;
-        // The subject is not kept in the request: look in this client's queues.
-        for ((_, client), ids) in &mut p.by_owner {
-            if *client == req.client.client_id {
-                ids.retain(|i| i != id);
-            }
-        }
-        p.by_owner.retain(|_, ids| !ids.is_empty());
-        (exp > now).then_some((req, csrf))
+fn decode(json: &str) -> Result<AuthzRequest, StoreError> {
+    let d: RequestDto =
+        serde_json::from_str(json).map_err(|_| StoreError("unreadable pending consent".into()))?;
+    Ok(AuthzRequest {
+        client: crate::store::redis::client_from(&d.client)?,
+        redirect_uri: d.redirect_uri,
+        redirect_uri_sent: d.redirect_uri_sent,
+        state: d.state,
+        code_challenge: d.code_challenge,
+        scope: ScopeSet::parse(&d.scope),
+        resource: d.resource,
+    })
+}
+
+/// Stores a pending request of `subject` and returns its id and CSRF token; `None` when
+/// [`MAX_PENDING`] unexpired requests are pending. When this subject and client already have
+/// [`MAX_PENDING_PER_OWNER`] pending, their oldest are dropped first. The limits are the
+/// endpoint's; the store only lists and counts (issue 14).
+async fn insert(
+    store: &dyn Store,
+    req: &AuthzRequest,
+    subject: &str,
+    now: u64,
+) -> Result<Option<(String, String)>, StoreError> {
+    // The owner string is only a key: a length-prefixed pair cannot be forged by a client id.
+    let owner = format!("{}:{subject}{}", subject.len(), req.client.client_id);
+    let own = store.owner_consents(&owner, now).await?;
+    let excess = (own.len() + 1).saturating_sub(MAX_PENDING_PER_OWNER);
+    for oldest in own.iter().take(excess) {
+        store.take_consent(oldest, now).await?;
     }
+    if store.pending_consents(now).await? >= MAX_PENDING {
+        return Ok(None);
+    }
+    let id = shared::random::token();
+    let csrf = shared::random::token();
+    let record = PendingConsent {
+        request: encode(req)?,
+        csrf_digest: digest(&csrf),
+        expires_at: now + CONSENT_TTL,
+    };
+    store.put_consent(&id, &owner, record).await?;
+    Ok(Some((id, csrf)))
 }
 
 /// Stores the request and shows the consent page, setting the CSRF cookie.
-pub(super) fn ask(state: &AppState, req: AuthzRequest) -> Response {
+pub(super) async fn ask(state: &AppState, req: AuthzRequest) -> Response {
     let now = state.clock.now_unix();
     let view = ConsentView::new(&req);
-    let Some((id, csrf)) = state.consents.insert(req, &state.config.subject, now) else {
+    let inserted = insert(&*state.store, &req, &state.config.subject, now).await;
+    let Some((id, csrf)) = (match inserted {
+        Ok(x) => x,
+        Err(e) => return OAuthError::from(e).into_response(),
+    }) else {
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
@@ -148,16 +160,25 @@ pub(crate) async fn decision(
         );
     };
     let now = state.clock.now_unix();
-    let Some((req, expected)) = state.consents.take(id, now) else {
+    let taken = match state.store.take_consent(id, now).await {
+        Ok(t) => t,
+        Err(e) => return OAuthError::from(e).into_response(),
+    };
+    let Some(pending) = taken else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "unknown or expired authorization request",
         );
     };
+    let req = match decode(&pending.request) {
+        Ok(r) => r,
+        Err(e) => return OAuthError::from(e).into_response(),
+    };
+    let expected = pending.csrf_digest;
     let cookie_ok = cookie_value(&headers, CSRF_COOKIE)
-        .is_some_and(|c| shared::random::constant_time_eq(c.as_bytes(), expected.as_bytes()));
-    if !shared::random::constant_time_eq(csrf.as_bytes(), expected.as_bytes()) || !cookie_ok {
+        .is_some_and(|c| shared::random::constant_time_eq(&digest(c), &expected));
+    if !shared::random::constant_time_eq(&digest(csrf), &expected) || !cookie_ok {
         return error_page(
             StatusCode::FORBIDDEN,
             "invalid_request",
@@ -165,7 +186,7 @@ pub(crate) async fn decision(
         );
     }
     match params.get("decision") {
-        Some("approve") => issue_code(&state, req),
+        Some("approve") => issue_code(&state, req).await,
         _ => {
             let e = OAuthError::access_denied("the user denied the request");
             error_redirect(&state, &req.redirect_uri, req.state.as_deref(), &e)
@@ -180,10 +201,8 @@ mod tests {
 
     use super::*;
     use crate::store::ClientRecord;
-
-    fn req() -> AuthzRequest {
-        req_of("c")
-    }
+    use crate::store::ConsentStore as _;
+    use crate::store::memory::MemoryStore;
 
     fn req_of(client_id: &str) -> AuthzRequest {
         AuthzRequest {
@@ -208,51 +227,64 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_flood_of_pending_consents_is_refused_without_evicting_others() {
-        let p = PendingConsents::default();
-        let (first, _) = p.insert(req_of("first"), "u", 100).unwrap();
+    async fn put(s: &MemoryStore, client: &str, subject: &str, now: u64) -> Option<String> {
+        insert(s, &req_of(client), subject, now)
+            .await
+            .unwrap()
+            .map(|(id, _)| id)
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_pending_consents_is_refused_without_evicting_others() {
+        let p = MemoryStore::default();
+        let first = put(&p, "first", "u", 100).await.unwrap();
         for i in 1..MAX_PENDING {
-            assert!(p.insert(req_of(&format!("c{i}")), "u", 100).is_some());
+            assert!(put(&p, &format!("c{i}"), "u", 100).await.is_some());
         }
+        assert!(put(&p, "late", "u", 100).await.is_none(), "full: refused");
         assert!(
-            p.insert(req_of("late"), "u", 100).is_none(),
-            "full: refused"
-        );
-        assert!(
-            p.take(&first, 101).is_some(),
+            p.take_consent(&first, 101).await.unwrap().is_some(),
             "the first user's request survived"
         );
         // Once requests expire, there is room again.
-        assert!(p.insert(req(), "u", 100 + CONSENT_TTL + 1).is_some());
+        assert!(put(&p, "c", "u", 100 + CONSENT_TTL + 1).await.is_some());
     }
 
-    #[test]
-    fn one_subject_and_client_cannot_fill_the_pending_table_for_others() {
-        let p = PendingConsents::default();
-        let (victim, _) = p.insert(req_of("cli"), "alice", 100).unwrap();
-        let (other_client, _) = p.insert(req_of("app"), "mallory", 100).unwrap();
-        let (first_flood, _) = p.insert(req_of("cli"), "mallory", 100).unwrap();
+    #[tokio::test]
+    async fn one_subject_and_client_cannot_fill_the_pending_table_for_others() {
+        let p = MemoryStore::default();
+        let victim = put(&p, "cli", "alice", 100).await.unwrap();
+        let other_client = put(&p, "app", "mallory", 100).await.unwrap();
+        let first_flood = put(&p, "cli", "mallory", 100).await.unwrap();
         for _ in 0..MAX_PENDING {
             assert!(
-                p.insert(req_of("cli"), "mallory", 100).is_some(),
+                put(&p, "cli", "mallory", 100).await.is_some(),
                 "never refused"
             );
         }
-        let pending = p.0.lock().unwrap().requests.len();
+        let pending = p.pending_consents(100).await.unwrap();
         assert_eq!(pending, 2 + MAX_PENDING_PER_OWNER, "the flood is capped");
         assert!(
-            p.take(&first_flood, 101).is_none(),
+            p.take_consent(&first_flood, 101).await.unwrap().is_none(),
             "the flood displaced its own oldest"
         );
         assert!(
-            p.take(&victim, 101).is_some(),
+            p.take_consent(&victim, 101).await.unwrap().is_some(),
             "another subject's request survived"
         );
         assert!(
-            p.take(&other_client, 101).is_some(),
+            p.take_consent(&other_client, 101).await.unwrap().is_some(),
             "another client's request survived"
         );
+    }
+
+    #[test]
+    fn a_pending_request_round_trips_through_its_stored_form() {
+        let mut r = req_of("cli");
+        r.state = Some("st".into());
+        r.resource = Some("http://127.0.0.1:3003/mcp".into());
+        let back = decode(&encode(&r).unwrap()).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{r:?}"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::scope::ScopeSet;
 
-pub(crate) use consent::{PendingConsents, decision};
+pub(crate) use consent::decision;
 
 use self::page::error_page;
 use super::form::Params;
@@ -55,7 +55,16 @@ pub(crate) async fn authorize(
     // Step 1: client and redirect URI; failures are shown, never redirected.
     let target = match request::target(&state, &params).await {
         Ok(t) => t,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, e.code, &e.description),
+        Err(e) => {
+            let mut page = error_page(e.status, e.code, &e.description);
+            if e.status == StatusCode::SERVICE_UNAVAILABLE {
+                page.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    crate::error::STORE_RETRY_AFTER_SECS.into(),
+                );
+            }
+            return page;
+        }
     };
     let redirect_uri = target.redirect_uri.clone();
     let client_state = if params.is_repeated("state") {
@@ -68,9 +77,9 @@ pub(crate) async fn authorize(
     match request::validate(&state, &params, target) {
         Ok(req) => {
             if state.config.auto_approve && trusted {
-                issue_code(&state, req)
+                issue_code(&state, req).await
             } else {
-                consent::ask(&state, req)
+                consent::ask(&state, req).await
             }
         }
         Err(e) if trusted => error_redirect(&state, &redirect_uri, client_state, &e),
@@ -89,10 +98,10 @@ fn is_trusted(client: &ClientRecord, redirect_uri: &str) -> bool {
 }
 
 /// Stores a code bound to the request (AS-22) and redirects with it (AS-24).
-fn issue_code(state: &AppState, req: AuthzRequest) -> Response {
+async fn issue_code(state: &AppState, req: AuthzRequest) -> Response {
     let code = shared::random::token();
     let now = state.clock.now_unix();
-    state.store.put_code(
+    let stored = state.store.put_code(
         digest(&code),
         CodeRecord {
             client_id: req.client.client_id.clone(),
@@ -105,6 +114,10 @@ fn issue_code(state: &AppState, req: AuthzRequest) -> Response {
             redeemed_grant: None,
         },
     );
+    if let Err(e) = stored.await {
+        // Nothing was issued: the user may retry; never a redirect with a code that was lost.
+        return crate::error::OAuthError::from(e).into_response();
+    }
     tracing::info!(client.id = %req.client.client_id, "authorization code issued");
     redirect(
         state,

@@ -18,6 +18,8 @@ pub(super) struct Untrusted {
     pub(super) code: &'static str,
     /// What is shown under it.
     pub(super) description: String,
+    /// 400, or 503 (with `Retry-After`) when the store could not answer.
+    pub(super) status: axum::http::StatusCode,
 }
 
 impl Untrusted {
@@ -25,6 +27,16 @@ impl Untrusted {
         Self {
             code,
             description: description.into(),
+            status: axum::http::StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn store(e: &crate::store::StoreError) -> Self {
+        tracing::warn!(error = %e, "client lookup failed");
+        Self {
+            code: "server_error",
+            description: "storage temporarily unavailable".into(),
+            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -49,9 +61,7 @@ pub(super) async fn target(state: &AppState, params: &Params) -> Result<Target, 
     let Some(client_id) = params.get("client_id") else {
         return Err(Untrusted::new("invalid_request", "missing client_id"));
     };
-    let client = find_client(state, client_id)
-        .await
-        .map_err(|e| Untrusted::new("invalid_client", e))?;
+    let client = find_client(state, client_id).await?;
     let (redirect_uri, redirect_uri_sent) = match params.get("redirect_uri") {
         Some(r) => {
             if !client
@@ -77,8 +87,12 @@ pub(super) async fn target(state: &AppState, params: &Params) -> Result<Target, 
 }
 
 /// Resolves a client: configured, registered, or a Client ID Metadata Document URL.
-async fn find_client(state: &AppState, client_id: &str) -> Result<ClientRecord, String> {
-    if let Some(c) = state.store.client(client_id) {
+async fn find_client(state: &AppState, client_id: &str) -> Result<ClientRecord, Untrusted> {
+    if let Some(c) = state
+        .client(client_id)
+        .await
+        .map_err(|e| Untrusted::store(&e))?
+    {
         return Ok(c);
     }
     if state.config.client_metadata_documents && crate::cimd::is_metadata_url(client_id) {
@@ -86,9 +100,14 @@ async fn find_client(state: &AppState, client_id: &str) -> Result<ClientRecord, 
             .cimd
             .client(client_id, state.clock.now_unix())
             .await
-            .map_err(|e| format!("client metadata document could not be used: {e}"));
+            .map_err(|e| {
+                Untrusted::new(
+                    "invalid_client",
+                    format!("client metadata document could not be used: {e}"),
+                )
+            });
     }
-    Err("unknown client_id".into())
+    Err(Untrusted::new("invalid_client", "unknown client_id"))
 }
 
 /// Step 2: response type, PKCE, resource and scope. Errors here are redirected.

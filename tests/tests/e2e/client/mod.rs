@@ -4,6 +4,8 @@
 //! transports (TR-xx). Test names cite the checklist rows they prove.
 
 mod discovery;
+mod dpop;
+mod enterprise;
 mod middleware;
 mod mock;
 mod on_demand;

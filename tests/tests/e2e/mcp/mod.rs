@@ -18,6 +18,7 @@ mod resumable;
 mod scope_rules;
 mod session;
 mod stateless;
+mod stream_expiry;
 mod subscriptions;
 mod transport;
 mod unprotected;

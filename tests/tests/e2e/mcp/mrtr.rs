@@ -301,3 +301,32 @@ async fn pr26_a_tool_asks_only_for_declared_capabilities_and_legacy_sessions_sti
         .await;
     assert_eq!(r["result"]["content"][0]["text"], "hi");
 }
+
+/// PR-24, SEP-2575: in the 2026-07-28 era a JSON-RPC error answered by a method carries its
+/// HTTP status: -32021 and -32602 are 400 (as the transport's own -32020/-32022 are), not 200.
+#[tokio::test]
+async fn pr24_method_errors_carry_their_http_status_in_the_modern_era() {
+    let s = mcp_fixture_with(|_| {}).await;
+    let t = s.token(ALL);
+    let params = json!({"name": "summarize", "arguments": {"text": "x"}});
+    let r = s
+        .modern_with_meta(&t, "tools/call", params, caps(json!({"elicitation": {}})))
+        .send()
+        .await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], -32021, "{v}");
+    let params = json!({"name": "echo", "arguments": {"message": "m"}, "requestState": "v1.x.y.z"});
+    let r = s.modern(&t, "tools/call", params).send().await;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (status.as_u16(), &v["error"]["code"]),
+        (400, &json!(-32602)),
+        "{v}"
+    );
+    // A result stays 200.
+    let params = json!({"name": "echo", "arguments": {"message": "m"}});
+    let r = s.modern(&t, "tools/call", params).send().await;
+    assert_eq!(r.status(), 200);
+}

@@ -1,13 +1,15 @@
 //! Both real servers (`tests::Stack`) driven by the real client: the design document's edge
 //! cases at login (`login`) and afterwards (`renewal`), the checklist's attacks end to end
 //! (`security`), every MCP operation through the OAuth stack (`operations`), HTTPS (AS-10) and
-//! the consent page in a real browser.
+//! the consent page in a real browser; two authorization-server instances on one Redis
+//! (`redis_as`).
 
 mod consent_browser;
 mod https;
 mod login;
 mod logout;
 mod operations;
+mod redis_as;
 mod renewal;
 mod security;
 
