@@ -4,7 +4,8 @@
 -- measure 401s). Proofs are made beforehand by `tests/examples/dpop_bench_inputs.rs`: the
 -- server still verifies every one (signature, htm/htu, ath, iat, cnf.jkt, replay insert);
 -- only the client's signing cost is moved out of the measurement. When the proofs run out
--- the thread stops, so make $PROOFS_FILE longer than rate x duration.
+-- wrk aborts with "proofs exhausted" (no figures rather than wrong ones): make $PROOFS_FILE
+-- longer than rate x duration.
 local token = io.open(os.getenv("TOKEN_FILE")):read("*l")
 local proofs = {}
 for line in io.lines(os.getenv("PROOFS_FILE")) do proofs[#proofs + 1] = line end
@@ -19,13 +20,10 @@ wrk.headers["Mcp-Method"] = "tools/call"
 wrk.headers["Mcp-Name"] = "echo"
 request = function()
   i = i + 1
-  if i > #proofs then
-    wrk.thread:stop()
-    i = #proofs
-  end
+  if i > #proofs then error("proofs exhausted: raise PROOFS") end
   wrk.headers["DPoP"] = proofs[i]
   return wrk.format()
 end
 response = function(status, headers, body)
-  if status ~= 200 and i < #proofs then error("unexpected status " .. status) end
+  if status ~= 200 then error("unexpected status " .. status) end
 end
