@@ -20,7 +20,7 @@ use http::{HeaderValue, StatusCode, header};
 use jsonrpsee::types::ErrorObject;
 use jsonrpsee::types::error::{INTERNAL_ERROR_CODE, INVALID_REQUEST_CODE};
 use serde_json::value::RawValue;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::AbortHandle;
 
 use super::message::error_response;
@@ -75,6 +75,9 @@ pub(crate) struct Session {
     pub(crate) outbox: Arc<Outbox>,
     /// The task feeding the session's stream from the change bus; ends with the session.
     pub(crate) pump: OnceLock<AbortOnDrop>,
+    /// Set when the session ends (DELETE, expiry, or found ended in the shared store): its
+    /// GET stream closes.
+    ended: watch::Sender<bool>,
 }
 
 impl Session {
@@ -89,6 +92,20 @@ impl Session {
 
     pub(crate) fn set_stream(&self, tx: Option<mpsc::Sender<String>>) {
         self.log.set_sink(tx);
+    }
+
+    /// Marks the session ended here: its GET stream closes, its stream sender goes.
+    pub(crate) fn end(&self) {
+        self.ended.send_replace(true);
+        self.set_stream(None);
+    }
+
+    /// Resolves once [`Self::end`] was called.
+    pub(crate) fn ended(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.ended.subscribe();
+        async move {
+            let _ = rx.wait_for(|e| *e).await;
+        }
     }
 
     pub(crate) fn track(&self, id: String, h: AbortHandle) {
@@ -227,6 +244,7 @@ impl SessionStore {
                 .max_capacity(limits.max.saturating_mul(2))
                 .time_to_idle(limits.idle)
                 .eviction_listener(move |_k, v: Arc<Session>, _cause| {
+                    v.end();
                     on_evict.fetch_sub(1, Ordering::AcqRel);
                     release_subject(&subjects_on_evict, &v.subject);
                 })
@@ -276,6 +294,7 @@ impl SessionStore {
             subscribed: Arc::default(),
             outbox: Arc::new(Outbox::new(self.event_buffer)),
             pump: OnceLock::new(),
+            ended: watch::Sender::new(false),
         })
     }
 
@@ -364,7 +383,7 @@ impl SessionStore {
             Ok(crate::store::redis::Touch::Gone) => {
                 // Ended or expired elsewhere: drop what this instance still holds.
                 if let Some(s) = self.cache.remove(id) {
-                    s.set_stream(None);
+                    s.end();
                 }
                 Err(not_found())
             }
@@ -393,12 +412,15 @@ impl SessionStore {
             redis.end(&s.id, &s.subject, &s.client_id).await?;
         }
         self.cache.remove(&s.id);
+        s.end();
         Ok(())
     }
 
     /// [`Self::remove`] from a `Drop`: at once here, in a task on Redis.
     pub(crate) fn remove_later(&self, id: &Arc<str>, subject: &str, client_id: &str) {
-        self.cache.remove(id);
+        if let Some(s) = self.cache.remove(id) {
+            s.end();
+        }
         if let Some(redis) = self.shared.clone()
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
@@ -411,22 +433,30 @@ impl SessionStore {
         }
     }
 
-    /// Resolves when the session is found ended in the shared store (checked every
-    /// `every`); never on the memory store, where an end closes the stream directly. A GET
-    /// stream on this instance ends this way when the session is deleted on another one.
-    pub(crate) async fn ended_elsewhere(&self, s: &Session, every: Duration) {
+    /// Resolves when the session ends: here ([`Session::end`]), or, on Redis, when it is
+    /// found ended in the shared store (checked every `every`; a GET stream on this instance
+    /// ends this way when the session is deleted on another one or expires there).
+    pub(crate) async fn until_ended(&self, s: &Session, every: Duration) {
+        let here = s.ended();
         let Some(redis) = &self.shared else {
-            return std::future::pending().await;
+            return here.await;
         };
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
+        let elsewhere = async {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
-            if let Ok(false) = redis.exists(&s.id).await {
-                s.set_stream(None);
+            loop {
+                tick.tick().await;
+                if let Ok(false) = redis.exists(&s.id).await {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            () = here => {}
+            () = elsewhere => {
                 self.cache.remove(&s.id);
-                return;
+                s.end();
             }
         }
     }

@@ -200,13 +200,11 @@ pub(crate) async fn get(
     match session.outbox.attach(last) {
         Ok(reader) => {
             let frames = reader.into_frames(app.sse_retry);
-            // On Redis the session may be deleted on another instance: the stream ends
-            // within ENDED_CHECK of it (decisions/0010 "MCP sessions").
+            // The stream ends with the session (TR-40): a DELETE here at once; on Redis a
+            // DELETE or expiry on another instance within ENDED_CHECK (decisions/0010).
             let ended = {
                 let (app, session) = (app.clone(), session.clone());
-                async move {
-                    app.sessions.ended_elsewhere(&session, ENDED_CHECK).await;
-                }
+                async move { app.sessions.until_ended(&session, ENDED_CHECK).await }
             };
             let end = futures_util::future::select(Box::pin(token_expiry(&auth)), Box::pin(ended));
             sse_frames_response(&app, frames.take_until(end))
@@ -229,6 +227,5 @@ pub(crate) async fn delete(
     if let Err(e) = app.sessions.remove(&session).await {
         return super::session::store_unavailable(None, &e);
     }
-    session.set_stream(None);
     StatusCode::OK.into_response()
 }
