@@ -463,7 +463,7 @@ pub enum ConfigError {
     #[error("resources_dir {0:?} is not a directory")]
     ResourcesDir(PathBuf),
     /// `store` or `store_key_prefix` is malformed.
-    #[error("{0} {1}")]
+    #[error("{0}: {1}")]
     Store(&'static str, &'static str),
 }
 

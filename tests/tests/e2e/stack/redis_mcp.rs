@@ -277,3 +277,86 @@ async fn delete_ends_the_sessions_get_stream_on_the_memory_store_too_tr40() {
     .await;
     assert!(ended.is_ok(), "DELETE ended the session's GET stream");
 }
+
+async fn run_binary(args: &[&str]) -> (Option<i32>, String) {
+    let out = tokio::process::Command::new(tests::workspace_binary("http-mcp-mock-server"))
+        .args(args)
+        .env_remove("MCP_SERVER__STORE")
+        .output()
+        .await
+        .expect("the binaries are built by `cargo build --workspace --bins`");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_binary_keeps_sessions_on_store_redis_and_refuses_a_bad_or_unreachable_store() {
+    let (code, err) = run_binary(&["--bind", "127.0.0.1:0", "--store", "rediss://h:1/0"]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        "http-mcp-mock-server: invalid configuration: store: must be `memory` or `redis://HOST:PORT/DB`"
+    );
+    let (code, err) = run_binary(&["--bind", "127.0.0.1:0", "--store-prefix", "a b"]).await;
+    assert_eq!(code, Some(2), "{err}");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("redis://{}/0", l.local_addr().expect("addr"))
+    };
+    let (code, err) = run_binary(&["--bind", "127.0.0.1:0", "--store", &closed]).await;
+    assert_eq!(
+        code,
+        Some(1),
+        "a valid configuration that cannot be served: {err}"
+    );
+    assert!(
+        err.starts_with("http-mcp-mock-server: session store unavailable: "),
+        "{err}"
+    );
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let key = es256();
+    let as_ = MockAs::start(&[&key], 300).await;
+    let mut child = tokio::process::Command::new(tests::workspace_binary("http-mcp-mock-server"))
+        .args(["--bind", "127.0.0.1:0", "--auth-server", &as_.issuer])
+        .args(["--store", &redis.url(), "--store-prefix", "bin-mcp:"])
+        .env_remove("MCP_SERVER__STORE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    use tokio::io::AsyncBufReadExt as _;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("ready in time")
+        .expect("read")
+        .expect("a line");
+    let addr = line
+        .strip_prefix("listening on http://")
+        .expect(&line)
+        .to_owned();
+    let url = format!("http://{addr}/mcp");
+    let token = sign(&key, &claims(&as_.issuer, &url, "mcp"), Some("at+jwt"));
+    let sid = tests::mcp_initialize(&url, &token).await;
+    // The session is in Redis, under the given prefix, with the idle timeout as its TTL.
+    let mut probe = std::net::TcpStream::connect(
+        redis
+            .url()
+            .trim_start_matches("redis://")
+            .trim_end_matches("/0"),
+    )
+    .expect("redis");
+    use std::io::{Read as _, Write as _};
+    probe
+        .write_all(format!("EXISTS bin-mcp:session:{sid}\r\n").as_bytes())
+        .expect("write");
+    let mut buf = [0u8; 4];
+    probe.read_exact(&mut buf).expect("read");
+    assert_eq!(&buf, b":1\r\n");
+    child.kill().await.expect("kill");
+}
