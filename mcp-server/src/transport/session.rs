@@ -378,17 +378,28 @@ impl SessionStore {
                 _ => Err(not_found()),
             };
         };
+        // Boxed: the Redis path's larger future stays out of the memory path's.
+        Box::pin(self.bound_shared(redis, id, auth)).await
+    }
+
+    async fn bound_shared(
+        &self,
+        redis: &RedisSessions,
+        id: &str,
+        auth: &AuthContext,
+    ) -> Result<Arc<Session>, Response> {
+        use crate::store::redis::Touch;
         match redis.touch(id, &auth.subject, &auth.client_id).await {
             Err(e) => Err(store_unavailable(None, &e)),
-            Ok(crate::store::redis::Touch::Gone) => {
+            Ok(Touch::Gone) => {
                 // Ended or expired elsewhere: drop what this instance still holds.
                 if let Some(s) = self.cache.remove(id) {
                     s.end();
                 }
                 Err(not_found())
             }
-            Ok(crate::store::redis::Touch::Foreign) => Err(not_found()),
-            Ok(crate::store::redis::Touch::Live(version)) => {
+            Ok(Touch::Foreign) => Err(not_found()),
+            Ok(Touch::Live(version)) => {
                 if let Some(s) = self.cache.get(id)
                     && s.bound_to(auth)
                 {
