@@ -281,10 +281,11 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Time limit for producing a response (SSE streams: for the headers), seconds.
     pub request_timeout_secs: u64,
-    /// Maximum concurrent legacy sessions (Streamable HTTP + HTTP+SSE); more: 503.
+    /// Maximum concurrent legacy sessions (Streamable HTTP + HTTP+SSE); more: 503. With
+    /// `store = "redis://..."`: of all instances together.
     pub max_sessions: u64,
     /// Maximum concurrent legacy sessions of one subject (the token's `sub`), so one token
-    /// holder cannot take every session; more: 429.
+    /// holder cannot take every session; more: 429. On Redis: across all instances.
     pub max_sessions_per_subject: u64,
     /// Requests of one HTTP+SSE session that may run or wait for its stream at once; more:
     /// 429, so `/messages` cannot pile up work while nobody reads the stream.

@@ -524,7 +524,7 @@ mod tests {
     }
 
     /// The session-store suite, run on memory and on Redis: `a` and `b` are two instances
-    /// (the same store twice on memory, two stores on one Redis); idle time 600 ms, at most
+    /// (the same store twice on memory, two stores on one Redis); idle time 1 s, at most
     /// 3 sessions, 2 per subject.
     async fn suite(a: &SessionStore, b: &SessionStore) {
         let (alice, bob) = (user("alice"), user("bob"));
@@ -563,10 +563,10 @@ mod tests {
             StatusCode::NOT_FOUND
         );
         let s4 = b.create(&user("carol"), "2025-11-25").await.unwrap();
-        // Sliding expiry: s2 used every 300 ms lives past its first 600 ms; s3 and s4, unused,
+        // Sliding expiry: s2 used every 400 ms lives past its first second; s3 and s4, unused,
         // expire.
         for _ in 0..3 {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            tokio::time::sleep(Duration::from_millis(400)).await;
             a.bound(&s2.id, &alice).await.unwrap();
         }
         for (s, who) in [(&s3, &bob), (&s4, &user("carol"))] {
@@ -582,7 +582,7 @@ mod tests {
 
     #[tokio::test]
     async fn session_store_suite_on_memory_rs21_tr37() {
-        let store = SessionStore::new(limits(3, Duration::from_millis(600)));
+        let store = SessionStore::new(limits(3, Duration::from_secs(1)));
         suite(&store, &store.clone()).await;
     }
 
@@ -593,10 +593,10 @@ mod tests {
         };
         let prefix = format!("t{}:", shared::random::token());
         let a = redis
-            .store(&prefix, limits(3, Duration::from_millis(600)))
+            .store(&prefix, limits(3, Duration::from_secs(1)))
             .await;
         let b = redis
-            .store(&prefix, limits(3, Duration::from_millis(600)))
+            .store(&prefix, limits(3, Duration::from_secs(1)))
             .await;
         suite(&a, &b).await;
     }

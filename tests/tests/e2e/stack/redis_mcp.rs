@@ -149,6 +149,16 @@ async fn a_session_initialised_on_one_instance_is_used_and_deleted_on_the_other_
     assert_eq!(stream.status(), 200);
     let mut buf = String::new();
     tests::mcp::read_stream_until(&mut stream, &mut buf, "\n\n").await;
+    // The stream's resume buffer is a's: b does not know a's event ids (the client opens
+    // the stream without Last-Event-ID, docs/DEPLOYMENT.md).
+    let r = McpRequest::get_stream(&p.http, &Pair::url(&p.b))
+        .token(&alice)
+        .session(&sid)
+        .version(LEGACY)
+        .header("last-event-id", "5")
+        .send()
+        .await;
+    assert_eq!(r.status(), 400);
     // DELETE on b ends it on a: a's GET stream ends by itself (its periodic check finds the
     // session gone; bounded wait), and requests get 404 on both.
     let r = p.delete(&p.b, &alice, &sid).await;
@@ -167,18 +177,18 @@ async fn a_session_initialised_on_one_instance_is_used_and_deleted_on_the_other_
 
 #[tokio::test]
 async fn session_idle_expiry_slides_with_use_on_either_instance_and_is_honoured_on_both_tr39() {
-    let Some(p) = Pair::start(2).await else {
+    let Some(p) = Pair::start(3).await else {
         return;
     };
     let alice = p.token("alice", "test-client");
     let sid = p.initialize(&p.a, &alice).await;
-    // Used every 1.2 s, alternating instances: alive past its first 2 s.
+    // Used every 1.5 s, alternating instances: alive past its first 3 s.
     for s in [&p.b, &p.a, &p.b] {
-        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
         assert_eq!(p.echo(s, &alice, &sid).await.status(), 200);
     }
-    // Then idle for longer than 2 s: gone everywhere.
-    tokio::time::sleep(Duration::from_millis(2_600)).await;
+    // Then idle for longer than 3 s: gone everywhere.
+    tokio::time::sleep(Duration::from_millis(3_600)).await;
     assert_eq!(p.echo(&p.a, &alice, &sid).await.status(), 404);
     assert_eq!(p.echo(&p.b, &alice, &sid).await.status(), 404);
 }
