@@ -315,5 +315,10 @@ print(s.recv(64).decode().strip().lstrip(":"))
 PY
 )"
 fi
+# ONLY=ladder: the cost ladder of a tools/call and its SVG charts (issue 16 A and D), in
+# scripts/ladder.sh (MODE=wall|callgrind|both, OUT, IMG are passed through).
+if [ "$ONLY" = ladder ]; then
+DURATION="$DURATION" REPEAT="$REPEAT" CONNS="$CONNS" bash scripts/ladder.sh
+fi
 echo
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -16,6 +16,8 @@
 
 mod guard;
 mod handle;
+#[cfg(feature = "ladder")]
+mod ladder;
 mod message;
 mod respond;
 mod resume;
@@ -88,6 +90,10 @@ pub(crate) fn service(
     resource_url: &str,
     mcp_path: &str,
 ) -> HttpService {
+    #[cfg(feature = "ladder")] // benchmarks only: the cost ladder's cut-off services
+    if let Some(svc) = ladder::service(&app, auth_layer.as_ref(), config, resource_url, mcp_path) {
+        return svc;
+    }
     let policy = Arc::new(HostPolicy::new(config, resource_url));
     let prm = Arc::new(prm_document(config, resource_url));
     let prm_handler = {
