@@ -321,8 +321,11 @@ async fn the_binary_keeps_sessions_on_store_redis_and_refuses_a_bad_or_unreachab
         Some(1),
         "a valid configuration that cannot be served: {err}"
     );
+    // The last line: with RUST_LOG set (the trace run of the test command), log lines come first.
     assert!(
-        err.starts_with("http-mcp-mock-server: session store unavailable: "),
+        err.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("http-mcp-mock-server: session store unavailable: ")),
         "{err}"
     );
     let Some(redis) = RedisServer::start() else {
