@@ -67,6 +67,14 @@ pub struct ClientConfig {
     /// Scopes this client may ask for; empty means every offered scope.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: the client gets no token without a DPoP
+    /// proof. Default false.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// `private_key_jwt` (RFC 7523 §2.2): the client's public keys (a JWK Set, inline). A
+    /// client with `jwks` and no secret authenticates with signed client assertions.
+    #[serde(default)]
+    pub jwks: Option<shared::dpop::JwkSet>,
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -165,6 +173,37 @@ impl std::fmt::Debug for RegistrationPolicy {
     }
 }
 
+/// DPoP (RFC 9449) at the token endpoint: proofs bind the issued tokens to the client's key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpopConfig {
+    /// Accept DPoP proofs and advertise `dpop_signing_alg_values_supported` (default true).
+    /// Off: a `DPoP` header is ignored and every token is a bearer token.
+    pub enabled: bool,
+    /// Require a server nonce in every proof (RFC 9449 §8): a proof without the current one
+    /// gets `use_dpop_nonce` and a `DPoP-Nonce` header. Nonces are an HMAC of the time window
+    /// under a key derived from the keys folder's secret, so every instance sharing the folder
+    /// accepts the others' nonces. Default false.
+    pub nonce: bool,
+    /// Length of a nonce's time window, seconds; the current and the previous window's nonce
+    /// are accepted (default 60).
+    pub nonce_window_secs: u64,
+    /// How far a proof's `iat` may be from now, seconds (default 300, the MCP extension's ±5
+    /// minutes).
+    pub iat_window_secs: u64,
+}
+
+impl Default for DpopConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            nonce: false,
+            nonce_window_secs: 60,
+            iat_window_secs: shared::dpop::DEFAULT_IAT_WINDOW_SECS,
+        }
+    }
+}
+
 /// Fault injection for tests ("error simulation"). Off by default.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -237,6 +276,8 @@ pub struct Config {
     pub request_timeout_ms: u64,
     /// Fault injection.
     pub faults: FaultsConfig,
+    /// DPoP at the token endpoint (RFC 9449).
+    pub dpop: DpopConfig,
     /// Where grant state lives (issue 14): `memory` (the default: one process, lost on
     /// restart) or `redis://HOST:PORT/DB`, shared by every instance of one authorization
     /// server (they also share `issuer` and `keys_dir`; docs/DEPLOYMENT.md). CLI `--store`.
@@ -314,6 +355,8 @@ impl Default for Config {
                     redirect_uris: vec!["http://127.0.0.1/callback".into()],
                     grant_types: default_grant_types(),
                     scopes: vec![],
+                    dpop_bound_access_tokens: false,
+                    jwks: None,
                 },
                 ClientConfig {
                     client_id: DEFAULT_SERVICE_CLIENT.into(),
@@ -322,6 +365,8 @@ impl Default for Config {
                     redirect_uris: vec![],
                     grant_types: vec!["client_credentials".into()],
                     scopes: vec![],
+                    dpop_bound_access_tokens: false,
+                    jwks: None,
                 },
                 ClientConfig {
                     client_id: DEFAULT_INTROSPECTION_CLIENT.into(),
@@ -330,6 +375,8 @@ impl Default for Config {
                     redirect_uris: vec![],
                     grant_types: vec![],
                     scopes: vec![],
+                    dpop_bound_access_tokens: false,
+                    jwks: None,
                 },
             ],
             insecure_allow_builtin_secrets_off_loopback: false,
@@ -343,6 +390,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             request_timeout_ms: 10_000,
             faults: FaultsConfig::default(),
+            dpop: DpopConfig::default(),
             store: "memory".into(),
             store_key_prefix: "mcp-auth:".into(),
             tls_cert: None,

@@ -227,7 +227,14 @@ impl Config {
                     return Err(err(format!("unsupported grant type {g:?}")));
                 }
             }
-            if c.grant_types.iter().any(|g| g == "client_credentials") && c.client_secret.is_none()
+            if c.client_secret.is_some() && c.jwks.is_some() {
+                return Err(err(
+                    "a client has a secret or jwks (private_key_jwt), not both".into(),
+                ));
+            }
+            if c.grant_types.iter().any(|g| g == "client_credentials")
+                && c.client_secret.is_none()
+                && c.jwks.is_none()
             {
                 return Err(err(
                     "client_credentials requires a confidential client".into()

@@ -49,7 +49,7 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<IntrospectionRespon
             exp: Some(c.exp),
             iat: Some(c.iat),
             jti: Some(c.jti),
-            token_type: Some("Bearer".into()),
+            token_type: Some(if c.cnf.is_some() { "DPoP" } else { "Bearer" }.into()),
         });
     }
     let now = state.clock.now_unix();

@@ -4,6 +4,7 @@
 
 mod authorize;
 mod client_auth;
+pub(crate) mod dpop;
 mod faults;
 mod form;
 mod introspect;

@@ -4,6 +4,8 @@
 
 mod authorize;
 mod discovery;
+mod dpop;
+mod private_key_jwt;
 mod refresh;
 mod register;
 mod revoke_introspect;
@@ -154,11 +156,25 @@ impl Server {
         form: &[(&str, &str)],
         basic: Option<(&str, &str)>,
     ) -> Reply {
+        self.post_form_with(path, form, basic, &[]).await
+    }
+
+    /// [`Server::post_form`] with extra headers (e.g. `DPoP`).
+    async fn post_form_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let body = serde_urlencoded::to_string(form).unwrap();
         let mut req = Request::builder()
             .method(Method::POST)
             .uri(path)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         if let Some((id, secret)) = basic {
             let creds = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
             req = req.header(header::AUTHORIZATION, format!("Basic {creds}"));

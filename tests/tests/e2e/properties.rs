@@ -179,7 +179,11 @@ fn header_encoded_names_round_trip_through_the_server_decoder_tr19() {
         // An unknown tool is -32602, which is HTTP 400 in the 2026-07-28 era (PR-24); a name
         // that happens to be one of ours is answered.
         let known = body.as_ref().is_some_and(|b| b["result"].is_object());
-        let expected = if known { (None, 200) } else { (Some(-32602), 400) };
+        let expected = if known {
+            (None, 200)
+        } else {
+            (Some(-32602), 400)
+        };
         prop_assert_eq!((code, status), expected, "{:?}: {:?}", name, body);
         well_formed_error(&body)
     })
