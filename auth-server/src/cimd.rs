@@ -159,6 +159,13 @@ impl MetadataDocuments {
         }
     }
 
+    /// Fetches a JSON document (a trusted IdP's JWK Set) under the same address policy as
+    /// metadata documents. Returns the body and its cache lifetime.
+    pub(crate) async fn fetch_json(&self, raw: &str) -> Result<(Vec<u8>, u64), CimdError> {
+        let url = self.check_url(raw)?;
+        self.fetch(&url).await
+    }
+
     /// The client described by the document at `client_id`, from cache or fetched.
     pub(crate) async fn client(
         &self,

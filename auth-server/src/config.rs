@@ -204,6 +204,67 @@ impl Default for DpopConfig {
     }
 }
 
+/// An enterprise identity provider whose ID-JAGs this server redeems (the JWT bearer grant,
+/// MCP enterprise-managed authorization).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIdp {
+    /// The IdP's issuer: an ID-JAG's `iss` must equal it exactly.
+    pub issuer: String,
+    /// Where its JWK Set is fetched (same address policy as Client ID Metadata Documents:
+    /// https and public addresses, loopback http only with
+    /// `insecure_allow_loopback_metadata_documents`), cached per its `Cache-Control`.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Or its keys inline.
+    #[serde(default)]
+    pub jwks: Option<shared::dpop::JwkSet>,
+}
+
+/// Which client may obtain ID-JAGs for which audiences (the IdP role).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdJagRule {
+    /// The client at this IdP asking for the ID-JAG (it holds the user's token).
+    pub client_id: String,
+    /// The MCP authorization servers (issuers) it may get ID-JAGs for.
+    pub audiences: Vec<String>,
+    /// The resources (MCP servers) it may name; empty: any.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// The scopes an ID-JAG may carry; empty: whatever is asked.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The client's id at the MCP authorization server (the ID-JAG's `client_id`); default
+    /// the same id.
+    #[serde(default)]
+    pub target_client_id: Option<String>,
+}
+
+/// This server as an enterprise identity provider: it issues ID-JAGs by RFC 8693 token
+/// exchange for the holders of its access tokens, under [`IdpConfig::policy`]. Off by
+/// default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdpConfig {
+    /// Answer `requested_token_type=urn:ietf:params:oauth:token-type:id-jag`.
+    pub enabled: bool,
+    /// ID-JAG lifetime, seconds (short: default 300).
+    pub id_jag_ttl_secs: u64,
+    /// Who may get ID-JAGs for which audiences; nothing else is issued.
+    pub policy: Vec<IdJagRule>,
+}
+
+impl Default for IdpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            id_jag_ttl_secs: 300,
+            policy: Vec::new(),
+        }
+    }
+}
+
 /// Fault injection for tests ("error simulation"). Off by default.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -278,6 +339,11 @@ pub struct Config {
     pub faults: FaultsConfig,
     /// DPoP at the token endpoint (RFC 9449).
     pub dpop: DpopConfig,
+    /// Enterprise IdPs whose ID-JAGs are redeemed with the JWT bearer grant (clients need
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` in their `grant_types`).
+    pub trusted_idps: Vec<TrustedIdp>,
+    /// This server as an enterprise IdP issuing ID-JAGs.
+    pub idp: IdpConfig,
     /// Where grant state lives (issue 14): `memory` (the default: one process, lost on
     /// restart) or `redis://HOST:PORT/DB`, shared by every instance of one authorization
     /// server (they also share `issuer` and `keys_dir`; docs/DEPLOYMENT.md). CLI `--store`.
@@ -391,6 +457,8 @@ impl Default for Config {
             request_timeout_ms: 10_000,
             faults: FaultsConfig::default(),
             dpop: DpopConfig::default(),
+            trusted_idps: Vec::new(),
+            idp: IdpConfig::default(),
             store: "memory".into(),
             store_key_prefix: "mcp-auth:".into(),
             tls_cert: None,

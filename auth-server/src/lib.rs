@@ -147,6 +147,8 @@ pub struct AppState {
     pub(crate) successor_key: aws_lc_rs::hmac::Key,
     /// DPoP server nonces (derived from the successor secret: shared by instances).
     pub(crate) dpop_nonces: endpoints::dpop::Nonces,
+    /// Trusted IdPs' fetched keys.
+    pub(crate) idp_keys: endpoints::idjag::IdpKeys,
     metadata_json: bytes::Bytes,
     oidc_json: bytes::Bytes,
 }
@@ -215,6 +217,7 @@ impl AppState {
             oidc_json,
             successor_key,
             dpop_nonces,
+            idp_keys: Default::default(),
             configured_clients,
             config,
             issuer,

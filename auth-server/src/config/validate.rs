@@ -41,8 +41,12 @@ pub enum ConfigError {
 }
 
 /// The grant types the server implements.
-pub(crate) const SUPPORTED_GRANT_TYPES: [&str; 3] =
-    ["authorization_code", "refresh_token", "client_credentials"];
+pub(crate) const SUPPORTED_GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    shared::assertion::JWT_BEARER_GRANT,
+];
 
 /// Checks a redirect URI against AS-16: absolute, no fragment, https or loopback http.
 pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {

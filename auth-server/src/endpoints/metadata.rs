@@ -68,6 +68,26 @@ pub(crate) fn documents(config: &Config, issuer: &str) -> (bytes::Bytes, bytes::
                 serde_json::json!(algs),
             );
         }
+        if !config.trusted_idps.is_empty() {
+            // EX-20: ID-JAGs are redeemed with the JWT bearer grant.
+            obj.insert(
+                "authorization_grant_profiles_supported".into(),
+                serde_json::json!([shared::assertion::ID_JAG_PROFILE]),
+            );
+            if let Some(g) = obj
+                .get_mut("grant_types_supported")
+                .and_then(|g| g.as_array_mut())
+            {
+                g.push(shared::assertion::JWT_BEARER_GRANT.into());
+            }
+        }
+        if config.idp.enabled
+            && let Some(g) = obj
+                .get_mut("grant_types_supported")
+                .and_then(|g| g.as_array_mut())
+        {
+            g.push(shared::assertion::TOKEN_EXCHANGE_GRANT.into());
+        }
         // EX-30: the algorithms of private_key_jwt client assertions.
         let assertion_algs: Vec<&str> = shared::dpop::SUPPORTED_ALGS
             .iter()

@@ -7,6 +7,7 @@ mod client_auth;
 pub(crate) mod dpop;
 mod faults;
 mod form;
+pub(crate) mod idjag;
 mod introspect;
 mod jwks;
 pub(crate) mod metadata;

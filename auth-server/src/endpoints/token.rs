@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use shared::oauth::TokenResponse;
 use shared::pkce::{PkceChallenge, PkceVerifier};
 use shared::scope::ScopeSet;
@@ -21,7 +21,7 @@ use crate::tokens;
 
 /// `POST /token`
 pub(super) async fn token(State(state): State<Arc<AppState>>, form: FormPost) -> Response {
-    let mut res = super::no_store(handle(&state, &form).await.map(axum::Json));
+    let mut res = super::no_store(handle(&state, &form).await);
     // RFC 9449 §8.2: the newest nonce with every answer (errors carry theirs already).
     if res.status().is_success()
         && let Some(nonce) = super::dpop::nonce_header(&state)
@@ -32,7 +32,7 @@ pub(super) async fn token(State(state): State<Arc<AppState>>, form: FormPost) ->
     res
 }
 
-async fn handle(state: &AppState, form: &FormPost) -> Result<TokenResponse, OAuthError> {
+async fn handle(state: &AppState, form: &FormPost) -> Result<Response, OAuthError> {
     let params = &form.params;
     let grant_type = params.require("grant_type")?;
     let client = authenticate_client(state, &form.headers, params).await?;
@@ -48,10 +48,17 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<TokenResponse, OAut
         ));
     }
     let request = (state, params, &client, jkt);
+    let json = |r: TokenResponse| axum::Json(r).into_response();
     let result = match grant_type {
-        "authorization_code" => authorization_code(request).await,
-        "refresh_token" => refresh_token(request).await,
-        "client_credentials" => client_credentials(request),
+        "authorization_code" => authorization_code(request).await.map(json),
+        "refresh_token" => refresh_token(request).await.map(json),
+        "client_credentials" => client_credentials(request).map(json),
+        shared::assertion::JWT_BEARER_GRANT => jwt_bearer(request).await.map(json),
+        shared::assertion::TOKEN_EXCHANGE_GRANT => {
+            super::idjag::token_exchange(state, params, &client)
+                .await
+                .map(|v| axum::Json(v).into_response())
+        }
         _ => Err(OAuthError::unsupported_grant_type("unsupported grant_type")),
     };
     result.map_err(|e| e.with_basic_challenge(basic))
@@ -284,6 +291,23 @@ fn client_credentials(
         jkt,
     )?;
     tracing::info!(client.id = %client.client.client_id, oauth.grant_type = "client_credentials", dpop = jkt.is_some(), "token issued");
+    Ok(bearer(state, minted.token, None, &scope, jkt.is_some()))
+}
+
+/// The JWT bearer grant with an ID-JAG (EX-21, EX-22): the client must be allowed the grant.
+async fn jwt_bearer(
+    (state, params, client, jkt): TokenRequest<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    require_grant_type(client, shared::assertion::JWT_BEARER_GRANT)?;
+    let (subject, resource, scope) = super::idjag::jwt_bearer(state, params, client, jkt).await?;
+    let minted = tokens::mint(
+        state,
+        &subject,
+        &client.client.client_id,
+        &resource,
+        &scope,
+        jkt,
+    )?;
     Ok(bearer(state, minted.token, None, &scope, jkt.is_some()))
 }
 

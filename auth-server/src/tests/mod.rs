@@ -5,6 +5,7 @@
 mod authorize;
 mod discovery;
 mod dpop;
+mod idjag;
 mod private_key_jwt;
 mod refresh;
 mod register;
@@ -118,16 +119,22 @@ impl Server {
     }
 
     fn with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::with_issuer(ISSUER, tweak)
+    }
+
+    fn with_issuer(issuer: &str, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::with_clock(issuer, shared::clock::TestClock::starting_now(), tweak)
+    }
+
+    fn with_clock(
+        issuer: &str,
+        clock: shared::clock::TestClock,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::default();
         tweak(&mut config);
         let keys = Arc::new(Keys::ephemeral(SigningAlgorithm::ES256).unwrap());
-        let state = AppState::new(
-            config,
-            ISSUER.to_owned(),
-            keys,
-            Arc::new(shared::clock::TestClock::starting_now()),
-        )
-        .unwrap();
+        let state = AppState::new(config, issuer.to_owned(), keys, Arc::new(clock)).unwrap();
         Self {
             router: router(state.clone()),
             state,

@@ -1,0 +1,249 @@
+//! Enterprise-managed authorization (MCP extension; ID-JAG, issue 15 B), both roles:
+//!
+//! - as the MCP authorization server, the JWT bearer grant (RFC 7523 §2.1) with an ID-JAG
+//!   from a trusted IdP (checklist EX-20..EX-22): [`jwt_bearer`];
+//! - as the enterprise IdP, RFC 8693 token exchange of the user's access token for an
+//!   ID-JAG under the configured policy (EX-23): [`token_exchange`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use shared::assertion::{
+    AssertionPolicy, ID_JAG_TOKEN_TYPE, ID_JAG_TYP, IdJagClaims, IdJagExpectations,
+    TOKEN_TYPE_ACCESS_TOKEN,
+};
+use shared::dpop::JwkSet;
+use shared::jwt::Audience;
+use shared::scope::ScopeSet;
+
+use super::client_auth::AuthenticatedClient;
+use super::form::Params;
+use super::resolve::resolve_scope;
+use crate::AppState;
+use crate::config::TrustedIdp;
+use crate::error::OAuthError;
+use crate::store::ReplayKind;
+
+/// How long a fetched IdP JWK Set is used at least and at most, seconds.
+const JWKS_MIN_TTL: u64 = 60;
+const JWKS_MAX_TTL: u64 = 3_600;
+
+/// The trusted IdPs' fetched key sets by issuer, with their expiry.
+#[derive(Debug, Default)]
+pub(crate) struct IdpKeys {
+    cache: Mutex<HashMap<String, (Arc<JwkSet>, u64)>>,
+}
+
+impl IdpKeys {
+    /// The keys of `idp`: inline, cached, or fetched from its `jwks_url`.
+    async fn keys(&self, state: &AppState, idp: &TrustedIdp) -> Result<Arc<JwkSet>, OAuthError> {
+        if let Some(k) = &idp.jwks {
+            return Ok(Arc::new(k.clone()));
+        }
+        let now = state.clock.now_unix();
+        if let Some((k, exp)) = self.lock().get(&idp.issuer)
+            && *exp > now
+        {
+            return Ok(k.clone());
+        }
+        let url = idp
+            .jwks_url
+            .as_deref()
+            .ok_or_else(|| OAuthError::server_error("trusted IdP without keys"))?;
+        let (body, ttl) = state.cimd.fetch_json(url).await.map_err(|e| {
+            tracing::warn!(idp.issuer = %idp.issuer, error = %e, "IdP JWKS fetch failed");
+            OAuthError::temporarily_unavailable("the identity provider's keys are unavailable")
+        })?;
+        let keys: JwkSet = serde_json::from_slice(&body).map_err(|_| {
+            OAuthError::temporarily_unavailable("the identity provider's keys are unreadable")
+        })?;
+        let keys = Arc::new(keys);
+        let exp = now + ttl.clamp(JWKS_MIN_TTL, JWKS_MAX_TTL);
+        self.lock().insert(idp.issuer.clone(), (keys.clone(), exp));
+        Ok(keys)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<JwkSet>, u64)>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The JWT bearer grant with an ID-JAG (EX-21, EX-22): the access token's subject is the
+/// ID-JAG's, its audience the ID-JAG's `resource`, its scopes requested ∩ the ID-JAG's. No
+/// refresh token: the client repeats the exchange while its IdP session lasts.
+pub(crate) async fn jwt_bearer(
+    state: &AppState,
+    params: &Params,
+    client: &AuthenticatedClient,
+    jkt: Option<&str>,
+) -> Result<(String, String, ScopeSet), OAuthError> {
+    let assertion = params.require("assertion")?;
+    let iss = shared::assertion::peek_issuer(assertion)
+        .ok_or_else(|| OAuthError::invalid_grant("assertion is malformed"))?;
+    let idp = state
+        .config
+        .trusted_idps
+        .iter()
+        .find(|i| i.issuer == iss)
+        .ok_or_else(|| OAuthError::invalid_grant("assertion issuer is not trusted"))?;
+    let keys = state.idp_keys.keys(state, idp).await?;
+    let now = state.clock.now_unix();
+    let expected = IdJagExpectations {
+        idp_issuer: &idp.issuer,
+        client_id: &client.client.client_id,
+        resources: &state.config.resources,
+    };
+    let policy = AssertionPolicy::new([state.issuer.clone()]);
+    let v = shared::assertion::verify_id_jag(assertion, &keys, &expected, &policy, now)
+        .map_err(|e| OAuthError::invalid_grant(format!("ID-JAG refused: {e}")))?;
+    let resource = match (
+        v.claims.resource.as_ref().and_then(Audience::first),
+        params.get("resource"),
+    ) {
+        (Some(r), Some(asked)) if r != asked => {
+            return Err(OAuthError::invalid_target(
+                "resource differs from the ID-JAG's resource",
+            ));
+        }
+        (Some(r), _) => r.to_owned(),
+        (None, asked) => super::resolve::resolve_resource(state, asked)?,
+    };
+    let scope = match &v.claims.scope {
+        None => resolve_scope(state, &client.client, params.get("scope"))?,
+        Some(granted) => {
+            let granted = ScopeSet::parse(granted);
+            let asked = params
+                .get("scope")
+                .map_or_else(|| granted.clone(), ScopeSet::parse);
+            let allowed = client
+                .client
+                .scopes
+                .clone()
+                .unwrap_or_else(|| state.offered_scopes.clone());
+            let both: ScopeSet = asked
+                .iter()
+                .filter(|s| {
+                    granted.satisfies(s) && allowed.satisfies(s) && state.offered_scopes.contains(s)
+                })
+                .map(str::to_owned)
+                .collect();
+            if both.is_empty() {
+                return Err(OAuthError::invalid_scope(
+                    "no requested scope is granted by the ID-JAG",
+                ));
+            }
+            both
+        }
+    };
+    // Single use (EX-21), after every other check.
+    let id = format!("{}:{}", idp.issuer, v.jti);
+    if !state
+        .store
+        .first_use(ReplayKind::IdJag, &id, now, v.exp.max(now) + 60)
+        .await?
+    {
+        return Err(OAuthError::invalid_grant("ID-JAG was already used"));
+    }
+    tracing::info!(client.id = %client.client.client_id, idp.issuer = %idp.issuer, dpop = jkt.is_some(), "ID-JAG redeemed");
+    Ok((v.claims.sub, resource, scope))
+}
+
+/// RFC 8693 token exchange for an ID-JAG (EX-23), as the enterprise IdP.
+pub(crate) async fn token_exchange(
+    state: &AppState,
+    params: &Params,
+    client: &AuthenticatedClient,
+) -> Result<serde_json::Value, OAuthError> {
+    let idp = &state.config.idp;
+    if !idp.enabled {
+        return Err(OAuthError::unsupported_grant_type("unsupported grant_type"));
+    }
+    if params.require("requested_token_type")? != ID_JAG_TOKEN_TYPE {
+        return Err(OAuthError::invalid_request(
+            "only ID-JAGs are issued by token exchange here",
+        ));
+    }
+    let subject = params.require("subject_token")?;
+    if params.require("subject_token_type")? != TOKEN_TYPE_ACCESS_TOKEN {
+        return Err(OAuthError::invalid_request(
+            "subject_token_type must be an access token of this server",
+        ));
+    }
+    let user = crate::tokens::verify_own(state, subject)
+        .ok_or_else(|| OAuthError::invalid_grant("subject_token is invalid or expired"))?;
+    if state.store.is_jti_revoked(&user.jti).await? {
+        return Err(OAuthError::invalid_grant(
+            "subject_token is invalid or expired",
+        ));
+    }
+    let client_id = &client.client.client_id;
+    if &user.client_id != client_id {
+        return Err(OAuthError::invalid_grant(
+            "subject_token was issued to another client",
+        ));
+    }
+    let audience = params.require("audience")?;
+    let refuse = || {
+        OAuthError::invalid_target(
+            "the policy does not allow this client an ID-JAG for this audience",
+        )
+    };
+    let rule = idp
+        .policy
+        .iter()
+        .find(|r| &r.client_id == client_id && r.audiences.iter().any(|a| a == audience))
+        .ok_or_else(refuse)?;
+    let resource = params.get("resource");
+    if !rule.resources.is_empty()
+        && !resource.is_some_and(|r| rule.resources.iter().any(|x| x == r))
+    {
+        return Err(OAuthError::invalid_target(
+            "the policy does not allow this resource",
+        ));
+    }
+    let scope = match params.get("scope") {
+        Some(s) if rule.scopes.is_empty() => Some(ScopeSet::parse(s)),
+        Some(s) => Some(
+            ScopeSet::parse(s)
+                .iter()
+                .filter(|x| rule.scopes.iter().any(|a| a == x))
+                .map(str::to_owned)
+                .collect(),
+        ),
+        None if rule.scopes.is_empty() => None,
+        None => Some(rule.scopes.iter().cloned().collect()),
+    }
+    .filter(|s: &ScopeSet| !s.is_empty());
+    let now = state.clock.now_unix();
+    let claims = IdJagClaims {
+        iss: state.issuer.clone(),
+        sub: user.sub,
+        aud: Audience::One(audience.to_owned()),
+        client_id: rule
+            .target_client_id
+            .clone()
+            .unwrap_or_else(|| client_id.clone()),
+        jti: shared::random::token(),
+        exp: now + idp.id_jag_ttl_secs,
+        iat: now,
+        resource: resource.map(|r| Audience::One(r.to_owned())),
+        scope: scope.as_ref().map(ToString::to_string),
+    };
+    let jag = state
+        .keys
+        .ring()
+        .current
+        .sign_jwt_typed(ID_JAG_TYP, &claims)
+        .ok_or_else(|| OAuthError::server_error("signing failed"))?;
+    tracing::info!(client.id = %client_id, "ID-JAG issued");
+    let mut out = serde_json::json!({
+        "access_token": jag,
+        "issued_token_type": ID_JAG_TOKEN_TYPE,
+        "token_type": "N_A",
+        "expires_in": idp.id_jag_ttl_secs,
+    });
+    if let Some(s) = scope {
+        out["scope"] = s.to_string().into();
+    }
+    Ok(out)
+}
