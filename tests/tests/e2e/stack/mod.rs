@@ -5,6 +5,7 @@
 //! (`redis_as`).
 
 mod consent_browser;
+mod enterprise;
 mod https;
 mod login;
 mod logout;

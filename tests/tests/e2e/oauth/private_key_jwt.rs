@@ -1,0 +1,79 @@
+//! `private_key_jwt` (RFC 7523, EX-30) end to end: the real client, configured with a PEM
+//! key and the client-credentials login, authenticates at our authorization server with
+//! signed assertions and calls a tool on our MCP server with the token.
+
+use std::sync::Arc;
+
+use http_oauth2_client::{
+    DpopMode, InMemoryTokenStore, LoginMode, McpClient, OAuthConfig, OAuthSession,
+};
+use shared::dpop::{Algorithm, JwkSet, SigningKey};
+
+const CLIENT: &str = "key-service";
+
+#[tokio::test]
+async fn client_credentials_with_private_key_jwt_reach_tools_call_ex30() {
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let jwks = JwkSet {
+        keys: vec![key.public_jwk().clone()],
+    };
+    let s = tests::stack(
+        move |c| {
+            c.clients.push(auth_server::config::ClientConfig {
+                client_id: CLIENT.into(),
+                client_secret: None,
+                client_name: None,
+                redirect_uris: vec![],
+                grant_types: vec!["client_credentials".into()],
+                scopes: vec![],
+                dpop_bound_access_tokens: false,
+                jwks: Some(jwks),
+            });
+        },
+        |_| {},
+    )
+    .await;
+    let config = OAuthConfig::builder(s.mcp_url())
+        .client_id(CLIENT)
+        .issuer(s.issuer())
+        .login_mode(LoginMode::ClientCredentials)
+        .private_key_jwt_pem(key.private_pem())
+        .unwrap()
+        .dpop(DpopMode::Never)
+        .allow_insecure_http()
+        .scopes("mcp")
+        .with_token_store(Arc::new(InMemoryTokenStore::default()))
+        .build()
+        .unwrap();
+    let session = OAuthSession::connect(config)
+        .await
+        .expect("client credentials with private_key_jwt");
+    let mcp = McpClient::connect(session.client(), session.server_url().clone())
+        .await
+        .expect("MCP connect");
+    let who = mcp
+        .call_tool("whoami", serde_json::json!({}), None)
+        .await
+        .unwrap();
+    assert_eq!(who["structuredContent"]["sub"], CLIENT);
+    // A client that knows the id but not the key gets nothing.
+    let other = SigningKey::generate(Algorithm::ES256).unwrap();
+    let config = OAuthConfig::builder(s.mcp_url())
+        .client_id(CLIENT)
+        .issuer(s.issuer())
+        .login_mode(LoginMode::ClientCredentials)
+        .private_key_jwt_pem(other.private_pem())
+        .unwrap()
+        .dpop(DpopMode::Never)
+        .allow_insecure_http()
+        .with_token_store(Arc::new(InMemoryTokenStore::default()))
+        .build()
+        .unwrap();
+    let err = OAuthSession::connect(config).await.err().expect("refused");
+    assert!(
+        http_oauth2_client::error::report(&err).contains("invalid_client"),
+        "{}",
+        http_oauth2_client::error::report(&err)
+    );
+    s.shutdown().await;
+}
