@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite needs, when missing (Debian; run as root):
 # Chromium and ChromeDriver for the consent-page browser tests, OpenSSL headers for josekit,
-# Python's venv for the interop suite, Node.js and npm for the third-party authorization server
+# Python's venv for the interop suite, redis-server for the shared-store tests, `script` for a
+# pseudo-terminal, Node.js and npm for the third-party authorization server
 # (node-oidc-provider, pinned in tests/oidc/package-lock.json, installed with `npm ci`).
 # cargo-nextest is installed from crates.io if absent.
 set -euo pipefail
@@ -13,6 +14,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # issue 14: the Redis store tests
+command -v script >/dev/null 2>&1 || need+=(bsdutils)  # a pseudo-terminal for the CLI elicitation test
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2

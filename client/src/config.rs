@@ -444,7 +444,7 @@ impl OAuthConfigBuilder {
     }
 
     /// When to use DPoP-bound tokens (RFC 9449): [`crate::DpopMode::Auto`] (default: when
-    /// the servers advertise it), `Always` (CLI `--dpop`) or `Never`.
+    /// both servers advertise it, or the resource requires it), `Always` (CLI `--dpop`) or `Never`.
     pub fn dpop(mut self, mode: crate::dpop::DpopMode) -> Self {
         self.dpop = mode;
         self

@@ -13,8 +13,13 @@
 //! the store key, and a restarted client proves possession with the same key.
 //!
 //! When it is used: [`DpopMode::Auto`] (default) turns DPoP on when the authorization
-//! server lists a supported algorithm in `dpop_signing_alg_values_supported`, or the
-//! resource's metadata says `dpop_bound_access_tokens_required`; [`DpopMode::Always`]
+//! server lists a supported algorithm in `dpop_signing_alg_values_supported` AND the
+//! resource accepts DPoP (its protected-resource metadata lists
+//! `dpop_signing_alg_values_supported`, RFC 9728 §2), or when the resource's metadata says
+//! `dpop_bound_access_tokens_required`. An authorization server that offers DPoP in front of a
+//! resource that says nothing about it gets bearer requests: a DPoP-bound token would be
+//! refused there (identity providers such as node-oidc-provider advertise DPoP for every
+//! resource); [`DpopMode::Always`]
 //! forces it (CLI `--dpop`); [`DpopMode::Never`] keeps bearer tokens.
 //!
 //! ```no_run
@@ -48,8 +53,8 @@ use crate::error::ClientError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum DpopMode {
-    /// When the authorization server advertises a supported algorithm (and the resource,
-    /// if it lists algorithms, shares one), or the resource requires DPoP-bound tokens.
+    /// When both the authorization server and the resource list a supported algorithm in
+    /// common, or the resource requires DPoP-bound tokens.
     #[default]
     Auto,
     /// Always (the authorization server may still answer with a bearer token, which is
@@ -98,7 +103,8 @@ pub fn choose_algorithm(
     let pick = shared::dpop::SUPPORTED_ALGS
         .into_iter()
         .find(|a| allowed(&as_algs, *a) && allowed(&rs_algs, *a));
-    let wanted = mode == DpopMode::Always || !as_algs.is_empty() || rs_requires;
+    let both_offer = !as_algs.is_empty() && !rs_algs.is_empty();
+    let wanted = mode == DpopMode::Always || both_offer || rs_requires;
     if !wanted {
         return None;
     }
@@ -326,6 +332,13 @@ mod tests {
             Some(Algorithm::ES256)
         );
         let (m, p) = meta(Some(&["RS256", "EdDSA"]), serde_json::json!({}));
+        assert_eq!(
+            choose_algorithm(DpopMode::Auto, &m, &p),
+            None,
+            "the resource does not say it accepts DPoP"
+        );
+        let rs = serde_json::json!({"dpop_signing_alg_values_supported": ["ES256", "EdDSA"]});
+        let (m, p) = meta(Some(&["RS256", "EdDSA"]), rs);
         assert_eq!(
             choose_algorithm(DpopMode::Auto, &m, &p),
             Some(Algorithm::EdDSA)
