@@ -75,6 +75,10 @@ pub struct ClientConfig {
     /// client with `jwks` and no secret authenticates with signed client assertions.
     #[serde(default)]
     pub jwks: Option<shared::dpop::JwkSet>,
+    /// `private_key_jwt` with the keys fetched from this URL instead (same address policy as
+    /// Client ID Metadata Documents, cached per `Cache-Control`, 60 s to 1 h).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -423,6 +427,7 @@ impl Default for Config {
                     scopes: vec![],
                     dpop_bound_access_tokens: false,
                     jwks: None,
+                    jwks_uri: None,
                 },
                 ClientConfig {
                     client_id: DEFAULT_SERVICE_CLIENT.into(),
@@ -433,6 +438,7 @@ impl Default for Config {
                     scopes: vec![],
                     dpop_bound_access_tokens: false,
                     jwks: None,
+                    jwks_uri: None,
                 },
                 ClientConfig {
                     client_id: DEFAULT_INTROSPECTION_CLIENT.into(),
@@ -443,6 +449,7 @@ impl Default for Config {
                     scopes: vec![],
                     dpop_bound_access_tokens: false,
                     jwks: None,
+                    jwks_uri: None,
                 },
             ],
             insecure_allow_builtin_secrets_off_loopback: false,

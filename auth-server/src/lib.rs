@@ -147,8 +147,8 @@ pub struct AppState {
     pub(crate) successor_key: aws_lc_rs::hmac::Key,
     /// DPoP server nonces (derived from the successor secret: shared by instances).
     pub(crate) dpop_nonces: endpoints::dpop::Nonces,
-    /// Trusted IdPs' fetched keys.
-    pub(crate) idp_keys: endpoints::idjag::IdpKeys,
+    /// Fetched key sets (trusted IdPs, `private_key_jwt` clients with `jwks_uri`).
+    pub(crate) remote_jwks: endpoints::idjag::RemoteJwks,
     metadata_json: bytes::Bytes,
     oidc_json: bytes::Bytes,
 }
@@ -217,7 +217,7 @@ impl AppState {
             oidc_json,
             successor_key,
             dpop_nonces,
-            idp_keys: Default::default(),
+            remote_jwks: Default::default(),
             configured_clients,
             config,
             issuer,
@@ -238,7 +238,7 @@ fn configured_clients(config: &Config, now: u64) -> Vec<ClientRecord> {
             secret_digest: c.client_secret.as_ref().map(|s| store::digest(s.secret())),
             auth_method: if c.client_secret.is_some() {
                 TokenEndpointAuthMethod::ClientSecretBasic
-            } else if c.jwks.is_some() {
+            } else if c.jwks.is_some() || c.jwks_uri.is_some() {
                 TokenEndpointAuthMethod::PrivateKeyJwt
             } else {
                 TokenEndpointAuthMethod::None
@@ -253,6 +253,7 @@ fn configured_clients(config: &Config, now: u64) -> Vec<ClientRecord> {
             keys: store::ClientKeys {
                 dpop_bound: c.dpop_bound_access_tokens,
                 jwks: c.jwks.clone(),
+                jwks_uri: c.jwks_uri.clone(),
             },
         })
         .collect()

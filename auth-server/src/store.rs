@@ -109,6 +109,8 @@ pub(crate) struct ClientKeys {
     pub(crate) dpop_bound: bool,
     /// Public keys of `private_key_jwt` client assertions (RFC 7523 §2.2).
     pub(crate) jwks: Option<shared::dpop::JwkSet>,
+    /// Or the URL they are fetched from.
+    pub(crate) jwks_uri: Option<String>,
 }
 
 /// A registered client (from config or dynamic registration).

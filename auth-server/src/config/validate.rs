@@ -231,15 +231,15 @@ impl Config {
                     return Err(err(format!("unsupported grant type {g:?}")));
                 }
             }
-            if c.client_secret.is_some() && c.jwks.is_some() {
+            let keys = usize::from(c.client_secret.is_some())
+                + usize::from(c.jwks.is_some())
+                + usize::from(c.jwks_uri.is_some());
+            if keys > 1 {
                 return Err(err(
-                    "a client has a secret or jwks (private_key_jwt), not both".into(),
+                    "a client has one of client_secret, jwks and jwks_uri".into()
                 ));
             }
-            if c.grant_types.iter().any(|g| g == "client_credentials")
-                && c.client_secret.is_none()
-                && c.jwks.is_none()
-            {
+            if c.grant_types.iter().any(|g| g == "client_credentials") && keys == 0 {
                 return Err(err(
                     "client_credentials requires a confidential client".into()
                 ));

@@ -164,9 +164,16 @@ async fn private_key_jwt(
     };
     let unknown = || OAuthError::invalid_client("unknown client or bad credentials");
     let client = state.client(&client_id).await?.ok_or_else(unknown)?;
-    let jwks = match (&client.auth_method, &client.keys.jwks) {
-        (shared::oauth::TokenEndpointAuthMethod::PrivateKeyJwt, Some(jwks)) => jwks,
-        _ => return Err(unknown()),
+    if client.auth_method != shared::oauth::TokenEndpointAuthMethod::PrivateKeyJwt {
+        return Err(unknown());
+    }
+    let jwks = match (&client.keys.jwks, &client.keys.jwks_uri) {
+        (Some(jwks), _) => std::sync::Arc::new(jwks.clone()),
+        (None, Some(uri)) => state.remote_jwks.get(state, uri).await.map_err(|e| {
+            tracing::warn!(client.id = %client_id, error = %e, "client jwks_uri fetch failed");
+            OAuthError::invalid_client("the client's keys could not be fetched")
+        })?,
+        (None, None) => return Err(unknown()),
     };
     let now = state.clock.now_unix();
     let policy = shared::assertion::AssertionPolicy::new([
@@ -174,7 +181,7 @@ async fn private_key_jwt(
         format!("{}/token", state.issuer),
     ]);
     let verified =
-        shared::assertion::verify_client_assertion(assertion, &client_id, jwks, &policy, now)
+        shared::assertion::verify_client_assertion(assertion, &client_id, &jwks, &policy, now)
             .map_err(|e| OAuthError::invalid_client(format!("client assertion refused: {e}")))?;
     let id = format!("{client_id}:{}", verified.jti);
     if !state

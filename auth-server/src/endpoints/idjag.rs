@@ -28,38 +28,56 @@ use crate::store::ReplayKind;
 const JWKS_MIN_TTL: u64 = 60;
 const JWKS_MAX_TTL: u64 = 3_600;
 
-/// The trusted IdPs' fetched key sets by issuer, with their expiry.
+/// Fetched key sets (trusted IdPs' `jwks_url`, clients' `jwks_uri`) by URL, with their
+/// expiry. Bounded: at most [`MAX_CACHED_JWKS`] URLs.
 #[derive(Debug, Default)]
-pub(crate) struct IdpKeys {
+pub(crate) struct RemoteJwks {
     cache: Mutex<HashMap<String, (Arc<JwkSet>, u64)>>,
 }
 
-impl IdpKeys {
+/// How many fetched key sets are kept.
+const MAX_CACHED_JWKS: usize = 1_000;
+
+impl RemoteJwks {
     /// The keys of `idp`: inline, cached, or fetched from its `jwks_url`.
-    async fn keys(&self, state: &AppState, idp: &TrustedIdp) -> Result<Arc<JwkSet>, OAuthError> {
+    async fn idp(&self, state: &AppState, idp: &TrustedIdp) -> Result<Arc<JwkSet>, OAuthError> {
         if let Some(k) = &idp.jwks {
             return Ok(Arc::new(k.clone()));
-        }
-        let now = state.clock.now_unix();
-        if let Some((k, exp)) = self.lock().get(&idp.issuer)
-            && *exp > now
-        {
-            return Ok(k.clone());
         }
         let url = idp
             .jwks_url
             .as_deref()
             .ok_or_else(|| OAuthError::server_error("trusted IdP without keys"))?;
-        let (body, ttl) = state.cimd.fetch_json(url).await.map_err(|e| {
+        self.get(state, url).await.map_err(|e| {
             tracing::warn!(idp.issuer = %idp.issuer, error = %e, "IdP JWKS fetch failed");
             OAuthError::temporarily_unavailable("the identity provider's keys are unavailable")
-        })?;
-        let keys: JwkSet = serde_json::from_slice(&body).map_err(|_| {
-            OAuthError::temporarily_unavailable("the identity provider's keys are unreadable")
-        })?;
+        })
+    }
+
+    /// The key set at `url`, cached or fetched under the metadata-document address policy.
+    pub(crate) async fn get(&self, state: &AppState, url: &str) -> Result<Arc<JwkSet>, String> {
+        let now = state.clock.now_unix();
+        if let Some((k, exp)) = self.lock().get(url)
+            && *exp > now
+        {
+            return Ok(k.clone());
+        }
+        let (body, ttl) = state
+            .cimd
+            .fetch_json(url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let keys: JwkSet = serde_json::from_slice(&body).map_err(|_| "not a JWK Set".to_owned())?;
         let keys = Arc::new(keys);
         let exp = now + ttl.clamp(JWKS_MIN_TTL, JWKS_MAX_TTL);
-        self.lock().insert(idp.issuer.clone(), (keys.clone(), exp));
+        let mut cache = self.lock();
+        if cache.len() >= MAX_CACHED_JWKS {
+            cache.retain(|_, (_, e)| *e > now);
+            if cache.len() >= MAX_CACHED_JWKS {
+                cache.clear();
+            }
+        }
+        cache.insert(url.to_owned(), (keys.clone(), exp));
         Ok(keys)
     }
 
@@ -86,7 +104,7 @@ pub(crate) async fn jwt_bearer(
         .iter()
         .find(|i| i.issuer == iss)
         .ok_or_else(|| OAuthError::invalid_grant("assertion issuer is not trusted"))?;
-    let keys = state.idp_keys.keys(state, idp).await?;
+    let keys = state.remote_jwks.idp(state, idp).await?;
     let now = state.clock.now_unix();
     let expected = IdJagExpectations {
         idp_issuer: &idp.issuer,

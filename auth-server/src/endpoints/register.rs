@@ -176,7 +176,18 @@ pub(crate) fn client_from_metadata(
         }
     };
     let jwks = client_jwks(v)?;
-    if method == shared::oauth::TokenEndpointAuthMethod::PrivateKeyJwt && jwks.is_none() {
+    let jwks_uri = string(v, "jwks_uri", MAX_URI_LEN)?;
+    if let Some(u) = &jwks_uri
+        && !url::Url::parse(u).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http")
+    {
+        return Err(OAuthError::invalid_client_metadata(
+            "jwks_uri must be an http(s) URL",
+        ));
+    }
+    if method == shared::oauth::TokenEndpointAuthMethod::PrivateKeyJwt
+        && jwks.is_none()
+        && jwks_uri.is_none()
+    {
         return Err(OAuthError::invalid_client_metadata(
             "private_key_jwt needs jwks (the client's public keys)",
         ));
@@ -192,7 +203,11 @@ pub(crate) fn client_from_metadata(
         application_type,
         dynamic: true,
         issued_at: now,
-        keys: crate::store::ClientKeys { dpop_bound, jwks },
+        keys: crate::store::ClientKeys {
+            dpop_bound,
+            jwks,
+            jwks_uri,
+        },
     })
 }
 

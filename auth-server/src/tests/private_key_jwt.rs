@@ -22,6 +22,7 @@ fn server(key: &SigningKey) -> Server {
             scopes: vec![],
             dpop_bound_access_tokens: false,
             jwks: Some(jwks),
+            jwks_uri: None,
         });
     })
 }

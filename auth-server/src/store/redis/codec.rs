@@ -68,6 +68,8 @@ pub(super) struct ClientDto {
     pub(super) dpop_bound: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) jwks: Option<shared::dpop::JwkSet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) jwks_uri: Option<String>,
 }
 
 pub(super) fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
@@ -118,6 +120,7 @@ pub(crate) fn client_from(json: &str) -> StoreResult<ClientRecord> {
         keys: super::super::ClientKeys {
             dpop_bound: d.dpop_bound,
             jwks: d.jwks,
+            jwks_uri: d.jwks_uri,
         },
     })
 }
@@ -137,6 +140,7 @@ pub(crate) fn client_json(c: &ClientRecord) -> StoreResult<String> {
         issued_at: c.issued_at,
         dpop_bound: c.keys.dpop_bound,
         jwks: c.keys.jwks.clone(),
+        jwks_uri: c.keys.jwks_uri.clone(),
     })
 }
 

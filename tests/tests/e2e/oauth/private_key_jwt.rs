@@ -28,6 +28,7 @@ async fn client_credentials_with_private_key_jwt_reach_tools_call_ex30() {
                 scopes: vec![],
                 dpop_bound_access_tokens: false,
                 jwks: Some(jwks),
+                jwks_uri: None,
             });
         },
         |_| {},
@@ -75,5 +76,69 @@ async fn client_credentials_with_private_key_jwt_reach_tools_call_ex30() {
         "{}",
         http_oauth2_client::error::report(&err)
     );
+    s.shutdown().await;
+}
+
+/// EX-30 with `jwks_uri`: the client's keys are fetched from a URL (here a loopback server,
+/// allowed by the development flag), then cached: a second login does not fetch again.
+#[tokio::test]
+async fn client_keys_from_jwks_uri_are_fetched_once_and_authenticate_ex30() {
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let jwks = serde_json::json!({ "keys": [key.public_jwk()] });
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = jwks.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    let listener = tests::loopback_listener().await;
+    let jwks_uri = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let s = tests::stack(
+        move |c| {
+            c.insecure_allow_loopback_metadata_documents = true;
+            c.clients.push(auth_server::config::ClientConfig {
+                client_id: CLIENT.into(),
+                client_secret: None,
+                client_name: None,
+                redirect_uris: vec![],
+                grant_types: vec!["client_credentials".into()],
+                scopes: vec![],
+                dpop_bound_access_tokens: false,
+                jwks: None,
+                jwks_uri: Some(jwks_uri),
+            });
+        },
+        |_| {},
+    )
+    .await;
+    for _ in 0..2 {
+        let config = OAuthConfig::builder(s.mcp_url())
+            .client_id(CLIENT)
+            .issuer(s.issuer())
+            .login_mode(LoginMode::ClientCredentials)
+            .private_key_jwt_pem(key.private_pem())
+            .unwrap()
+            .dpop(DpopMode::Never)
+            .allow_insecure_http()
+            .with_token_store(Arc::new(InMemoryTokenStore::default()))
+            .build()
+            .unwrap();
+        let session = OAuthSession::connect(config)
+            .await
+            .expect("login with jwks_uri keys");
+        let mcp = McpClient::connect(session.client(), session.server_url().clone())
+            .await
+            .expect("MCP connect");
+        mcp.call_tool("echo", serde_json::json!({"message": "k"}), None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    server.abort();
     s.shutdown().await;
 }

@@ -26,6 +26,7 @@ async fn logout_of_a_confidential_client_really_revokes_the_refresh_token_cl32()
                 scopes: Vec::new(),
                 dpop_bound_access_tokens: false,
                 jwks: None,
+                jwks_uri: None,
             });
         },
         |_| {},
