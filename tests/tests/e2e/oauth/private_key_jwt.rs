@@ -70,7 +70,7 @@ async fn client_credentials_with_private_key_jwt_reach_tools_call_ex30() {
         .with_token_store(Arc::new(InMemoryTokenStore::default()))
         .build()
         .unwrap();
-    let err = OAuthSession::connect(config).await.err().expect("refused");
+    let err = OAuthSession::connect(config).await.expect_err("refused");
     assert!(
         http_oauth2_client::error::report(&err).contains("invalid_client"),
         "{}",

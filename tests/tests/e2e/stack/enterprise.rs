@@ -39,18 +39,23 @@ async fn enterprise(audience: Option<&str>) -> (tests::Stack, auth_server::Runni
     )
     .await;
     let audience = audience.unwrap_or(stack.issuer()).to_owned();
-    let mut cfg = auth_server::Config::default();
-    cfg.keys_dir = None;
-    cfg.subject = "alice@corp.example".into();
-    cfg.resources = vec![idp_issuer.clone()];
-    cfg.idp.enabled = true;
-    cfg.idp.policy = vec![auth_server::config::IdJagRule {
-        client_id: CLIENT.into(),
-        audiences: vec![audience],
-        resources: vec![stack.mcp_url().to_owned()],
-        scopes: vec!["mcp".into()],
-        target_client_id: None,
-    }];
+    let cfg = auth_server::Config {
+        keys_dir: None,
+        subject: "alice@corp.example".into(),
+        resources: vec![idp_issuer.clone()],
+        idp: auth_server::config::IdpConfig {
+            enabled: true,
+            policy: vec![auth_server::config::IdJagRule {
+                client_id: CLIENT.into(),
+                audiences: vec![audience],
+                resources: vec![stack.mcp_url().to_owned()],
+                scopes: vec!["mcp".into()],
+                target_client_id: None,
+            }],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     let idp = auth_server::serve(listener, cfg).await.expect("IdP starts");
     assert_eq!(idp.issuer(), idp_issuer);
     (stack, idp)
@@ -102,8 +107,7 @@ async fn the_idp_policy_refuses_an_audience_it_does_not_list_ex23() {
     let (stack, idp) = enterprise(Some("https://another-as.example")).await;
     let err = OAuthSession::connect(config(&stack, idp.issuer()))
         .await
-        .err()
-        .expect("refused by the IdP policy");
+        .expect_err("refused by the IdP policy");
     let report = http_oauth2_client::error::report(&err);
     assert!(report.contains("invalid_target"), "{report}");
     idp.shutdown().await;
