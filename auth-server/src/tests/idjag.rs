@@ -113,6 +113,17 @@ async fn an_id_jag_from_the_idp_is_redeemed_once_with_intersected_scopes_ex20_ex
         m["authorization_grant_profiles_supported"],
         serde_json::json!([ID_JAG_PROFILE])
     );
+    let grants = |m: &serde_json::Value| -> Vec<String> {
+        serde_json::from_value(m["grant_types_supported"].clone()).unwrap()
+    };
+    assert!(grants(&m).contains(&JWT_BEARER_GRANT.to_owned()));
+    assert!(!grants(&m).contains(&TOKEN_EXCHANGE_GRANT.to_owned()));
+    let im = idp
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .assert_public_json();
+    assert!(grants(&im).contains(&TOKEN_EXCHANGE_GRANT.to_owned()));
+    assert!(im.get("authorization_grant_profiles_supported").is_none());
     // The IdP's policy drops what it does not allow (mcp:prompts:read).
     let jag = jag(&idp, "mcp:tools:call mcp:prompts:read").await;
     let c = payload(&jag);
