@@ -148,3 +148,79 @@ async fn bad_assertions_are_invalid_client_ex30() {
         "use exactly one client authentication method",
     );
 }
+
+/// EX-05, EX-30 through registration: a client registered (with the initial access token)
+/// with `private_key_jwt`, its `jwks` and `dpop_bound_access_tokens` authenticates with an
+/// assertion and gets a token only with a DPoP proof; private keys and a key-less
+/// `private_key_jwt` registration are refused.
+#[tokio::test]
+async fn a_registered_key_client_with_dpop_bound_tokens_ex05_ex30() {
+    use axum::body::Body;
+    use axum::http::{Method, Request, header};
+    const IAT: &str = "initial-access-token-for-tests";
+    let s = Server::with(|c| {
+        c.registration_policy.initial_access_token =
+            Some(shared::secret::ClientSecret::new(IAT.into()));
+    });
+    let register = |body: serde_json::Value| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/register")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {IAT}"))
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let k = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let public = serde_json::to_value(k.public_jwk()).unwrap();
+    let mut private = public.clone();
+    private["d"] = "c2VjcmV0".into();
+    let base = |jwks: serde_json::Value| {
+        serde_json::json!({
+            "token_endpoint_auth_method": "private_key_jwt",
+            "grant_types": ["client_credentials"],
+            "dpop_bound_access_tokens": true,
+            "jwks": jwks,
+        })
+    };
+    s.send(register(base(serde_json::json!({ "keys": [private] }))))
+        .await
+        .assert_oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_metadata",
+            "jwks must hold public asymmetric keys only",
+        );
+    let reg = s
+        .send(register(base(serde_json::json!({ "keys": [public] }))))
+        .await
+        .assert_no_store_json(StatusCode::CREATED);
+    assert!(reg.get("client_secret").is_none(), "{reg}");
+    let id = reg["client_id"].as_str().unwrap().to_owned();
+    let now = s.state.clock.now_unix();
+    let a = client_assertion(&k, &id, ISSUER, now, 60).unwrap();
+    s.with_assertion("/token", &CC, &a)
+        .await
+        .assert_oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_dpop_proof",
+            "this client must send a DPoP proof",
+        );
+    let dpop = SigningKey::generate(Algorithm::ES256).unwrap();
+    let proof =
+        shared::dpop::proof(&dpop, "POST", &format!("{ISSUER}/token"), None, None, now).unwrap();
+    let a = client_assertion(&k, &id, ISSUER, now, 60).unwrap();
+    let t = s
+        .post_form_with(
+            "/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", CLIENT_ASSERTION_TYPE),
+                ("client_assertion", &a),
+            ],
+            None,
+            &[("DPoP", &proof)],
+        )
+        .await
+        .assert_no_store_json(StatusCode::OK);
+    assert_eq!(t["token_type"], "DPoP");
+}
