@@ -88,3 +88,67 @@ async fn the_real_clients_proofs_get_bound_tokens_and_a_bound_refresh_with_nonce
     );
     s.shutdown().await;
 }
+
+/// EX-04, EX-05, EX-08, EX-30: a `private_key_jwt` service client registered with
+/// `dpop_bound_access_tokens` gets a DPoP-bound client-credentials token from the real
+/// client's token endpoint (fresh assertion and proof on the nonce retry); without a proof it
+/// gets none.
+#[tokio::test]
+async fn a_dpop_bound_key_client_gets_a_bound_token_through_the_nonce_retry_ex05_ex08_ex30() {
+    let assertion_key = shared::dpop::SigningKey::generate(Algorithm::ES256).unwrap();
+    let jwks = shared::dpop::JwkSet {
+        keys: vec![assertion_key.public_jwk().clone()],
+    };
+    let s = tests::auth_server(move |c| {
+        c.dpop.nonce = true;
+        c.clients.push(auth_server::config::ClientConfig {
+            client_id: "bound-service".into(),
+            client_secret: None,
+            client_name: None,
+            redirect_uris: vec![],
+            grant_types: vec!["client_credentials".into()],
+            scopes: vec![],
+            dpop_bound_access_tokens: true,
+            jwks: Some(jwks),
+            jwks_uri: None,
+        });
+    })
+    .await;
+    let assertion_key = Arc::new(assertion_key);
+    let service = |dpop: Option<&DpopKey>| {
+        let http = http_oauth2_client::oauth::oauth_http_client(
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+            0,
+        );
+        let url = url::Url::parse(&format!("{}/token", s.issuer())).unwrap();
+        let e = TokenEndpoint::new(
+            url,
+            ClientCredentials::private_key_jwt("bound-service", assertion_key.clone()),
+            Some(RESOURCE.into()),
+            http,
+        )
+        .with_issuer(s.issuer());
+        match dpop {
+            Some(k) => e.with_dpop(k.clone()),
+            None => e,
+        }
+    };
+    let k = key();
+    let t = service(Some(&k))
+        .client_credentials(None)
+        .await
+        .expect("bound client-credentials token");
+    assert_eq!(t.token_type, "DPoP");
+    assert_eq!(
+        claims(t.access_token.secret())["cnf"]["jkt"],
+        k.thumbprint()
+    );
+    match service(None).client_credentials(None).await {
+        Err(ClientError::TokenEndpoint { code, .. }) => {
+            assert_eq!(code.as_str(), "invalid_dpop_proof");
+        }
+        other => panic!("{other:?}"),
+    }
+    s.shutdown().await;
+}
