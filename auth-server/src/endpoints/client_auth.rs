@@ -167,22 +167,23 @@ async fn private_key_jwt(
     if client.auth_method != shared::oauth::TokenEndpointAuthMethod::PrivateKeyJwt {
         return Err(unknown());
     }
-    let jwks = match (&client.keys.jwks, &client.keys.jwks_uri) {
-        (Some(jwks), _) => std::sync::Arc::new(jwks.clone()),
-        (None, Some(uri)) => state.remote_jwks.get(state, uri).await.map_err(|e| {
-            tracing::warn!(client.id = %client_id, error = %e, "client jwks_uri fetch failed");
-            OAuthError::invalid_client("the client's keys could not be fetched")
-        })?,
-        (None, None) => return Err(unknown()),
-    };
     let now = state.clock.now_unix();
     let policy = shared::assertion::AssertionPolicy::new([
         state.issuer.clone(),
         format!("{}/token", state.issuer),
     ]);
-    let verified =
-        shared::assertion::verify_client_assertion(assertion, &client_id, &jwks, &policy, now)
-            .map_err(|e| OAuthError::invalid_client(format!("client assertion refused: {e}")))?;
+    let verify = |keys: &shared::dpop::JwkSet| {
+        shared::assertion::verify_client_assertion(assertion, &client_id, keys, &policy, now)
+    };
+    let verified = match verify(&*client_keys(state, &client, false).await?) {
+        // No key fits (unknown kid, or none verifies): the client may have rotated the keys
+        // at its jwks_uri; refetch once (at most every 30 s per URL).
+        Err(shared::assertion::AssertionError::Jws(
+            shared::dpop::ProofError::BadJwk | shared::dpop::ProofError::BadSignature,
+        )) if client.keys.jwks.is_none() => verify(&*client_keys(state, &client, true).await?),
+        other => other,
+    }
+    .map_err(|e| OAuthError::invalid_client(format!("client assertion refused: {e}")))?;
     let id = format!("{client_id}:{}", verified.jti);
     if !state
         .store
@@ -203,6 +204,29 @@ async fn private_key_jwt(
         basic: false,
         confidential: true,
     })
+}
+
+/// A `private_key_jwt` client's keys: inline, or from its `jwks_uri` (cached; `refetch`
+/// after an unknown `kid`).
+async fn client_keys(
+    state: &AppState,
+    client: &ClientRecord,
+    refetch: bool,
+) -> Result<std::sync::Arc<shared::dpop::JwkSet>, OAuthError> {
+    match (&client.keys.jwks, &client.keys.jwks_uri) {
+        (Some(jwks), _) => Ok(std::sync::Arc::new(jwks.clone())),
+        (None, Some(uri)) => state
+            .remote_jwks
+            .get(state, uri, refetch)
+            .await
+            .map_err(|e| {
+                tracing::warn!(client.id = %client.client_id, error = %e, "client jwks_uri fetch failed");
+                OAuthError::invalid_client("the client's keys could not be fetched")
+            }),
+        (None, None) => Err(OAuthError::invalid_client(
+            "unknown client or bad credentials",
+        )),
+    }
 }
 
 #[cfg(test)]

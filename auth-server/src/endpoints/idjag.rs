@@ -32,15 +32,31 @@ const JWKS_MAX_TTL: u64 = 3_600;
 /// expiry. Bounded: at most [`MAX_CACHED_JWKS`] URLs.
 #[derive(Debug, Default)]
 pub(crate) struct RemoteJwks {
-    cache: Mutex<HashMap<String, (Arc<JwkSet>, u64)>>,
+    cache: Mutex<HashMap<String, Cached>>,
 }
 
 /// How many fetched key sets are kept.
 const MAX_CACHED_JWKS: usize = 1_000;
+/// A key set is refetched for an unknown `kid` (key rotation) at most this often, seconds.
+const REFETCH_AFTER_SECS: u64 = 30;
+
+/// A fetched key set.
+#[derive(Debug, Clone)]
+struct Cached {
+    keys: Arc<JwkSet>,
+    fetched_at: u64,
+    expires_at: u64,
+}
 
 impl RemoteJwks {
-    /// The keys of `idp`: inline, cached, or fetched from its `jwks_url`.
-    async fn idp(&self, state: &AppState, idp: &TrustedIdp) -> Result<Arc<JwkSet>, OAuthError> {
+    /// The keys of `idp`: inline, cached, or fetched from its `jwks_url`; `refetch`: fetch
+    /// again unless the cached set is younger than [`REFETCH_AFTER_SECS`] (an unknown `kid`).
+    async fn idp(
+        &self,
+        state: &AppState,
+        idp: &TrustedIdp,
+        refetch: bool,
+    ) -> Result<Arc<JwkSet>, OAuthError> {
         if let Some(k) = &idp.jwks {
             return Ok(Arc::new(k.clone()));
         }
@@ -48,19 +64,26 @@ impl RemoteJwks {
             .jwks_url
             .as_deref()
             .ok_or_else(|| OAuthError::server_error("trusted IdP without keys"))?;
-        self.get(state, url).await.map_err(|e| {
+        self.get(state, url, refetch).await.map_err(|e| {
             tracing::warn!(idp.issuer = %idp.issuer, error = %e, "IdP JWKS fetch failed");
             OAuthError::temporarily_unavailable("the identity provider's keys are unavailable")
         })
     }
 
-    /// The key set at `url`, cached or fetched under the metadata-document address policy.
-    pub(crate) async fn get(&self, state: &AppState, url: &str) -> Result<Arc<JwkSet>, String> {
+    /// The key set at `url`, cached or fetched under the metadata-document address policy;
+    /// `refetch`: fetch again unless the cached set is younger than [`REFETCH_AFTER_SECS`].
+    pub(crate) async fn get(
+        &self,
+        state: &AppState,
+        url: &str,
+        refetch: bool,
+    ) -> Result<Arc<JwkSet>, String> {
         let now = state.clock.now_unix();
-        if let Some((k, exp)) = self.lock().get(url)
-            && *exp > now
+        if let Some(c) = self.lock().get(url)
+            && c.expires_at > now
+            && (!refetch || c.fetched_at + REFETCH_AFTER_SECS > now)
         {
-            return Ok(k.clone());
+            return Ok(c.keys.clone());
         }
         let (body, ttl) = state
             .cimd
@@ -72,16 +95,23 @@ impl RemoteJwks {
         let exp = now + ttl.clamp(JWKS_MIN_TTL, JWKS_MAX_TTL);
         let mut cache = self.lock();
         if cache.len() >= MAX_CACHED_JWKS {
-            cache.retain(|_, (_, e)| *e > now);
+            cache.retain(|_, c| c.expires_at > now);
             if cache.len() >= MAX_CACHED_JWKS {
                 cache.clear();
             }
         }
-        cache.insert(url.to_owned(), (keys.clone(), exp));
+        cache.insert(
+            url.to_owned(),
+            Cached {
+                keys: keys.clone(),
+                fetched_at: now,
+                expires_at: exp,
+            },
+        );
         Ok(keys)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<JwkSet>, u64)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -104,7 +134,6 @@ pub(crate) async fn jwt_bearer(
         .iter()
         .find(|i| i.issuer == iss)
         .ok_or_else(|| OAuthError::invalid_grant("assertion issuer is not trusted"))?;
-    let keys = state.remote_jwks.idp(state, idp).await?;
     let now = state.clock.now_unix();
     let expected = IdJagExpectations {
         idp_issuer: &idp.issuer,
@@ -112,8 +141,18 @@ pub(crate) async fn jwt_bearer(
         resources: &state.config.resources,
     };
     let policy = AssertionPolicy::new([state.issuer.clone()]);
-    let v = shared::assertion::verify_id_jag(assertion, &keys, &expected, &policy, now)
-        .map_err(|e| OAuthError::invalid_grant(format!("ID-JAG refused: {e}")))?;
+    let verify =
+        |keys: &JwkSet| shared::assertion::verify_id_jag(assertion, keys, &expected, &policy, now);
+    let keys = state.remote_jwks.idp(state, idp, false).await?;
+    let v = match verify(&keys) {
+        // No key fits (unknown kid, or none verifies): the IdP may have rotated; refetch
+        // once (at most every REFETCH_AFTER_SECS per URL).
+        Err(shared::assertion::AssertionError::Jws(
+            shared::dpop::ProofError::BadJwk | shared::dpop::ProofError::BadSignature,
+        )) if idp.jwks.is_none() => verify(&*state.remote_jwks.idp(state, idp, true).await?),
+        other => other,
+    }
+    .map_err(|e| OAuthError::invalid_grant(format!("ID-JAG refused: {e}")))?;
     let resource = match (
         v.claims.resource.as_ref().and_then(Audience::first),
         params.get("resource"),

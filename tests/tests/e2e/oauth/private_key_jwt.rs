@@ -142,3 +142,84 @@ async fn client_keys_from_jwks_uri_are_fetched_once_and_authenticate_ex30() {
     server.abort();
     s.shutdown().await;
 }
+
+/// EX-30: after the client rotates the keys at its `jwks_uri`, an assertion no cached key
+/// verifies makes the server fetch again, at most every 30 s per URL (so forged assertions
+/// cannot make it hammer the URL).
+#[tokio::test]
+async fn a_rotated_jwks_uri_is_refetched_at_most_every_30_s_ex30() {
+    use http_oauth2_client::oauth::token_endpoint::{ClientCredentials, TokenEndpoint};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let old = Arc::new(SigningKey::generate(Algorithm::ES256).unwrap());
+    let new = Arc::new(SigningKey::generate(Algorithm::ES256).unwrap());
+    let served = Arc::new(std::sync::Mutex::new(
+        serde_json::json!({ "keys": [old.public_jwk()] }),
+    ));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (doc, counter) = (served.clone(), hits.clone());
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = doc.lock().unwrap().clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    let listener = tests::loopback_listener().await;
+    let jwks_uri = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let jwks_server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let cfg = auth_server::Config {
+        keys_dir: None,
+        insecure_allow_loopback_metadata_documents: true,
+        clients: vec![auth_server::config::ClientConfig {
+            client_id: CLIENT.into(),
+            client_secret: None,
+            client_name: None,
+            redirect_uris: vec![],
+            grant_types: vec!["client_credentials".into()],
+            scopes: vec![],
+            dpop_bound_access_tokens: false,
+            jwks: None,
+            jwks_uri: Some(jwks_uri),
+        }],
+        ..Default::default()
+    };
+    let clock = shared::clock::TestClock::starting_now();
+    let s = auth_server::serve_with_clock(
+        tests::loopback_listener().await,
+        cfg,
+        Arc::new(clock.clone()),
+    )
+    .await
+    .unwrap();
+    let token = |key: &Arc<SigningKey>| {
+        let http = http_oauth2_client::oauth::oauth_http_client(
+            std::time::Duration::from_secs(5),
+            std::time::Duration::from_secs(5),
+            0,
+        );
+        let url = url::Url::parse(&format!("{}/token", s.issuer())).unwrap();
+        let e = TokenEndpoint::new(
+            url,
+            ClientCredentials::private_key_jwt(CLIENT, key.clone()),
+            None,
+            http,
+        )
+        .with_issuer(s.issuer());
+        async move { e.client_credentials(None).await }
+    };
+    token(&old).await.expect("old key");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    *served.lock().unwrap() = serde_json::json!({ "keys": [new.public_jwk()] });
+    // The cached set is fresh: no refetch yet, the new key is not known.
+    assert!(token(&new).await.is_err());
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    clock.advance(std::time::Duration::from_secs(31));
+    token(&new).await.expect("new key after the refetch");
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    // The retired key: refused, and no refetch within 30 s.
+    assert!(token(&old).await.is_err());
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    jwks_server.abort();
+    s.shutdown().await;
+}
