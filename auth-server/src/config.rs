@@ -217,7 +217,8 @@ pub struct TrustedIdp {
     pub issuer: String,
     /// Where its JWK Set is fetched (same address policy as Client ID Metadata Documents:
     /// https and public addresses, loopback http only with
-    /// `insecure_allow_loopback_metadata_documents`), cached per its `Cache-Control`.
+    /// `insecure_allow_loopback_metadata_documents`), cached per its `Cache-Control`. Without
+    /// `jwks_url` and `jwks`: the `jwks_uri` of its RFC 8414 metadata (discovery).
     #[serde(default)]
     pub jwks_url: Option<String>,
     /// Or its keys inline.

@@ -33,6 +33,8 @@ const JWKS_MAX_TTL: u64 = 3_600;
 #[derive(Debug, Default)]
 pub(crate) struct RemoteJwks {
     cache: Mutex<HashMap<String, Cached>>,
+    /// Trusted IdPs' `jwks_uri` from their metadata (discovery), by issuer.
+    discovered: Mutex<HashMap<String, String>>,
 }
 
 /// How many fetched key sets are kept.
@@ -60,11 +62,14 @@ impl RemoteJwks {
         if let Some(k) = &idp.jwks {
             return Ok(Arc::new(k.clone()));
         }
-        let url = idp
-            .jwks_url
-            .as_deref()
-            .ok_or_else(|| OAuthError::server_error("trusted IdP without keys"))?;
-        self.get(state, url, refetch).await.map_err(|e| {
+        let url = match &idp.jwks_url {
+            Some(u) => u.clone(),
+            None => self.discover(state, &idp.issuer).await.map_err(|e| {
+                tracing::warn!(idp.issuer = %idp.issuer, error = %e, "IdP discovery failed");
+                OAuthError::temporarily_unavailable("the identity provider's keys are unavailable")
+            })?,
+        };
+        self.get(state, &url, refetch).await.map_err(|e| {
             tracing::warn!(idp.issuer = %idp.issuer, error = %e, "IdP JWKS fetch failed");
             OAuthError::temporarily_unavailable("the identity provider's keys are unavailable")
         })
@@ -109,6 +114,40 @@ impl RemoteJwks {
             },
         );
         Ok(keys)
+    }
+
+    /// The `jwks_uri` of the IdP `issuer` from its RFC 8414 metadata (whose `issuer` must
+    /// equal it), fetched once.
+    async fn discover(&self, state: &AppState, issuer: &str) -> Result<String, String> {
+        if let Some(u) = self
+            .discovered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(issuer)
+        {
+            return Ok(u.clone());
+        }
+        let url = format!("{issuer}/.well-known/oauth-authorization-server");
+        let (body, _) = state
+            .cimd
+            .fetch_json(&url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let meta: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|_| "metadata is not JSON".to_owned())?;
+        if meta.get("issuer").and_then(|i| i.as_str()) != Some(issuer) {
+            return Err("metadata issuer differs".into());
+        }
+        let jwks_uri = meta
+            .get("jwks_uri")
+            .and_then(|u| u.as_str())
+            .ok_or_else(|| "metadata has no jwks_uri".to_owned())?
+            .to_owned();
+        self.discovered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(issuer.to_owned(), jwks_uri.clone());
+        Ok(jwks_uri)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {

@@ -14,9 +14,13 @@ use shared::assertion::JWT_BEARER_GRANT;
 
 const CLIENT: &str = "mcp-cli";
 
-/// The stack (trusting the IdP bound on `idp_listener`) and the running IdP whose policy
-/// lets `mcp-cli` get ID-JAGs for `audience` (the stack's issuer unless given).
-async fn enterprise(audience: Option<&str>) -> (tests::Stack, auth_server::RunningServer) {
+/// The stack (trusting the IdP: its keys from `jwks_url`, or by discovery) and the running
+/// IdP whose policy lets `mcp-cli` get ID-JAGs for `audience` (the stack's issuer unless
+/// given).
+async fn enterprise(
+    audience: Option<&str>,
+    discover: bool,
+) -> (tests::Stack, auth_server::RunningServer) {
     let listener = tests::loopback_listener().await;
     let idp_issuer = format!("http://{}", listener.local_addr().unwrap());
     let jwks_url = format!("{idp_issuer}/jwks");
@@ -26,7 +30,8 @@ async fn enterprise(audience: Option<&str>) -> (tests::Stack, auth_server::Runni
             c.insecure_allow_loopback_metadata_documents = true;
             c.trusted_idps = vec![auth_server::config::TrustedIdp {
                 issuer: trusted,
-                jwks_url: Some(jwks_url),
+                // Discovery: the jwks_uri of the IdP's metadata.
+                jwks_url: (!discover).then_some(jwks_url),
                 jwks: None,
             }];
             for client in &mut c.clients {
@@ -80,7 +85,14 @@ fn config(stack: &tests::Stack, idp: &str) -> OAuthConfig {
 
 #[tokio::test]
 async fn an_idp_user_reaches_tools_call_through_an_id_jag_ex20_ex21_ex22_ex23_ex24() {
-    let (stack, idp) = enterprise(None).await;
+    for discover in [false, true] {
+        enterprise_flow(discover).await;
+    }
+}
+
+/// The enterprise flow to `tools/call`, the IdP's keys from `jwks_url` or by discovery.
+async fn enterprise_flow(discover: bool) {
+    let (stack, idp) = enterprise(None, discover).await;
     let session = OAuthSession::connect(config(&stack, idp.issuer()))
         .await
         .expect("enterprise login");
@@ -104,7 +116,7 @@ async fn an_idp_user_reaches_tools_call_through_an_id_jag_ex20_ex21_ex22_ex23_ex
 
 #[tokio::test]
 async fn the_idp_policy_refuses_an_audience_it_does_not_list_ex23() {
-    let (stack, idp) = enterprise(Some("https://another-as.example")).await;
+    let (stack, idp) = enterprise(Some("https://another-as.example"), false).await;
     let err = OAuthSession::connect(config(&stack, idp.issuer()))
         .await
         .expect_err("refused by the IdP policy");
