@@ -231,6 +231,9 @@ impl Config {
                     return Err(err(format!("unsupported grant type {g:?}")));
                 }
             }
+            if c.dpop_bound_access_tokens && !self.dpop.enabled {
+                return Err(err("dpop_bound_access_tokens needs dpop.enabled".into()));
+            }
             let keys = usize::from(c.client_secret.is_some())
                 + usize::from(c.jwks.is_some())
                 + usize::from(c.jwks_uri.is_some());

@@ -350,6 +350,11 @@ async fn handle(
     if !privileged {
         check_anonymous_policy(state, &record)?;
     }
+    if record.keys.dpop_bound && !state.config.dpop.enabled {
+        return Err(OAuthError::invalid_client_metadata(
+            "dpop_bound_access_tokens is not supported here (DPoP is off)",
+        ));
+    }
     let secret = record
         .auth_method
         .uses_secret()

@@ -322,3 +322,27 @@ async fn with_nonces_on_a_proof_without_the_current_nonce_gets_use_dpop_nonce_ex
         Some(nonce.as_str())
     );
 }
+
+#[tokio::test]
+async fn dpop_bound_clients_need_dpop_enabled_ex05() {
+    let mut c = crate::Config::default();
+    c.dpop.enabled = false;
+    c.clients[1].dpop_bound_access_tokens = true;
+    assert!(c.validate().is_err());
+    let s = Server::with(|c| c.dpop.enabled = false);
+    let r = s
+        .send(
+            axum::http::Request::post("/register")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(
+                    r#"{"redirect_uris":["http://127.0.0.1/cb"],"dpop_bound_access_tokens":true}"#,
+                ))
+                .unwrap(),
+        )
+        .await;
+    r.assert_oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_client_metadata",
+        "dpop_bound_access_tokens is not supported here (DPoP is off)",
+    );
+}
