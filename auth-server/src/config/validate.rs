@@ -123,6 +123,42 @@ impl Config {
             field,
             reason: reason.to_owned(),
         };
+        let http_url =
+            |s: &str| url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        for idp in &self.trusted_idps {
+            if !http_url(&idp.issuer) || idp.issuer.ends_with('/') {
+                return Err(field(
+                    "trusted_idps.issuer",
+                    "an http(s) URL, no trailing slash",
+                ));
+            }
+            if idp.jwks.is_some() && idp.jwks_url.is_some() {
+                return Err(field("trusted_idps", "jwks or jwks_url, not both"));
+            }
+            if idp.jwks_url.as_deref().is_some_and(|u| !http_url(u)) {
+                return Err(field("trusted_idps.jwks_url", "an http(s) URL"));
+            }
+        }
+        if !(1..=3_600).contains(&self.idp.id_jag_ttl_secs) {
+            return Err(field("idp.id_jag_ttl_secs", "1..=3600"));
+        }
+        if self
+            .idp
+            .policy
+            .iter()
+            .any(|r| r.client_id.is_empty() || r.audiences.is_empty())
+        {
+            return Err(field(
+                "idp.policy",
+                "each rule names a client and audiences",
+            ));
+        }
+        if !(1..=3_600).contains(&self.dpop.iat_window_secs) || self.dpop.nonce_window_secs == 0 {
+            return Err(field(
+                "dpop",
+                "iat_window_secs 1..=3600, nonce_window_secs > 0",
+            ));
+        }
         if self.store != "memory" {
             let ok = url::Url::parse(&self.store).is_ok_and(|u| {
                 u.scheme() == "redis"

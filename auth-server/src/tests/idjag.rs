@@ -238,3 +238,38 @@ async fn the_idp_policy_and_the_mcp_as_refuse_what_is_not_allowed_ex21_ex23() {
             "ID-JAG refused: assertion: DPoP proof jwk is missing or not a supported public key",
         );
 }
+
+#[test]
+fn idp_settings_are_validated() {
+    let bad = |edit: &dyn Fn(&mut crate::Config)| {
+        let mut c = crate::Config::default();
+        edit(&mut c);
+        c.validate().is_err()
+    };
+    let idp = |issuer: &str, url: Option<&str>| TrustedIdp {
+        issuer: issuer.into(),
+        jwks_url: url.map(Into::into),
+        jwks: None,
+    };
+    assert!(!bad(
+        &|c| c.trusted_idps = vec![idp("https://idp.example", None)]
+    ));
+    assert!(bad(&|c| c.trusted_idps = vec![idp("idp.example", None)]));
+    assert!(bad(
+        &|c| c.trusted_idps = vec![idp("https://idp.example/", None)]
+    ));
+    assert!(bad(
+        &|c| c.trusted_idps = vec![idp("https://idp.example", Some("ftp://x"))]
+    ));
+    assert!(bad(&|c| c.idp.id_jag_ttl_secs = 0));
+    assert!(bad(&|c| c.dpop.iat_window_secs = 0));
+    assert!(bad(&|c| {
+        c.idp.policy = vec![IdJagRule {
+            client_id: "c".into(),
+            audiences: vec![],
+            resources: vec![],
+            scopes: vec![],
+            target_client_id: None,
+        }]
+    }));
+}
