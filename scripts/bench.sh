@@ -229,7 +229,7 @@ fi
 # alternating (issue 15 D). Proofs are pre-signed (examples/dpop_proofs, one key, unique jti)
 # so wrk only sends them; the server verifies each and records its jti. PROOFS per round.
 if [ "$ONLY" = token-dpop ]; then
-PROOFS="${PROOFS:-150000}"
+PROOFS="${PROOFS:-300000}"
 echo
 echo "## Token endpoint with DPoP vs bearer (one core, client_credentials), $CONNS connections"
 echo
