@@ -372,19 +372,8 @@ impl std::fmt::Debug for Config {
             .field("resources", &self.resources)
             .field("auto_approve", &self.auto_approve)
             .field("clients", &self.clients)
-            .field("store", &redacted_store(&self.store))
+            .field("store", &shared::process::redacted_store(&self.store))
             .finish_non_exhaustive()
-    }
-}
-
-/// The store URL without its password (`redis://user:***@host`), for `Debug` and logs.
-fn redacted_store(store: &str) -> String {
-    match url::Url::parse(store) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => store.to_owned(),
     }
 }
 

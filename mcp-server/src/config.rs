@@ -71,6 +71,16 @@ pub struct Config {
     /// Extra CA certificate(s) (PEM) trusted for calls to the authorization server (metadata,
     /// JWKS, introspection), e.g. a private or test CA.
     pub auth_server_ca: Option<PathBuf>,
+
+    // Shared session store (issue 14; docs/DEPLOYMENT.md, decisions/0010).
+    /// Where legacy (2025) sessions live: `memory` (the default: this process only) or
+    /// `redis://HOST:PORT/DB`, shared by every instance behind one load balancer, so a session
+    /// created on one is accepted on another (GET streams stay on the instance that opened
+    /// them). CLI `--store`.
+    pub store: String,
+    /// Prefix of every Redis key (default `mcp-server:`), so several deployments can share
+    /// one Redis. CLI `--store-prefix`.
+    pub store_key_prefix: String,
 }
 
 /// The accepted access-token profile (`[token_profile]`): a named base profile plus single
@@ -271,10 +281,11 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Time limit for producing a response (SSE streams: for the headers), seconds.
     pub request_timeout_secs: u64,
-    /// Maximum concurrent legacy sessions (Streamable HTTP + HTTP+SSE); more: 503.
+    /// Maximum concurrent legacy sessions (Streamable HTTP + HTTP+SSE); more: 503. With
+    /// `store = "redis://..."`: of all instances together.
     pub max_sessions: u64,
     /// Maximum concurrent legacy sessions of one subject (the token's `sub`), so one token
-    /// holder cannot take every session; more: 429.
+    /// holder cannot take every session; more: 429. On Redis: across all instances.
     pub max_sessions_per_subject: u64,
     /// Requests of one HTTP+SSE session that may run or wait for its stream at once; more:
     /// 429, so `/messages` cannot pile up work while nobody reads the stream.
@@ -372,6 +383,8 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             auth_server_ca: None,
+            store: "memory".to_owned(),
+            store_key_prefix: "mcp-server:".to_owned(),
         }
     }
 }
@@ -397,6 +410,7 @@ impl fmt::Debug for Config {
             .field("dns_rebinding_protection", &self.dns_rebinding_protection)
             .field("limits", &self.limits)
             .field("resources_dir", &self.resources_dir)
+            .field("store", &shared::process::redacted_store(&self.store))
             .finish_non_exhaustive()
     }
 }
@@ -449,6 +463,9 @@ pub enum ConfigError {
     /// The resources folder does not exist.
     #[error("resources_dir {0:?} is not a directory")]
     ResourcesDir(PathBuf),
+    /// `store` or `store_key_prefix` is malformed.
+    #[error("{0}: {1}")]
+    Store(&'static str, &'static str),
 }
 
 fn is_http_url(s: &str) -> bool {
@@ -470,6 +487,13 @@ impl Config {
 
     /// Checks every value; [`crate::serve`] calls it too.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !shared::process::store_url_ok(&self.store) {
+            return Err(ConfigError::Store("store", shared::process::STORE_URL_RULE));
+        }
+        if !shared::process::store_prefix_ok(&self.store_key_prefix) {
+            let rule = shared::process::STORE_PREFIX_RULE;
+            return Err(ConfigError::Store("store_key_prefix", rule));
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Tls);
         }
@@ -594,6 +618,17 @@ mod tests {
     fn validate_refuses_bad_values() {
         let ok = Config::new("http://127.0.0.1:3002", "http://127.0.0.1:3003/mcp");
         ok.validate().unwrap();
+        let mut c = ok.clone();
+        c.store = "rediss://10.0.0.5/0".into();
+        assert!(matches!(c.validate(), Err(ConfigError::Store("store", _))));
+        c.store = "redis://app:hunter2@10.0.0.5:6379/0".into();
+        c.validate().unwrap();
+        assert!(format!("{c:?}").contains("redis://app:***@10.0.0.5:6379/0"));
+        c.store_key_prefix = "a b".into();
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Store("store_key_prefix", _))
+        ));
         let mut c = ok.clone();
         c.auth_server_issuer = "127.0.0.1:3002".into();
         assert!(matches!(c.validate(), Err(ConfigError::Issuer(_))));

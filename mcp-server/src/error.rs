@@ -17,6 +17,9 @@ pub enum Error {
     /// The TLS certificate or key could not be loaded.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The shared session store (`store = "redis://..."`) cannot be reached at start.
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
     /// A JSON-RPC method could not be registered (a bug).
     #[error("rpc module: {0}")]
     Rpc(#[from] jsonrpsee::core::RegisterMethodError),

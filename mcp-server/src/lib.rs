@@ -26,6 +26,7 @@ pub mod config;
 mod error;
 mod rpc;
 mod server;
+mod store;
 mod transport;
 
 pub use config::Config;

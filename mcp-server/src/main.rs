@@ -1,4 +1,5 @@
-//! `http-mcp-mock-server [--config PATH] [--bind ADDR] [--auth-server ISSUER_URL] [--resource URL]`
+//! `http-mcp-mock-server [--config PATH] [--bind ADDR] [--auth-server ISSUER_URL] [--resource URL]
+//! [--store memory|redis://HOST:PORT/DB] [--store-prefix PREFIX]`
 //!
 //! Prints exactly one stdout line, `listening on http://ADDR` (`https://` when `tls_cert` and
 //! `tls_key` are set), once ready. Graceful shutdown on SIGTERM and Ctrl-C. A bad
@@ -32,6 +33,13 @@ struct Cli {
     /// Canonical MCP resource URL (default `http://<bound addr>/mcp`).
     #[arg(long, value_name = "URL")]
     resource: Option<String>,
+    /// Legacy-session store: `memory` (default) or `redis://HOST:PORT/DB`, shared by several
+    /// instances behind one load balancer.
+    #[arg(long, value_name = "memory|redis://HOST:PORT/DB")]
+    store: Option<String>,
+    /// Prefix of every Redis key (default `mcp-server:`).
+    #[arg(long, value_name = "PREFIX")]
+    store_prefix: Option<String>,
 }
 
 const PROGRAM: &str = "http-mcp-mock-server";
@@ -47,6 +55,12 @@ fn load(cli: &Cli) -> Result<Config, String> {
     }
     if let Some(v) = &cli.resource {
         cfg.resource_url = Some(v.clone());
+    }
+    if let Some(v) = &cli.store {
+        cfg.store = v.clone();
+    }
+    if let Some(v) = &cli.store_prefix {
+        cfg.store_key_prefix = v.clone();
     }
     cfg.validate()
         .map_err(|e| format!("invalid configuration: {e}"))?;

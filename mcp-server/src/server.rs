@@ -189,18 +189,32 @@ async fn start(
             tracing::warn!(mcp.method = m, "no scope rule: the method is refused");
         }
     }
+    let session_limits = SessionLimits {
+        max: config.limits.max_sessions,
+        max_per_subject: config.limits.max_sessions_per_subject,
+        max_stream_work: config.limits.max_inflight_per_stream,
+        idle: Duration::from_secs(config.limits.session_idle_secs),
+        event_buffer: config.limits.event_buffer,
+    };
+    // Issue 14: legacy sessions in this process, or on Redis shared by every instance.
+    let sessions = if config.store == "memory" {
+        SessionStore::new(session_limits)
+    } else {
+        let redis = crate::store::redis::RedisSessions::connect(
+            &config.store,
+            &config.store_key_prefix,
+            session_limits.idle,
+        )
+        .await?;
+        SessionStore::on_redis(session_limits, redis)
+    };
+    tracing::info!(store = sessions.kind(), "legacy session store");
     let (stop, stop_rx) = watch::channel(false);
     let streaming = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = Arc::new(App {
         methods,
         auth: auth.clone(),
-        sessions: SessionStore::new(SessionLimits {
-            max: config.limits.max_sessions,
-            max_per_subject: config.limits.max_sessions_per_subject,
-            max_stream_work: config.limits.max_inflight_per_stream,
-            idle: Duration::from_secs(config.limits.session_idle_secs),
-            event_buffer: config.limits.event_buffer,
-        }),
+        sessions,
         events,
         sse_retry: Duration::from_millis(config.limits.sse_retry_ms),
         shutdown: stop_rx.clone(),

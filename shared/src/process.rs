@@ -145,9 +145,69 @@ pub fn fail(program: &str, message: impl std::fmt::Display, code: u8) -> std::pr
     std::process::ExitCode::from(code)
 }
 
+/// Why a `--store` value is refused: both servers take `memory` or `redis://HOST:PORT/DB`
+/// (issue 14; `rediss://` is not compiled in).
+pub const STORE_URL_RULE: &str = "must be `memory` or `redis://HOST:PORT/DB`";
+/// Why a `--store-prefix` value is refused.
+pub const STORE_PREFIX_RULE: &str = "at most 64 characters, no whitespace";
+
+/// Whether `store` is `memory` or a `redis://HOST[:PORT][/DB]` URL (no query, no fragment).
+pub fn store_url_ok(store: &str) -> bool {
+    store == "memory"
+        || url::Url::parse(store).is_ok_and(|u| {
+            u.scheme() == "redis"
+                && u.host_str().is_some_and(|h| !h.is_empty())
+                && u.query().is_none()
+                && u.fragment().is_none()
+                && (matches!(u.path(), "" | "/") || u.path()[1..].parse::<u8>().is_ok())
+        })
+}
+
+/// Whether `prefix` is a usable Redis key prefix (at most 64 characters, no whitespace or
+/// control characters).
+pub fn store_prefix_ok(prefix: &str) -> bool {
+    prefix.len() <= 64 && !prefix.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// The store URL without its password (`redis://user:***@host`), for `Debug` and logs.
+pub fn redacted_store(store: &str) -> String {
+    match url::Url::parse(store) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => store.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_urls_and_prefixes() {
+        for ok in [
+            "memory",
+            "redis://127.0.0.1:6379/0",
+            "redis://h",
+            "redis://u:p@h:1/15",
+        ] {
+            assert!(store_url_ok(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "redis",
+            "rediss://h/0",
+            "redis://h/x",
+            "redis://h/0?a=1",
+            "http://h",
+        ] {
+            assert!(!store_url_ok(bad), "{bad}");
+        }
+        assert!(store_prefix_ok("mcp-auth:") && !store_prefix_ok("a b"));
+        assert!(!store_prefix_ok(&"x".repeat(65)));
+        assert_eq!(redacted_store("redis://u:pw@h:1/0"), "redis://u:***@h:1/0");
+    }
 
     #[derive(Debug, serde::Deserialize)]
     struct S {

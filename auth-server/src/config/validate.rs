@@ -159,27 +159,13 @@ impl Config {
                 "iat_window_secs 1..=3600, nonce_window_secs > 0",
             ));
         }
-        if self.store != "memory" {
-            let ok = url::Url::parse(&self.store).is_ok_and(|u| {
-                u.scheme() == "redis"
-                    && u.host_str().is_some_and(|h| !h.is_empty())
-                    && u.query().is_none()
-                    && u.fragment().is_none()
-                    && (matches!(u.path(), "" | "/") || u.path()[1..].parse::<u8>().is_ok())
-            });
-            if !ok {
-                return Err(field("store", "must be `memory` or `redis://HOST:PORT/DB`"));
-            }
+        if !shared::process::store_url_ok(&self.store) {
+            return Err(field("store", shared::process::STORE_URL_RULE));
         }
-        if self.store_key_prefix.len() > 64
-            || self
-                .store_key_prefix
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
-        {
+        if !shared::process::store_prefix_ok(&self.store_key_prefix) {
             return Err(field(
                 "store_key_prefix",
-                "at most 64 characters, no whitespace",
+                shared::process::STORE_PREFIX_RULE,
             ));
         }
         if self.access_token_ttl_secs == 0 || self.access_token_ttl_secs > 86_400 {

@@ -25,12 +25,16 @@ use super::{App, H_SESSION, H_VERSION, header, subscriptions};
 use crate::auth::{AuthContext, Authenticated};
 use crate::rpc::{Era, negotiate};
 
+/// How often an open GET stream checks that its session still exists in the shared store.
+const ENDED_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn invalid_request(id: Option<&RawValue>, msg: &'static str) -> Response {
     bad_request(id, ErrorObject::borrowed(INVALID_REQUEST_CODE, msg, None))
 }
 
-/// The session named by `Mcp-Session-Id` (400 without the header, 404 when unknown).
-fn session_for(
+/// The session named by `Mcp-Session-Id` (400 without the header, 404 when unknown, 503
+/// when the shared store cannot answer).
+async fn session_for(
     app: &App,
     auth: &AuthContext,
     headers: &HeaderMap,
@@ -41,18 +45,18 @@ fn session_for(
             "Mcp-Session-Id header required (send initialize first)",
         ));
     };
-    app.sessions.bound(sid, auth)
+    app.sessions.bound(sid, auth).await
 }
 
 /// The session a (non-`initialize`) POST names, after the version header check (TR-41:
 /// absent means 2025-03-26; an unsupported value gets 400).
-pub(super) fn check(
+pub(super) async fn check(
     app: &App,
     auth: &AuthContext,
     headers: &HeaderMap,
     msg: &Message<'_>,
 ) -> Result<Arc<Session>, Response> {
-    let session = session_for(app, auth, headers)?;
+    let session = session_for(app, auth, headers).await?;
     if let Some(v) = header(headers, &H_VERSION)
         && !SESSION_VERSIONS.contains(&v)
     {
@@ -98,7 +102,7 @@ pub(super) async fn initialize(
     if let Err(h) = x.admit(msg) {
         return h.into_response();
     }
-    let session = match app.sessions.create(&x.auth, version) {
+    let session = match app.sessions.create(&x.auth, version).await {
         Ok(s) => s,
         Err(e) => return e.response(msg.id),
     };
@@ -118,7 +122,7 @@ pub(super) async fn batch(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let session = match session_for(app, &auth, headers) {
+    let session = match session_for(app, &auth, headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -173,7 +177,7 @@ pub(crate) async fn get(
             .insert(http::header::ALLOW, HeaderValue::from_static("POST"));
         return r;
     }
-    let session = match session_for(&app, &auth, &headers) {
+    let session = match session_for(&app, &auth, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -196,7 +200,14 @@ pub(crate) async fn get(
     match session.outbox.attach(last) {
         Ok(reader) => {
             let frames = reader.into_frames(app.sse_retry);
-            sse_frames_response(&app, frames.take_until(token_expiry(&auth)))
+            // The stream ends with the session (TR-40): a DELETE here at once; on Redis a
+            // DELETE or expiry on another instance within ENDED_CHECK (decisions/0010).
+            let ended = {
+                let (app, session) = (app.clone(), session.clone());
+                async move { app.sessions.until_ended(&session, ENDED_CHECK).await }
+            };
+            let end = futures_util::future::select(Box::pin(token_expiry(&auth)), Box::pin(ended));
+            sse_frames_response(&app, frames.take_until(end))
         }
         Err(ResumeError::Gone) => subscriptions::resume_gone(),
         Err(ResumeError::Unknown) => subscriptions::resume_unknown(),
@@ -209,11 +220,12 @@ pub(crate) async fn delete(
     Authenticated(auth): Authenticated,
     headers: HeaderMap,
 ) -> Response {
-    let session = match session_for(&app, &auth, &headers) {
+    let session = match session_for(&app, &auth, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    session.set_stream(None);
-    app.sessions.remove(&session.id);
+    if let Err(e) = app.sessions.remove(&session).await {
+        return super::session::store_unavailable(None, &e);
+    }
     StatusCode::OK.into_response()
 }

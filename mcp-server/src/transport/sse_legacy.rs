@@ -24,11 +24,15 @@ use crate::rpc::{Era, negotiate};
 struct SessionGuard {
     app: Arc<App>,
     id: Arc<str>,
+    subject: String,
+    client_id: String,
 }
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        self.app.sessions.remove(&self.id);
+        self.app
+            .sessions
+            .remove_later(&self.id, &self.subject, &self.client_id);
     }
 }
 
@@ -37,7 +41,7 @@ pub(crate) async fn get(
     State(app): State<Arc<App>>,
     Authenticated(auth): Authenticated,
 ) -> Response {
-    let session = match app.sessions.create(&auth, "2024-11-05") {
+    let session = match app.sessions.create(&auth, "2024-11-05").await {
         Ok(s) => s,
         Err(e) => return e.response(None),
     };
@@ -47,6 +51,8 @@ pub(crate) async fn get(
     let guard = SessionGuard {
         app: app.clone(),
         id: session.id.clone(),
+        subject: auth.subject.clone(),
+        client_id: auth.client_id.clone(),
     };
     let endpoint = Event::default()
         .event("endpoint")
@@ -67,7 +73,7 @@ pub(crate) async fn post(
     Query(q): Query<SessionQuery>,
     body: Bytes,
 ) -> Response {
-    let session = match app.sessions.bound(&q.session_id, &auth) {
+    let session = match app.sessions.bound(&q.session_id, &auth).await {
         Ok(s) => s,
         Err(r) => return r,
     };

@@ -54,7 +54,7 @@ pub(crate) async fn post(State(app): State<Arc<App>>, req: axum::extract::Reques
     } else if msg.method() == "initialize" && msg.id.is_some() {
         return sessions::initialize(&app, auth, &headers, &msg).await;
     } else {
-        session = match sessions::check(&app, &auth, &headers, &msg) {
+        session = match sessions::check(&app, &auth, &headers, &msg).await {
             Ok(s) => s,
             Err(r) => return r,
         };

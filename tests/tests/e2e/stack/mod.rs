@@ -2,7 +2,7 @@
 //! cases at login (`login`) and afterwards (`renewal`), the checklist's attacks end to end
 //! (`security`), every MCP operation through the OAuth stack (`operations`), HTTPS (AS-10) and
 //! the consent page in a real browser; two authorization-server instances on one Redis
-//! (`redis_as`).
+//! (`redis_as`), two MCP server instances sharing legacy sessions on one Redis (`redis_mcp`).
 
 mod consent_browser;
 mod enterprise;
@@ -11,6 +11,7 @@ mod login;
 mod logout;
 mod operations;
 mod redis_as;
+mod redis_mcp;
 mod renewal;
 mod security;
 
