@@ -107,10 +107,9 @@ async fn a_proof_binds_the_access_token_and_the_public_clients_refresh_token_ex0
     assert_eq!(t["token_type"], "DPoP");
     let at = claims(t["access_token"].as_str().unwrap());
     assert_eq!(at["cnf"]["jkt"], k.thumbprint());
-    assert_eq!(
-        s.introspect(t["access_token"].as_str().unwrap()).await["token_type"],
-        "DPoP"
-    );
+    let i = s.introspect(t["access_token"].as_str().unwrap()).await;
+    assert_eq!(i["token_type"], "DPoP");
+    assert_eq!(i["cnf"]["jkt"], k.thumbprint());
     let rt = t["refresh_token"].as_str().unwrap();
     // Without a proof, or with another key: refused, and the token is not consumed.
     s.dpop_refresh(rt, None).await.assert_oauth_error(
