@@ -43,6 +43,8 @@ pub struct Config {
     pub token_cache: TokenCacheSettings,
     /// Optional RFC 7662 introspection (so revoked tokens stop working).
     pub introspection: Option<IntrospectionSettings>,
+    /// DPoP-bound access tokens (RFC 9449): off by default.
+    pub dpop: DpopSettings,
     /// Scopes each MCP method needs (`method` or `prefix/*` -> scopes, all required; `[]`: a
     /// valid token suffices). Hierarchy applies: `mcp` satisfies every `mcp:*`. Deny by
     /// default: a method no rule names is refused like an unknown method (a warning at start
@@ -231,6 +233,78 @@ impl IntrospectionSettings {
 }
 
 shared::secret_newtype!(
+    /// The DPoP nonce HMAC key: at least 32 bytes, the same on every instance.
+    DpopNonceSecret
+);
+
+/// DPoP (RFC 9449) at the auth layer (`[dpop]`): `Authorization: DPoP <token>` plus a `DPoP`
+/// proof per request, the token's `cnf.jkt` matching the proof key. The proof's `htu` must
+/// be the resource URL's origin plus the request path. A DPoP-bound token sent as `Bearer`
+/// is refused whether or not this is enabled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpopSettings {
+    /// Accept DPoP-bound tokens (and advertise DPoP in challenges and the PRM).
+    pub enabled: bool,
+    /// Only DPoP-bound tokens (bearer refused); PRM `dpop_bound_access_tokens_required`.
+    pub required: bool,
+    /// Proof algorithms accepted (ES256, EdDSA, RS256); PRM
+    /// `dpop_signing_alg_values_supported` and the challenge's `algs`.
+    pub algorithms: Vec<String>,
+    /// How far a proof's `iat` may be from now, either side, seconds (1..=3600).
+    pub iat_window_secs: u64,
+    /// Most proof `jti`s remembered against replay (per instance; size it for the peak proof
+    /// rate times twice the window). Several instances need a shared store (issue 14).
+    pub replay_cache_capacity: u64,
+    /// Require server nonces (RFC 9449 §9): `use_dpop_nonce` + `DPoP-Nonce` until the proof
+    /// carries a current one. Nonces are stateless (HMAC of the time slot).
+    pub nonce: bool,
+    /// The nonce HMAC key (>= 32 bytes), shared by every instance. Unset: random per process.
+    pub nonce_secret: Option<DpopNonceSecret>,
+    /// A nonce's time slot, seconds; it stays valid during the next slot too.
+    pub nonce_rotation_secs: u64,
+}
+
+impl Default for DpopSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            required: false,
+            algorithms: vec!["ES256".into(), "EdDSA".into(), "RS256".into()],
+            iat_window_secs: shared::dpop::DEFAULT_IAT_WINDOW_SECS,
+            replay_cache_capacity: 100_000,
+            nonce: false,
+            nonce_secret: None,
+            nonce_rotation_secs: 60,
+        }
+    }
+}
+
+impl DpopSettings {
+    /// The auth layer's settings (call after [`Config::validate`]).
+    pub fn to_layer(&self) -> oauth_resource::DpopSettings {
+        use std::time::Duration;
+        oauth_resource::DpopSettings {
+            algorithms: self
+                .algorithms
+                .iter()
+                .filter_map(|a| shared::dpop::parse_alg(a))
+                .collect(),
+            iat_window: Duration::from_secs(self.iat_window_secs),
+            replay_cache_capacity: self.replay_cache_capacity,
+            required: self.required,
+            nonce: self.nonce.then(|| oauth_resource::NonceSettings {
+                secret: self
+                    .nonce_secret
+                    .as_ref()
+                    .map(|s| s.secret().as_bytes().to_vec()),
+                rotation: Duration::from_secs(self.nonce_rotation_secs),
+            }),
+        }
+    }
+}
+
+shared::secret_newtype!(
     /// A `requestState` MAC key (HMAC-SHA256): at least 32 bytes, e.g. `openssl rand -base64 32`.
     RequestStateSecret
 );
@@ -370,6 +444,7 @@ impl Default for Config {
             request_state: RequestStateSettings::default(),
             token_cache: TokenCacheSettings::default(),
             introspection: None,
+            dpop: DpopSettings::default(),
             scopes: default_scope_rules(),
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
@@ -404,6 +479,7 @@ impl fmt::Debug for Config {
             .field("request_state", &self.request_state)
             .field("token_cache", &self.token_cache)
             .field("introspection", &self.introspection)
+            .field("dpop", &self.dpop)
             .field("scopes", &self.scopes)
             .field("allowed_origins", &self.allowed_origins)
             .field("allowed_hosts", &self.allowed_hosts)
@@ -449,6 +525,9 @@ pub enum ConfigError {
         "algorithm {0:?} is not supported (allowed: ES256, ES384, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA)"
     )]
     Algorithm(String),
+    /// A DPoP proof algorithm is unknown or not allowed.
+    #[error("dpop.algorithms: {0:?} is not supported (allowed: ES256, EdDSA, RS256)")]
+    DpopAlgorithm(String),
     /// The algorithm list is empty.
     #[error("algorithms must not be empty")]
     NoAlgorithms,
@@ -589,6 +668,31 @@ impl Config {
                 return Err(ConfigError::RequestStateKey(k.id.clone()));
             }
         }
+        let d = &self.dpop;
+        if d.algorithms.is_empty() {
+            return Err(ConfigError::Limit("dpop.algorithms (not empty)"));
+        }
+        for a in &d.algorithms {
+            shared::dpop::parse_alg(a).ok_or_else(|| ConfigError::DpopAlgorithm(a.clone()))?;
+        }
+        if !(1..=3600).contains(&d.iat_window_secs) {
+            return Err(ConfigError::Limit("dpop.iat_window_secs (1..=3600)"));
+        }
+        if d.replay_cache_capacity == 0 {
+            return Err(ConfigError::Limit("dpop.replay_cache_capacity (> 0)"));
+        }
+        if d.nonce_rotation_secs == 0 {
+            return Err(ConfigError::Limit("dpop.nonce_rotation_secs (> 0)"));
+        }
+        if d.nonce_secret
+            .as_ref()
+            .is_some_and(|s| s.secret().len() < 32)
+        {
+            return Err(ConfigError::Limit("dpop.nonce_secret (>= 32 bytes)"));
+        }
+        if d.required && !d.enabled {
+            return Err(ConfigError::Limit("dpop.required (needs dpop.enabled)"));
+        }
         if let Some(d) = &self.resources_dir
             && !d.is_dir()
         {
@@ -699,6 +803,46 @@ mod tests {
         }
         assert!(rules.required("no/such").is_none());
         assert!(ScopeSet::parse("mcp").satisfies_all(rules.required("tools/call").unwrap()));
+    }
+
+    #[test]
+    fn dpop_settings_are_validated_and_mapped_ex03() {
+        let ok = Config::new("http://127.0.0.1:3002", "http://127.0.0.1:3003/mcp");
+        assert!(!ok.dpop.enabled, "DPoP is off by default");
+        let bad = |edit: &dyn Fn(&mut DpopSettings)| {
+            let mut c = ok.clone();
+            c.dpop.enabled = true;
+            edit(&mut c.dpop);
+            c.validate().err().map(|e| e.to_string())
+        };
+        assert_eq!(bad(&|_| {}), None);
+        assert_eq!(
+            bad(&|d| d.algorithms = vec!["HS256".into()]),
+            Some(
+                "dpop.algorithms: \"HS256\" is not supported (allowed: ES256, EdDSA, RS256)".into()
+            )
+        );
+        assert!(bad(&|d| d.algorithms.clear()).is_some());
+        assert!(bad(&|d| d.iat_window_secs = 0).is_some());
+        assert!(bad(&|d| d.iat_window_secs = 3601).is_some());
+        assert!(bad(&|d| d.replay_cache_capacity = 0).is_some());
+        assert!(bad(&|d| d.nonce_rotation_secs = 0).is_some());
+        assert!(bad(&|d| d.nonce_secret = Some(DpopNonceSecret::new("short".into()))).is_some());
+        let mut c = ok.clone();
+        c.dpop.required = true;
+        assert!(c.validate().is_err(), "required without enabled");
+        let mut d = DpopSettings {
+            algorithms: vec!["EdDSA".into()],
+            nonce: true,
+            nonce_secret: Some(DpopNonceSecret::new("x".repeat(32))),
+            ..DpopSettings::default()
+        };
+        d.iat_window_secs = 60;
+        let l = d.to_layer();
+        assert_eq!(l.algorithms, vec![jsonwebtoken::Algorithm::EdDSA]);
+        assert_eq!(l.iat_window.as_secs(), 60);
+        assert_eq!(l.nonce.unwrap().secret.unwrap(), vec![b'x'; 32]);
+        assert!(!format!("{d:?}").contains("xxxx"), "nonce secret redacted");
     }
 
     #[test]

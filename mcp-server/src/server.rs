@@ -142,6 +142,9 @@ async fn start(
     if let Some(j) = &config.jwks_url {
         b = b.jwks_url(j);
     }
+    if config.dpop.enabled {
+        b = b.dpop(config.dpop.to_layer());
+    }
     if let Some(ca) = &config.auth_server_ca {
         let pem = std::fs::read(ca)?;
         let mut builder = reqwest::Client::builder()

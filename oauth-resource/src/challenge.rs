@@ -7,16 +7,48 @@ use shared::scope::ScopeSet;
 
 use super::AuthError;
 
-/// A challenge response: `WWW-Authenticate` from [`BearerChallenge`], `no-store`, and with an
-/// error code a JSON body `{"error", "error_description"}` (RFC 6750 §3).
+/// The DPoP side of a challenge response (RFC 9449 §7.1): a second `WWW-Authenticate` value
+/// `DPoP algs=".."`, carrying the error when the request used the DPoP scheme.
+#[derive(Debug)]
+pub(crate) struct DpopChallenge<'a> {
+    pub(crate) algs: &'a str,
+    /// The error belongs to the DPoP challenge (not the Bearer one).
+    pub(crate) on_dpop: bool,
+    /// A fresh `DPoP-Nonce` to send (with `use_dpop_nonce`).
+    pub(crate) nonce: Option<String>,
+}
+
+/// Quotes an auth-param value (RFC 9110 §5.6.4), as [`BearerChallenge`] does.
+fn quote(out: &mut String, v: &str) {
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out.push('"');
+}
+
+/// A challenge response: `WWW-Authenticate` from [`BearerChallenge`] (and, with DPoP on, a
+/// `DPoP` challenge), `no-store`, and with an error code a JSON body `{"error",
+/// "error_description"}` (RFC 6750 §3).
 fn response<B: From<String>>(
     status: StatusCode,
     prm: &str,
     error: Option<(&str, &str)>,
     scope: Option<&ScopeSet>,
+    dpop: Option<&DpopChallenge<'_>>,
 ) -> Response<B> {
+    let on_dpop = dpop.is_some_and(|d| d.on_dpop);
     let mut www = BearerChallenge::new(prm);
-    if let Some((code, desc)) = error {
+    if let Some((code, desc)) = error
+        && !on_dpop
+    {
         www = www.error(code, desc);
     }
     if let Some(scope) = scope {
@@ -34,6 +66,29 @@ fn response<B: From<String>>(
     if let Ok(v) = HeaderValue::from_str(&www.build()) {
         h.insert(header::WWW_AUTHENTICATE, v);
     }
+    if let Some(d) = dpop {
+        let mut s = String::with_capacity(96);
+        s.push_str("DPoP ");
+        if let Some((code, desc)) = error
+            && on_dpop
+        {
+            s.push_str("error=");
+            quote(&mut s, code);
+            s.push_str(", error_description=");
+            quote(&mut s, desc);
+            s.push_str(", ");
+        }
+        s.push_str("algs=");
+        quote(&mut s, d.algs);
+        if let Ok(v) = HeaderValue::from_str(&s) {
+            h.append(header::WWW_AUTHENTICATE, v);
+        }
+        if let Some(n) = &d.nonce
+            && let Ok(v) = HeaderValue::from_str(n)
+        {
+            h.insert(shared::dpop::DPOP_NONCE_HEADER, v);
+        }
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if error.is_some() {
         h.insert(
@@ -47,6 +102,8 @@ fn response<B: From<String>>(
 /// The answer to a request that failed authentication (checklist RS-06, RS-09):
 /// * no credentials: 401 `Bearer resource_metadata=".."` with no error code (RFC 6750 §3.1);
 /// * bad token: 401 `error="invalid_token"`;
+/// * bad DPoP proof: 401 `error="invalid_dpop_proof"`; nonce needed: 401
+///   `error="use_dpop_nonce"` (RFC 9449 §7.1, §9);
 /// * malformed request: 400 `error="invalid_request"`;
 /// * keys unavailable: 503.
 ///
@@ -56,19 +113,48 @@ pub fn unauthorized<B: From<String>>(
     err: &AuthError,
     scope: Option<&ScopeSet>,
 ) -> Response<B> {
+    challenge_response(prm, err, scope, None)
+}
+
+/// [`unauthorized`] with the DPoP challenge when DPoP is on.
+pub(crate) fn challenge_response<B: From<String>>(
+    prm: &str,
+    err: &AuthError,
+    scope: Option<&ScopeSet>,
+    dpop: Option<&DpopChallenge<'_>>,
+) -> Response<B> {
     match err {
-        AuthError::Missing => response(StatusCode::UNAUTHORIZED, prm, None, scope),
+        AuthError::Missing => response(StatusCode::UNAUTHORIZED, prm, None, scope, dpop),
         AuthError::InvalidRequest(d) => response(
             StatusCode::BAD_REQUEST,
             prm,
             Some(("invalid_request", d)),
             None,
+            dpop,
         ),
         AuthError::InvalidToken(d) => response(
             StatusCode::UNAUTHORIZED,
             prm,
             Some(("invalid_token", d)),
             scope,
+            dpop,
+        ),
+        AuthError::InvalidDpopProof(d) => response(
+            StatusCode::UNAUTHORIZED,
+            prm,
+            Some((shared::dpop::INVALID_DPOP_PROOF, d)),
+            None,
+            dpop,
+        ),
+        AuthError::UseDpopNonce => response(
+            StatusCode::UNAUTHORIZED,
+            prm,
+            Some((
+                shared::dpop::USE_DPOP_NONCE,
+                "DPoP proof lacks the current server nonce (see DPoP-Nonce)",
+            )),
+            None,
+            dpop,
         ),
         AuthError::KeysUnavailable => {
             let mut r = Response::new(B::from(
@@ -100,6 +186,7 @@ pub fn forbidden_insufficient_scope<B: From<String>>(
             "the access token lacks a scope this request needs",
         )),
         Some(required),
+        None,
     )
 }
 

@@ -13,16 +13,25 @@ use shared::clock::SharedClock;
 use shared::scope::ScopeSet;
 use tower::{Layer, Service};
 
-use super::challenge::{forbidden_insufficient_scope, unauthorized};
+use super::challenge::{DpopChallenge, challenge_response, forbidden_insufficient_scope};
+use super::dpop::{Dpop, DpopSettings};
 use super::introspection::{IntrospectionConfig, Introspector};
 use super::jwks_cache::{AsMetadata, JwksCache, JwksConfig, JwksSettings, JwksSource};
 use super::profile::TokenProfile;
-use super::validate::{Authenticator, ScopeRules, build_token_cache};
+use super::validate::{Authenticator, BOUND_AS_BEARER, ScopeRules, build_token_cache};
 use super::{AuthContext, AuthError};
 
-/// Extracts the bearer token (RS-10): only from `Authorization`, scheme case-insensitive;
-/// a token in the query string is refused.
-pub(crate) fn bearer_token<B>(req: &Request<B>) -> Result<&str, AuthError> {
+/// The `Authorization` scheme the token came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Bearer,
+    /// RFC 9449 §7.1 (only when DPoP is on; otherwise an unknown scheme).
+    Dpop,
+}
+
+/// Extracts the access token (RS-10): only from `Authorization`, scheme case-insensitive
+/// (`Bearer`, and `DPoP` when `dpop` is on); a token in the query string is refused.
+pub(crate) fn credentials<B>(req: &Request<B>, dpop: bool) -> Result<(Scheme, &str), AuthError> {
     if let Some(q) = req.uri().query()
         && q.split('&').any(|p| p.starts_with("access_token="))
     {
@@ -43,14 +52,27 @@ pub(crate) fn bearer_token<B>(req: &Request<B>) -> Result<&str, AuthError> {
         .to_str()
         .map_err(|_| AuthError::InvalidRequest("malformed Authorization header"))?;
     let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if dpop && scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
         return Err(AuthError::Missing);
-    }
+    };
     let token = token.trim();
     if token.is_empty() || token.contains(' ') {
-        return Err(AuthError::InvalidRequest("malformed bearer token"));
+        return Err(AuthError::InvalidRequest(match scheme {
+            Scheme::Bearer => "malformed bearer token",
+            Scheme::Dpop => "malformed DPoP access token",
+        }));
     }
-    Ok(token)
+    Ok((scheme, token))
+}
+
+/// The bearer token (tests of RS-10).
+#[cfg(test)]
+pub(crate) fn bearer_token<B>(req: &Request<B>) -> Result<&str, AuthError> {
+    credentials(req, false).map(|(_, t)| t)
 }
 
 /// Builder for [`JwtAuthLayer`]; see the [crate example](crate).
@@ -73,6 +95,7 @@ pub struct JwtAuthLayerBuilder {
     http: Option<reqwest::Client>,
     fetch_timeout: Duration,
     clock: Option<SharedClock>,
+    dpop: Option<DpopSettings>,
 }
 
 /// The layer could not be built.
@@ -180,9 +203,39 @@ impl JwtAuthLayerBuilder {
         self.fetch_timeout = d;
         self
     }
-    /// Clock used for cache expiry decisions.
+    /// Clock used for cache expiry decisions (and DPoP `iat` checks).
     pub fn clock(mut self, clock: SharedClock) -> Self {
         self.clock = Some(clock);
+        self
+    }
+    /// Accepts DPoP-bound tokens (RFC 9449) with these settings: `Authorization: DPoP` plus
+    /// a `DPoP` proof for this request, whose `htu` is the resource URL's origin plus the
+    /// request path. Off by default (bearer only; a bound token sent as `Bearer` is refused
+    /// either way).
+    ///
+    /// ```
+    /// use oauth_resource::{DpopSettings, JwtAuthLayer, NonceSettings};
+    /// let layer = JwtAuthLayer::builder()
+    ///     .issuer("https://as.example")
+    ///     .resource("https://mcp.example/mcp")
+    ///     .dpop(DpopSettings {
+    ///         required: true, // bearer tokens refused
+    ///         nonce: Some(NonceSettings {
+    ///             secret: Some(vec![7; 32]), // the same on every instance
+    ///             ..NonceSettings::default()
+    ///         }),
+    ///         ..DpopSettings::default() // ES256, EdDSA, RS256; ±300 s; 100 000 jtis
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(
+    ///     layer.authenticator().dpop_algorithms(),
+    ///     Some(vec!["ES256", "EdDSA", "RS256"])
+    /// );
+    /// assert!(layer.authenticator().dpop_required());
+    /// ```
+    pub fn dpop(mut self, settings: DpopSettings) -> Self {
+        self.dpop = Some(settings);
         self
     }
 
@@ -235,6 +288,13 @@ impl JwtAuthLayerBuilder {
             allowed: algorithms,
             leeway: self.leeway.as_secs(),
         });
+        let dpop = match &self.dpop {
+            Some(d) => Some(
+                Dpop::new(d, &self.resource)
+                    .ok_or_else(|| BuildError::Resource(self.resource.clone()))?,
+            ),
+            None => None,
+        };
         let introspector = self
             .introspection
             .map(|c| Introspector::new(c, metadata, http));
@@ -253,6 +313,7 @@ impl JwtAuthLayerBuilder {
                 token_cache_max_ttl: self.token_cache_max_ttl,
                 introspector,
                 clock: self.clock.unwrap_or_else(shared::clock::system),
+                dpop,
             }),
         })
     }
@@ -330,24 +391,45 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let auth = self.auth.clone();
-        let token = match bearer_token(&req) {
-            Ok(t) => t,
-            Err(e) => {
-                let r = unauthorized(
-                    &auth.resource_metadata_url,
-                    &e,
-                    auth.required_scopes.as_ref(),
-                );
-                return Either::Right(Box::pin(async move { Ok(r) }));
+        let (scheme, token) = match credentials(&req, auth.dpop.is_some()) {
+            Ok(c) => c,
+            Err(e) => return Either::Right(ready(reject(&auth, &e, false))),
+        };
+        // DPoP: the proof is checked on every request, before any cache lookup.
+        let proof = match (scheme, &auth.dpop) {
+            (Scheme::Dpop, Some(d)) => match d.check(&req, token, auth.clock.now_unix()) {
+                Ok(p) => Some(p),
+                Err(e) => return Either::Right(ready(reject(&auth, &e, true))),
+            },
+            (Scheme::Bearer, Some(d)) if d.required => {
+                let e = AuthError::invalid("this resource accepts only DPoP-bound tokens");
+                return Either::Right(ready(reject(&auth, &e, false)));
             }
+            _ => None,
         };
         let key = match auth.lookup(token) {
-            Ok(ctx) => {
-                if let Err(r) = scope_ok(&auth, &ctx) {
-                    return Either::Right(Box::pin(async move { Ok(r) }));
+            Ok(v) => {
+                if let Err(e) = bind(&auth, proof.as_ref(), v.jkt.as_deref()) {
+                    return Either::Right(ready(reject(&auth, &e, proof.is_some())));
                 }
-                req.extensions_mut().insert(ctx);
-                return Either::Left(self.inner.call(req));
+                if let Err(r) = scope_ok(&auth, &v.ctx) {
+                    return Either::Right(ready(r));
+                }
+                req.extensions_mut().insert(v.ctx);
+                let fut = self.inner.call(req);
+                // With server nonces, a DPoP answer carries the current nonce (RFC 9449 §8.2),
+                // so clients move to the next slot without a use_dpop_nonce round trip.
+                if proof.is_some()
+                    && let Some(n) = auth.dpop.as_ref().and_then(|d| d.nonces.as_ref())
+                {
+                    let nonce = n.current(auth.clock.now_unix());
+                    return Either::Right(Box::pin(async move {
+                        let mut r = fut.await?;
+                        add_nonce(&mut r, &nonce);
+                        Ok(r)
+                    }));
+                }
+                return Either::Left(fut);
             }
             Err(key) => key,
         };
@@ -355,22 +437,78 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Either::Right(Box::pin(async move {
-            match auth.verify(&token, key).await {
-                Ok(ctx) => {
-                    if let Err(r) = scope_ok(&auth, &ctx) {
-                        return Ok(r);
-                    }
-                    req.extensions_mut().insert(ctx);
-                    inner.call(req).await
-                }
-                Err(e) => Ok(unauthorized(
-                    &auth.resource_metadata_url,
-                    &e,
-                    auth.required_scopes.as_ref(),
-                )),
+            let v = match auth.verify(&token, key).await {
+                Ok(v) => v,
+                Err(e) => return Ok(reject(&auth, &e, proof.is_some())),
+            };
+            if let Err(e) = bind(&auth, proof.as_ref(), v.jkt.as_deref()) {
+                return Ok(reject(&auth, &e, proof.is_some()));
             }
+            if let Err(r) = scope_ok(&auth, &v.ctx) {
+                return Ok(r);
+            }
+            req.extensions_mut().insert(v.ctx);
+            let mut r = inner.call(req).await?;
+            if proof.is_some()
+                && let Some(n) = auth.dpop.as_ref().and_then(|d| d.nonces.as_ref())
+            {
+                add_nonce(&mut r, &n.current(auth.clock.now_unix()));
+            }
+            Ok(r)
         }))
     }
+}
+
+fn add_nonce<B>(r: &mut Response<B>, nonce: &str) {
+    if let Ok(v) = http::HeaderValue::from_str(nonce) {
+        r.headers_mut().insert(shared::dpop::DPOP_NONCE_HEADER, v);
+    }
+}
+
+fn ready<B: Send + 'static, E: Send + 'static>(
+    r: Response<B>,
+) -> BoxFuture<'static, Result<Response<B>, E>> {
+    Box::pin(async move { Ok(r) })
+}
+
+/// The token's binding: a bound token (`cnf.jkt`) needs the DPoP scheme and a proof by that
+/// key (then the `jti` replay check); an unbound token needs the Bearer scheme. A bearer
+/// request with an unbound token costs one branch.
+fn bind(
+    auth: &Authenticator,
+    proof: Option<&shared::dpop::VerifiedProof>,
+    jkt: Option<&str>,
+) -> Result<(), AuthError> {
+    match (proof, &auth.dpop) {
+        (None, _) if jkt.is_some() => Err(AuthError::invalid(BOUND_AS_BEARER)),
+        (None, _) => Ok(()),
+        (Some(p), Some(d)) => d.bind(p, jkt, auth.clock.now_unix()),
+        (Some(_), None) => Err(AuthError::invalid("DPoP is not enabled")),
+    }
+}
+
+/// The failure answer: with DPoP on, the `DPoP` challenge goes beside the Bearer one (the
+/// error on it when `dpop_scheme`), plus a fresh `DPoP-Nonce` for `use_dpop_nonce`.
+fn reject<B: From<String>>(auth: &Authenticator, e: &AuthError, dpop_scheme: bool) -> Response<B> {
+    let scope = auth.required_scopes.as_ref();
+    let Some(d) = &auth.dpop else {
+        return challenge_response(&auth.resource_metadata_url, e, scope, None);
+    };
+    let on_dpop =
+        dpop_scheme || matches!(e, AuthError::InvalidDpopProof(_) | AuthError::UseDpopNonce);
+    let nonce = match (e, &d.nonces) {
+        (AuthError::UseDpopNonce, Some(n)) => Some(n.current(auth.clock.now_unix())),
+        _ => None,
+    };
+    let c = DpopChallenge {
+        algs: &d.algs,
+        on_dpop,
+        nonce,
+    };
+    if on_dpop {
+        tracing::info!(reason = %e, "DPoP request refused");
+    }
+    challenge_response(&auth.resource_metadata_url, e, scope, Some(&c))
 }
 
 #[cfg(test)]
@@ -408,5 +546,25 @@ mod tests {
             bearer_token(&req(Some("Bearer "), "/mcp")),
             Err(AuthError::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn ex06_dpop_scheme_only_when_dpop_is_on() {
+        let r = req(Some("DPoP abc"), "/mcp");
+        // DPoP off: an unknown scheme, i.e. no credentials (401 without an error code).
+        assert_eq!(credentials(&r, false), Err(AuthError::Missing));
+        assert_eq!(credentials(&r, true), Ok((Scheme::Dpop, "abc")));
+        assert_eq!(
+            credentials(&req(Some("dpop abc"), "/mcp"), true),
+            Ok((Scheme::Dpop, "abc"))
+        );
+        assert_eq!(
+            credentials(&req(Some("Bearer abc"), "/mcp"), true),
+            Ok((Scheme::Bearer, "abc"))
+        );
+        assert_eq!(
+            credentials(&req(Some("DPoP "), "/mcp"), true),
+            Err(AuthError::InvalidRequest("malformed DPoP access token"))
+        );
     }
 }

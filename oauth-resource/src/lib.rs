@@ -19,6 +19,11 @@
 //! * Verified tokens are cached by SHA-256 digest, never beyond `exp`, so repeat requests skip
 //!   the signature check.
 //! * Optional RFC 7662 introspection so revoked tokens stop working.
+//! * Optional DPoP (RFC 9449, [`JwtAuthLayerBuilder::dpop`]): `Authorization: DPoP` with a
+//!   proof checked on every request (method, public URL, `ath`, `iat` window, `jti` replay,
+//!   key thumbprint = `cnf.jkt`), optional stateless server nonces, a `DPoP algs=".."`
+//!   challenge beside the Bearer one. A DPoP-bound token presented as `Bearer` is always
+//!   refused, with DPoP on or off.
 //! * Failures are HTTP answers: 401 with `WWW-Authenticate: Bearer resource_metadata=".."`
 //!   (plus `error="invalid_token"` when a token was sent), 403 `insufficient_scope` (RS-06/07).
 //! * On success an `Arc<`[`AuthContext`]`>` is inserted into the request extensions (shared
@@ -92,6 +97,7 @@
 #![allow(clippy::result_large_err)]
 
 mod challenge;
+mod dpop;
 mod introspection;
 mod jwks_cache;
 mod layer;
@@ -99,6 +105,7 @@ mod profile;
 mod validate;
 
 pub use challenge::{forbidden_insufficient_scope, unauthorized};
+pub use dpop::{DpopSettings, NonceSettings};
 pub use introspection::IntrospectionConfig;
 pub use jwks_cache::{JwksCache, JwksSettings, JwksSource, VerifyingKey, metadata_urls};
 pub use layer::{BuildError, JwtAuth, JwtAuthLayer, JwtAuthLayerBuilder, ResponseFuture};
@@ -179,12 +186,25 @@ pub enum AuthError {
     /// The keys to verify the token cannot be obtained and none are cached (503).
     #[error("authorization server keys unavailable")]
     KeysUnavailable,
+    /// The DPoP proof is missing, malformed, replayed or does not match this request or the
+    /// token's `cnf.jkt` (401 `invalid_dpop_proof`, RFC 9449 §7.1). Never contains the proof.
+    #[error("{0}")]
+    InvalidDpopProof(Cow<'static, str>),
+    /// The proof lacks the current server nonce (401 `use_dpop_nonce` with a fresh
+    /// `DPoP-Nonce`, RFC 9449 §9).
+    #[error("DPoP proof lacks the current server nonce")]
+    UseDpopNonce,
 }
 
 impl AuthError {
     /// A refusal of the token with a fixed reason.
     pub(crate) const fn invalid(reason: &'static str) -> Self {
         Self::InvalidToken(Cow::Borrowed(reason))
+    }
+
+    /// A refusal of the DPoP proof with a fixed reason.
+    pub(crate) const fn dpop(reason: &'static str) -> Self {
+        Self::InvalidDpopProof(Cow::Borrowed(reason))
     }
 }
 

@@ -47,6 +47,15 @@ struct Claims {
     scope: Option<StringOrList>,
     #[serde(default)]
     scp: Option<StringOrList>,
+    /// RFC 7800 confirmation: `jkt` binds the token to a DPoP key (RFC 9449 §6).
+    #[serde(default)]
+    cnf: Option<Confirmation>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Confirmation {
+    #[serde(default)]
+    jkt: Option<String>,
 }
 
 /// Scopes required per MCP (or any) method name. Keys are exact names or `prefix/*`; an
@@ -102,16 +111,24 @@ impl ScopeRules {
 
 struct TokenExpiry;
 
-impl Expiry<[u8; 32], (Arc<AuthContext>, Duration)> for TokenExpiry {
-    fn expire_after_create(
-        &self,
-        _: &[u8; 32],
-        v: &(Arc<AuthContext>, Duration),
-        _: Instant,
-    ) -> Option<Duration> {
-        Some(v.1)
+impl Expiry<[u8; 32], Verified> for TokenExpiry {
+    fn expire_after_create(&self, _: &[u8; 32], v: &Verified, _: Instant) -> Option<Duration> {
+        Some(v.ttl)
     }
 }
+
+/// A verified token: its context and its DPoP binding (`cnf.jkt`). Cloning costs reference
+/// counts only (a bearer token's `jkt` is `None`).
+#[derive(Debug, Clone)]
+pub(crate) struct Verified {
+    pub(crate) ctx: Arc<AuthContext>,
+    pub(crate) jkt: Option<Arc<str>>,
+    ttl: Duration,
+}
+
+/// The refusal of a DPoP-bound token presented as a bearer token (RFC 9449 §7.2).
+pub(crate) const BOUND_AS_BEARER: &str =
+    "token is DPoP-bound (cnf.jkt): present it with the DPoP scheme and a DPoP proof";
 
 /// The verified-token cache key: the token's SHA-256 (the cache never holds tokens).
 fn cache_key(token: &str) -> [u8; 32] {
@@ -119,7 +136,7 @@ fn cache_key(token: &str) -> [u8; 32] {
 }
 
 /// Verified tokens by SHA-256 of the token, each with its own TTL.
-pub(crate) type TokenCache = moka::sync::Cache<[u8; 32], (Arc<AuthContext>, Duration)>;
+pub(crate) type TokenCache = moka::sync::Cache<[u8; 32], Verified>;
 
 /// Validates bearer tokens; shared by the layer and by callers that need scope checks.
 pub struct Authenticator {
@@ -136,6 +153,7 @@ pub struct Authenticator {
     pub(crate) token_cache_max_ttl: Duration,
     pub(crate) introspector: Option<Introspector>,
     pub(crate) clock: SharedClock,
+    pub(crate) dpop: Option<super::dpop::Dpop>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -147,6 +165,7 @@ impl std::fmt::Debug for Authenticator {
             .field("profile", &self.profile)
             .field("jwks", &self.jwks)
             .field("introspection", &self.introspector.is_some())
+            .field("dpop", &self.dpop.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -189,36 +208,55 @@ impl Authenticator {
     pub fn scope_rules(&self) -> &ScopeRules {
         &self.scope_rules
     }
-
-    /// A cached verification result for this token, if any and not expired. Synchronous, so
-    /// the hot path needs no allocation and no await.
-    pub fn cached(&self, token: &str) -> Option<Arc<AuthContext>> {
-        self.cached_by_key(&cache_key(token))
+    /// With DPoP on: the accepted proof algorithms (RFC 9728
+    /// `dpop_signing_alg_values_supported`); `None` with DPoP off.
+    pub fn dpop_algorithms(&self) -> Option<Vec<&'static str>> {
+        self.dpop.as_ref().map(|d| d.alg_names())
+    }
+    /// Whether only DPoP-bound tokens are accepted (RFC 9728
+    /// `dpop_bound_access_tokens_required`).
+    pub fn dpop_required(&self) -> bool {
+        self.dpop.as_ref().is_some_and(|d| d.required)
     }
 
-    fn cached_by_key(&self, key: &[u8; 32]) -> Option<Arc<AuthContext>> {
+    /// A cached verification result for this bearer token, if any and not expired.
+    /// Synchronous, so the hot path needs no allocation and no await. A DPoP-bound token is
+    /// never returned (it needs a proof per request).
+    pub fn cached(&self, token: &str) -> Option<Arc<AuthContext>> {
+        self.cached_by_key(&cache_key(token))
+            .filter(|v| v.jkt.is_none())
+            .map(|v| v.ctx)
+    }
+
+    fn cached_by_key(&self, key: &[u8; 32]) -> Option<Verified> {
         let cache = self.token_cache.as_ref()?;
-        let (ctx, _) = cache.get(key)?;
-        if self.clock.now_unix() >= ctx.expires_at {
+        let v = cache.get(key)?;
+        if self.clock.now_unix() >= v.ctx.expires_at {
             cache.invalidate(key);
             return None;
         }
-        Some(ctx)
+        Some(v)
     }
 
-    /// Full validation (RS-12..RS-16): header, key, signature, claims, optional introspection.
-    /// Successful results are cached by the token's SHA-256, never beyond `exp`.
+    /// Full validation of a bearer token (RS-12..RS-16): header, key, signature, claims,
+    /// optional introspection. Successful results are cached by the token's SHA-256, never
+    /// beyond `exp`. A DPoP-bound token (`cnf.jkt`) is refused: it needs a proof, which only
+    /// the layer checks.
     pub async fn validate(&self, token: &str) -> Result<Arc<AuthContext>, AuthError> {
         let key = cache_key(token);
-        if let Some(c) = self.cached_by_key(&key) {
-            return Ok(c);
+        let v = match self.cached_by_key(&key) {
+            Some(v) => v,
+            None => self.verify(token, key).await?,
+        };
+        match v.jkt {
+            None => Ok(v.ctx),
+            Some(_) => Err(AuthError::invalid(BOUND_AS_BEARER)),
         }
-        self.verify(token, key).await
     }
 
     /// The cache lookup and, on a miss, the future that verifies the token: the token is
     /// hashed once per request (the lookup key is also the insertion key).
-    pub(crate) fn lookup(&self, token: &str) -> Result<Arc<AuthContext>, [u8; 32]> {
+    pub(crate) fn lookup(&self, token: &str) -> Result<Verified, [u8; 32]> {
         let key = cache_key(token);
         self.cached_by_key(&key).ok_or(key)
     }
@@ -229,7 +267,7 @@ impl Authenticator {
         &self,
         token: &str,
         cache_key: [u8; 32],
-    ) -> Result<Arc<AuthContext>, AuthError> {
+    ) -> Result<Verified, AuthError> {
         self.verify_inner(token, cache_key).await.inspect_err(|e| {
             if let AuthError::InvalidToken(reason) = e {
                 info!(reason = %reason, "access token refused");
@@ -237,11 +275,7 @@ impl Authenticator {
         })
     }
 
-    async fn verify_inner(
-        &self,
-        token: &str,
-        cache_key: [u8; 32],
-    ) -> Result<Arc<AuthContext>, AuthError> {
+    async fn verify_inner(&self, token: &str, cache_key: [u8; 32]) -> Result<Verified, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::invalid("malformed token (not a signed JWT)"))?;
         self.check_typ(header.typ.as_deref())?;
@@ -263,8 +297,17 @@ impl Authenticator {
         }
         let data = jsonwebtoken::decode::<Claims>(token, &key.key, &key.validation)
             .map_err(|e| self.decode_error(&e))?;
-        let claims = data.claims;
+        let mut claims = data.claims;
         self.check_claims(&claims)?;
+        let jkt: Option<Arc<str>> = match claims.cnf.take() {
+            None => None,
+            Some(Confirmation { jkt: Some(j) }) if !j.is_empty() => Some(j.into()),
+            Some(_) => {
+                return Err(AuthError::invalid(
+                    "token is bound by an unsupported confirmation method (cnf without jkt)",
+                ));
+            }
+        };
         let mut ctx = AuthContext {
             client_id: self.client_id(&claims)?,
             scopes: self.scopes(&claims)?,
@@ -295,15 +338,18 @@ impl Authenticator {
             }
             max_ttl = max_ttl.min(intro.cache_ttl());
         }
-        let ctx = Arc::new(ctx);
-        if let Some(cache) = &self.token_cache {
-            let remaining = ctx.expires_at.saturating_sub(self.clock.now_unix());
-            let ttl = Duration::from_secs(remaining).min(max_ttl);
-            if !ttl.is_zero() {
-                cache.insert(cache_key, (ctx.clone(), ttl));
-            }
+        let remaining = ctx.expires_at.saturating_sub(self.clock.now_unix());
+        let verified = Verified {
+            ctx: Arc::new(ctx),
+            jkt,
+            ttl: Duration::from_secs(remaining).min(max_ttl),
+        };
+        if let Some(cache) = &self.token_cache
+            && !verified.ttl.is_zero()
+        {
+            cache.insert(cache_key, verified.clone());
         }
-        Ok(ctx)
+        Ok(verified)
     }
 
     fn check_typ(&self, typ: Option<&str>) -> Result<(), AuthError> {

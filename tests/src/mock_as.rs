@@ -257,3 +257,21 @@ pub fn at_header(alg: Algorithm, kid: &str) -> Header {
 pub fn forge(header: &Header, claims: &Value, key: &EncodingKey) -> String {
     jsonwebtoken::encode(header, claims, key).unwrap()
 }
+
+/// [`claims`] of a DPoP-bound token (RFC 9449 §6.1): `cnf.jkt` is the thumbprint of the
+/// client's proof key (`shared::dpop::SigningKey::thumbprint`).
+pub fn bound_claims(iss: &str, aud: &str, scope: &str, jkt: &str) -> Value {
+    let mut c = claims(iss, aud, scope);
+    c["cnf"] = json!({ "jkt": jkt });
+    c
+}
+
+/// A compact JWS with any header (even one a library would refuse to write, e.g. a `jwk`
+/// with private members) signed by `key` with `alg`: for forged DPoP proofs.
+pub fn raw_jws(header: &Value, claims: &Value, key: &EncodingKey, alg: Algorithm) -> String {
+    let h = shared::random::b64url(header.to_string().as_bytes());
+    let c = shared::random::b64url(claims.to_string().as_bytes());
+    let input = format!("{h}.{c}");
+    let sig = jsonwebtoken::crypto::sign(input.as_bytes(), key, alg).unwrap();
+    format!("{input}.{sig}")
+}

@@ -111,8 +111,9 @@ fn forbidden(msg: &'static str) -> Response {
 // Spelled out (not built from `shared::mcp::header`): `HeaderValue::from_static` needs one
 // literal, and building it per request would allocate. A test checks both lists against
 // `shared::mcp::header`.
-const EXPOSE: &str = "www-authenticate, mcp-session-id, mcp-protocol-version";
-const DEFAULT_ALLOW_HEADERS: &str = "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, mcp-name, last-event-id";
+// DPoP (RFC 9449): browsers send the `DPoP` proof header and must read `DPoP-Nonce`.
+const EXPOSE: &str = "www-authenticate, mcp-session-id, mcp-protocol-version, dpop-nonce";
+const DEFAULT_ALLOW_HEADERS: &str = "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, mcp-name, last-event-id, dpop";
 
 /// Tower layer for [`Guard`].
 #[derive(Debug, Clone)]
@@ -261,6 +262,11 @@ mod tests {
         for h in [SESSION_ID, PROTOCOL_VERSION, METHOD, NAME] {
             assert!(DEFAULT_ALLOW_HEADERS.split(", ").any(|x| x == h), "{h}");
         }
+        // DPoP: the proof header may be sent, the nonce header read (RFC 9449 §8).
+        let dpop = shared::dpop::DPOP_HEADER.to_ascii_lowercase();
+        assert!(DEFAULT_ALLOW_HEADERS.split(", ").any(|x| x == dpop));
+        let nonce = shared::dpop::DPOP_NONCE_HEADER.to_ascii_lowercase();
+        assert!(EXPOSE.split(", ").any(|x| x == nonce));
     }
 
     #[test]

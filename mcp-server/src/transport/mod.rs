@@ -168,12 +168,17 @@ pub(crate) fn service(
 
 /// RFC 9728 document (RS-01..RS-05): exact resource, issuer, scopes, header-only bearer.
 fn prm_document(config: &Config, resource_url: &str) -> String {
-    json!({
+    let mut doc = json!({
         "resource": resource_url,
         "authorization_servers": [config.auth_server_issuer],
         "scopes_supported": shared::scope::DEFAULT_SCOPES,
         "bearer_methods_supported": ["header"],
         "resource_name": "http-mcp-mock-server",
-    })
-    .to_string()
+    });
+    // RFC 9728 §2 / RFC 9449 §5.1: the DPoP proof algorithms and whether bearer is refused.
+    if config.dpop.enabled {
+        doc["dpop_signing_alg_values_supported"] = json!(config.dpop.algorithms);
+        doc["dpop_bound_access_tokens_required"] = json!(config.dpop.required);
+    }
+    doc.to_string()
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod dpop;
 mod elicit_cli;
 mod features;
 mod http_sse;
