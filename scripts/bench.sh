@@ -13,7 +13,7 @@ REPEAT="${REPEAT:-3}"
 CONNS_LIST="${CONNS_LIST:-1 16 64 256}"
 command -v wrk >/dev/null || { echo "wrk is required: apt-get install wrk" >&2; exit 2; }
 command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 2; }
-cargo build --release -q -p auth-server -p mcp-server --bins --example bare_hyper --example mint_tokens
+cargo build --release -q -p auth-server -p mcp-server --bins --example bare_hyper --example mint_tokens --example dpop_proofs
 if [ "$ONLY" = all ] || [ "$ONLY" = dpop ]; then
   cargo build --release -q -p tests --example dpop_bench_inputs
 fi
@@ -266,6 +266,28 @@ for alg in ES256 EdDSA RS256; do
   read -r rps p50 p99 < <(TOKENS_FILE="$tmp/rts" load "$url" scripts/bench/refresh.lua "$CONNS")
   echo "| refresh_token (rotating) | $alg | $rps | $p50 | $p99 |"
   kill "$PID"; wait "$PID" 2>/dev/null || true
+done
+fi
+# ONLY=token-dpop: the token endpoint with DPoP proofs against without, same server, same run,
+# alternating (issue 15 D). Proofs are pre-signed (examples/dpop_proofs, one key, unique jti)
+# so wrk only sends them; the server verifies each and records its jti. PROOFS per round.
+if [ "$ONLY" = token-dpop ]; then
+PROOFS="${PROOFS:-300000}"
+echo
+echo "## Token endpoint with DPoP vs bearer (one core, client_credentials), $CONNS connections"
+echo
+echo "| round | alg | bearer req/s | p99 | DPoP req/s | p99 | DPoP / bearer |"
+echo "|---|---|---|---|---|---|---|"
+for round in $(seq 1 "$REPEAT"); do
+  for alg in ES256 EdDSA; do
+    AUTH_SERVER__RATE_LIMITS__TOKEN_PER_MINUTE=0 start "as-dpop-$round-$alg" "$BIN/http-oauth2-mock-server" --bind 127.0.0.1:0 --ephemeral-keys
+    url="http://$ADDR/token"
+    "$BIN/examples/dpop_proofs" "$url" "$PROOFS" "$alg" > "$tmp/proofs"
+    read -r b _ b99 < <(load "$url" scripts/bench/client_credentials.lua "$CONNS")
+    read -r d _ d99 < <(PROOFS_FILE="$tmp/proofs" load "$url" scripts/bench/dpop_client_credentials.lua "$CONNS")
+    echo "| $round | $alg | $b | $b99 | $d | $d99 | $(ratio "$d" "$b") |"
+    kill "$PID"; wait "$PID" 2>/dev/null || true
+  done
 done
 fi
 # ONLY=token-redis: the token endpoint on the Redis store against the memory store, in the same

@@ -21,6 +21,7 @@ fn claims() -> AccessTokenClaims {
         jti: shared::random::token(),
         client_id: "mcp-cli".into(),
         scope: Some("mcp".into()),
+        cnf: None,
     }
 }
 

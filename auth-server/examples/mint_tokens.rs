@@ -46,6 +46,7 @@ fn main() {
             jti: shared::random::token(),
             client_id: "bench".into(),
             scope: Some(scope.clone()),
+            cnf: None,
         };
         let token = ring.current.sign_jwt(&claims).unwrap_or_else(|| {
             eprintln!("signing failed");

@@ -19,6 +19,8 @@ use futures_util::StreamExt as _;
 use crate::store::{ClientRecord, Store};
 
 const MAX_DOC_BYTES: usize = 5 * 1024;
+/// Largest JWK Set or authorization-server metadata document fetched ([`MetadataDocuments::fetch_json`]).
+const MAX_JSON_BYTES: usize = 64 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_TTL: u64 = 300;
 const MAX_TTL: u64 = 3600;
@@ -159,6 +161,13 @@ impl MetadataDocuments {
         }
     }
 
+    /// Fetches a JSON document (a trusted IdP's JWK Set) under the same address policy as
+    /// metadata documents. Returns the body and its cache lifetime.
+    pub(crate) async fn fetch_json(&self, raw: &str) -> Result<(Vec<u8>, u64), CimdError> {
+        let url = self.check_url(raw)?;
+        self.fetch_limited(&url, MAX_JSON_BYTES).await
+    }
+
     /// The client described by the document at `client_id`, from cache or fetched.
     pub(crate) async fn client(
         &self,
@@ -193,6 +202,14 @@ impl MetadataDocuments {
     }
 
     async fn fetch(&self, url: &url::Url) -> Result<(Vec<u8>, u64), CimdError> {
+        self.fetch_limited(url, MAX_DOC_BYTES).await
+    }
+
+    async fn fetch_limited(
+        &self,
+        url: &url::Url,
+        max_bytes: usize,
+    ) -> Result<(Vec<u8>, u64), CimdError> {
         let host = url.host_str().ok_or(CimdError::Url("no host"))?.to_owned();
         let port = url.port_or_known_default().unwrap_or(443);
         let lookup_host = host
@@ -240,8 +257,11 @@ impl MetadataDocuments {
         let mut stream = res.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| CimdError::Fetch(e.without_url().to_string()))?;
-            if body.len() + chunk.len() > MAX_DOC_BYTES {
-                return Err(CimdError::Fetch("document larger than 5 KiB".into()));
+            if body.len() + chunk.len() > max_bytes {
+                return Err(CimdError::Fetch(format!(
+                    "document larger than {} KiB",
+                    max_bytes / 1024
+                )));
             }
             body.extend_from_slice(&chunk);
         }

@@ -67,6 +67,18 @@ pub struct ClientConfig {
     /// Scopes this client may ask for; empty means every offered scope.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: the client gets no token without a DPoP
+    /// proof. Default false.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// `private_key_jwt` (RFC 7523 §2.2): the client's public keys (a JWK Set, inline). A
+    /// client with `jwks` and no secret authenticates with signed client assertions.
+    #[serde(default)]
+    pub jwks: Option<shared::dpop::JwkSet>,
+    /// `private_key_jwt` with the keys fetched from this URL instead (same address policy as
+    /// Client ID Metadata Documents, cached per `Cache-Control`, 60 s to 1 h).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -165,6 +177,99 @@ impl std::fmt::Debug for RegistrationPolicy {
     }
 }
 
+/// DPoP (RFC 9449) at the token endpoint: proofs bind the issued tokens to the client's key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpopConfig {
+    /// Accept DPoP proofs and advertise `dpop_signing_alg_values_supported` (default true).
+    /// Off: a `DPoP` header is ignored and every token is a bearer token.
+    pub enabled: bool,
+    /// Require a server nonce in every proof (RFC 9449 §8): a proof without the current one
+    /// gets `use_dpop_nonce` and a `DPoP-Nonce` header. Nonces are an HMAC of the time window
+    /// under a key derived from the keys folder's secret, so every instance sharing the folder
+    /// accepts the others' nonces. Default false.
+    pub nonce: bool,
+    /// Length of a nonce's time window, seconds; the current and the previous window's nonce
+    /// are accepted (default 60).
+    pub nonce_window_secs: u64,
+    /// How far a proof's `iat` may be from now, seconds (default 300, the MCP extension's ±5
+    /// minutes).
+    pub iat_window_secs: u64,
+}
+
+impl Default for DpopConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            nonce: false,
+            nonce_window_secs: 60,
+            iat_window_secs: shared::dpop::DEFAULT_IAT_WINDOW_SECS,
+        }
+    }
+}
+
+/// An enterprise identity provider whose ID-JAGs this server redeems (the JWT bearer grant,
+/// MCP enterprise-managed authorization).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIdp {
+    /// The IdP's issuer: an ID-JAG's `iss` must equal it exactly.
+    pub issuer: String,
+    /// Where its JWK Set is fetched (same address policy as Client ID Metadata Documents:
+    /// https and public addresses, loopback http only with
+    /// `insecure_allow_loopback_metadata_documents`), cached per its `Cache-Control`. Without
+    /// `jwks_url` and `jwks`: the `jwks_uri` of its RFC 8414 metadata (discovery).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Or its keys inline.
+    #[serde(default)]
+    pub jwks: Option<shared::dpop::JwkSet>,
+}
+
+/// Which client may obtain ID-JAGs for which audiences (the IdP role).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdJagRule {
+    /// The client at this IdP asking for the ID-JAG (it holds the user's token).
+    pub client_id: String,
+    /// The MCP authorization servers (issuers) it may get ID-JAGs for.
+    pub audiences: Vec<String>,
+    /// The resources (MCP servers) it may name; empty: any.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// The scopes an ID-JAG may carry; empty: whatever is asked.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The client's id at the MCP authorization server (the ID-JAG's `client_id`); default
+    /// the same id.
+    #[serde(default)]
+    pub target_client_id: Option<String>,
+}
+
+/// This server as an enterprise identity provider: it issues ID-JAGs by RFC 8693 token
+/// exchange for the holders of its access tokens, under [`IdpConfig::policy`]. Off by
+/// default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdpConfig {
+    /// Answer `requested_token_type=urn:ietf:params:oauth:token-type:id-jag`.
+    pub enabled: bool,
+    /// ID-JAG lifetime, seconds (short: default 300).
+    pub id_jag_ttl_secs: u64,
+    /// Who may get ID-JAGs for which audiences; nothing else is issued.
+    pub policy: Vec<IdJagRule>,
+}
+
+impl Default for IdpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            id_jag_ttl_secs: 300,
+            policy: Vec::new(),
+        }
+    }
+}
+
 /// Fault injection for tests ("error simulation"). Off by default.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -237,6 +342,13 @@ pub struct Config {
     pub request_timeout_ms: u64,
     /// Fault injection.
     pub faults: FaultsConfig,
+    /// DPoP at the token endpoint (RFC 9449).
+    pub dpop: DpopConfig,
+    /// Enterprise IdPs whose ID-JAGs are redeemed with the JWT bearer grant (clients need
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` in their `grant_types`).
+    pub trusted_idps: Vec<TrustedIdp>,
+    /// This server as an enterprise IdP issuing ID-JAGs.
+    pub idp: IdpConfig,
     /// Where grant state lives (issue 14): `memory` (the default: one process, lost on
     /// restart) or `redis://HOST:PORT/DB`, shared by every instance of one authorization
     /// server (they also share `issuer` and `keys_dir`; docs/DEPLOYMENT.md). CLI `--store`.
@@ -303,6 +415,9 @@ impl Default for Config {
                     redirect_uris: vec!["http://127.0.0.1/callback".into()],
                     grant_types: default_grant_types(),
                     scopes: vec![],
+                    dpop_bound_access_tokens: false,
+                    jwks: None,
+                    jwks_uri: None,
                 },
                 ClientConfig {
                     client_id: DEFAULT_SERVICE_CLIENT.into(),
@@ -311,6 +426,9 @@ impl Default for Config {
                     redirect_uris: vec![],
                     grant_types: vec!["client_credentials".into()],
                     scopes: vec![],
+                    dpop_bound_access_tokens: false,
+                    jwks: None,
+                    jwks_uri: None,
                 },
                 ClientConfig {
                     client_id: DEFAULT_INTROSPECTION_CLIENT.into(),
@@ -319,6 +437,9 @@ impl Default for Config {
                     redirect_uris: vec![],
                     grant_types: vec![],
                     scopes: vec![],
+                    dpop_bound_access_tokens: false,
+                    jwks: None,
+                    jwks_uri: None,
                 },
             ],
             insecure_allow_builtin_secrets_off_loopback: false,
@@ -332,6 +453,9 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             request_timeout_ms: 10_000,
             faults: FaultsConfig::default(),
+            dpop: DpopConfig::default(),
+            trusted_idps: Vec::new(),
+            idp: IdpConfig::default(),
             store: "memory".into(),
             store_key_prefix: "mcp-auth:".into(),
             tls_cert: None,

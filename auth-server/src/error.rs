@@ -27,6 +27,8 @@ pub(crate) struct OAuthError {
     pub(crate) status_override: Option<StatusCode>,
     /// `Retry-After` seconds (a store outage).
     pub(crate) retry_after: Option<u64>,
+    /// A fresh `DPoP-Nonce` to send (RFC 9449 §8, `use_dpop_nonce`).
+    pub(crate) dpop_nonce: Option<String>,
     /// Internal cause, logged and never sent.
     #[source]
     pub(crate) source: Option<BoxError>,
@@ -52,6 +54,7 @@ impl OAuthError {
             basic_challenge: false,
             status_override: None,
             retry_after: None,
+            dpop_nonce: None,
             source: None,
         }
     }
@@ -69,6 +72,14 @@ impl OAuthError {
         invalid_redirect_uri => InvalidRedirectUri,
         invalid_client_metadata => InvalidClientMetadata,
         temporarily_unavailable => TemporarilyUnavailable,
+    }
+
+    /// An `invalid_dpop_proof` (RFC 9449 §5, 400).
+    pub(crate) fn invalid_dpop_proof(description: impl Into<String>) -> Self {
+        Self::new(
+            ErrorCode::Extension(shared::dpop::INVALID_DPOP_PROOF.into()),
+            description,
+        )
     }
 
     /// An internal failure: the client sees a generic `server_error`.
@@ -160,6 +171,11 @@ impl IntoResponse for OAuthError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
             );
+        }
+        if let Some(nonce) = self.dpop_nonce.as_deref()
+            && let Ok(v) = HeaderValue::from_str(nonce)
+        {
+            h.insert(shared::dpop::DPOP_NONCE_HEADER, v);
         }
         if let Some(secs) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -145,6 +145,10 @@ pub struct AppState {
     pub(crate) configured_clients: std::collections::HashMap<String, ClientRecord>,
     /// Key of the refresh-token successor HMAC (`Keys::successor_secret`, ADR 0010).
     pub(crate) successor_key: aws_lc_rs::hmac::Key,
+    /// DPoP server nonces (derived from the successor secret: shared by instances).
+    pub(crate) dpop_nonces: endpoints::dpop::Nonces,
+    /// Fetched key sets (trusted IdPs, `private_key_jwt` clients with `jwks_uri`).
+    pub(crate) remote_jwks: endpoints::idjag::RemoteJwks,
     metadata_json: bytes::Bytes,
     oidc_json: bytes::Bytes,
 }
@@ -192,6 +196,8 @@ impl AppState {
         config.issuer = issuer.clone();
         let successor_key =
             aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &keys.successor_secret()?);
+        let dpop_nonces =
+            endpoints::dpop::Nonces::new(&successor_key, config.dpop.nonce_window_secs);
         let offered_scopes = ScopeSet::from_iter(config.scopes.iter().cloned());
         let configured_clients = configured_clients(&config, clock.now_unix())
             .into_iter()
@@ -210,6 +216,8 @@ impl AppState {
             metadata_json,
             oidc_json,
             successor_key,
+            dpop_nonces,
+            remote_jwks: Default::default(),
             configured_clients,
             config,
             issuer,
@@ -230,6 +238,8 @@ fn configured_clients(config: &Config, now: u64) -> Vec<ClientRecord> {
             secret_digest: c.client_secret.as_ref().map(|s| store::digest(s.secret())),
             auth_method: if c.client_secret.is_some() {
                 TokenEndpointAuthMethod::ClientSecretBasic
+            } else if c.jwks.is_some() || c.jwks_uri.is_some() {
+                TokenEndpointAuthMethod::PrivateKeyJwt
             } else {
                 TokenEndpointAuthMethod::None
             },
@@ -240,6 +250,11 @@ fn configured_clients(config: &Config, now: u64) -> Vec<ClientRecord> {
             application_type: "native".into(),
             dynamic: false,
             issued_at: now,
+            keys: store::ClientKeys {
+                dpop_bound: c.dpop_bound_access_tokens,
+                jwks: c.jwks.clone(),
+                jwks_uri: c.jwks_uri.clone(),
+            },
         })
         .collect()
 }

@@ -97,6 +97,20 @@ pub(crate) struct RefreshRecord {
     pub(crate) rotated_at: Option<u64>,
     /// Issued at.
     pub(crate) issued_at: u64,
+    /// RFC 7638 thumbprint of the DPoP key the token is bound to (public clients that sent a
+    /// proof, RFC 9449 §5): a refresh needs a proof by the same key.
+    pub(crate) jkt: Option<String>,
+}
+
+/// How a client proves possession: DPoP requirement and `private_key_jwt` keys.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientKeys {
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): no token without a DPoP proof.
+    pub(crate) dpop_bound: bool,
+    /// Public keys of `private_key_jwt` client assertions (RFC 7523 §2.2).
+    pub(crate) jwks: Option<shared::dpop::JwkSet>,
+    /// Or the URL they are fetched from.
+    pub(crate) jwks_uri: Option<String>,
 }
 
 /// A registered client (from config or dynamic registration).
@@ -122,6 +136,8 @@ pub(crate) struct ClientRecord {
     pub(crate) dynamic: bool,
     /// Issued at.
     pub(crate) issued_at: u64,
+    /// DPoP requirement and assertion keys.
+    pub(crate) keys: ClientKeys,
 }
 
 impl ClientRecord {
@@ -295,10 +311,54 @@ pub(crate) trait MetadataCache: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<()>;
 }
 
+/// What a one-time identifier is: the namespace of [`ReplayStore::first_use`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ReplayKind {
+    /// A DPoP proof `jti` at the token endpoint (RFC 9449 §11.1).
+    DpopProof,
+    /// A `private_key_jwt` client assertion `jti` (RFC 7523 §3).
+    ClientAssertion,
+    /// An ID-JAG `jti` (single use).
+    IdJag,
+}
+
+impl ReplayKind {
+    /// The key segment.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::DpopProof => "dpop",
+            Self::ClientAssertion => "ca",
+            Self::IdJag => "idjag",
+        }
+    }
+}
+
+/// One-time identifiers (DPoP proofs, client assertions, ID-JAGs), remembered as digests.
+#[async_trait::async_trait]
+pub(crate) trait ReplayStore: Send + Sync + std::fmt::Debug {
+    /// Records `id` of `kind` at `now` until `until` ("insert if absent with TTL"): `true`
+    /// for the first caller, `false` while it is remembered. Atomic: of any number of
+    /// concurrent callers, on any number of instances, exactly one gets `true`.
+    async fn first_use(
+        &self,
+        kind: ReplayKind,
+        id: &str,
+        now: u64,
+        until: u64,
+    ) -> StoreResult<bool>;
+}
+
 /// Everything the authorization server keeps.
 #[async_trait::async_trait]
 pub(crate) trait Store:
-    CodeStore + GrantStore + ClientStore + ConsentStore + RateLimitStore + MetadataCache + 'static
+    CodeStore
+    + GrantStore
+    + ClientStore
+    + ConsentStore
+    + RateLimitStore
+    + MetadataCache
+    + ReplayStore
+    + 'static
 {
     /// Periodic housekeeping: drops expired entries and prunes refresh tokens rotated more
     /// than `refresh_grace_secs` ago. A store whose entries expire by themselves (Redis TTLs)

@@ -25,6 +25,7 @@ pub(crate) fn mint(
     client_id: &str,
     resource: &str,
     scope: &ScopeSet,
+    jkt: Option<&str>,
 ) -> Result<Minted, OAuthError> {
     let now = state.clock.now_unix();
     let exp = now + state.config.access_token_ttl_secs;
@@ -39,6 +40,7 @@ pub(crate) fn mint(
         jti: jti.clone(),
         client_id: client_id.to_owned(),
         scope: (!scope.is_empty()).then(|| scope.to_string()),
+        cnf: jkt.map(|j| shared::jwt::Confirmation { jkt: j.to_owned() }),
     };
     let ring = state.keys.ring();
     let token = ring

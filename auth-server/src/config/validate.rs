@@ -41,8 +41,12 @@ pub enum ConfigError {
 }
 
 /// The grant types the server implements.
-pub(crate) const SUPPORTED_GRANT_TYPES: [&str; 3] =
-    ["authorization_code", "refresh_token", "client_credentials"];
+pub(crate) const SUPPORTED_GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    shared::assertion::JWT_BEARER_GRANT,
+];
 
 /// Checks a redirect URI against AS-16: absolute, no fragment, https or loopback http.
 pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {
@@ -119,6 +123,42 @@ impl Config {
             field,
             reason: reason.to_owned(),
         };
+        let http_url =
+            |s: &str| url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        for idp in &self.trusted_idps {
+            if !http_url(&idp.issuer) || idp.issuer.ends_with('/') {
+                return Err(field(
+                    "trusted_idps.issuer",
+                    "an http(s) URL, no trailing slash",
+                ));
+            }
+            if idp.jwks.is_some() && idp.jwks_url.is_some() {
+                return Err(field("trusted_idps", "jwks or jwks_url, not both"));
+            }
+            if idp.jwks_url.as_deref().is_some_and(|u| !http_url(u)) {
+                return Err(field("trusted_idps.jwks_url", "an http(s) URL"));
+            }
+        }
+        if !(1..=3_600).contains(&self.idp.id_jag_ttl_secs) {
+            return Err(field("idp.id_jag_ttl_secs", "1..=3600"));
+        }
+        if self
+            .idp
+            .policy
+            .iter()
+            .any(|r| r.client_id.is_empty() || r.audiences.is_empty())
+        {
+            return Err(field(
+                "idp.policy",
+                "each rule names a client and audiences",
+            ));
+        }
+        if !(1..=3_600).contains(&self.dpop.iat_window_secs) || self.dpop.nonce_window_secs == 0 {
+            return Err(field(
+                "dpop",
+                "iat_window_secs 1..=3600, nonce_window_secs > 0",
+            ));
+        }
         if !shared::process::store_url_ok(&self.store) {
             return Err(field("store", shared::process::STORE_URL_RULE));
         }
@@ -213,8 +253,18 @@ impl Config {
                     return Err(err(format!("unsupported grant type {g:?}")));
                 }
             }
-            if c.grant_types.iter().any(|g| g == "client_credentials") && c.client_secret.is_none()
-            {
+            if c.dpop_bound_access_tokens && !self.dpop.enabled {
+                return Err(err("dpop_bound_access_tokens needs dpop.enabled".into()));
+            }
+            let keys = usize::from(c.client_secret.is_some())
+                + usize::from(c.jwks.is_some())
+                + usize::from(c.jwks_uri.is_some());
+            if keys > 1 {
+                return Err(err(
+                    "a client has one of client_secret, jwks and jwks_uri".into()
+                ));
+            }
+            if c.grant_types.iter().any(|g| g == "client_credentials") && keys == 0 {
                 return Err(err(
                     "client_credentials requires a confidential client".into()
                 ));

@@ -63,6 +63,14 @@ pub(crate) async fn authenticate_client(
     let basic = basic_credentials(headers)?;
     let body_secret = params.get("client_secret");
     let body_id = params.get("client_id");
+    if params.get("client_assertion_type").is_some() || params.get("client_assertion").is_some() {
+        if basic.is_some() || body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "use exactly one client authentication method",
+            ));
+        }
+        return private_key_jwt(state, params, body_id).await;
+    }
     if basic.is_some() && body_secret.is_some() {
         return Err(OAuthError::invalid_request(
             "use exactly one client authentication method",
@@ -101,6 +109,13 @@ pub(crate) async fn authenticate_client(
         }
         None => return Err(unknown()),
     };
+    if client.auth_method == shared::oauth::TokenEndpointAuthMethod::PrivateKeyJwt {
+        // A key-holding client never authenticates by its id alone.
+        return Err(
+            OAuthError::invalid_client("this client authenticates with private_key_jwt")
+                .with_basic_challenge(used_basic),
+        );
+    }
     match (&client.secret_digest, secret) {
         (Some(expected), Some(given)) => {
             if !shared::random::constant_time_eq(expected, &digest(given)) {
@@ -122,6 +137,95 @@ pub(crate) async fn authenticate_client(
             basic: false,
             confidential: false,
         }),
+    }
+}
+
+/// `private_key_jwt` (RFC 7523 §2.2, checklist EX-30): a client assertion signed by a key of
+/// the client's registered `jwks`, `iss` = `sub` = the client, `aud` = our issuer or token
+/// endpoint, short `exp`, single-use `jti` (the store's replay cache).
+async fn private_key_jwt(
+    state: &AppState,
+    params: &Params,
+    body_id: Option<&str>,
+) -> Result<AuthenticatedClient, OAuthError> {
+    if params.get("client_assertion_type") != Some(shared::assertion::CLIENT_ASSERTION_TYPE) {
+        return Err(OAuthError::invalid_client(
+            "unsupported client_assertion_type",
+        ));
+    }
+    let assertion = params.get("client_assertion").ok_or_else(|| {
+        OAuthError::invalid_request("missing required parameter client_assertion")
+    })?;
+    // The client is named by `client_id` or by the assertion's (then verified) `iss`.
+    let client_id = match body_id {
+        Some(id) => id.to_owned(),
+        None => shared::assertion::peek_issuer(assertion)
+            .ok_or_else(|| OAuthError::invalid_client("client assertion is malformed"))?,
+    };
+    let unknown = || OAuthError::invalid_client("unknown client or bad credentials");
+    let client = state.client(&client_id).await?.ok_or_else(unknown)?;
+    if client.auth_method != shared::oauth::TokenEndpointAuthMethod::PrivateKeyJwt {
+        return Err(unknown());
+    }
+    let now = state.clock.now_unix();
+    let policy = shared::assertion::AssertionPolicy::new([
+        state.issuer.clone(),
+        format!("{}/token", state.issuer),
+    ]);
+    let verify = |keys: &shared::dpop::JwkSet| {
+        shared::assertion::verify_client_assertion(assertion, &client_id, keys, &policy, now)
+    };
+    let verified = match verify(&*client_keys(state, &client, false).await?) {
+        // No key fits (unknown kid, or none verifies): the client may have rotated the keys
+        // at its jwks_uri; refetch once (at most every 30 s per URL).
+        Err(shared::assertion::AssertionError::Jws(
+            shared::dpop::ProofError::BadJwk | shared::dpop::ProofError::BadSignature,
+        )) if client.keys.jwks.is_none() => verify(&*client_keys(state, &client, true).await?),
+        other => other,
+    }
+    .map_err(|e| OAuthError::invalid_client(format!("client assertion refused: {e}")))?;
+    let id = format!("{client_id}:{}", verified.jti);
+    if !state
+        .store
+        .first_use(
+            crate::store::ReplayKind::ClientAssertion,
+            &id,
+            now,
+            verified.exp.max(now) + 60,
+        )
+        .await?
+    {
+        return Err(OAuthError::invalid_client(
+            "client assertion was already used",
+        ));
+    }
+    Ok(AuthenticatedClient {
+        client,
+        basic: false,
+        confidential: true,
+    })
+}
+
+/// A `private_key_jwt` client's keys: inline, or from its `jwks_uri` (cached; `refetch`
+/// after an unknown `kid`).
+async fn client_keys(
+    state: &AppState,
+    client: &ClientRecord,
+    refetch: bool,
+) -> Result<std::sync::Arc<shared::dpop::JwkSet>, OAuthError> {
+    match (&client.keys.jwks, &client.keys.jwks_uri) {
+        (Some(jwks), _) => Ok(std::sync::Arc::new(jwks.clone())),
+        (None, Some(uri)) => state
+            .remote_jwks
+            .get(state, uri, refetch)
+            .await
+            .map_err(|e| {
+                tracing::warn!(client.id = %client.client_id, error = %e, "client jwks_uri fetch failed");
+                OAuthError::invalid_client("the client's keys could not be fetched")
+            }),
+        (None, None) => Err(OAuthError::invalid_client(
+            "unknown client or bad credentials",
+        )),
     }
 }
 

@@ -49,7 +49,8 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<IntrospectionRespon
             exp: Some(c.exp),
             iat: Some(c.iat),
             jti: Some(c.jti),
-            token_type: Some("Bearer".into()),
+            token_type: Some(if c.cnf.is_some() { "DPoP" } else { "Bearer" }.into()),
+            cnf: c.cnf,
         });
     }
     let now = state.clock.now_unix();
@@ -69,6 +70,7 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<IntrospectionRespon
                 iat: Some(rt.issued_at),
                 jti: None,
                 token_type: Some("refresh_token".into()),
+                cnf: None,
             });
         }
     }

@@ -17,7 +17,7 @@ pub(crate) fn documents(config: &Config, issuer: &str) -> (bytes::Bytes, bytes::
     let methods = |secret_only: bool| -> Vec<String> {
         TokenEndpointAuthMethod::ALL
             .iter()
-            .filter(|m| !secret_only || m.uses_secret())
+            .filter(|m| !secret_only || m.is_confidential())
             .map(|m| m.as_str().to_owned())
             .collect()
     };
@@ -57,6 +57,49 @@ pub(crate) fn documents(config: &Config, issuer: &str) -> (bytes::Bytes, bytes::
             "resource_indicators_supported".into(),
             serde_json::Value::Bool(true),
         );
+        if config.dpop.enabled {
+            // EX-01: asymmetric algorithms only.
+            let algs: Vec<&str> = shared::dpop::SUPPORTED_ALGS
+                .iter()
+                .map(|a| shared::dpop::alg_name(*a))
+                .collect();
+            obj.insert(
+                "dpop_signing_alg_values_supported".into(),
+                serde_json::json!(algs),
+            );
+        }
+        if !config.trusted_idps.is_empty() {
+            // EX-20: ID-JAGs are redeemed with the JWT bearer grant.
+            obj.insert(
+                "authorization_grant_profiles_supported".into(),
+                serde_json::json!([shared::assertion::ID_JAG_PROFILE]),
+            );
+            if let Some(g) = obj
+                .get_mut("grant_types_supported")
+                .and_then(|g| g.as_array_mut())
+            {
+                g.push(shared::assertion::JWT_BEARER_GRANT.into());
+            }
+        }
+        if config.idp.enabled
+            && let Some(g) = obj
+                .get_mut("grant_types_supported")
+                .and_then(|g| g.as_array_mut())
+        {
+            g.push(shared::assertion::TOKEN_EXCHANGE_GRANT.into());
+        }
+        // EX-30: the algorithms of private_key_jwt client assertions.
+        let assertion_algs: Vec<&str> = shared::dpop::SUPPORTED_ALGS
+            .iter()
+            .map(|a| shared::dpop::alg_name(*a))
+            .collect();
+        for key in [
+            "token_endpoint_auth_signing_alg_values_supported",
+            "revocation_endpoint_auth_signing_alg_values_supported",
+            "introspection_endpoint_auth_signing_alg_values_supported",
+        ] {
+            obj.insert(key.into(), serde_json::json!(assertion_algs));
+        }
     }
     let oauth = serde_json::to_vec(&value).unwrap_or_default();
     // AS-09: a served OIDC document carries the OIDC-required members.

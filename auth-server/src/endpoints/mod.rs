@@ -4,8 +4,10 @@
 
 mod authorize;
 mod client_auth;
+pub(crate) mod dpop;
 mod faults;
 mod form;
+pub(crate) mod idjag;
 mod introspect;
 mod jwks;
 pub(crate) mod metadata;

@@ -89,7 +89,7 @@ pub(crate) fn client_from_metadata(
             ))
         })?,
     };
-    if !allow_secret_methods && method.uses_secret() {
+    if !allow_secret_methods && method.is_confidential() {
         return Err(OAuthError::invalid_client_metadata(
             "shared-secret authentication is not allowed here",
         ));
@@ -106,7 +106,7 @@ pub(crate) fn client_from_metadata(
             )));
         }
     }
-    if grant_types.iter().any(|g| g == "client_credentials") && !method.uses_secret() {
+    if grant_types.iter().any(|g| g == "client_credentials") && !method.is_confidential() {
         return Err(OAuthError::invalid_client_metadata(
             "client_credentials needs a confidential client",
         ));
@@ -166,6 +166,32 @@ pub(crate) fn client_from_metadata(
         None => None,
     };
     let client_name = string(v, "client_name", MAX_NAME_LEN)?;
+    let dpop_bound = match v.get("dpop_bound_access_tokens") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(OAuthError::invalid_client_metadata(
+                "dpop_bound_access_tokens must be a boolean",
+            ));
+        }
+    };
+    let jwks = client_jwks(v)?;
+    let jwks_uri = string(v, "jwks_uri", MAX_URI_LEN)?;
+    if let Some(u) = &jwks_uri
+        && !url::Url::parse(u).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http")
+    {
+        return Err(OAuthError::invalid_client_metadata(
+            "jwks_uri must be an http(s) URL",
+        ));
+    }
+    if method == shared::oauth::TokenEndpointAuthMethod::PrivateKeyJwt
+        && jwks.is_none()
+        && jwks_uri.is_none()
+    {
+        return Err(OAuthError::invalid_client_metadata(
+            "private_key_jwt needs jwks (the client's public keys)",
+        ));
+    }
     Ok(ClientRecord {
         client_id,
         secret_digest: None,
@@ -177,7 +203,46 @@ pub(crate) fn client_from_metadata(
         application_type,
         dynamic: true,
         issued_at: now,
+        keys: crate::store::ClientKeys {
+            dpop_bound,
+            jwks,
+            jwks_uri,
+        },
     })
+}
+
+/// At most this many keys in a registered `jwks`.
+const MAX_CLIENT_KEYS: usize = 8;
+
+/// The registered `jwks` (RFC 7591 §2): public asymmetric keys only, at most
+/// [`MAX_CLIENT_KEYS`].
+fn client_jwks(v: &Value) -> Result<Option<shared::dpop::JwkSet>, OAuthError> {
+    let bad = |why: &str| OAuthError::invalid_client_metadata(format!("jwks {why}"));
+    let Some(raw) = v.get("jwks").filter(|j| !j.is_null()) else {
+        return Ok(None);
+    };
+    if v.get("jwks_uri").is_some_and(|u| !u.is_null()) {
+        return Err(OAuthError::invalid_client_metadata(
+            "jwks and jwks_uri are mutually exclusive",
+        ));
+    }
+    let keys = raw
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("must be a JWK Set"))?;
+    if keys.is_empty() || keys.len() > MAX_CLIENT_KEYS {
+        return Err(bad("must hold 1 to 8 keys"));
+    }
+    const PRIVATE: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+    if keys
+        .iter()
+        .any(|k| PRIVATE.iter().any(|m| k.get(*m).is_some()))
+    {
+        return Err(bad("must hold public asymmetric keys only"));
+    }
+    serde_json::from_value(raw.clone())
+        .map(Some)
+        .map_err(|_| bad("holds an unsupported key"))
 }
 
 /// Whether the request presents the configured initial access token (RFC 7591 §3). A wrong
@@ -284,6 +349,11 @@ async fn handle(
     let mut record = client_from_metadata(&v, client_id.clone(), &state.offered_scopes, true, now)?;
     if !privileged {
         check_anonymous_policy(state, &record)?;
+    }
+    if record.keys.dpop_bound && !state.config.dpop.enabled {
+        return Err(OAuthError::invalid_client_metadata(
+            "dpop_bound_access_tokens is not supported here (DPoP is off)",
+        ));
     }
     let secret = record
         .auth_method

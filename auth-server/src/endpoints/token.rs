@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use shared::oauth::TokenResponse;
 use shared::pkce::{PkceChallenge, PkceVerifier};
 use shared::scope::ScopeSet;
@@ -21,19 +21,44 @@ use crate::tokens;
 
 /// `POST /token`
 pub(super) async fn token(State(state): State<Arc<AppState>>, form: FormPost) -> Response {
-    super::no_store(handle(&state, &form).await.map(axum::Json))
+    let mut res = super::no_store(handle(&state, &form).await);
+    // RFC 9449 §8.2: the newest nonce with every answer (errors carry theirs already).
+    if res.status().is_success()
+        && let Some(nonce) = super::dpop::nonce_header(&state)
+        && let Ok(v) = axum::http::HeaderValue::from_str(&nonce)
+    {
+        res.headers_mut().insert(shared::dpop::DPOP_NONCE_HEADER, v);
+    }
+    res
 }
 
-async fn handle(state: &AppState, form: &FormPost) -> Result<TokenResponse, OAuthError> {
+async fn handle(state: &AppState, form: &FormPost) -> Result<Response, OAuthError> {
     let params = &form.params;
     let grant_type = params.require("grant_type")?;
     let client = authenticate_client(state, &form.headers, params).await?;
     let basic = client.basic;
-    let request = (state, params, &client);
+    let proof = super::dpop::token_proof(state, &form.headers)
+        .await
+        .map_err(|e| e.with_basic_challenge(basic))?;
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
+    if jkt.is_none() && client.client.keys.dpop_bound {
+        // EX-05: RFC 9449 §5.2 dpop_bound_access_tokens.
+        return Err(OAuthError::invalid_dpop_proof(
+            "this client must send a DPoP proof",
+        ));
+    }
+    let request = (state, params, &client, jkt);
+    let json = |r: TokenResponse| axum::Json(r).into_response();
     let result = match grant_type {
-        "authorization_code" => authorization_code(request).await,
-        "refresh_token" => refresh_token(request).await,
-        "client_credentials" => client_credentials(request),
+        "authorization_code" => authorization_code(request).await.map(json),
+        "refresh_token" => refresh_token(request).await.map(json),
+        "client_credentials" => client_credentials(request).map(json),
+        shared::assertion::JWT_BEARER_GRANT => jwt_bearer(request).await.map(json),
+        shared::assertion::TOKEN_EXCHANGE_GRANT => {
+            super::idjag::token_exchange(state, params, &client)
+                .await
+                .map(|v| axum::Json(v).into_response())
+        }
         _ => Err(OAuthError::unsupported_grant_type("unsupported grant_type")),
     };
     result.map_err(|e| e.with_basic_challenge(basic))
@@ -41,7 +66,13 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<TokenResponse, OAut
 
 /// An authenticated token request: the state, the parameters and the client, which is what
 /// each grant reads.
-type TokenRequest<'a> = (&'a AppState, &'a Params, &'a AuthenticatedClient);
+/// `jkt` is the thumbprint of the request's verified DPoP proof key, if any.
+type TokenRequest<'a> = (
+    &'a AppState,
+    &'a Params,
+    &'a AuthenticatedClient,
+    Option<&'a str>,
+);
 
 fn require_grant_type(client: &AuthenticatedClient, grant: &str) -> Result<(), OAuthError> {
     if client.client.allows_grant(grant) {
@@ -55,7 +86,7 @@ fn require_grant_type(client: &AuthenticatedClient, grant: &str) -> Result<(), O
 
 /// `authorization_code` (PKCE S256; everything validated before the code is consumed).
 async fn authorization_code(
-    (state, params, client): TokenRequest<'_>,
+    (state, params, client, jkt): TokenRequest<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     require_grant_type(client, "authorization_code")?;
     let code = params.require("code")?;
@@ -128,12 +159,12 @@ async fn authorization_code(
         revoked: false,
     };
     state.store.put_grant(grant.clone()).await?;
-    issue(state, &grant, &grant.scope, client).await
+    issue(state, &grant, &grant.scope, client, jkt).await
 }
 
 /// `refresh_token`: rotation, narrowing only, reuse revokes the grant.
 async fn refresh_token(
-    (state, params, client): TokenRequest<'_>,
+    (state, params, client, jkt): TokenRequest<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     require_grant_type(client, "refresh_token")?;
     let token = params.require("refresh_token")?;
@@ -157,6 +188,22 @@ async fn refresh_token(
             "refresh token was issued to another client",
         ));
     }
+    // EX-04: a bound refresh token (public client) needs a proof by the same key.
+    if let Some(bound) = &record.jkt {
+        match jkt {
+            None => {
+                return Err(OAuthError::invalid_dpop_proof(
+                    "refresh token is DPoP-bound: send a proof by its key",
+                ));
+            }
+            Some(j) if !shared::random::constant_time_eq(j.as_bytes(), bound.as_bytes()) => {
+                return Err(OAuthError::invalid_grant(
+                    "refresh token is bound to another DPoP key",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     let grant = grant.filter(|g| !g.revoked).ok_or_else(invalid)?;
     // Scope may narrow, never widen (AS-40); the rotated token keeps the original (AS-42).
     let at_scope = match params.get("scope") {
@@ -177,7 +224,8 @@ async fn refresh_token(
         ..grant
     };
     let successor = successor_of(state, token);
-    let successor_record = refresh_record(state, &grant, now);
+    // The successor keeps the binding of the chain.
+    let successor_record = refresh_record(state, &grant, now, record.jkt.clone());
     match state
         .store
         .rotate_refresh(&token_digest, now, digest(&successor), successor_record)
@@ -200,7 +248,14 @@ async fn refresh_token(
         }
         Rotate::Unknown => return Err(invalid()),
     }
-    issue_access(state, &grant, &at_scope, Some(RefreshToken::new(successor))).await
+    issue_access(
+        state,
+        &grant,
+        &at_scope,
+        Some(RefreshToken::new(successor)),
+        jkt,
+    )
+    .await
 }
 
 /// The refresh token that replaces `token` on rotation: HMAC-SHA256 of it under the
@@ -217,7 +272,7 @@ fn successor_of(state: &AppState, token: &str) -> String {
 
 /// `client_credentials`: confidential clients only, no refresh token.
 fn client_credentials(
-    (state, params, client): TokenRequest<'_>,
+    (state, params, client, jkt): TokenRequest<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.confidential {
         return Err(OAuthError::unauthorized_client(
@@ -233,9 +288,27 @@ fn client_credentials(
         &client.client.client_id,
         &resource,
         &scope,
+        jkt,
     )?;
-    tracing::info!(client.id = %client.client.client_id, oauth.grant_type = "client_credentials", "token issued");
-    Ok(bearer(state, minted.token, None, &scope))
+    tracing::info!(client.id = %client.client.client_id, oauth.grant_type = "client_credentials", dpop = jkt.is_some(), "token issued");
+    Ok(bearer(state, minted.token, None, &scope, jkt.is_some()))
+}
+
+/// The JWT bearer grant with an ID-JAG (EX-21, EX-22): the client must be allowed the grant.
+async fn jwt_bearer(
+    (state, params, client, jkt): TokenRequest<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    require_grant_type(client, shared::assertion::JWT_BEARER_GRANT)?;
+    let (subject, resource, scope) = super::idjag::jwt_bearer(state, params, client, jkt).await?;
+    let minted = tokens::mint(
+        state,
+        &subject,
+        &client.client.client_id,
+        &resource,
+        &scope,
+        jkt,
+    )?;
+    Ok(bearer(state, minted.token, None, &scope, jkt.is_some()))
 }
 
 /// Issues an access token (scope `at_scope`) and, for clients allowed to refresh, the first
@@ -245,15 +318,19 @@ async fn issue(
     grant: &Grant,
     at_scope: &ScopeSet,
     client: &AuthenticatedClient,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let refresh = if client.client.allows_grant("refresh_token") {
         let rt = shared::random::token();
-        put_refresh(state, grant, &rt, state.clock.now_unix()).await?;
+        // RFC 9449 §5: a public client's refresh token is bound to its DPoP key; a
+        // confidential client's is bound to its authentication.
+        let rt_jkt = jkt.filter(|_| !client.confidential).map(str::to_owned);
+        put_refresh(state, grant, &rt, state.clock.now_unix(), rt_jkt).await?;
         Some(RefreshToken::new(rt))
     } else {
         None
     };
-    issue_access(state, grant, at_scope, refresh).await
+    issue_access(state, grant, at_scope, refresh, jkt).await
 }
 
 /// Stores `rt` as the grant's current refresh token.
@@ -262,14 +339,15 @@ async fn put_refresh(
     grant: &Grant,
     rt: &str,
     now: u64,
+    jkt: Option<String>,
 ) -> Result<(), OAuthError> {
-    let record = refresh_record(state, grant, now);
+    let record = refresh_record(state, grant, now, jkt);
     state.store.put_refresh(digest(rt), record).await?;
     Ok(())
 }
 
-/// A refresh token of `grant` issued at `now`.
-fn refresh_record(state: &AppState, grant: &Grant, now: u64) -> RefreshRecord {
+/// A refresh token of `grant` issued at `now`, bound to the DPoP key `jkt` if any.
+fn refresh_record(state: &AppState, grant: &Grant, now: u64, jkt: Option<String>) -> RefreshRecord {
     RefreshRecord {
         grant_id: grant.id.clone(),
         client_id: grant.client_id.clone(),
@@ -278,6 +356,7 @@ fn refresh_record(state: &AppState, grant: &Grant, now: u64) -> RefreshRecord {
         expires_at: now + state.config.refresh_token_ttl_secs,
         rotated_at: None,
         issued_at: now,
+        jkt,
     }
 }
 
@@ -287,12 +366,20 @@ async fn issue_access(
     grant: &Grant,
     at_scope: &ScopeSet,
     refresh: Option<RefreshToken>,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let resource = grant
         .resource
         .clone()
         .ok_or_else(|| OAuthError::server_error("grant without resource"))?;
-    let minted = tokens::mint(state, &grant.subject, &grant.client_id, &resource, at_scope)?;
+    let minted = tokens::mint(
+        state,
+        &grant.subject,
+        &grant.client_id,
+        &resource,
+        at_scope,
+        jkt,
+    )?;
     state
         .store
         .link_jti(&minted.jti, &grant.id, minted.exp)
@@ -301,21 +388,35 @@ async fn issue_access(
         client.id = %grant.client_id,
         has_refresh_token = refresh.is_some(),
         token.expires_in = state.config.access_token_ttl_secs,
+        dpop = jkt.is_some(),
         "token issued"
     );
-    Ok(bearer(state, minted.token, refresh, at_scope))
+    Ok(bearer(
+        state,
+        minted.token,
+        refresh,
+        at_scope,
+        jkt.is_some(),
+    ))
 }
 
-/// The RFC 6749 §5.1 response for a minted access token.
+/// The RFC 6749 §5.1 response for a minted access token (`token_type` `DPoP` when bound,
+/// RFC 9449 §5).
 fn bearer(
     state: &AppState,
     access_token: AccessToken,
     refresh_token: Option<RefreshToken>,
     scope: &ScopeSet,
+    dpop: bool,
 ) -> TokenResponse {
     TokenResponse {
         access_token,
-        token_type: "Bearer".into(),
+        token_type: if dpop {
+            shared::dpop::TOKEN_TYPE
+        } else {
+            "Bearer"
+        }
+        .into(),
         expires_in: Some(state.config.access_token_ttl_secs),
         refresh_token,
         scope: Some(scope.to_string()),

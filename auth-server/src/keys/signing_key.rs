@@ -192,6 +192,23 @@ impl SigningKey {
         Some(token)
     }
 
+    /// Signs `claims` as a JWT with header `typ` (not the access-token `typ`; e.g. an ID-JAG's
+    /// `oauth-id-jag+jwt`), `alg` and `kid` of this key.
+    pub(crate) fn sign_jwt_typed<T: serde::Serialize>(
+        &self,
+        typ: &str,
+        claims: &T,
+    ) -> Option<String> {
+        let header = serde_json::json!({ "alg": self.alg.as_str(), "typ": typ, "kid": self.kid });
+        let mut token = shared::random::b64url(serde_json::to_string(&header).ok()?.as_bytes());
+        token.push('.');
+        token.push_str(&shared::random::b64url(&serde_json::to_vec(claims).ok()?));
+        let signature = self.signer.sign(token.as_bytes())?;
+        token.push('.');
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        Some(token)
+    }
+
     /// The public key for verifying (introspection of our own tokens).
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
         &self.decoding

@@ -12,7 +12,7 @@ use crate::ratelimit::RateKey;
 use super::{
     ClientRecord, ClientStore, CodeRecord, CodeStore, ConsentStore, Digest, Grant, GrantStore,
     IDLE_CLIENT_TTL_SECS, MetadataCache, PendingConsent, RateLimitStore, Redeem, RefreshRecord,
-    Rotate, Store, StoreResult, UNUSED_CLIENT_TTL_SECS,
+    ReplayKind, ReplayStore, Rotate, Store, StoreResult, UNUSED_CLIENT_TTL_SECS,
 };
 
 /// Rotated refresh tokens past the grace window remembered per grant (as digests only) so that
@@ -121,6 +121,8 @@ pub(crate) struct MemoryStore {
     consents: Mutex<Consents>,
     /// Cached metadata-document clients.
     metadata: MetadataClients,
+    /// One-time identifiers (digest of kind and id) with their expiry.
+    replays: Mutex<HashMap<Digest, u64>>,
 }
 
 /// Cached metadata-document clients with their expiry (bounded).
@@ -541,9 +543,45 @@ impl RateLimitStore for MemoryStore {
 }
 
 #[async_trait::async_trait]
+impl ReplayStore for MemoryStore {
+    async fn first_use(
+        &self,
+        kind: ReplayKind,
+        id: &str,
+        now: u64,
+        until: u64,
+    ) -> StoreResult<bool> {
+        let key = replay_digest(kind, id);
+        let mut r = self.replays.lock().unwrap_or_else(|e| e.into_inner());
+        if r.len() >= MAX_REPLAYS {
+            r.retain(|_, exp| *exp > now);
+        }
+        match r.get(&key) {
+            Some(exp) if *exp > now => Ok(false),
+            _ => {
+                r.insert(key, until);
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// Bound of the in-memory replay cache before expired entries are dropped eagerly.
+const MAX_REPLAYS: usize = 100_000;
+
+/// The digest a one-time identifier is remembered by (kind-separated).
+pub(crate) fn replay_digest(kind: ReplayKind, id: &str) -> Digest {
+    super::digest(&format!("{}:{id}", kind.as_str()))
+}
+
+#[async_trait::async_trait]
 impl Store for MemoryStore {
     async fn purge_expired(&self, now: u64, refresh_grace_secs: u64) -> StoreResult<()> {
         MemoryStore::purge_expired(self, now, refresh_grace_secs);
+        self.replays
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, exp| *exp > now);
         self.windows.purge();
         self.consents().drop_expired(now);
         Ok(())

@@ -46,7 +46,8 @@ use scripts::Scripts;
 use super::{
     CODE_REPLAY_MEMORY_SECS, ClientRecord, ClientStore, CodeRecord, CodeStore, ConsentStore,
     Digest, Grant, GrantStore, IDLE_CLIENT_TTL_SECS, MetadataCache, PendingConsent, RateLimitStore,
-    Redeem, RefreshRecord, Rotate, Store, StoreResult, UNUSED_CLIENT_TTL_SECS,
+    Redeem, RefreshRecord, ReplayKind, ReplayStore, Rotate, Store, StoreResult,
+    UNUSED_CLIENT_TTL_SECS,
 };
 
 /// How long a grant is kept before its first token extends it (covers the code's replay
@@ -121,6 +122,7 @@ impl RedisStore {
             resource: r.resource.clone(),
             expires_at: r.expires_at,
             issued_at: r.issued_at,
+            jkt: r.jkt.clone(),
         })?;
         let now = self.clock.now_unix();
         let ttl = self.ttl_until(r.expires_at);
@@ -388,6 +390,30 @@ impl GrantStore for RedisStore {
             .await
             .map_err(err)?;
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ReplayStore for RedisStore {
+    async fn first_use(
+        &self,
+        kind: ReplayKind,
+        id: &str,
+        _now: u64,
+        until: u64,
+    ) -> StoreResult<bool> {
+        // `SET NX EX`: one command, so exactly one caller on any instance sets it.
+        let key = self.key("once", &d64(&super::memory::replay_digest(kind, id)));
+        let set: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg("1")
+            .arg("NX")
+            .arg("EX")
+            .arg(self.ttl_until(until))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(err)?;
+        Ok(set.is_some())
     }
 }
 

@@ -47,6 +47,7 @@ fn refresh(grant: &str, exp: u64) -> RefreshRecord {
         expires_at: exp,
         rotated_at: None,
         issued_at: T,
+        jkt: None,
     }
 }
 
@@ -62,6 +63,7 @@ fn client(id: &str, dynamic: bool) -> ClientRecord {
         application_type: "native".into(),
         dynamic,
         issued_at: T,
+        keys: Default::default(),
     }
 }
 
@@ -374,6 +376,85 @@ async fn a_metadata_document_client_is_cached_until_its_expiry_as59(s: Arc<dyn S
     );
 }
 
+/// EX-04, EX-05, EX-30: a refresh token's DPoP binding survives storage and rotation input,
+/// and a client's DPoP requirement and keys round-trip.
+async fn dpop_bindings_and_client_keys_round_trip_ex04_ex05_ex30(s: Arc<dyn Store>) {
+    s.put_grant(grant("gk")).await.unwrap();
+    let mut r = refresh("gk", T + 600);
+    r.jkt = Some("thumb-print".into());
+    s.put_refresh(digest("rt-bound"), r).await.unwrap();
+    let got = s
+        .refresh(&digest("rt-bound"), T)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(got.jkt.as_deref(), Some("thumb-print"));
+    let (got, _) = s
+        .refresh_with_grant(&digest("rt-bound"), T)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(got.jkt.as_deref(), Some("thumb-print"));
+    let mut c = client("keyed", true);
+    c.auth_method = shared::oauth::TokenEndpointAuthMethod::PrivateKeyJwt;
+    c.secret_digest = None;
+    let key = shared::dpop::SigningKey::generate(shared::dpop::Algorithm::ES256).unwrap();
+    c.keys = ClientKeys {
+        dpop_bound: true,
+        jwks: Some(shared::dpop::JwkSet {
+            keys: vec![key.public_jwk().clone()],
+        }),
+        jwks_uri: Some("https://app.example/jwks.json".into()),
+    };
+    assert!(s.register_client(c).await.unwrap());
+    let got = s.client("keyed").await.unwrap().expect("stored");
+    assert!(got.keys.dpop_bound);
+    assert_eq!(
+        got.keys.jwks.unwrap().keys[0],
+        key.public_jwk().clone(),
+        "the key, exactly"
+    );
+    assert_eq!(
+        got.keys.jwks_uri.as_deref(),
+        Some("https://app.example/jwks.json")
+    );
+}
+
+/// EX-03, EX-21, EX-30: a one-time identifier has exactly one first use among concurrent
+/// callers, per kind, until its expiry.
+async fn a_one_time_id_has_exactly_one_first_use_ex03_ex21_ex30(s: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.first_use(ReplayKind::DpopProof, "jti-1", T, T + 60)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+    // Kinds are separate namespaces.
+    assert!(
+        s.first_use(ReplayKind::ClientAssertion, "jti-1", T, T + 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.first_use(ReplayKind::ClientAssertion, "jti-1", T, T + 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.first_use(ReplayKind::IdJag, "jti-1", T, T + 60)
+            .await
+            .unwrap()
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod on_memory {
@@ -408,6 +489,8 @@ suite!(
     rate_limit_windows_give_exactly_the_limit_to_concurrent_callers_as30,
     a_pending_consent_is_taken_once_and_listed_per_owner_as27,
     a_metadata_document_client_is_cached_until_its_expiry_as59,
+    a_one_time_id_has_exactly_one_first_use_ex03_ex21_ex30,
+    dpop_bindings_and_client_keys_round_trip_ex04_ex05_ex30,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -227,6 +227,9 @@ async fn loopback_redirects_and_configured_clients_keep_auto_approve_as12() {
             redirect_uris: vec!["https://app.example/cb".into()],
             grant_types: vec!["authorization_code".into()],
             scopes: vec![],
+            dpop_bound_access_tokens: false,
+            jwks: None,
+            jwks_uri: None,
         });
     });
     let id = register_client(&s, "http://127.0.0.1/cb").await;

@@ -25,7 +25,12 @@ async fn metadata_document_is_computed_from_config_and_cacheable() {
     }
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ])
     );
     assert_eq!(
         m["revocation_endpoint_auth_methods_supported"],
@@ -33,7 +38,11 @@ async fn metadata_document_is_computed_from_config_and_cacheable() {
     );
     assert_eq!(
         m["introspection_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
     assert_eq!(
         m["code_challenge_methods_supported"],

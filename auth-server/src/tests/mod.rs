@@ -4,6 +4,9 @@
 
 mod authorize;
 mod discovery;
+mod dpop;
+mod idjag;
+mod private_key_jwt;
 mod refresh;
 mod register;
 mod revoke_introspect;
@@ -116,16 +119,22 @@ impl Server {
     }
 
     fn with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::with_issuer(ISSUER, tweak)
+    }
+
+    fn with_issuer(issuer: &str, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::with_clock(issuer, shared::clock::TestClock::starting_now(), tweak)
+    }
+
+    fn with_clock(
+        issuer: &str,
+        clock: shared::clock::TestClock,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::default();
         tweak(&mut config);
         let keys = Arc::new(Keys::ephemeral(SigningAlgorithm::ES256).unwrap());
-        let state = AppState::new(
-            config,
-            ISSUER.to_owned(),
-            keys,
-            Arc::new(shared::clock::TestClock::starting_now()),
-        )
-        .unwrap();
+        let state = AppState::new(config, issuer.to_owned(), keys, Arc::new(clock)).unwrap();
         Self {
             router: router(state.clone()),
             state,
@@ -154,11 +163,25 @@ impl Server {
         form: &[(&str, &str)],
         basic: Option<(&str, &str)>,
     ) -> Reply {
+        self.post_form_with(path, form, basic, &[]).await
+    }
+
+    /// [`Server::post_form`] with extra headers (e.g. `DPoP`).
+    async fn post_form_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let body = serde_urlencoded::to_string(form).unwrap();
         let mut req = Request::builder()
             .method(Method::POST)
             .uri(path)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         if let Some((id, secret)) = basic {
             let creds = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
             req = req.header(header::AUTHORIZATION, format!("Basic {creds}"));

@@ -61,7 +61,7 @@ async fn registration_validates_content_type_and_metadata() {
     .assert_oauth_error(
         StatusCode::BAD_REQUEST,
         "invalid_client_metadata",
-        "unsupported token_endpoint_auth_method private_key_jwt",
+        "private_key_jwt needs jwks (the client's public keys)",
     );
     register(
         &s,
@@ -229,7 +229,7 @@ fn registration_policy_is_validated() {
     let mut c = crate::Config::default();
     c.registration_policy
         .anonymous_auth_methods
-        .push("private_key_jwt".into());
+        .push("client_secret_jwt".into());
     assert!(c.validate().is_err());
     let s = format!("{:?}", {
         let mut c = crate::Config::default();

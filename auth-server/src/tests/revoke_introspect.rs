@@ -108,6 +108,7 @@ async fn dynamically_registered_clients_may_not_introspect_as54() {
         application_type: "web".into(),
         dynamic: true,
         issued_at: 0,
+        keys: Default::default(),
     };
     assert!(s.state.store.register_client(record).await.unwrap());
     let t = s.tokens().await;

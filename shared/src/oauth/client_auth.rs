@@ -23,11 +23,18 @@ pub enum TokenEndpointAuthMethod {
     ClientSecretBasic,
     /// `client_secret_post`: id and secret in the form body (RFC 6749 §2.3.1).
     ClientSecretPost,
+    /// `private_key_jwt`: a client assertion signed by the client's key (RFC 7523 §2.2).
+    PrivateKeyJwt,
 }
 
 impl TokenEndpointAuthMethod {
     /// Every method, in the order servers here advertise them.
-    pub const ALL: [Self; 3] = [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None];
+    pub const ALL: [Self; 4] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::PrivateKeyJwt,
+        Self::None,
+    ];
 
     /// The registered name.
     pub fn as_str(self) -> &'static str {
@@ -35,6 +42,7 @@ impl TokenEndpointAuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
@@ -44,12 +52,19 @@ impl TokenEndpointAuthMethod {
             "none" => Some(Self::None),
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
             _ => None,
         }
     }
 
-    /// Whether the method proves a client secret (a confidential client).
+    /// Whether the method proves a shared client secret.
     pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+    }
+
+    /// Whether the method authenticates the client (a secret or a private key): everything
+    /// but `none`.
+    pub fn is_confidential(self) -> bool {
         self != Self::None
     }
 
@@ -106,7 +121,7 @@ mod tests {
 
     #[test]
     fn unknown_and_differently_cased_names_are_refused() {
-        for bad in ["private_key_jwt", "ClientSecretBasic", "NONE", ""] {
+        for bad in ["client_secret_jwt", "ClientSecretBasic", "NONE", ""] {
             assert_eq!(TokenEndpointAuthMethod::parse(bad), None, "{bad}");
             assert!(
                 serde_json::from_str::<TokenEndpointAuthMethod>(&format!("\"{bad}\"")).is_err(),
@@ -121,7 +136,15 @@ mod tests {
             .iter()
             .map(|m| m.as_str())
             .collect();
-        assert_eq!(names, ["client_secret_basic", "client_secret_post", "none"]);
+        assert_eq!(
+            names,
+            [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none"
+            ]
+        );
     }
 
     #[test]
@@ -129,6 +152,8 @@ mod tests {
         assert!(!TokenEndpointAuthMethod::None.uses_secret());
         assert!(TokenEndpointAuthMethod::ClientSecretBasic.uses_secret());
         assert!(TokenEndpointAuthMethod::ClientSecretPost.uses_secret());
+        assert!(!TokenEndpointAuthMethod::PrivateKeyJwt.uses_secret());
+        assert!(TokenEndpointAuthMethod::PrivateKeyJwt.is_confidential());
     }
 
     #[test]

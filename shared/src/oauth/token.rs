@@ -86,7 +86,10 @@ pub struct IntrospectionResponse {
     /// Token id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
-    /// `access_token` or `refresh_token`.
+    /// `Bearer`, `DPoP` or `refresh_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
+    /// The DPoP binding of an access token (RFC 9449 §6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::jwt::Confirmation>,
 }

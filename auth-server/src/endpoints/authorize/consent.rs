@@ -217,6 +217,7 @@ mod tests {
                 application_type: "native".into(),
                 dynamic: false,
                 issued_at: 0,
+                keys: Default::default(),
             },
             redirect_uri: "http://127.0.0.1/cb".into(),
             redirect_uri_sent: true,

@@ -46,6 +46,7 @@ fn dynamic_client(id: &str, issued_at: u64) -> ClientRecord {
         application_type: "native".into(),
         dynamic: true,
         issued_at,
+        keys: Default::default(),
     }
 }
 
@@ -79,6 +80,7 @@ fn refresh_record(grant: &str, client: &str, expires_at: u64) -> RefreshRecord {
         expires_at,
         rotated_at: None,
         issued_at: 0,
+        jkt: None,
     }
 }
 

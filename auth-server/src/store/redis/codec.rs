@@ -47,6 +47,8 @@ pub(super) struct RefreshDto {
     pub(super) resource: Option<String>,
     pub(super) expires_at: u64,
     pub(super) issued_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) jkt: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -62,6 +64,12 @@ pub(super) struct ClientDto {
     pub(super) application_type: String,
     pub(super) dynamic: bool,
     pub(super) issued_at: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) dpop_bound: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) jwks: Option<shared::dpop::JwkSet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) jwks_uri: Option<String>,
 }
 
 pub(super) fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
@@ -109,6 +117,11 @@ pub(crate) fn client_from(json: &str) -> StoreResult<ClientRecord> {
         application_type: d.application_type,
         dynamic: d.dynamic,
         issued_at: d.issued_at,
+        keys: super::super::ClientKeys {
+            dpop_bound: d.dpop_bound,
+            jwks: d.jwks,
+            jwks_uri: d.jwks_uri,
+        },
     })
 }
 
@@ -125,6 +138,9 @@ pub(crate) fn client_json(c: &ClientRecord) -> StoreResult<String> {
         application_type: c.application_type.clone(),
         dynamic: c.dynamic,
         issued_at: c.issued_at,
+        dpop_bound: c.keys.dpop_bound,
+        jwks: c.keys.jwks.clone(),
+        jwks_uri: c.keys.jwks_uri.clone(),
     })
 }
 
@@ -155,6 +171,7 @@ pub(super) fn refresh_from(
         expires_at: d.expires_at,
         rotated_at,
         issued_at: d.issued_at,
+        jkt: d.jkt,
     }))
 }
 

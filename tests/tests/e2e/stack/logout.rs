@@ -24,6 +24,9 @@ async fn logout_of_a_confidential_client_really_revokes_the_refresh_token_cl32()
                 redirect_uris: vec!["http://127.0.0.1/callback".into()],
                 grant_types: vec!["authorization_code".into(), "refresh_token".into()],
                 scopes: Vec::new(),
+                dpop_bound_access_tokens: false,
+                jwks: None,
+                jwks_uri: None,
             });
         },
         |_| {},

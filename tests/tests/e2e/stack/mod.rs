@@ -5,6 +5,8 @@
 //! (`redis_as`), two MCP server instances sharing legacy sessions on one Redis (`redis_mcp`).
 
 mod consent_browser;
+mod dpop;
+mod enterprise;
 mod https;
 mod login;
 mod logout;
