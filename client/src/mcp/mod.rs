@@ -337,8 +337,16 @@ impl McpClient {
         mut params: Value,
         progress: Option<ProgressFn>,
     ) -> Result<Value, ClientError> {
-        if !params.is_object() {
-            params = json!({});
+        match params {
+            Value::Object(_) => {}
+            Value::Null => params = json!({}),
+            // MCP params are always an object: an array or a scalar is a caller error, not
+            // something to replace silently.
+            _ => {
+                return Err(ClientError::Protocol(format!(
+                    "{method}: params must be a JSON object or null"
+                )));
+            }
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let token = format!("p{id}");

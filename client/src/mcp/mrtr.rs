@@ -308,7 +308,11 @@ impl McpClient {
                     None
                 }
             };
-            let p = params.as_object_mut().expect("params is an object");
+            let Some(p) = params.as_object_mut() else {
+                return Err(ClientError::Protocol(format!(
+                    "{method}: params must be a JSON object"
+                )));
+            };
             p.remove("inputResponses");
             p.remove("requestState");
             if let Some(r) = responses {

@@ -39,3 +39,21 @@ async fn cl01_unprotected_fixture_answers_without_a_token_and_publishes_no_prm()
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("mcp-session-id").is_some());
 }
+
+/// Bad input from the application: MCP params are an object (or absent); an array is a typed
+/// error before anything is sent, not silently replaced by `{}`.
+#[tokio::test]
+async fn non_object_params_are_a_typed_error_not_replaced() {
+    let stack = Stack::builder().unprotected_mcp().start().await.unwrap();
+    let url = url::Url::parse(stack.mcp_url()).unwrap();
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+    let mcp = http_oauth2_client::McpClient::connect(http, url)
+        .await
+        .unwrap();
+    let e = mcp.request("ping", json!([1, 2])).await.unwrap_err();
+    assert!(
+        matches!(e, http_oauth2_client::ClientError::Protocol(ref m) if m.contains("params must be a JSON object")),
+        "{e:?}"
+    );
+    mcp.request("tools/list", serde_json::Value::Null).await.unwrap();
+}
