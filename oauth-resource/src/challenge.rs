@@ -174,20 +174,98 @@ pub(crate) fn challenge_response<B: From<String>>(
 }
 
 /// 403 `insufficient_scope` listing every scope the operation needs (checklist RS-07, RS-08).
-pub fn forbidden_insufficient_scope<B: From<String>>(
-    prm: &str,
+///
+/// `from` is the PRM URL (`&str` or `&String`: the `Bearer` challenge), or the
+/// [`Authenticator`](super::Authenticator) (also behind an `Arc`), which adds the `DPoP`
+/// form when DPoP is on (RFC 9449 §7.1; see [`Authenticator::insufficient_scope`](super::Authenticator::insufficient_scope)).
+pub fn forbidden_insufficient_scope<B: From<String>, P: InsufficientScope + ?Sized>(
+    from: &P,
     required: &ScopeSet,
 ) -> Response<B> {
-    response(
-        StatusCode::FORBIDDEN,
-        prm,
-        Some((
-            "insufficient_scope",
-            "the access token lacks a scope this request needs",
-        )),
-        Some(required),
-        None,
-    )
+    from.insufficient_scope(required)
+}
+
+/// What a 403 `insufficient_scope` answer is built from ([`forbidden_insufficient_scope`]).
+pub trait InsufficientScope {
+    /// The 403 answer naming `required`.
+    fn insufficient_scope<B: From<String>>(&self, required: &ScopeSet) -> Response<B>;
+}
+
+/// The PRM URL: the `Bearer` challenge.
+impl InsufficientScope for str {
+    fn insufficient_scope<B: From<String>>(&self, required: &ScopeSet) -> Response<B> {
+        response(
+            StatusCode::FORBIDDEN,
+            self,
+            Some((INSUFFICIENT_SCOPE, INSUFFICIENT_SCOPE_DESCRIPTION)),
+            Some(required),
+            None,
+        )
+    }
+}
+
+/// The PRM URL: the `Bearer` challenge.
+impl InsufficientScope for String {
+    fn insufficient_scope<B: From<String>>(&self, required: &ScopeSet) -> Response<B> {
+        self.as_str().insufficient_scope(required)
+    }
+}
+
+impl<T: InsufficientScope + ?Sized> InsufficientScope for std::sync::Arc<T> {
+    fn insufficient_scope<B: From<String>>(&self, required: &ScopeSet) -> Response<B> {
+        (**self).insufficient_scope(required)
+    }
+}
+
+const INSUFFICIENT_SCOPE: &str = "insufficient_scope";
+const INSUFFICIENT_SCOPE_DESCRIPTION: &str = "the access token lacks a scope this request needs";
+
+/// `DPoP error="insufficient_scope", error_description="..", scope="..", algs="..",
+/// resource_metadata=".."` (RFC 9449 §7.1 with RFC 6750 §3 and RFC 9728 §5.1).
+fn dpop_insufficient_scope(prm: &str, required: &ScopeSet, algs: &str) -> String {
+    let mut s = String::with_capacity(192);
+    s.push_str("DPoP error=");
+    quote(&mut s, INSUFFICIENT_SCOPE);
+    s.push_str(", error_description=");
+    quote(&mut s, INSUFFICIENT_SCOPE_DESCRIPTION);
+    s.push_str(", scope=");
+    quote(&mut s, &required.to_string());
+    s.push_str(", algs=");
+    quote(&mut s, algs);
+    s.push_str(", resource_metadata=");
+    quote(&mut s, prm);
+    s
+}
+
+impl InsufficientScope for super::Authenticator {
+    /// 403 `insufficient_scope` for a request this authenticator accepted, in the scheme(s)
+    /// the request may have used (RFC 9449 §7.1; checklist RS-07, RS-08, EX-07):
+    ///
+    /// * DPoP off: the `Bearer` challenge of [`forbidden_insufficient_scope`] (unchanged);
+    /// * DPoP required (`dpop_bound_access_tokens_required`): every accepted request used
+    ///   the `DPoP` scheme, so only the `DPoP` challenge, carrying the error, `scope`,
+    ///   `algs` and `resource_metadata`;
+    /// * DPoP optional: the `Bearer` challenge first (bearer clients read it as before),
+    ///   then the `DPoP` one with the same error and scope. The answer is about the token's
+    ///   grant, not how it was presented, so it is true in both schemes, and the request
+    ///   context ([`AuthContext`](super::AuthContext)) does not record the scheme.
+    ///
+    /// Off the hot path: only a refused request pays for it.
+    fn insufficient_scope<B: From<String>>(&self, required: &ScopeSet) -> Response<B> {
+        let prm = self.resource_metadata_url.as_str();
+        let mut r = prm.insufficient_scope::<B>(required);
+        let Some(d) = &self.dpop else {
+            return r;
+        };
+        let h = r.headers_mut();
+        if d.required {
+            h.remove(header::WWW_AUTHENTICATE);
+        }
+        if let Ok(v) = HeaderValue::from_str(&dpop_insufficient_scope(prm, required, &d.algs)) {
+            h.append(header::WWW_AUTHENTICATE, v);
+        }
+        r
+    }
 }
 
 #[cfg(test)]
@@ -223,6 +301,70 @@ mod tests {
             www(&r),
             r#"Bearer error="invalid_token", error_description="token \"expired\"", resource_metadata="http://h/prm""#
         );
+    }
+
+    fn authenticator(
+        dpop: Option<crate::DpopSettings>,
+    ) -> std::sync::Arc<super::super::Authenticator> {
+        let mut b = crate::JwtAuthLayer::builder()
+            .issuer("http://as.test")
+            .resource("http://rs.test/mcp");
+        if let Some(d) = dpop {
+            b = b.dpop(d);
+        }
+        b.build().unwrap().authenticator().clone()
+    }
+
+    fn all_www(r: &Response<String>) -> Vec<&str> {
+        r.headers()
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    }
+
+    const PRM: &str = "http://rs.test/.well-known/oauth-protected-resource/mcp";
+
+    #[tokio::test]
+    async fn rs07_ex07_insufficient_scope_uses_the_dpop_scheme_when_dpop_is_on() {
+        let need = ScopeSet::parse("mcp:tools:call");
+        let bearer = format!(
+            r#"Bearer error="insufficient_scope", error_description="the access token lacks a scope this request needs", scope="mcp:tools:call", resource_metadata="{PRM}""#
+        );
+        let dpop = format!(
+            r#"DPoP error="insufficient_scope", error_description="the access token lacks a scope this request needs", scope="mcp:tools:call", algs="ES256 EdDSA RS256", resource_metadata="{PRM}""#
+        );
+        // DPoP off: the Bearer form only, exactly what forbidden_insufficient_scope answers.
+        let r: Response<String> = forbidden_insufficient_scope(&authenticator(None), &need);
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(all_www(&r), vec![bearer.as_str()]);
+        // DPoP optional: the Bearer form for bearer clients, then the DPoP form.
+        let r: Response<String> = forbidden_insufficient_scope(
+            &authenticator(Some(crate::DpopSettings::default())),
+            &need,
+        );
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(all_www(&r), vec![bearer.as_str(), dpop.as_str()]);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(r.body()).unwrap()["error"],
+            "insufficient_scope"
+        );
+        // DPoP required: every accepted request used the DPoP scheme.
+        let strict = authenticator(Some(crate::DpopSettings {
+            required: true,
+            algorithms: vec![jsonwebtoken::Algorithm::EdDSA],
+            ..Default::default()
+        }));
+        let r: Response<String> = forbidden_insufficient_scope(&strict, &need);
+        assert_eq!(
+            all_www(&r),
+            vec![dpop.replace("ES256 EdDSA RS256", "EdDSA").as_str()]
+        );
+        // The DPoP challenge parses like any other (the client's step-up reads it).
+        let parsed = shared::challenge::parse_www_authenticate(all_www(&r)[0]);
+        assert_eq!(parsed[0].error(), Some("insufficient_scope"));
+        assert_eq!(parsed[0].scope(), Some("mcp:tools:call"));
+        assert_eq!(parsed[0].resource_metadata(), Some(PRM));
     }
 
     #[test]

@@ -87,8 +87,7 @@ impl McpClient {
             ));
         }
         if status == http::StatusCode::FORBIDDEN
-            && let Some(ch) = bearer_challenge(resp.headers())
-            && ch.error() == Some("insufficient_scope")
+            && let Some(ch) = crate::oauth::challenge::insufficient_scope_challenge(resp.headers())
         {
             return Err(ClientError::InsufficientScope {
                 required: ch.scope().unwrap_or_default().to_owned(),

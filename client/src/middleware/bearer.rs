@@ -25,7 +25,6 @@ use shared::secret::AccessToken;
 use url::Origin;
 
 use crate::error::{ClientError, ConfigError};
-use crate::oauth::challenge::bearer_challenge;
 use crate::token::TokenManager;
 
 /// The bearer-token middleware. See the module docs.
@@ -140,14 +139,9 @@ pub(crate) async fn step_up_and_retry(
     extensions: &mut Extensions,
     next: Next<'_>,
 ) -> reqwest_middleware::Result<Response> {
-    let Some(ch) = bearer_challenge(resp.headers())
-        .or_else(|| crate::oauth::challenge::dpop_challenge(resp.headers()))
-    else {
+    let Some(ch) = crate::oauth::challenge::insufficient_scope_challenge(resp.headers()) else {
         return Ok(resp);
     };
-    if ch.error() != Some("insufficient_scope") {
-        return Ok(resp);
-    }
     let challenged = ScopeSet::parse(ch.scope().unwrap_or(""));
     if challenged.is_empty() {
         return Ok(resp);

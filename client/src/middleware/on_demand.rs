@@ -282,9 +282,12 @@ fn asks_for_authorization(resp: &Response) -> Option<Challenge> {
     if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
         return None;
     }
+    if status == StatusCode::FORBIDDEN {
+        // RFC 9449 §7.1: in the scheme the request used, Bearer or DPoP.
+        return crate::oauth::challenge::insufficient_scope_challenge(resp.headers());
+    }
     // A resource that only accepts DPoP-bound tokens challenges with `DPoP` (RFC 9449 §7.1).
-    let ch = bearer_challenge(resp.headers()).or_else(|| dpop_challenge(resp.headers()))?;
-    (status == StatusCode::UNAUTHORIZED || ch.error() == Some("insufficient_scope")).then_some(ch)
+    bearer_challenge(resp.headers()).or_else(|| dpop_challenge(resp.headers()))
 }
 
 #[async_trait::async_trait]
@@ -358,6 +361,10 @@ mod tests {
         assert!(asks(
             403,
             Some(r#"Bearer error="insufficient_scope", scope="a""#)
+        ));
+        assert!(asks(
+            403,
+            Some(r#"DPoP error="insufficient_scope", scope="a", algs="ES256""#)
         ));
         assert!(!asks(403, Some(r#"Bearer error="invalid_token""#)));
         assert!(!asks(403, None));

@@ -121,9 +121,9 @@ impl Exchange<'_> {
                 }
             });
         checked.map_err(|denied| match denied {
-            MethodDenied::InsufficientScope(required) => Handled::Http(
-                forbidden_insufficient_scope(auth.resource_metadata_url(), &required),
-            ),
+            MethodDenied::InsufficientScope(required) => {
+                Handled::Http(forbidden_insufficient_scope(auth, &required))
+            }
             // Deny by default: answered exactly like a method that does not exist.
             _ if self.era == Era::Modern => Handled::Http(error_response(
                 StatusCode::NOT_FOUND,

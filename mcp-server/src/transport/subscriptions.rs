@@ -121,10 +121,7 @@ fn listen(x: &Exchange<'_>, msg: &Message<'_>, delivery: &Delivery<'_>) -> Handl
             _ if !asked => {}
             Ok(()) => {}
             Err(MethodDenied::InsufficientScope(required)) => {
-                return Handled::Http(forbidden_insufficient_scope(
-                    auth.resource_metadata_url(),
-                    &required,
-                ));
+                return Handled::Http(forbidden_insufficient_scope(auth, &required));
             }
             Err(_) if guard == "tools/list" => filter.tools_list_changed = false,
             Err(_) => filter.resources.clear(),
