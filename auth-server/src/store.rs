@@ -61,6 +61,9 @@ pub(crate) struct CodeRecord {
     pub(crate) expires_at: u64,
     /// Set once redeemed: the grant the tokens belong to.
     pub(crate) redeemed_grant: Option<String>,
+    /// RFC 9449 §10 `dpop_jkt` of the authorization request: the code is redeemed only with
+    /// a DPoP proof by the key with this thumbprint.
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 /// A grant: what one authorization produced; revoking it kills every token from it.

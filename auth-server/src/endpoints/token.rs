@@ -129,6 +129,23 @@ async fn authorization_code(
     if !challenge.verify(&verifier) {
         return Err(OAuthError::invalid_grant("PKCE verification failed"));
     }
+    // RFC 9449 §10: a code bound with `dpop_jkt` is redeemed only with a proof by that key
+    // (checked before the code is consumed, so the rightful holder can still redeem it).
+    if let Some(bound) = &record.dpop_jkt {
+        match jkt {
+            None => {
+                return Err(OAuthError::invalid_grant(
+                    "authorization code is bound to a DPoP key (dpop_jkt): send a proof by that key",
+                ));
+            }
+            Some(j) if !shared::random::constant_time_eq(j.as_bytes(), bound.as_bytes()) => {
+                return Err(OAuthError::invalid_grant(
+                    "DPoP proof key does not match the dpop_jkt of the authorization request",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     let grant_id = shared::random::token();
     let record = match state
         .store

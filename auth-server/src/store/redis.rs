@@ -158,6 +158,7 @@ impl CodeStore for RedisStore {
             resource: r.resource.clone(),
             subject: r.subject.clone(),
             expires_at: r.expires_at,
+            dpop_jkt: r.dpop_jkt.clone(),
         })?;
         let now = self.clock.now_unix();
         let _: i64 = self

@@ -24,6 +24,7 @@ fn code(client: &str, exp: u64) -> CodeRecord {
         subject: "u".into(),
         expires_at: exp,
         redeemed_grant: None,
+        dpop_jkt: None,
     }
 }
 
@@ -455,6 +456,26 @@ async fn a_one_time_id_has_exactly_one_first_use_ex03_ex21_ex30(s: Arc<dyn Store
     );
 }
 
+async fn a_code_keeps_its_dpop_jkt_ex04(s: Arc<dyn Store>) {
+    let mut c = code("c", T + 60);
+    c.dpop_jkt = Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into());
+    s.put_code(digest("bound"), c).await.unwrap();
+    s.put_code(digest("unbound"), code("c", T + 60))
+        .await
+        .unwrap();
+    let peeked = s.peek_code(&digest("bound"), T).await.unwrap().unwrap();
+    assert_eq!(
+        peeked.dpop_jkt.as_deref(),
+        Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+    );
+    let Redeem::Fresh(redeemed) = s.redeem_code(&digest("bound"), "g", T).await.unwrap() else {
+        panic!("fresh code");
+    };
+    assert_eq!(redeemed.dpop_jkt, peeked.dpop_jkt);
+    let plain = s.peek_code(&digest("unbound"), T).await.unwrap().unwrap();
+    assert_eq!(plain.dpop_jkt, None);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod on_memory {
@@ -491,6 +512,7 @@ suite!(
     a_metadata_document_client_is_cached_until_its_expiry_as59,
     a_one_time_id_has_exactly_one_first_use_ex03_ex21_ex30,
     dpop_bindings_and_client_keys_round_trip_ex04_ex05_ex30,
+    a_code_keeps_its_dpop_jkt_ex04,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 mod authorize;
 mod discovery;
 mod dpop;
+mod dpop_jkt;
 mod idjag;
 mod private_key_jwt;
 mod refresh;

@@ -117,6 +117,14 @@ impl AuthorizationRequest {
         })
     }
 
+    /// Binds the authorization code to a DPoP key (RFC 9449 §10): adds `dpop_jkt`, the
+    /// key's RFC 7638 thumbprint, so the code is redeemed only with a proof by that key. An
+    /// authorization server without DPoP ignores it.
+    pub fn with_dpop_jkt(mut self, jkt: &str) -> Self {
+        self.url.query_pairs_mut().append_pair("dpop_jkt", jkt);
+        self
+    }
+
     /// The URL to open in the browser.
     pub fn url(&self) -> &Url {
         &self.url
@@ -259,6 +267,25 @@ mod tests {
         assert_eq!(q["resource"], "http://rs/mcp");
         assert_eq!(q["scope"], "mcp:tools:read");
         assert_eq!(q["state"].len(), 43);
+    }
+
+    /// RFC 9449 §10: `dpop_jkt` is added once, as given; a plain request has none.
+    #[test]
+    fn dpop_jkt_is_added_only_when_asked_ex04() {
+        let plain = request();
+        assert!(!plain.url().query_pairs().any(|(k, _)| k == "dpop_jkt"));
+        let jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+        let bound = request().with_dpop_jkt(jkt);
+        let values: Vec<String> = bound
+            .url()
+            .query_pairs()
+            .filter(|(k, _)| k == "dpop_jkt")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        assert_eq!(values, [jkt]);
+        // Everything else is unchanged (the state still validates the redirect).
+        let state = bound.state_for_tests();
+        assert!(bound.state_matches(&redirect(&[("state", &state)])));
     }
 
     /// CL-23: a wrong or missing state is refused.

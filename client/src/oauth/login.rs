@@ -375,20 +375,26 @@ impl LoginContext {
     pub fn token_endpoint(&self) -> &super::token_endpoint::TokenEndpoint {
         &self.endpoint
     }
-    /// A new authorization request (PKCE S256, `state`, `resource`) for `redirect_uri`.
+    /// A new authorization request (PKCE S256, `state`, `resource`) for `redirect_uri`;
+    /// with `dpop_jkt` (RFC 9449 §10) when this session uses DPoP, so the code can only be
+    /// redeemed with the session's key.
     pub fn authorization_request(
         &self,
         redirect_uri: &str,
         scopes: Option<&ScopeSet>,
     ) -> Result<AuthorizationRequest, ClientError> {
-        AuthorizationRequest::new(
+        let req = AuthorizationRequest::new(
             &self.metadata,
             &self.client_id,
             redirect_uri,
             scopes,
             &self.resource,
             self.insecure,
-        )
+        )?;
+        Ok(match self.endpoint.dpop() {
+            Some(key) => req.with_dpop_jkt(&key.thumbprint()),
+            None => req,
+        })
     }
 }
 

@@ -36,6 +36,8 @@ struct RequestDto {
     code_challenge: String,
     scope: String,
     resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_jkt: Option<String>,
 }
 
 fn encode(req: &AuthzRequest) -> Result<String, StoreError> {
@@ -47,6 +49,7 @@ fn encode(req: &AuthzRequest) -> Result<String, StoreError> {
         code_challenge: req.code_challenge.clone(),
         scope: req.scope.to_string(),
         resource: req.resource.clone(),
+        dpop_jkt: req.dpop_jkt.clone(),
     })
     .map_err(|_| StoreError("cannot encode a pending consent".into()))
 }
@@ -62,6 +65,7 @@ fn decode(json: &str) -> Result<AuthzRequest, StoreError> {
         code_challenge: d.code_challenge,
         scope: ScopeSet::parse(&d.scope),
         resource: d.resource,
+        dpop_jkt: d.dpop_jkt,
     })
 }
 
@@ -225,6 +229,7 @@ mod tests {
             code_challenge: "x".into(),
             scope: ScopeSet::parse("mcp"),
             resource: None,
+            dpop_jkt: None,
         }
     }
 
@@ -286,6 +291,12 @@ mod tests {
         r.resource = Some("http://127.0.0.1:3003/mcp".into());
         let back = decode(&encode(&r).unwrap()).unwrap();
         assert_eq!(format!("{back:?}"), format!("{r:?}"));
+        // RFC 9449 §10: the dpop_jkt survives the consent step (and older records load).
+        r.dpop_jkt = Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into());
+        let json = encode(&r).unwrap();
+        assert!(json.contains("\"dpop_jkt\""), "{json}");
+        let back = decode(&json).unwrap();
+        assert_eq!(back.dpop_jkt, r.dpop_jkt);
     }
 
     #[test]

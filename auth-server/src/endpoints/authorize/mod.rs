@@ -44,6 +44,8 @@ struct AuthzRequest {
     code_challenge: String,
     scope: ScopeSet,
     resource: Option<String>,
+    /// RFC 9449 §10 `dpop_jkt` (with DPoP on): the code is bound to this key thumbprint.
+    dpop_jkt: Option<String>,
 }
 
 /// `GET /authorize`
@@ -112,6 +114,7 @@ async fn issue_code(state: &AppState, req: AuthzRequest) -> Response {
             subject: state.config.subject.clone(),
             expires_at: now + state.config.code_ttl_secs,
             redeemed_grant: None,
+            dpop_jkt: req.dpop_jkt,
         },
     );
     if let Err(e) = stored.await {

@@ -161,6 +161,7 @@ pub(super) fn validate(
         .map_err(|e| OAuthError::invalid_request(format!("invalid code_challenge: {e}")))?;
     let resource = resolve_resource(state, params.get("resource"))?;
     let scope = resolve_scope(state, &client, params.get("scope"))?;
+    let dpop_jkt = dpop_jkt(state, params)?;
     Ok(AuthzRequest {
         client,
         redirect_uri,
@@ -169,5 +170,57 @@ pub(super) fn validate(
         code_challenge: challenge.as_str().to_owned(),
         scope,
         resource: Some(resource),
+        dpop_jkt,
     })
+}
+
+/// RFC 9449 §10 `dpop_jkt`: the base64url SHA-256 JWK thumbprint (RFC 7638) of the key the
+/// client will prove at `/token`, 43 characters. With DPoP off the parameter is unknown here
+/// and ignored (RFC 6749 §3.1), so a client that always sends it still logs in.
+fn dpop_jkt(state: &AppState, params: &Params) -> Result<Option<String>, OAuthError> {
+    if !state.config.dpop.enabled {
+        return Ok(None);
+    }
+    let Some(jkt) = params.get("dpop_jkt") else {
+        return Ok(None);
+    };
+    if !is_sha256_thumbprint(jkt) {
+        return Err(OAuthError::invalid_request(
+            "dpop_jkt must be the base64url SHA-256 JWK thumbprint of the DPoP key (43 characters)",
+        ));
+    }
+    Ok(Some(jkt.to_owned()))
+}
+
+/// 43 base64url characters that decode (strictly, no padding) to 32 bytes.
+fn is_sha256_thumbprint(s: &str) -> bool {
+    use base64::Engine as _;
+    let mut out = [0u8; 33];
+    s.len() == 43
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode_slice(s, &mut out)
+            .is_ok_and(|n| n == 32)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dpop_jkt_must_be_a_sha256_thumbprint_ex04() {
+        let key = shared::dpop::SigningKey::generate(shared::dpop::Algorithm::ES256).unwrap();
+        assert!(super::is_sha256_thumbprint(key.thumbprint()));
+        // RFC 7638 §3.1's example thumbprint.
+        assert!(super::is_sha256_thumbprint(
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        ));
+        for bad in [
+            "",
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9X", // 42
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs=", // padded
+            "NzbLsXh8uDCcd+6MNwXF4W/7noWXFZAfHkxZsRGC9Xs", // standard alphabet
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xt", // non-zero trailing bits
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9X\u{e9}",
+        ] {
+            assert!(!super::is_sha256_thumbprint(bad), "{bad}");
+        }
+    }
 }

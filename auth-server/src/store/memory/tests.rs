@@ -14,6 +14,7 @@ fn code(exp: u64) -> CodeRecord {
         subject: "u".into(),
         expires_at: exp,
         redeemed_grant: None,
+        dpop_jkt: None,
     }
 }
 

@@ -29,6 +29,9 @@ pub(super) struct CodeDto {
     pub(super) resource: Option<String>,
     pub(super) subject: String,
     pub(super) expires_at: u64,
+    /// RFC 9449 §10 (absent in records written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) dpop_jkt: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,6 +90,7 @@ pub(super) fn code_from(json: &str, redeemed_grant: Option<String>) -> StoreResu
         subject: d.subject,
         expires_at: d.expires_at,
         redeemed_grant,
+        dpop_jkt: d.dpop_jkt,
     })
 }
 

@@ -6,6 +6,7 @@
 
 mod consent_browser;
 mod dpop;
+mod dpop_jkt;
 mod dpop_scope;
 mod enterprise;
 mod https;
