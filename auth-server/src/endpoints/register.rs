@@ -307,6 +307,23 @@ fn check_anonymous_policy(state: &AppState, record: &ClientRecord) -> Result<(),
     Ok(())
 }
 
+/// The registration response (RFC 7591 §3.2.1: "all registered metadata about the client"):
+/// [`ClientRegistration`] plus the members it does not model, the DPoP and key metadata.
+#[derive(serde::Serialize)]
+struct RegistrationResponse {
+    #[serde(flatten)]
+    registration: ClientRegistration,
+    /// RFC 9449 §5.2, when the client sent it (or it is true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dpop_bound_access_tokens: Option<bool>,
+    /// The registered public keys (RFC 7591 §2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks: Option<shared::dpop::JwkSet>,
+    /// The registered key set URL (RFC 7591 §2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
+}
+
 /// `POST /register`
 pub(super) async fn register(
     State(state): State<Arc<AppState>>,
@@ -324,7 +341,7 @@ async fn handle(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<ClientRegistration, OAuthError> {
+) -> Result<RegistrationResponse, OAuthError> {
     if !state.config.registration_enabled {
         return Err(
             OAuthError::invalid_request("dynamic registration is disabled")
@@ -373,6 +390,16 @@ async fn handle(
         scope: record.scopes.as_ref().map(ToString::to_string),
         application_type: Some(record.application_type.clone()),
     };
+    let dpop_sent = v
+        .get("dpop_bound_access_tokens")
+        .is_some_and(|d| !d.is_null());
+    let reg = RegistrationResponse {
+        registration: reg,
+        dpop_bound_access_tokens: (dpop_sent || record.keys.dpop_bound)
+            .then_some(record.keys.dpop_bound),
+        jwks: record.keys.jwks.clone(),
+        jwks_uri: record.keys.jwks_uri.clone(),
+    };
     // The limit is the endpoint's (issue 14): the store only counts.
     let full = || OAuthError::temporarily_unavailable("client registry is full");
     if state.store.dynamic_clients(now).await? >= state.config.max_registered_clients {
@@ -382,6 +409,6 @@ async fn handle(
         // A random 256-bit id never collides; refuse rather than overwrite if it did.
         return Err(full());
     }
-    tracing::info!(client.id = %reg.client_id, "client registered");
+    tracing::info!(client.id = %reg.registration.client_id, "client registered");
     Ok(reg)
 }

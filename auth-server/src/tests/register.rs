@@ -288,3 +288,59 @@ async fn anonymous_registration_creates_public_code_clients_only_as63() {
     assert_eq!(reg["token_endpoint_auth_method"], "none");
     assert!(reg.get("client_secret").is_none());
 }
+
+/// RFC 7591 §3.2.1: the response carries every registered member, including DPoP
+/// (`dpop_bound_access_tokens`, RFC 9449 §5.2) and the client's keys (`jwks` / `jwks_uri`)
+/// with the `token_endpoint_auth_method` they go with (EX-05, EX-30, AS-63).
+#[tokio::test]
+async fn the_response_echoes_dpop_and_key_metadata_as_registered_as63_ex05_ex30() {
+    let s = Server::with(with_initial_access_token);
+    let key = shared::dpop::SigningKey::generate(shared::dpop::Algorithm::ES256).unwrap();
+    let jwks = serde_json::json!({ "keys": [key.public_jwk()] });
+    let body = serde_json::json!({
+        "redirect_uris": ["https://app.example/cb"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "dpop_bound_access_tokens": true,
+        "jwks": jwks,
+    });
+    let reg = register_with_token(&s, IAT, &body.to_string())
+        .await
+        .assert_no_store_json(StatusCode::CREATED);
+    assert_eq!(reg["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(reg["dpop_bound_access_tokens"], true);
+    assert_eq!(reg["jwks"], jwks, "the registered key set");
+    assert!(reg.get("jwks_uri").is_none());
+    assert!(reg.get("client_secret").is_none(), "no shared secret");
+
+    let body = serde_json::json!({
+        "redirect_uris": ["https://app.example/cb"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks_uri": "https://app.example/jwks.json",
+    });
+    let reg = register_with_token(&s, IAT, &body.to_string())
+        .await
+        .assert_no_store_json(StatusCode::CREATED);
+    assert_eq!(reg["jwks_uri"], "https://app.example/jwks.json");
+    assert!(reg.get("jwks").is_none());
+    assert!(reg.get("dpop_bound_access_tokens").is_none(), "not sent");
+
+    // A public client that asks for DPoP-bound tokens, or says it does not.
+    for asked in [true, false] {
+        let reg = registered(
+            &s,
+            &serde_json::json!({
+                "redirect_uris": ["http://127.0.0.1/cb"],
+                "dpop_bound_access_tokens": asked,
+            })
+            .to_string(),
+        )
+        .await;
+        assert_eq!(reg["token_endpoint_auth_method"], "none");
+        assert_eq!(reg["dpop_bound_access_tokens"], asked);
+    }
+    // Nothing DPoP- or key-related sent: nothing new in the answer.
+    let reg = registered(&s, r#"{"redirect_uris":["http://127.0.0.1/cb"]}"#).await;
+    for member in ["dpop_bound_access_tokens", "jwks", "jwks_uri"] {
+        assert!(reg.get(member).is_none(), "{member}: {reg}");
+    }
+}
