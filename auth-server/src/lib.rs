@@ -147,6 +147,9 @@ pub struct AppState {
     pub(crate) successor_key: aws_lc_rs::hmac::Key,
     /// DPoP server nonces (derived from the successor secret: shared by instances).
     pub(crate) dpop_nonces: endpoints::dpop::Nonces,
+    /// The token endpoint's public URL in DPoP `htu` form, normalised once (`None` only for
+    /// an issuer that is not an http(s) URL: every proof is then refused as before).
+    pub(crate) dpop_token_htu: Option<shared::dpop::Htu>,
     /// Fetched key sets (trusted IdPs, `private_key_jwt` clients with `jwks_uri`).
     pub(crate) remote_jwks: endpoints::idjag::RemoteJwks,
     metadata_json: bytes::Bytes,
@@ -217,6 +220,7 @@ impl AppState {
             oidc_json,
             successor_key,
             dpop_nonces,
+            dpop_token_htu: shared::dpop::Htu::new(&format!("{issuer}/token")),
             remote_jwks: Default::default(),
             configured_clients,
             config,

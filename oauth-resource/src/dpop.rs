@@ -20,7 +20,7 @@ use aws_lc_rs::hmac;
 use http::Request;
 use jsonwebtoken::Algorithm;
 use moka::Expiry;
-use shared::dpop::{ProofError, ProofPolicy, RequestContext, VerifiedProof};
+use shared::dpop::{Htu, ProofError, ProofPolicy, RequestContext, VerifiedProof};
 
 use super::AuthError;
 
@@ -135,9 +135,10 @@ pub(crate) struct Dpop {
     pub(crate) required: bool,
     /// `ES256 EdDSA RS256`: the challenge's `algs`.
     pub(crate) algs: String,
-    /// The resource URL's path and its `htu` form (the common case needs no allocation).
+    /// The resource URL's path and its `htu` form, normalised once (the common case needs
+    /// no allocation and no URL parse).
     resource_path: String,
-    resource_htu: String,
+    resource_htu: Htu,
     /// `scheme://host[:port]` of the resource URL.
     origin: String,
     replay: moka::sync::Cache<[u8; 32], Duration>,
@@ -148,7 +149,7 @@ impl Dpop {
     pub(crate) fn new(s: &DpopSettings, resource: &str) -> Option<Self> {
         let u = url::Url::parse(resource).ok()?;
         let origin = u.origin().ascii_serialization();
-        let resource_htu = shared::dpop::normalize_htu(resource)?;
+        let resource_htu = Htu::new(resource)?;
         let policy = ProofPolicy::default()
             .with_algs(s.algorithms.iter().copied())
             .with_iat_window(s.iat_window.as_secs());
@@ -195,14 +196,15 @@ impl Dpop {
         };
         let path = req.uri().path();
         let built;
-        let htu = if path == self.resource_path {
-            self.resource_htu.as_str()
+        let method = req.method().as_str();
+        let mut ctx = if path == self.resource_path {
+            RequestContext::for_htu(method, &self.resource_htu, now)
         } else {
             built = format!("{}{path}", self.origin);
-            built.as_str()
-        };
+            RequestContext::new(method, &built, now)
+        }
+        .with_access_token(token);
         let is_current;
-        let mut ctx = RequestContext::new(req.method().as_str(), htu, now).with_access_token(token);
         if let Some(n) = &self.nonces {
             is_current = move |v: &str| n.is_current(v, now);
             ctx = ctx.with_nonce(&is_current);
@@ -233,11 +235,13 @@ impl Dpop {
             }
             Some(_) => {}
         }
-        let mut material = Vec::with_capacity(proof.jkt.len() + proof.jti.len() + 1);
-        material.extend_from_slice(proof.jkt.as_bytes());
-        material.push(b'\n');
-        material.extend_from_slice(proof.jti.as_bytes());
-        let key = shared::random::sha256(&material);
+        // SHA-256(jkt "\n" jti), hashed in pieces (no buffer).
+        let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        h.update(proof.jkt.as_bytes());
+        h.update(b"\n");
+        h.update(proof.jti.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(h.finish().as_ref());
         // Remembered until the proof's iat leaves the window (+1 s for the boundary).
         let until = proof
             .iat

@@ -277,6 +277,30 @@ pub fn normalize_htu(uri: &str) -> Option<String> {
     Some(u.into())
 }
 
+/// An expected `htu` (RFC 9449 §4.3), normalised once: build one per endpoint at start-up and
+/// check proofs with [`RequestContext::for_htu`], so a proof whose `htu` is already in this
+/// form (what conforming clients send) is matched without parsing any URL.
+///
+/// ```
+/// use shared::dpop::Htu;
+/// let htu = Htu::new("HTTPS://RS.example:443/mcp?x=1").unwrap();
+/// assert_eq!(htu.as_str(), "https://rs.example/mcp");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Htu(String);
+
+impl Htu {
+    /// `uri` in `htu` form ([`normalize_htu`]); `None` if it is not an absolute http(s) URL.
+    pub fn new(uri: &str) -> Option<Self> {
+        normalize_htu(uri).map(Self)
+    }
+
+    /// The normalised form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A proof for one request: `method` and `uri` of the request (query and fragment are
 /// dropped from `htu`), `access_token` (adds `ath`, for a resource server), `nonce` (the
 /// newest `DPoP-Nonce` this server sent), `now` (seconds since the epoch).
@@ -467,6 +491,8 @@ pub struct RequestContext<'a> {
     pub nonce: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
     /// Now, seconds since the epoch.
     pub now: u64,
+    /// `uri` is an [`Htu`] (already normalised): see [`RequestContext::for_htu`].
+    uri_is_htu: bool,
 }
 
 impl std::fmt::Debug for RequestContext<'_> {
@@ -482,7 +508,8 @@ impl std::fmt::Debug for RequestContext<'_> {
 }
 
 impl<'a> RequestContext<'a> {
-    /// A request without token and without nonce requirement.
+    /// A request without token and without nonce requirement; `uri` is normalised for
+    /// every proof checked against it (prefer [`RequestContext::for_htu`] on a hot path).
     pub fn new(method: &'a str, uri: &'a str, now: u64) -> Self {
         Self {
             method,
@@ -490,6 +517,15 @@ impl<'a> RequestContext<'a> {
             access_token: None,
             nonce: None,
             now,
+            uri_is_htu: false,
+        }
+    }
+
+    /// [`RequestContext::new`] for a precomputed [`Htu`] (normalised once per endpoint).
+    pub fn for_htu(method: &'a str, htu: &'a Htu, now: u64) -> Self {
+        Self {
+            uri_is_htu: true,
+            ..Self::new(method, htu.as_str(), now)
         }
     }
 
@@ -594,6 +630,21 @@ fn split_header(jws: &str) -> Result<serde_json::Value, ProofError> {
     Ok(header)
 }
 
+/// The rule a jsonwebtoken decoding or verification error breaks.
+fn decode_error(e: &jsonwebtoken::errors::Error) -> ProofError {
+    match e.kind() {
+        jsonwebtoken::errors::ErrorKind::InvalidSignature => ProofError::BadSignature,
+        jsonwebtoken::errors::ErrorKind::InvalidKeyFormat
+        | jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey
+        | jsonwebtoken::errors::ErrorKind::InvalidEddsaKey
+        | jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_) => ProofError::BadJwk,
+        jsonwebtoken::errors::ErrorKind::Json(_)
+        | jsonwebtoken::errors::ErrorKind::Utf8(_)
+        | jsonwebtoken::errors::ErrorKind::Base64(_) => ProofError::Malformed("claims"),
+        _ => ProofError::BadSignature,
+    }
+}
+
 /// Verifies `jws` with `key`/`alg` and returns its claims (no claim validation).
 fn verified_claims(jws: &str, jwk: &Jwk, alg: Algorithm) -> Result<serde_json::Value, ProofError> {
     let key = DecodingKey::from_jwk(jwk).map_err(|_| ProofError::BadJwk)?;
@@ -602,26 +653,34 @@ fn verified_claims(jws: &str, jwk: &Jwk, alg: Algorithm) -> Result<serde_json::V
     v.validate_exp = false;
     v.validate_nbf = false;
     v.validate_aud = false;
-    match jsonwebtoken::decode::<serde_json::Value>(jws, &key, &v) {
-        Ok(d) => Ok(d.claims),
-        Err(e) => Err(match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => ProofError::BadSignature,
-            jsonwebtoken::errors::ErrorKind::InvalidKeyFormat
-            | jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey
-            | jsonwebtoken::errors::ErrorKind::InvalidEddsaKey
-            | jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_) => ProofError::BadJwk,
-            jsonwebtoken::errors::ErrorKind::Json(_)
-            | jsonwebtoken::errors::ErrorKind::Utf8(_)
-            | jsonwebtoken::errors::ErrorKind::Base64(_) => ProofError::Malformed("claims"),
-            _ => ProofError::BadSignature,
-        }),
-    }
+    jsonwebtoken::decode::<serde_json::Value>(jws, &key, &v)
+        .map(|d| d.claims)
+        .map_err(|e| decode_error(&e))
 }
 
 /// Verifies a DPoP proof for `request` under `policy` (RFC 9449 §4.3 steps 1-11, except the
 /// `jti` replay check, which is the caller's: see [`VerifiedProof::jti`]). The caller has
 /// already checked that exactly one `DPoP` header was sent.
+///
+/// Proofs of the usual shape take a fast path (each part parsed once, nothing copied,
+/// see `dpop/fast.rs`) that answers exactly what the general path answers; anything else
+/// goes to the general path before its signature is checked. On a hot path, build the
+/// context with [`RequestContext::for_htu`].
 pub fn verify(
+    proof: &str,
+    request: &RequestContext<'_>,
+    policy: &ProofPolicy,
+) -> Result<VerifiedProof, ProofError> {
+    match fast::verify(proof, request, policy) {
+        Some(result) => result,
+        None => verify_general(proof, request, policy),
+    }
+}
+
+/// The general (reference) verifier: the header as a JSON value, the key through
+/// jsonwebtoken's `Jwk`, the signature and claims through `jsonwebtoken::decode`. Every
+/// input the fast path does not cover comes here.
+fn verify_general(
     proof: &str,
     request: &RequestContext<'_>,
     policy: &ProofPolicy,
@@ -737,6 +796,8 @@ pub(crate) fn verify_with_jwks(
     }
     Err(last)
 }
+
+mod fast;
 
 #[cfg(test)]
 mod tests;

@@ -89,10 +89,17 @@ pub(crate) async fn token_proof(
         .to_str()
         .map_err(|_| OAuthError::invalid_dpop_proof("DPoP proof is malformed"))?;
     let now = state.clock.now_unix();
-    let htu = format!("{}/token", state.issuer);
+    // `htu` is the public URL (the Host header is never trusted), normalised at start-up.
+    let built;
+    let mut request = match &state.dpop_token_htu {
+        Some(htu) => RequestContext::for_htu("POST", htu, now),
+        None => {
+            built = format!("{}/token", state.issuer);
+            RequestContext::new("POST", &built, now)
+        }
+    };
     let nonces = &state.dpop_nonces;
     let is_current = move |n: &str| nonces.is_current(n, now);
-    let mut request = RequestContext::new("POST", &htu, now);
     if state.config.dpop.nonce {
         request = request.with_nonce(&is_current);
     }

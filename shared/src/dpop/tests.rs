@@ -437,3 +437,232 @@ fn the_resource_server_challenge_names_algs_and_the_error_ex07() {
     let c = p.challenge(Some(("invalid_token", "a\"b\nc")));
     assert!(c.ends_with(r#"error_description="a'b?c""#), "{c}");
 }
+
+/// A proof whose header and claims are given as raw JSON text (duplicates, arrays, ...),
+/// signed by `key` (ES256 or EdDSA).
+fn custom_raw(key: &SigningKey, header: &str, claims: &str) -> String {
+    let msg = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let sig = raw_sign(key, msg.as_bytes());
+    format!("{msg}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// Issue 15 D: the proofs our own client makes take the fast path (else the optimisation
+/// would silently never apply), with every algorithm, and agree with the general path.
+#[test]
+fn our_proofs_take_the_fast_path_and_agree_with_the_general_one_ex02() {
+    for alg in SUPPORTED_ALGS {
+        let key = SigningKey::generate(alg).unwrap();
+        let p = proof(&key, "POST", URI, Some("tok"), Some("n1"), NOW).unwrap();
+        let is_n1 = |n: &str| n == "n1";
+        let htu = Htu::new(URI).unwrap();
+        for c in [
+            ctx("POST", URI).with_access_token("tok").with_nonce(&is_n1),
+            RequestContext::for_htu("POST", &htu, NOW)
+                .with_access_token("tok")
+                .with_nonce(&is_n1),
+        ] {
+            let fast = fast::verify(&p, &c, &ProofPolicy::default())
+                .unwrap_or_else(|| panic!("{} left the fast path", alg_name(alg)));
+            assert_eq!(fast, verify_general(&p, &c, &ProofPolicy::default()));
+            let ok = fast.unwrap();
+            assert_eq!(
+                ok.jkt,
+                key.thumbprint(),
+                "RFC 7638, as jsonwebtoken computes it"
+            );
+        }
+    }
+}
+
+/// Issue 15 D: on every input, inside the fast path's domain or not, `verify` answers what
+/// the general (reference) path answers; inputs outside the domain are not touched by it.
+#[test]
+fn the_fast_path_answers_exactly_what_the_general_path_answers_ex02_ex03() {
+    let key = es256();
+    let ed = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let jwk = serde_json::to_string(key.public_jwk()).unwrap();
+    let ed_jwk = serde_json::to_string(ed.public_jwk()).unwrap();
+    let rsa = SigningKey::generate(Algorithm::RS256).unwrap();
+    let rsa_jwk = serde_json::to_string(rsa.public_jwk()).unwrap();
+    let small_rsa = r#"{"kty":"RSA","n":"AQAB","e":"AQAB"}"#;
+    let with = |member: &str| {
+        let mut j: serde_json::Value = serde_json::from_str(&jwk).unwrap();
+        let (k, v) = member.split_once('=').unwrap();
+        j[k] = serde_json::from_str(v).unwrap();
+        j.to_string()
+    };
+    let headers: Vec<String> =
+        vec![
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":"DPoP+JWT","alg":"ES256","jwk":{jwk}}}"#),
+        format!(r#"{{"alg":"ES256","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":null,"alg":"ES256","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":5,"alg":"ES256","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":"JWT","alg":"ES256","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","alg":"none","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","alg":"HS256","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES384","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","alg":"EdDSA","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","alg":"EdDSA","jwk":{ed_jwk}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{ed_jwk}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","alg":"RS256","jwk":{rsa_jwk}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","alg":"RS256","jwk":{small_rsa}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{rsa_jwk}}}"#),
+        r#"{"typ":"dpop+jwt","alg":"ES256"}"#.to_owned(),
+        r#"{"typ":"dpop+jwt","alg":"ES256","jwk":null}"#.to_owned(),
+        r#"{"typ":"dpop+jwt","alg":"ES256","jwk":["EC","P-256","x","y"]}"#.to_owned(),
+        r#"{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"oct","k":"c2VjcmV0"}}"#.to_owned(),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#, with(r#"d="AAAA""#)),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#, with("d=null")),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#, with(r#"kid="k1""#)),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#, with(r#"alg="ES256""#)),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#, with("use=5")),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#, with(r#"crv="P-384""#)),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#, with(r#"crv="X-1""#)),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#, with(r#"x="!!""#)),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{}}}"#, with(r#"n="AQAB""#)),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","kid":"k","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","alg":"ES256","jwk":{jwk}}}"#),
+        format!(r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{jwk},"typ":"JWT"}}"#),
+        format!(r#"["dpop+jwt","ES256",{jwk}]"#),
+        r#"{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","crv":"P-256","x":"\u0041","y":"B"}}"#
+            .to_owned(),
+    ];
+    let good = format!(r#""jti":"j1","htm":"POST","htu":"{URI}","iat":{NOW}"#);
+    let ath = super::ath("tok");
+    let claims: Vec<String> = vec![
+        format!(r#"{{{good},"ath":"{ath}","nonce":"n1"}}"#),
+        format!(r#"{{{good},"ath":"{ath}"}}"#),
+        format!(r#"{{{good},"nonce":"n1"}}"#),
+        format!(r#"{{{good},"ath":"{ath}","nonce":"n0"}}"#),
+        format!(r#"{{{good},"ath":"x","nonce":"n1"}}"#),
+        format!(r#"{{{good},"ath":null,"nonce":"n1"}}"#),
+        format!(r#"{{{good},"ath":"{ath}","nonce":"n1","exp":5}}"#),
+        format!(r#"{{{good},"ath":"{ath}","nonce":"n1","jti":"j2"}}"#),
+        format!(r#"{{"htm":"POST","htu":"{URI}","iat":{NOW},"ath":"{ath}","nonce":"n1"}}"#),
+        format!(r#"{{"jti":"","htm":"POST","htu":"{URI}","iat":{NOW},"ath":"{ath}"}}"#),
+        format!(
+            r#"{{"jti":"{}","htm":"POST","htu":"{URI}","iat":{NOW}}}"#,
+            "j".repeat(257)
+        ),
+        format!(r#"{{"jti":"j","htu":"{URI}","iat":{NOW},"ath":"{ath}","nonce":"n1"}}"#),
+        format!(r#"{{"jti":"j","htm":"POST","iat":{NOW},"ath":"{ath}","nonce":"n1"}}"#),
+        format!(r#"{{"jti":"j","htm":"POST","htu":"{URI}","ath":"{ath}","nonce":"n1"}}"#),
+        format!(r#"{{"jti":"j","htm":"POST","htu":"{URI}","iat":"{NOW}","ath":"{ath}"}}"#),
+        format!(r#"{{"jti":"j","htm":"POST","htu":"{URI}","iat":{NOW}.5,"ath":"{ath}"}}"#),
+        format!(r#"{{"jti":"j","htm":"POST","htu":"{URI}","iat":-1,"ath":"{ath}"}}"#),
+        format!(
+            r#"{{"jti":"j","htm":"post","htu":"{URI}","iat":{NOW},"ath":"{ath}","nonce":"n1"}}"#
+        ),
+        format!(
+            r#"{{"jti":"j","htm":"POST","htu":"HTTPS://RS.Example:443/mcp?q#f","iat":{NOW},"ath":"{ath}","nonce":"n1"}}"#
+        ),
+        format!(
+            r#"{{"jti":"j","htm":"POST","htu":"https://rs.example/other","iat":{NOW},"ath":"{ath}","nonce":"n1"}}"#
+        ),
+        format!(
+            r#"{{"jti":"j","htm":"POST","htu":"not a url","iat":{NOW},"ath":"{ath}","nonce":"n1"}}"#
+        ),
+        format!(
+            r#"{{"jti":"j","htm":"POST","htu":"{URI}","iat":{},"ath":"{ath}","nonce":"n1"}}"#,
+            NOW - 301
+        ),
+        format!(
+            r#"{{"jti":"j","htm":"POST","htu":"{URI}","iat":{},"ath":"{ath}","nonce":"n1"}}"#,
+            NOW + 301
+        ),
+        format!(
+            r#"{{"jti":"j\u0031","htm":"POST","htu":"{URI}","iat":{NOW},"ath":"{ath}","nonce":"n1"}}"#
+        ),
+        format!(r#"["j","POST","{URI}",{NOW}]"#),
+        r#"{"jti":5}"#.to_owned(),
+    ];
+    let is_n1 = |n: &str| n == "n1";
+    let htu = Htu::new(URI).unwrap();
+    let contexts = [
+        ctx("POST", URI),
+        ctx("POST", URI).with_access_token("tok").with_nonce(&is_n1),
+        RequestContext::for_htu("POST", &htu, NOW),
+        RequestContext::for_htu("POST", &htu, NOW)
+            .with_access_token("tok")
+            .with_nonce(&is_n1),
+        RequestContext::new("POST", "not a url", NOW),
+    ];
+    let policies = [
+        ProofPolicy::default(),
+        ProofPolicy::default().with_algs([Algorithm::EdDSA]),
+    ];
+    let (mut in_domain, mut outside) = (0, 0);
+    for h in &headers {
+        let signer = if h.contains(r#""alg":"EdDSA""#) && h.contains("OKP") {
+            &ed
+        } else {
+            &key
+        };
+        for c in &claims {
+            let mut proofs = vec![custom_raw(signer, h, c)];
+            // The same with a broken signature.
+            let mut bad = proofs[0].clone();
+            bad.truncate(bad.len() - 4);
+            bad.push_str("AAAA");
+            proofs.push(bad);
+            for p in &proofs {
+                for cx in &contexts {
+                    for policy in &policies {
+                        let general = verify_general(p, cx, policy);
+                        match fast::verify(p, cx, policy) {
+                            Some(r) => {
+                                in_domain += 1;
+                                assert_eq!(r, general, "header {h}\nclaims {c}\n{cx:?}");
+                            }
+                            None => outside += 1,
+                        }
+                        assert_eq!(verify(p, cx, policy), general, "header {h}\nclaims {c}");
+                    }
+                }
+            }
+        }
+    }
+    // Both halves were exercised.
+    assert!(
+        in_domain > 1_000 && outside > 1_000,
+        "{in_domain} / {outside}"
+    );
+    // Malformed compact forms never reach the fast path's checks.
+    for bad in ["", "a.b", "a.b.c.d", "!!.e30.e30", "e30.!!.e30"] {
+        assert!(
+            fast::verify(bad, &contexts[0], &policies[0]).is_none(),
+            "{bad}"
+        );
+    }
+    // Empty objects are inside the domain, refused for the first rule, as before.
+    assert_eq!(
+        fast::verify("e30.e30.e30", &contexts[0], &policies[0]),
+        Some(Err(ProofError::WrongTyp))
+    );
+}
+
+#[test]
+fn a_precomputed_htu_matches_like_a_normalised_uri_ex02() {
+    let key = es256();
+    let htu = Htu::new("HTTPS://RS.Example:443/mcp?q=1#f").unwrap();
+    assert_eq!(htu.as_str(), URI);
+    assert!(Htu::new("urn:x:y").is_none());
+    let p = proof(&key, "POST", URI, None, None, NOW).unwrap();
+    assert!(check(&p, &RequestContext::for_htu("POST", &htu, NOW)).is_ok());
+    // A proof whose htu is not in normal form still matches (parsed, then compared).
+    let mut c = good_claims();
+    c["htu"] = json!("https://RS.example:443/./mcp");
+    let p = custom(&key, good_header(&key), c);
+    assert!(check(&p, &RequestContext::for_htu("POST", &htu, NOW)).is_ok());
+    let other = Htu::new("https://rs.example/other").unwrap();
+    assert_eq!(
+        check(&p, &RequestContext::for_htu("POST", &other, NOW)),
+        Err(ProofError::WrongUri)
+    );
+}
