@@ -14,6 +14,7 @@ mod login;
 mod logout;
 mod operations;
 mod redis_as;
+mod redis_dpop;
 mod redis_mcp;
 mod renewal;
 mod security;
