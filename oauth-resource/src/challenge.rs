@@ -177,7 +177,8 @@ pub(crate) fn challenge_response<B: From<String>>(
 ///
 /// `from` is the PRM URL (`&str` or `&String`: the `Bearer` challenge), or the
 /// [`Authenticator`](super::Authenticator) (also behind an `Arc`), which adds the `DPoP`
-/// form when DPoP is on (RFC 9449 §7.1; see [`Authenticator::insufficient_scope`](super::Authenticator::insufficient_scope)).
+/// form when DPoP is on (RFC 9449 §7.1): the `DPoP` challenge alone when DPoP is required,
+/// after the `Bearer` one when it is optional (ADR 0014).
 pub fn forbidden_insufficient_scope<B: From<String>, P: InsufficientScope + ?Sized>(
     from: &P,
     required: &ScopeSet,
