@@ -3,7 +3,7 @@
 //! network: loopback, private, link-local and other non-public addresses are refused for
 //! such URLs unless the MCP server itself is loopback (local development) or the user set
 //! `allow_insecure_local_targets`. IP literals are checked in the URL ([`crate::UrlPolicy`]);
-//! host names are checked after resolution ([`PublicOnly`], installed on the session's OAuth
+//! host names are checked after resolution (`PublicOnly`, installed on the session's OAuth
 //! HTTP clients). An HTTP(S) proxy from the environment resolves names itself: then only the
 //! URL check applies.
 

@@ -55,5 +55,7 @@ async fn non_object_params_are_a_typed_error_not_replaced() {
         matches!(e, http_oauth2_client::ClientError::Protocol(ref m) if m.contains("params must be a JSON object")),
         "{e:?}"
     );
-    mcp.request("tools/list", serde_json::Value::Null).await.unwrap();
+    mcp.request("tools/list", serde_json::Value::Null)
+        .await
+        .unwrap();
 }
