@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
-"""SVG bar charts from scripts/ladder.sh's results (issue 16 D), written by hand: no plotting
-library needed. Usage: python3 scripts/charts.py RESULTS_DIR IMG_DIR
+"""SVG bar charts from scripts/ladder.sh's and scripts/bench.sh's results (issue 16 D), written
+by hand: no plotting library needed. Usage: python3 scripts/charts.py RESULTS_DIR IMG_DIR
 
-Reads RESULTS_DIR/callgrind.tsv and RESULTS_DIR/wall.tsv (either may be absent) and writes:
-  IMG_DIR/ladder-instructions.svg  instructions per tools/call per ladder step (callgrind)
-  IMG_DIR/ladder-wall.svg          µs per tools/call on one core per ladder step (median)
-  IMG_DIR/vs-bare.svg              the real server against bare hyper: req/s and ratio
+Reads whichever of these RESULTS_DIR holds and writes:
+  callgrind.tsv   -> IMG_DIR/ladder-instructions.svg  instructions per tools/call per ladder step
+  wall.tsv        -> IMG_DIR/ladder-wall.svg          server CPU µs per tools/call per ladder step
+                                                      (median; from results without CPU columns:
+                                                      1e6 / median req/s, as before)
+                     IMG_DIR/vs-bare.svg              the real server against bare hyper: rate
+                                                      ratio and CPU cost ratio, target 0.75
+  token-limit.tsv -> IMG_DIR/token-vs-limit.svg       token endpoint against the sign-only limit
+                                                      server, target 0.9
+  client.tsv      -> IMG_DIR/client-vs-plain.svg      BearerAuth against plain reqwest, target 0.95
+Ratios are medians of per-round ratios (each against the reference of the same round); the
+cost ratio is the reference's CPU µs per request divided by this one's.
 """
 
 import csv
@@ -24,7 +32,14 @@ LABELS = {
     "checks": "+ session / header checks",
     "real": "real server binary",
 }
-COLOURS = {"stateless": "#3b6ea8", "legacy": "#d9822b", "bare": "#7a7a7a"}
+COLOURS = {
+    "stateless": "#3b6ea8",
+    "legacy": "#d9822b",
+    "bare": "#7a7a7a",
+    "reference": "#7a7a7a",
+    "rate ratio": "#3b6ea8",
+    "CPU cost ratio": "#2e8b57",
+}
 
 
 def read_tsv(path):
@@ -32,6 +47,45 @@ def read_tsv(path):
         return []
     with open(path, newline="") as f:
         return list(csv.DictReader(f, delimiter="\t"))
+
+
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def median_ratio(rows, key, ref, this, value, invert=False):
+    """Median over rounds of this/ref (ref/this with invert), rows grouped by rows[key]."""
+    by = {}
+    for r in rows:
+        by.setdefault(r["round"], {})[r[key]] = num(r.get(value))
+    xs = []
+    for vals in by.values():
+        a, b = vals.get(ref), vals.get(this)
+        if a and b:
+            xs.append(a / b if invert else b / a)
+    return statistics.median(xs) if xs else None
+
+
+def ratio_chart(path, title, ref_label, label, rows, key, ref, this, target):
+    """Reference = 1.0 against this one's median rate ratio and CPU cost ratio."""
+    vals = {
+        "rate ratio": median_ratio(rows, key, ref, this, "req_s"),
+        "CPU cost ratio": median_ratio(rows, key, ref, this, "cpu_us_per_req", invert=True),
+    }
+    if vals["rate ratio"] is None:
+        return
+    hbar_chart(
+        path,
+        title,
+        "ratio to the reference (median of rounds)",
+        [(ref_label, {"reference": 1.0}), (label, vals)],
+        ["reference", "rate ratio", "CPU cost ratio"],
+        lambda v: f"{v:.2f}",
+        target=target,
+    )
 
 
 def hbar_chart(path, title, unit, groups, series, fmt, target=None):
@@ -55,8 +109,7 @@ def hbar_chart(path, title, unit, groups, series, fmt, target=None):
     for s in series:
         out.append(f'<rect x="{x}" y="28" width="12" height="12" fill="{COLOURS.get(s, "#555")}"/>')
         out.append(f'<text x="{x + 16}" y="38">{escape(s)}</text>')
-        x += 110
-    out.append(f'<text x="{width - right}" y="38" text-anchor="end" fill="#555">{escape(unit)}</text>')
+        x += 20 + 7 * len(s)
     y = top
     for label, vals in groups:
         gh = n_series * bar_h
@@ -76,6 +129,7 @@ def hbar_chart(path, title, unit, groups, series, fmt, target=None):
             out.append(f'<text x="{left + w + 4:.1f}" y="{by + bar_h - 4}">{escape(fmt(v))}</text>')
         y += gh + gap
     out.append(f'<line x1="{left}" y1="{top - 4}" x2="{left}" y2="{y}" stroke="black"/>')
+    out.append(f'<text x="{left}" y="{y + 14}" fill="#555">{escape(unit)}</text>')
     if target is not None:
         tx = left + target * scale
         out.append(
@@ -113,20 +167,31 @@ def main():
         )
     wall = read_tsv(os.path.join(results, "wall.tsv"))
     if wall:
-        med = {}
+        has_cpu = any(num(r.get("cpu_us_per_req")) for r in wall)
+        med, cpu = {}, {}
         for s in STEPS:
             for m in ("stateless", "legacy"):
-                xs = [float(r["req_s"]) for r in wall if r["step"] == s and r["mode"] == m and r["req_s"]]
+                rows = [r for r in wall if r["step"] == s and r["mode"] == m]
+                xs = [num(r["req_s"]) for r in rows if num(r["req_s"])]
                 if xs:
                     med[(s, m)] = statistics.median(xs)
+                cs = [num(r.get("cpu_us_per_req")) for r in rows if num(r.get("cpu_us_per_req"))]
+                if cs:
+                    cpu[(s, m)] = statistics.median(cs)
+        if has_cpu:
+            per_req = cpu
+            title = "Cost ladder: server CPU µs per tools/call (median of rounds, one core, 64 connections)"
+        else:
+            per_req = {k: 1e6 / v for k, v in med.items()}
+            title = "Cost ladder: µs per tools/call on one core (median req/s, 64 connections)"
         groups = [
-            (LABELS[s], {m: (1e6 / med[(s, m)]) if (s, m) in med else None for m in ("stateless", "legacy")})
+            (LABELS[s], {m: per_req.get((s, m)) for m in ("stateless", "legacy")})
             for s in STEPS
-            if any((s, m) in med for m in ("stateless", "legacy"))
+            if any((s, m) in per_req for m in ("stateless", "legacy"))
         ]
         hbar_chart(
             os.path.join(img, "ladder-wall.svg"),
-            "Cost ladder: µs per tools/call on one core (median req/s, 64 connections)",
+            title,
             "µs / request",
             groups,
             ["stateless", "legacy"],
@@ -134,19 +199,54 @@ def main():
         )
         if ("bare", "stateless") in med and ("real", "stateless") in med:
             bare = med[("bare", "stateless")]
-            groups = [("bare hyper", {"bare": 1.0})]
+            groups = [("bare hyper", {"reference": 1.0})]
             for m in ("stateless", "legacy"):
-                if ("real", m) in med:
-                    groups.append((f"tools/call, {m}", {m: med[("real", m)] / bare}))
+                rows = [r for r in wall if r["mode"] == m and r["step"] in ("bare", "real")]
+                rate = median_ratio(rows, "step", "bare", "real", "req_s")
+                if rate is None:
+                    continue
+                vals = {"rate ratio": rate}
+                if has_cpu:
+                    vals["CPU cost ratio"] = median_ratio(rows, "step", "bare", "real", "cpu_us_per_req", invert=True)
+                groups.append((f"tools/call, {m}", vals))
+            bare_cpu = f", {cpu[('bare', 'stateless')]:.1f} µs CPU" if ("bare", "stateless") in cpu else ""
             hbar_chart(
                 os.path.join(img, "vs-bare.svg"),
-                f"tools/call against bare hyper, same run (bare = {bare:,.0f} req/s)",
-                "ratio to bare",
+                f"tools/call against bare hyper, same run (bare = {bare:,.0f} req/s{bare_cpu})",
+                "ratio to bare (median of rounds)",
                 groups,
-                ["bare", "stateless", "legacy"],
+                ["reference", "rate ratio", "CPU cost ratio"] if has_cpu else ["reference", "rate ratio"],
                 lambda v: f"{v:.2f}",
                 target=0.75,
             )
+    tl = read_tsv(os.path.join(results, "token-limit.tsv"))
+    if tl:
+        lim = statistics.median([num(r["req_s"]) for r in tl if r["server"] == "limit" and num(r["req_s"])] or [0])
+        ratio_chart(
+            os.path.join(img, "token-vs-limit.svg"),
+            f"Token endpoint (client_credentials, ES256) against the sign-only limit ({lim:,.0f} req/s)",
+            "sign-only limit server",
+            "authorization server",
+            tl,
+            "server",
+            "limit",
+            "as",
+            0.9,
+        )
+    cl = read_tsv(os.path.join(results, "client.tsv"))
+    if cl:
+        plain = statistics.median([num(r["req_s"]) for r in cl if r["client"] == "plain" and num(r["req_s"])] or [0])
+        ratio_chart(
+            os.path.join(img, "client-vs-plain.svg"),
+            f"Client: reqwest + BearerAuth against plain reqwest ({plain:,.0f} req/s, one core)",
+            "plain reqwest::Client",
+            "+ BearerAuth, fresh token",
+            cl,
+            "client",
+            "plain",
+            "bearer",
+            0.95,
+        )
 
 
 if __name__ == "__main__":

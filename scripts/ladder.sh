@@ -14,13 +14,18 @@
 # Each request is a tools/call "echo", stateless 2026-07-28 and legacy (2025-11-25 session).
 #
 # MODE=wall: servers on core 0 (one runtime worker), wrk on core 1, CONNS connections,
-#   REPEAT rounds of every step in turn; the median req/s per step, and µs per request on
-#   the server's one core (1e6 / req/s).
+#   REPEAT rounds of every step in turn; per step the median req/s and the server's own CPU
+#   time per request (scripts/bench/cpu.sh: its threads' schedstat before and after each wrk
+#   run, divided by the requests), its core utilisation and wrk's. When wrk saturates its
+#   core before a cheap server does (bare hyper on a 2-core VM), req/s ratios understate the
+#   gap; the cost ratio (bare's CPU µs per request / this step's) does not. Table:
+#   $OUT/ladder.md.
 # MODE=callgrind: each server in turn under callgrind, counting only while wrk runs
 #   (4 connections, CG_DURATION) after a warm-up: instructions per request, repeatable on a
 #   busy machine (user-space instructions only; kernel time is not counted).
 # MODE=both (default): callgrind, then wall clock.
-# Results: $OUT/wall.tsv, $OUT/callgrind.tsv (and the callgrind.out files for
+# Results: $OUT/wall.tsv (step mode round req_s p99 requests cpu_us_per_req server_util
+# wrk_util), $OUT/callgrind.tsv (and the callgrind.out files for
 # callgrind_annotate), then scripts/charts.py writes the SVG charts into $IMG.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +50,8 @@ tmp="$(mktemp -d)"
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
+# shellcheck source=scripts/bench/cpu.sh
+. scripts/bench/cpu.sh
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # wait_listening NAME: waits (bounded) for "listening on" in $tmp/NAME.out
 wait_listening() {
@@ -136,25 +143,27 @@ if [ "$MODE" != callgrind ]; then
     wait_listening "$s"
     sid[$s]="$(sid_for "$s" "${res[$s]}" "$(cat "$tmp/tok.$s")")"
   done
-  # load URL TOKENS SESSION -> "req/s p99"
+  # load URL TOKENS SESSION PID -> "req/s p99 requests cpu_us server_util wrk_util"
   load() {
     local out
-    out="$(SESSION_ID="$3" TOKENS_FILE="$2" taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s scripts/bench/mcp_call.lua "$1" 2>&1)"
+    out="$(SESSION_ID="$3" TOKENS_FILE="$2" measured_wrk "$4" -t1 -c"$CONNS" -d"$DURATION" --latency -s scripts/bench/mcp_call.lua "$1")"
     if echo "$out" | grep -q "Non-2xx\|error"; then echo "$out" >&2; fi
-    echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "$out" | awk '$1=="99%" {print $2}')"
+    echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(echo "$out" | awk '$1=="99%" {print $2}') $(echo "$out" | tail -n 1 | cut -d' ' -f2-)"
   }
   for s in $STEPS; do  # warm-up, not reported
-    DURATION=2s load "${res[$s]}" "$tmp/tok.$s" "" >/dev/null
+    DURATION=2s load "${res[$s]}" "$tmp/tok.$s" "" "" >/dev/null
   done
-  printf 'step\tmode\tround\treq_s\tp99\n' > "$OUT/wall.tsv"
+  printf 'step\tmode\tround\treq_s\tp99\trequests\tcpu_us_per_req\tserver_util\twrk_util\n' > "$OUT/wall.tsv"
   for round in $(seq 1 "$REPEAT"); do
     for s in $STEPS; do
-      read -r rps p99 < <(load "${res[$s]}" "$tmp/tok.$s" "")
-      printf '%s\tstateless\t%s\t%s\t%s\n' "$s" "$round" "$rps" "$p99" | tee -a "$OUT/wall.tsv"
-      read -r rps p99 < <(load "${res[$s]}" "$tmp/tok.$s" "${sid[$s]}")
-      printf '%s\tlegacy\t%s\t%s\t%s\n' "$s" "$round" "$rps" "$p99" | tee -a "$OUT/wall.tsv"
+      for mode in stateless legacy; do
+        if [ "$mode" = legacy ]; then sess="${sid[$s]}"; else sess=""; fi
+        read -r rps p99 n cpu util wutil < <(load "${res[$s]}" "$tmp/tok.$s" "$sess" "${pid[$s]}")
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$mode" "$round" "$rps" "$p99" "$n" "$cpu" "$util" "$wutil" | tee -a "$OUT/wall.tsv"
+      done
     done
   done
+  python3 scripts/bench/summary.py --ladder "$OUT"
 fi
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt"
 python3 scripts/charts.py "$OUT" "$IMG"
