@@ -204,6 +204,21 @@ fn args<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
     serde_json::from_str(raw.map_or("{}", RawValue::get)).ok()
 }
 
+/// Whether the tool `name` answers without waiting (every tool but the long-running and the
+/// multi round-trip ones): its `tools/call` takes jsonrpsee's synchronous path.
+pub(crate) fn is_sync(name: &str) -> bool {
+    !runs_long(name) && !super::mrtr::handles(name)
+}
+
+fn call_params(raw: &str) -> Result<CallParams<'_>, ErrorObjectOwned> {
+    let cp: CallParams<'_> =
+        serde_json::from_str(raw).map_err(|e| invalid_params(format!("invalid params: {e}")))?;
+    if cp.request_state.is_some_and(|s| s.get() != "null") && !super::mrtr::handles(&cp.name) {
+        return Err(super::mrtr::foreign_state(&cp.name));
+    }
+    Ok(cp)
+}
+
 /// `tools/call`.
 pub(crate) async fn call(
     st: &State,
@@ -211,11 +226,37 @@ pub(crate) async fn call(
     p: &Params<'_>,
 ) -> Result<ToolOut, ErrorObjectOwned> {
     let raw = p.as_str().unwrap_or("{}");
-    let cp: CallParams<'_> =
-        serde_json::from_str(raw).map_err(|e| invalid_params(format!("invalid params: {e}")))?;
-    if cp.request_state.is_some_and(|s| s.get() != "null") && !super::mrtr::handles(&cp.name) {
-        return Err(super::mrtr::foreign_state(&cp.name));
+    let cp = call_params(raw)?;
+    match cp.name.as_ref() {
+        "slow_task" => {
+            let a: Map<String, Value> = args(cp.arguments).unwrap_or_default();
+            Ok(slow_task(st, ctx, &a).await)
+        }
+        other if super::mrtr::handles(other) => super::mrtr::call(st, ctx, other, raw).await,
+        _ => run_sync(st, ctx, &cp),
     }
+}
+
+/// `tools/call` of a tool that does not wait ([`is_sync`]); any other tool is an internal
+/// error here (the transport routes only [`is_sync`] tools to this path).
+pub(crate) fn call_sync(
+    st: &State,
+    ctx: &RequestCtx,
+    p: &Params<'_>,
+) -> Result<ToolOut, ErrorObjectOwned> {
+    let cp = call_params(p.as_str().unwrap_or("{}"))?;
+    if !is_sync(&cp.name) {
+        return Err(super::internal("this tool needs the asynchronous path"));
+    }
+    run_sync(st, ctx, &cp)
+}
+
+/// The tools that answer without waiting.
+fn run_sync(
+    st: &State,
+    ctx: &RequestCtx,
+    cp: &CallParams<'_>,
+) -> Result<ToolOut, ErrorObjectOwned> {
     Ok(match cp.name.as_ref() {
         "echo" => match args::<EchoArgs<'_>>(cp.arguments) {
             Some(a) => text(a.message),
@@ -237,10 +278,6 @@ pub(crate) async fn call(
             "client_id": ctx.auth.client_id,
             "scopes": ctx.auth.scopes.iter().collect::<Vec<_>>(),
         })),
-        "slow_task" => {
-            let a: Map<String, Value> = args(cp.arguments).unwrap_or_default();
-            slow_task(st, ctx, &a).await
-        }
         "get_weather" => {
             let a: Map<String, Value> = args(cp.arguments).unwrap_or_default();
             match a.get("city").and_then(Value::as_str) {
@@ -259,9 +296,6 @@ pub(crate) async fn call(
             }
         }
         "always_fails" => tool_error("this tool always fails (by design)"),
-        other if super::mrtr::handles(other) => {
-            return super::mrtr::call(st, ctx, other, raw).await;
-        }
         other if super::headers::handles(other) => {
             super::headers::call(cp.arguments.map(RawValue::get))
         }

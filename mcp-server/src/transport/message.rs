@@ -3,7 +3,6 @@
 //! shape of a JSON-RPC error response (jsonrpsee's [`ErrorObject`] with the request's raw id).
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use axum::response::Response;
 use http::StatusCode;
@@ -172,21 +171,29 @@ pub(crate) async fn run(
     params: Option<&str>,
     ctx: RequestCtx,
 ) -> String {
-    run_coded(app, id, method, params, ctx).await.0
+    run_coded(app, id, method, params, None, ctx).await.0
 }
 
-/// [`run`], with the JSON-RPC error code of the response when it is an error.
+/// [`run`], with the JSON-RPC error code of the response when it is an error. `tool`: the
+/// peeked `params.name`; a `tools/call` of a tool that never waits takes the synchronous
+/// twin of the method ([`rpc::sync_tool_module`]).
 pub(crate) async fn run_coded(
     app: &App,
     id: Option<&str>,
     method: &str,
     params: Option<&str>,
+    tool: Option<&str>,
     ctx: RequestCtx,
 ) -> (String, Option<i32>) {
     let rpc_id = id.map_or(Id::Null, parse_id);
     let mut ext = Extensions::new();
-    ext.insert(Arc::new(ctx));
-    match rpc::dispatch(&app.methods, rpc_id, method, params, ext).await {
+    ext.insert(ctx);
+    let methods = if method == "tools/call" && rpc::sync_tool(tool) {
+        &app.sync_tools
+    } else {
+        &app.methods
+    };
+    match rpc::dispatch(methods, rpc_id, method, params, ext).await {
         Some(resp) => {
             let code = resp.as_error_code();
             let (raw, _, _ext) = resp.into_parts();
@@ -249,6 +256,7 @@ impl Message<'_> {
             self.id.map(RawValue::get),
             self.method(),
             self.params.map(RawValue::get),
+            self.peek.name.as_deref(),
             ctx,
         )
         .await

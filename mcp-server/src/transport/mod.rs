@@ -53,6 +53,8 @@ pub(crate) use session::{SessionLimits, SessionStore};
 #[derive(Debug)]
 pub(crate) struct App {
     pub(crate) methods: Methods,
+    /// The synchronous `tools/call` for the tools that never wait (`rpc::sync_tool_module`).
+    pub(crate) sync_tools: Methods,
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) sessions: SessionStore,
     pub(crate) shutdown: watch::Receiver<bool>,
