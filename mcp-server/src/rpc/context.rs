@@ -82,6 +82,8 @@ pub(crate) struct RequestCtx {
     pub(crate) progress: Option<(Value, NotificationSink)>,
     /// The legacy session's log channel, if any.
     pub(crate) log: Option<Arc<LogChannel>>,
+    /// A `tools/call`'s name and arguments as the transport found them (no third parse).
+    pub(crate) call: Option<super::tools::CallHint>,
 }
 
 impl RequestCtx {

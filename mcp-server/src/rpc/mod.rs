@@ -37,6 +37,7 @@ pub(crate) use headers::{param_headers, validate as validate_param_headers};
 pub(crate) use mrtr::RequestStateKeys;
 pub(crate) use resources::FileStore;
 pub(crate) use subscriptions::Events;
+pub(crate) use tools::CallHint;
 
 /// Shared server state for the methods.
 #[derive(Debug)]
@@ -56,6 +57,50 @@ pub(crate) fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
 
 pub(crate) fn internal(msg: &str) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(INTERNAL_ERROR_CODE, msg.to_owned(), None::<()>)
+}
+
+/// `Option<Cow<str>>` that borrows from the input when it can: serde's own `Cow` impl (used
+/// for a `Cow` inside an `Option`, even with `#[serde(borrow)]`) always copies into a
+/// `String`, which cost one allocation per peeked member per request (issue 16 B).
+/// `null` is `None`, like the derived `Option`.
+pub(crate) fn opt_cow_str<'de, D>(d: D) -> Result<Option<std::borrow::Cow<'de, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use std::borrow::Cow;
+    struct Str;
+    impl<'de> serde::de::Visitor<'de> for Str {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v))
+        }
+    }
+    struct Opt;
+    impl<'de> serde::de::Visitor<'de> for Opt {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_str(Str).map(Some)
+        }
+    }
+    d.deserialize_option(Opt)
 }
 
 /// Parses object params, treating absent params as `{}`.
@@ -406,20 +451,40 @@ mod tests {
             r#"{"name":"get_weather","arguments":{"city":"Oslo"}}"#,
             r#"{"name":"always_fails"}"#,
             r#"{"name":"echo","arguments":{"message":"x"},"requestState":"abc"}"#,
+            r#"{"name":"echo","arguments":{"message":"x"},"requestState":null}"#,
+            r#"{"name":"ech\u006f","arguments":{"message":"escaped name"}}"#,
+            r#"{"arguments":{"message":"a"},"name":"add","_meta":{"progressToken":1}}"#,
+            r#"{"name":"echo","arguments":{"message":"dup"},"name":"add"}"#,
+            r#"{"name":"echo","arguments":"not an object"}"#,
             r#"{"name":"no_such_tool"}"#,
             r#"{"arguments":{}}"#,
             r#"[1,2]"#,
         ];
+        // What the transport's peek reads (`transport::message::ParamsPeek`'s members).
+        #[derive(serde::Deserialize)]
+        struct Peek<'a> {
+            #[serde(default, borrow, deserialize_with = "opt_cow_str")]
+            name: Option<std::borrow::Cow<'a, str>>,
+            #[serde(default, borrow)]
+            arguments: Option<&'a serde_json::value::RawValue>,
+            #[serde(rename = "requestState", default, borrow)]
+            request_state: Option<&'a serde_json::value::RawValue>,
+        }
         for era in [Era::Modern, Era::Legacy("2025-11-25")] {
             for params in calls {
+                let hint = serde_json::from_str::<Peek<'_>>(params).ok().and_then(|p| {
+                    CallHint::new(params, p.name.as_ref(), p.arguments, p.request_state)
+                });
                 let mut answers = Vec::new();
-                for methods in [&all, &sync] {
+                // The async method; the sync one parsing the params; the sync one with the hint.
+                for (methods, call) in [(&all, None), (&sync, None), (&sync, hint)] {
                     let mut ext = Extensions::new();
                     ext.insert(RequestCtx {
                         auth: auth.clone(),
                         era,
                         progress: None,
                         log: None,
+                        call,
                     });
                     let r = dispatch(methods, Id::Number(7), "tools/call", Some(params), ext)
                         .await
@@ -427,6 +492,7 @@ mod tests {
                     answers.push((r.as_error_code(), r.as_ref().to_owned()));
                 }
                 assert_eq!(answers[0], answers[1], "{era:?} {params}");
+                assert_eq!(answers[0], answers[2], "{era:?} {params} (hint)");
             }
         }
         // The long-running and multi round-trip tools keep the async path.
@@ -440,6 +506,7 @@ mod tests {
             era: Era::Modern,
             progress: None,
             log: None,
+            call: None,
         });
         let r = dispatch(
             &sync,

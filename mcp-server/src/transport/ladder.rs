@@ -100,8 +100,9 @@ async fn envelope(State(app): State<Arc<App>>, req: axum::extract::Request) -> R
         Ok(Authenticated(auth)) => auth,
         Err(status) => return status.into_response(),
     };
-    let Ok(body) = axum::body::to_bytes(body, app.max_body).await else {
-        return http::StatusCode::BAD_REQUEST.into_response();
+    let body = match super::streamable::read_body(body, app.max_body).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let msg = match message::parse(&body) {
         Ok(m) => m,
@@ -118,8 +119,9 @@ async fn dispatch(State(app): State<Arc<App>>, req: axum::extract::Request) -> R
         Ok(Authenticated(auth)) => auth,
         Err(status) => return status.into_response(),
     };
-    let Ok(body) = axum::body::to_bytes(body, app.max_body).await else {
-        return http::StatusCode::BAD_REQUEST.into_response();
+    let body = match super::streamable::read_body(body, app.max_body).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let msg = match message::parse(&body) {
         Ok(m) => m,
