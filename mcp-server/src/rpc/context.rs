@@ -53,8 +53,9 @@ impl LogChannel {
         self.level.store(idx, std::sync::atomic::Ordering::Relaxed);
     }
     /// Sends `notifications/message` if `level` passes the client's threshold and a stream
-    /// is open; never blocks (a full stream drops the message).
-    pub(crate) fn log(&self, level: &str, logger: &str, data: Value) {
+    /// is open; never blocks (a full stream drops the message). `data` is built only then (no
+    /// `Value` built per request while logging is off).
+    pub(crate) fn log(&self, level: &str, logger: &str, data: impl FnOnce() -> Value) {
         let min = self.level.load(std::sync::atomic::Ordering::Relaxed);
         let Some(idx) = LOG_LEVELS.iter().position(|l| *l == level) else {
             return;
@@ -64,7 +65,7 @@ impl LogChannel {
         }
         if let Some(tx) = self.sink() {
             let n = json!({"jsonrpc": "2.0", "method": "notifications/message",
-                "params": {"level": level, "logger": logger, "data": data}});
+                "params": {"level": level, "logger": logger, "data": data()}});
             let _ = tx.try_send(n.to_string());
         }
     }

@@ -320,7 +320,7 @@ fn tool_answer(c: &RequestCtx, r: tools::ToolOut) -> tools::ToolResult {
         log.log(
             "info",
             "tools",
-            json!({"event": "tools/call", "error": r.is_error()}),
+            || json!({"event": "tools/call", "error": r.is_error()}),
         );
     }
     r.into_result(c)
