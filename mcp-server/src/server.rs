@@ -186,6 +186,7 @@ async fn start(
         request_state: rpc::RequestStateKeys::new(&config.request_state, &resource_url),
         events: events.clone(),
     });
+    let sync_tools: jsonrpsee::Methods = rpc::sync_tool_module(state.clone())?.into();
     let methods: jsonrpsee::Methods = rpc::rpc_module(state)?.into();
     for m in methods.method_names() {
         if auth.scope_rules().required(m).is_none() {
@@ -216,6 +217,7 @@ async fn start(
     let streaming = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let app = Arc::new(App {
         methods,
+        sync_tools,
         auth: auth.clone(),
         sessions,
         events,

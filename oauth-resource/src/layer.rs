@@ -48,24 +48,39 @@ pub(crate) fn credentials<B>(req: &Request<B>, dpop: bool) -> Result<(Scheme, &s
             "more than one Authorization header",
         ));
     }
-    let v = v
-        .to_str()
-        .map_err(|_| AuthError::InvalidRequest("malformed Authorization header"))?;
-    let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
-    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+    // One pass over the value with no early exit (the compiler vectorises it), in place of
+    // `HeaderValue::to_str`'s byte-at-a-time loop; then the scheme (a few bytes) and the
+    // token as before. Issue 16 B: the same answers, see `credentials_match_the_reference`.
+    let v = v.as_bytes();
+    let visible = v.iter().fold(true, |ok, &c| {
+        ok & ((0x20..0x7f).contains(&c) | (c == b'\t'))
+    });
+    if !visible {
+        return Err(AuthError::InvalidRequest("malformed Authorization header"));
+    }
+    let (scheme, token) = match v.iter().position(|&c| c == b' ') {
+        Some(i) => (&v[..i], &v[i + 1..]),
+        None => (v, &[][..]),
+    };
+    let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
         Scheme::Bearer
-    } else if dpop && scheme.eq_ignore_ascii_case("dpop") {
+    } else if dpop && scheme.eq_ignore_ascii_case(b"dpop") {
         Scheme::Dpop
     } else {
         return Err(AuthError::Missing);
     };
-    let token = token.trim();
-    if token.is_empty() || token.contains(' ') {
-        return Err(AuthError::InvalidRequest(match scheme {
-            Scheme::Bearer => "malformed bearer token",
-            Scheme::Dpop => "malformed DPoP access token",
-        }));
-    }
+    // Visible ASCII and tabs only: trimming ASCII whitespace is `str::trim` here.
+    let token = token.trim_ascii();
+    let spaced = token.iter().fold(false, |sp, &c| sp | (c == b' '));
+    let token = match std::str::from_utf8(token) {
+        Ok(t) if !t.is_empty() && !spaced => t,
+        _ => {
+            return Err(AuthError::InvalidRequest(match scheme {
+                Scheme::Bearer => "malformed bearer token",
+                Scheme::Dpop => "malformed DPoP access token",
+            }));
+        }
+    };
     Ok((scheme, token))
 }
 
@@ -546,6 +561,73 @@ mod tests {
             bearer_token(&req(Some("Bearer "), "/mcp")),
             Err(AuthError::InvalidRequest(_))
         ));
+    }
+
+    /// The credentials parser before issue 16 B (`HeaderValue::to_str`, `str` search), kept
+    /// as the reference the faster one must agree with.
+    fn reference(v: &http::HeaderValue, dpop: bool) -> Result<(Scheme, String), AuthError> {
+        let v = v
+            .to_str()
+            .map_err(|_| AuthError::InvalidRequest("malformed Authorization header"))?;
+        let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
+        let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+            Scheme::Bearer
+        } else if dpop && scheme.eq_ignore_ascii_case("dpop") {
+            Scheme::Dpop
+        } else {
+            return Err(AuthError::Missing);
+        };
+        let token = token.trim();
+        if token.is_empty() || token.contains(' ') {
+            return Err(AuthError::InvalidRequest(match scheme {
+                Scheme::Bearer => "malformed bearer token",
+                Scheme::Dpop => "malformed DPoP access token",
+            }));
+        }
+        Ok((scheme, token.to_owned()))
+    }
+
+    #[test]
+    fn credentials_match_the_reference_rs10() {
+        let values: &[&[u8]] = &[
+            b"Bearer abc.def-_~+/=",
+            b"bearer abc",
+            b"BEARER  abc ",
+            b"Bearer \tabc\t",
+            b"Bearer a\tb",
+            b"Bearer a b",
+            b"Bearer ",
+            b"Bearer",
+            b"Bearer\tabc",
+            b" Bearer abc",
+            b"Basic abc",
+            b"DPoP abc",
+            b"dpop  abc",
+            b"DPoP a b",
+            b"DPoP",
+            b"Bearer abc\x7f",
+            b"Bearer ab\x80c",
+            b"Bear\xffer abc",
+            b"Bearer \xc3\xa9",
+            b"Basic a\x01b",
+            b"",
+            b" ",
+            b"\t",
+        ];
+        for v in values {
+            let Ok(hv) = http::HeaderValue::from_bytes(v) else {
+                continue;
+            };
+            for dpop in [false, true] {
+                let r = Request::builder()
+                    .uri("/mcp")
+                    .header(http::header::AUTHORIZATION, hv.clone())
+                    .body(())
+                    .unwrap();
+                let got = credentials(&r, dpop).map(|(s, t)| (s, t.to_owned()));
+                assert_eq!(got, reference(&hv, dpop), "{v:?} dpop={dpop}");
+            }
+        }
     }
 
     #[test]

@@ -415,3 +415,66 @@ async fn trailing_slash_issuer_matches_exactly_rs14() {
         ))
     );
 }
+
+/// Issue 16 B, measured natively before cutting the auth step (not a timed assertion):
+/// `cargo test --release -p oauth-resource --lib native_cost_of_a_cache_hit -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, run by hand in release"]
+async fn native_cost_of_a_cache_hit() {
+    use std::hash::BuildHasher as _;
+    use std::time::Instant;
+    let f = Fixture::start().await;
+    let layer = JwtAuthLayer::builder()
+        .issuer(ISSUER)
+        .resource(RESOURCE)
+        .jwks_url(&f.jwks_url)
+        .algorithms([jsonwebtoken::Algorithm::EdDSA])
+        .build()
+        .unwrap();
+    let auth = layer.authenticator().clone();
+    let mut c = claims(RESOURCE, now() + 3600, "mcp:tools:call");
+    c["pad"] = json!("p".repeat(250));
+    let token = f.token(&c);
+    auth.validate(&token).await.unwrap();
+    const N: u32 = 200_000;
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        for _ in 0..1000 {
+            f();
+        }
+        let t = Instant::now();
+        for _ in 0..N {
+            f();
+        }
+        println!(
+            "{name}: {:.0} ns",
+            t.elapsed().as_nanos() as f64 / f64::from(N)
+        );
+    };
+    println!("token: {} bytes", token.len());
+    time("lookup (hit: SHA-256 + moka get + expiry)", &mut || {
+        std::hint::black_box(auth.lookup(std::hint::black_box(&token)).is_ok());
+    });
+    time("SHA-256 of the token", &mut || {
+        std::hint::black_box(shared::random::sha256(
+            std::hint::black_box(&token).as_bytes(),
+        ));
+    });
+    let key = shared::random::sha256(token.as_bytes());
+    let sip = std::collections::hash_map::RandomState::new();
+    let fold = foldhash::fast::RandomState::default();
+    time("SipHash of the key", &mut || {
+        std::hint::black_box(sip.hash_one(std::hint::black_box(&key)));
+    });
+    time("foldhash of the key", &mut || {
+        std::hint::black_box(fold.hash_one(std::hint::black_box(&key)));
+    });
+    let header = format!("Bearer {token}");
+    let req = Request::builder()
+        .uri("/mcp")
+        .header(header::AUTHORIZATION, &header)
+        .body(())
+        .unwrap();
+    time("credentials (header scan)", &mut || {
+        std::hint::black_box(super::layer::credentials(std::hint::black_box(&req), false).is_ok());
+    });
+}

@@ -135,8 +135,10 @@ fn cache_key(token: &str) -> [u8; 32] {
     shared::random::sha256(token.as_bytes())
 }
 
-/// Verified tokens by SHA-256 of the token, each with its own TTL.
-pub(crate) type TokenCache = moka::sync::Cache<[u8; 32], Verified>;
+/// Verified tokens by SHA-256 of the token, each with its own TTL. The map hashes the
+/// digest with foldhash (randomly seeded), not SipHash: the keys are already uniform, and only
+/// verified tokens are ever inserted, so no client can choose colliding entries (issue 16 B).
+pub(crate) type TokenCache = moka::sync::Cache<[u8; 32], Verified, foldhash::fast::RandomState>;
 
 /// Validates bearer tokens; shared by the layer and by callers that need scope checks.
 pub struct Authenticator {
@@ -175,7 +177,7 @@ pub(crate) fn build_token_cache(capacity: u64) -> Option<TokenCache> {
         moka::sync::Cache::builder()
             .max_capacity(capacity)
             .expire_after(TokenExpiry)
-            .build()
+            .build_with_hasher(foldhash::fast::RandomState::default())
     })
 }
 

@@ -53,8 +53,9 @@ impl LogChannel {
         self.level.store(idx, std::sync::atomic::Ordering::Relaxed);
     }
     /// Sends `notifications/message` if `level` passes the client's threshold and a stream
-    /// is open; never blocks (a full stream drops the message).
-    pub(crate) fn log(&self, level: &str, logger: &str, data: Value) {
+    /// is open; never blocks (a full stream drops the message). `data` is built only then (no
+    /// `Value` built per request while logging is off).
+    pub(crate) fn log(&self, level: &str, logger: &str, data: impl FnOnce() -> Value) {
         let min = self.level.load(std::sync::atomic::Ordering::Relaxed);
         let Some(idx) = LOG_LEVELS.iter().position(|l| *l == level) else {
             return;
@@ -64,14 +65,15 @@ impl LogChannel {
         }
         if let Some(tx) = self.sink() {
             let n = json!({"jsonrpc": "2.0", "method": "notifications/message",
-                "params": {"level": level, "logger": logger, "data": data}});
+                "params": {"level": level, "logger": logger, "data": data()}});
             let _ = tx.try_send(n.to_string());
         }
     }
 }
 
-/// Per-request context inserted into the jsonrpsee [`Extensions`].
-#[derive(Debug)]
+/// Per-request context inserted into the jsonrpsee [`Extensions`] (by value: one allocation
+/// fewer than an `Arc`; a clone costs reference counts, and the progress token when present).
+#[derive(Debug, Clone)]
 pub(crate) struct RequestCtx {
     /// The validated token.
     pub(crate) auth: Arc<AuthContext>,
@@ -81,6 +83,8 @@ pub(crate) struct RequestCtx {
     pub(crate) progress: Option<(Value, NotificationSink)>,
     /// The legacy session's log channel, if any.
     pub(crate) log: Option<Arc<LogChannel>>,
+    /// A `tools/call`'s name and arguments as the transport found them (no third parse).
+    pub(crate) call: Option<super::tools::CallHint>,
 }
 
 impl RequestCtx {

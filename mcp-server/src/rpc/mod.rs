@@ -37,6 +37,7 @@ pub(crate) use headers::{param_headers, validate as validate_param_headers};
 pub(crate) use mrtr::RequestStateKeys;
 pub(crate) use resources::FileStore;
 pub(crate) use subscriptions::Events;
+pub(crate) use tools::CallHint;
 
 /// Shared server state for the methods.
 #[derive(Debug)]
@@ -58,14 +59,58 @@ pub(crate) fn internal(msg: &str) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(INTERNAL_ERROR_CODE, msg.to_owned(), None::<()>)
 }
 
+/// `Option<Cow<str>>` that borrows from the input when it can: serde's own `Cow` impl (used
+/// for a `Cow` inside an `Option`, even with `#[serde(borrow)]`) always copies into a
+/// `String`, which cost one allocation per peeked member per request (issue 16 B).
+/// `null` is `None`, like the derived `Option`.
+pub(crate) fn opt_cow_str<'de, D>(d: D) -> Result<Option<std::borrow::Cow<'de, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use std::borrow::Cow;
+    struct Str;
+    impl<'de> serde::de::Visitor<'de> for Str {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v))
+        }
+    }
+    struct Opt;
+    impl<'de> serde::de::Visitor<'de> for Opt {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_str(Str).map(Some)
+        }
+    }
+    d.deserialize_option(Opt)
+}
+
 /// Parses object params, treating absent params as `{}`.
 pub(crate) fn parse<T: DeserializeOwned>(p: &Params<'_>) -> Result<T, ErrorObjectOwned> {
     serde_json::from_str(p.as_str().unwrap_or("{}"))
         .map_err(|e| invalid_params(format!("invalid params: {e}")))
 }
 
-fn ctx(ext: &Extensions) -> Result<&Arc<RequestCtx>, ErrorObjectOwned> {
-    ext.get::<Arc<RequestCtx>>()
+fn ctx(ext: &Extensions) -> Result<&RequestCtx, ErrorObjectOwned> {
+    ext.get::<RequestCtx>()
         .ok_or_else(|| internal("missing request context"))
 }
 
@@ -220,16 +265,9 @@ pub(crate) fn rpc_module(
         list(ctx(&ext)?, &p, &st, "tools", all)
     })?;
     m.register_async_method("tools/call", |p, st, ext| async move {
-        let c = ctx(&ext)?.clone();
-        let r = tools::call(&st, &c, &p).await?;
-        if let Some(log) = &c.log {
-            log.log(
-                "info",
-                "tools",
-                json!({"event": "tools/call", "error": r.is_error()}),
-            );
-        }
-        Ok::<_, ErrorObjectOwned>(r.into_result(&c))
+        let c = ctx(&ext)?;
+        let r = tools::call(&st, c, &p).await?;
+        Ok::<_, ErrorObjectOwned>(tool_answer(c, r))
     })?;
     m.register_async_method("resources/list", |p, st, ext| async move {
         let c = ctx(&ext)?;
@@ -276,6 +314,39 @@ pub(crate) fn rpc_module(
     Ok(m)
 }
 
+/// The answer of a `tools/call`, logged to a legacy session's log channel.
+fn tool_answer(c: &RequestCtx, r: tools::ToolOut) -> tools::ToolResult {
+    if let Some(log) = &c.log {
+        log.log(
+            "info",
+            "tools",
+            || json!({"event": "tools/call", "error": r.is_error()}),
+        );
+    }
+    r.into_result(c)
+}
+
+/// The synchronous twin of `tools/call` for the tools that never wait ([`sync_tool`]), in a
+/// module of its own (the method table stays the one of [`rpc_module`]): jsonrpsee calls a
+/// synchronous method with borrowed params and without boxing a future or cloning the
+/// extensions, which the async registration does per call (issue 16 B).
+pub(crate) fn sync_tool_module(
+    state: Arc<State>,
+) -> Result<RpcModule<State>, jsonrpsee::core::RegisterMethodError> {
+    let mut m = RpcModule::from_arc(state);
+    m.register_method("tools/call", |p, st, ext| {
+        let c = ctx(ext)?;
+        let r = tools::call_sync(st, c, &p)?;
+        Ok::<_, ErrorObjectOwned>(tool_answer(c, r))
+    })?;
+    Ok(m)
+}
+
+/// Whether `tools/call` of `tool` runs synchronously (see [`sync_tool_module`]).
+pub(crate) fn sync_tool(tool: Option<&str>) -> bool {
+    tool.is_some_and(tools::is_sync)
+}
+
 /// Whether a call runs long enough to get its own task, where `notifications/cancelled` (and
 /// a closed response stream) can abort it (PR-40, TR-13). Everything else runs inline.
 pub(crate) fn runs_long(method: &str, tool: Option<&str>) -> bool {
@@ -308,7 +379,8 @@ pub(crate) fn legacy_only(method: &str) -> bool {
     )
 }
 
-/// Runs a registered method with the given extensions. `None`: no such method.
+/// Runs a registered method with the given extensions. `None`: no such method. A
+/// synchronous method gets the params borrowed; an async one needs them owned (`'static`).
 pub(crate) async fn dispatch(
     methods: &Methods,
     id: Id<'static>,
@@ -316,10 +388,12 @@ pub(crate) async fn dispatch(
     params: Option<&str>,
     ext: Extensions,
 ) -> Option<MethodResponse> {
-    let params = Params::new(params).into_owned();
     match methods.method(method)? {
-        MethodCallback::Async(cb) => Some(cb(id, params, ConnectionId(0), usize::MAX, ext).await),
-        MethodCallback::Sync(cb) => Some(cb(id, params, usize::MAX, ext)),
+        MethodCallback::Sync(cb) => Some(cb(id, Params::new(params), usize::MAX, ext)),
+        MethodCallback::Async(cb) => {
+            let params = Params::new(params).into_owned();
+            Some(cb(id, params, ConnectionId(0), usize::MAX, ext).await)
+        }
         _ => None,
     }
 }
@@ -344,15 +418,111 @@ mod tests {
         );
     }
 
-    #[test]
-    fn every_registered_method_has_a_default_scope_rule_rs12() {
-        let state = Arc::new(State {
+    fn test_state() -> Arc<State> {
+        Arc::new(State {
             config: Config::default(),
             resource_url: "http://127.0.0.1:3003/mcp".to_owned(),
             files: None,
             request_state: RequestStateKeys::new(&Default::default(), "http://127.0.0.1:3003/mcp"),
             events: Events::new(4, 1),
+        })
+    }
+
+    /// Issue 16 B: the synchronous `tools/call` (borrowed params, no boxed future) answers
+    /// byte for byte like the registered async method, results and errors alike (PR-32:
+    /// argument errors are tool errors; PR-23: `resultType` under 2026-07-28).
+    #[tokio::test]
+    async fn sync_tools_call_answers_exactly_like_the_async_method_pr32() {
+        let state = test_state();
+        let all: Methods = rpc_module(state.clone()).unwrap().into();
+        let sync: Methods = sync_tool_module(state).unwrap().into();
+        let auth = Arc::new(crate::auth::AuthContext {
+            subject: "alice".to_owned(),
+            client_id: "c1".to_owned(),
+            scopes: shared::scope::ScopeSet::parse("mcp:tools"),
+            expires_at: u64::MAX,
         });
+        let calls = [
+            r#"{"name":"echo","arguments":{"message":"h\u00e9llo \"q\""}}"#,
+            r#"{"name":"echo","arguments":{}}"#,
+            r#"{"name":"echo"}"#,
+            r#"{"name":"add","arguments":{"a":1.5,"b":2}}"#,
+            r#"{"name":"whoami","arguments":{}}"#,
+            r#"{"name":"get_weather","arguments":{"city":"Oslo"}}"#,
+            r#"{"name":"always_fails"}"#,
+            r#"{"name":"echo","arguments":{"message":"x"},"requestState":"abc"}"#,
+            r#"{"name":"echo","arguments":{"message":"x"},"requestState":null}"#,
+            r#"{"name":"ech\u006f","arguments":{"message":"escaped name"}}"#,
+            r#"{"arguments":{"message":"a"},"name":"add","_meta":{"progressToken":1}}"#,
+            r#"{"name":"echo","arguments":{"message":"dup"},"name":"add"}"#,
+            r#"{"name":"echo","arguments":"not an object"}"#,
+            r#"{"name":"no_such_tool"}"#,
+            r#"{"arguments":{}}"#,
+            r#"[1,2]"#,
+        ];
+        // What the transport's peek reads (`transport::message::ParamsPeek`'s members).
+        #[derive(serde::Deserialize)]
+        struct Peek<'a> {
+            #[serde(default, borrow, deserialize_with = "opt_cow_str")]
+            name: Option<std::borrow::Cow<'a, str>>,
+            #[serde(default, borrow)]
+            arguments: Option<&'a serde_json::value::RawValue>,
+            #[serde(rename = "requestState", default, borrow)]
+            request_state: Option<&'a serde_json::value::RawValue>,
+        }
+        for era in [Era::Modern, Era::Legacy("2025-11-25")] {
+            for params in calls {
+                let hint = serde_json::from_str::<Peek<'_>>(params).ok().and_then(|p| {
+                    CallHint::new(params, p.name.as_ref(), p.arguments, p.request_state)
+                });
+                let mut answers = Vec::new();
+                // The async method; the sync one parsing the params; the sync one with the hint.
+                for (methods, call) in [(&all, None), (&sync, None), (&sync, hint)] {
+                    let mut ext = Extensions::new();
+                    ext.insert(RequestCtx {
+                        auth: auth.clone(),
+                        era,
+                        progress: None,
+                        log: None,
+                        call,
+                    });
+                    let r = dispatch(methods, Id::Number(7), "tools/call", Some(params), ext)
+                        .await
+                        .unwrap();
+                    answers.push((r.as_error_code(), r.as_ref().to_owned()));
+                }
+                assert_eq!(answers[0], answers[1], "{era:?} {params}");
+                assert_eq!(answers[0], answers[2], "{era:?} {params} (hint)");
+            }
+        }
+        // The long-running and multi round-trip tools keep the async path.
+        assert!(sync_tool(Some("echo")) && sync_tool(Some("get_weather")));
+        assert!(!sync_tool(Some("slow_task")) && !sync_tool(Some("confirm_action")));
+        assert!(!sync_tool(None));
+        // Routed there anyway, a waiting tool is an internal error, not a hang or a panic.
+        let mut ext = Extensions::new();
+        ext.insert(RequestCtx {
+            auth,
+            era: Era::Modern,
+            progress: None,
+            log: None,
+            call: None,
+        });
+        let r = dispatch(
+            &sync,
+            Id::Number(1),
+            "tools/call",
+            Some(r#"{"name":"slow_task","arguments":{"steps":1}}"#),
+            ext,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.as_error_code(), Some(INTERNAL_ERROR_CODE));
+    }
+
+    #[test]
+    fn every_registered_method_has_a_default_scope_rule_rs12() {
+        let state = test_state();
         let module = rpc_module(state).unwrap();
         let rules = crate::auth::ScopeRules::from_map(&crate::config::default_scope_rules());
         let names: Vec<&str> = module.method_names().collect();

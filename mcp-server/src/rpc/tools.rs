@@ -200,8 +200,78 @@ struct AddArgs {
     b: f64,
 }
 
-fn args<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
-    serde_json::from_str(raw.map_or("{}", RawValue::get)).ok()
+fn args<'a, T: Deserialize<'a>>(raw: Option<&'a str>) -> Option<T> {
+    serde_json::from_str(raw.unwrap_or("{}")).ok()
+}
+
+/// Where `name` and `arguments` are in a `tools/call`'s params, as the transport's peek
+/// found them (issue 16 B: the params are then not parsed a third time). Only made when
+/// that parse is exactly the one [`call_sync`] would do: params an object, `name` a string
+/// without escapes, no `requestState` (or `null`); `None` otherwise, and the tool parses.
+#[derive(Debug, Clone)]
+pub(crate) struct CallHint {
+    params_len: usize,
+    name: std::ops::Range<usize>,
+    arguments: Option<std::ops::Range<usize>>,
+}
+
+/// The byte range of `part` inside `whole` (`None` when it is not a slice of it).
+fn range_in(whole: &str, part: &str) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= whole.len()).then_some(start..end)
+}
+
+impl CallHint {
+    /// The hint for `params` from the peeked members (see [`CallHint`]).
+    pub(crate) fn new(
+        params: &str,
+        name: Option<&Cow<'_, str>>,
+        arguments: Option<&RawValue>,
+        request_state: Option<&RawValue>,
+    ) -> Option<Self> {
+        if !params.starts_with('{') || request_state.is_some_and(|s| s.get() != "null") {
+            return None;
+        }
+        let Some(Cow::Borrowed(name)) = name else {
+            return None;
+        };
+        Some(Self {
+            params_len: params.len(),
+            name: range_in(params, name)?,
+            arguments: match arguments {
+                Some(a) => Some(range_in(params, a.get())?),
+                None => None,
+            },
+        })
+    }
+
+    /// `(name, arguments)` in `params` (the same params the hint was made from).
+    fn read<'a>(&self, params: &'a str) -> Option<(&'a str, Option<&'a str>)> {
+        if params.len() != self.params_len {
+            return None;
+        }
+        let arguments = match &self.arguments {
+            Some(r) => Some(params.get(r.clone())?),
+            None => None,
+        };
+        Some((params.get(self.name.clone())?, arguments))
+    }
+}
+
+/// Whether the tool `name` answers without waiting (every tool but the long-running and the
+/// multi round-trip ones): its `tools/call` takes jsonrpsee's synchronous path.
+pub(crate) fn is_sync(name: &str) -> bool {
+    !runs_long(name) && !super::mrtr::handles(name)
+}
+
+fn call_params(raw: &str) -> Result<CallParams<'_>, ErrorObjectOwned> {
+    let cp: CallParams<'_> =
+        serde_json::from_str(raw).map_err(|e| invalid_params(format!("invalid params: {e}")))?;
+    if cp.request_state.is_some_and(|s| s.get() != "null") && !super::mrtr::handles(&cp.name) {
+        return Err(super::mrtr::foreign_state(&cp.name));
+    }
+    Ok(cp)
 }
 
 /// `tools/call`.
@@ -211,17 +281,51 @@ pub(crate) async fn call(
     p: &Params<'_>,
 ) -> Result<ToolOut, ErrorObjectOwned> {
     let raw = p.as_str().unwrap_or("{}");
-    let cp: CallParams<'_> =
-        serde_json::from_str(raw).map_err(|e| invalid_params(format!("invalid params: {e}")))?;
-    if cp.request_state.is_some_and(|s| s.get() != "null") && !super::mrtr::handles(&cp.name) {
-        return Err(super::mrtr::foreign_state(&cp.name));
+    let cp = call_params(raw)?;
+    let arguments = cp.arguments.map(RawValue::get);
+    match cp.name.as_ref() {
+        "slow_task" => {
+            let a: Map<String, Value> = args(arguments).unwrap_or_default();
+            Ok(slow_task(st, ctx, &a).await)
+        }
+        other if super::mrtr::handles(other) => super::mrtr::call(st, ctx, other, raw).await,
+        other => run_sync(st, ctx, other, arguments),
     }
-    Ok(match cp.name.as_ref() {
-        "echo" => match args::<EchoArgs<'_>>(cp.arguments) {
+}
+
+/// `tools/call` of a tool that does not wait ([`is_sync`]); any other tool is an internal
+/// error here (the transport routes only [`is_sync`] tools to this path).
+pub(crate) fn call_sync(
+    st: &State,
+    ctx: &RequestCtx,
+    p: &Params<'_>,
+) -> Result<ToolOut, ErrorObjectOwned> {
+    let raw = p.as_str().unwrap_or("{}");
+    if let Some((name, arguments)) = ctx.call.as_ref().and_then(|h| h.read(raw))
+        && is_sync(name)
+    {
+        return run_sync(st, ctx, name, arguments);
+    }
+    let cp = call_params(raw)?;
+    if !is_sync(&cp.name) {
+        return Err(super::internal("this tool needs the asynchronous path"));
+    }
+    run_sync(st, ctx, &cp.name, cp.arguments.map(RawValue::get))
+}
+
+/// The tools that answer without waiting.
+fn run_sync(
+    st: &State,
+    ctx: &RequestCtx,
+    name: &str,
+    arguments: Option<&str>,
+) -> Result<ToolOut, ErrorObjectOwned> {
+    Ok(match name {
+        "echo" => match args::<EchoArgs<'_>>(arguments) {
             Some(a) => text(a.message),
             None => tool_error("argument `message` (string) is required"),
         },
-        "add" => match args::<AddArgs>(cp.arguments) {
+        "add" => match args::<AddArgs>(arguments) {
             Some(AddArgs { a, b }) => {
                 let sum = a + b;
                 if sum.fract() == 0.0 && sum.abs() < 9.0e15 {
@@ -237,12 +341,8 @@ pub(crate) async fn call(
             "client_id": ctx.auth.client_id,
             "scopes": ctx.auth.scopes.iter().collect::<Vec<_>>(),
         })),
-        "slow_task" => {
-            let a: Map<String, Value> = args(cp.arguments).unwrap_or_default();
-            slow_task(st, ctx, &a).await
-        }
         "get_weather" => {
-            let a: Map<String, Value> = args(cp.arguments).unwrap_or_default();
+            let a: Map<String, Value> = args(arguments).unwrap_or_default();
             match a.get("city").and_then(Value::as_str) {
                 Some(city) => {
                     let h = city
@@ -259,12 +359,7 @@ pub(crate) async fn call(
             }
         }
         "always_fails" => tool_error("this tool always fails (by design)"),
-        other if super::mrtr::handles(other) => {
-            return super::mrtr::call(st, ctx, other, raw).await;
-        }
-        other if super::headers::handles(other) => {
-            super::headers::call(cp.arguments.map(RawValue::get))
-        }
+        other if super::headers::handles(other) => super::headers::call(arguments),
         other => {
             if let Some(out) = super::subscriptions::call(&st.events, other) {
                 return Ok(out);

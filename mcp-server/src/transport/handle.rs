@@ -197,6 +197,7 @@ impl Exchange<'_> {
             era: self.era,
             progress,
             log: self.session.map(|s| s.log.clone()),
+            call: None,
         }
     }
 }

@@ -3,8 +3,9 @@
 //! `scripts/ladder.sh` can measure what each layer adds to a `tools/call`. Every step keeps
 //! the layers of the step before and adds one:
 //!
-//! 1. `stack`: the Origin/Host guard, the router, body limit and timeout around a handler
-//!    answering a fixed JSON-RPC reply (the body of `bare_hyper`);
+//! 1. `stack`: the Origin/Host guard, the MCP POST beside the router ([`super::front`]) and
+//!    the timeout around a handler answering a fixed JSON-RPC reply (the body of
+//!    `bare_hyper`);
 //! 2. `auth`: + the JWT auth layer (warm verified-token cache) and the `Authenticated`
 //!    extraction;
 //! 3. `envelope`: + reading the body and the borrowed JSON-RPC envelope parse (with the
@@ -20,12 +21,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts as _, State};
+use axum::extract::{FromRequestParts as _, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::post as post_route;
 use http::header::CONTENT_TYPE;
 use tower::ServiceBuilder;
 
+use super::front::{Front, PostFn, PostService};
 use super::handle::{Delivery, Exchange, handle_message};
 use super::{App, H_SESSION, H_VERSION, HttpService, guard, header, message, timeout};
 use crate::auth::{Authenticated, JwtAuthLayer};
@@ -45,36 +47,27 @@ pub(super) fn service(
     mcp_path: &str,
 ) -> Option<HttpService> {
     let step = std::env::var("MCP_LADDER_STEP").ok()?;
-    let routes = Router::new();
-    let routes = match step.as_str() {
-        "stack" => routes.route(mcp_path, post(fixed)),
-        "auth" => routes.route(mcp_path, post(auth)),
-        "envelope" => routes.route(mcp_path, post(envelope)),
-        "dispatch" => routes.route(mcp_path, post(dispatch)),
+    let handler: PostFn = match step.as_str() {
+        "stack" => |_, _| Box::pin(async { Ok(fixed_reply()) }),
+        "auth" => |_, req| Box::pin(async move { Ok(auth(req).await) }),
+        "envelope" => |app, req| Box::pin(async move { Ok(envelope(State(app), req).await) }),
+        "dispatch" => |app, req| Box::pin(async move { Ok(dispatch(State(app), req).await) }),
         "checks" | "real" | "" => return None,
         other => panic!("MCP_LADDER_STEP={other}: expected stack|auth|envelope|dispatch|checks"),
-    }
-    .with_state(app.clone());
-    let limits = (
-        DefaultBodyLimit::max(config.limits.max_body_bytes),
-        timeout::LazyTimeoutLayer(Duration::from_secs(config.limits.request_timeout_secs)),
-    );
-    let routes = match (step.as_str(), auth_layer) {
-        ("stack", _) | (_, None) => {
-            routes.layer(ServiceBuilder::new().layer(limits.0).layer(limits.1))
-        }
-        (_, Some(a)) => routes.layer(
-            ServiceBuilder::new()
-                .layer(a.clone())
-                .layer(limits.0)
-                .layer(limits.1),
-        ),
     };
+    // The real service's shape: the POST beside an (unused here) router, inside the guard.
+    let timeout =
+        timeout::LazyTimeoutLayer(Duration::from_secs(config.limits.request_timeout_secs));
+    let auth_layer = if step == "stack" { None } else { auth_layer };
+    let post = PostService::new(app.clone(), handler, auth_layer, None, timeout);
+    let routes = Router::new()
+        .route(mcp_path, post_route(fixed))
+        .with_state(app.clone());
     let policy = Arc::new(guard::HostPolicy::new(config, resource_url));
     Some(
         ServiceBuilder::new()
             .layer(guard::GuardLayer::new(policy))
-            .service(routes),
+            .service(Front::new(mcp_path, Some(post), routes)),
     )
 }
 
@@ -100,8 +93,9 @@ async fn envelope(State(app): State<Arc<App>>, req: axum::extract::Request) -> R
         Ok(Authenticated(auth)) => auth,
         Err(status) => return status.into_response(),
     };
-    let Ok(body) = axum::body::to_bytes(body, app.max_body).await else {
-        return http::StatusCode::BAD_REQUEST.into_response();
+    let body = match super::streamable::read_body(body, app.max_body).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let msg = match message::parse(&body) {
         Ok(m) => m,
@@ -118,8 +112,9 @@ async fn dispatch(State(app): State<Arc<App>>, req: axum::extract::Request) -> R
         Ok(Authenticated(auth)) => auth,
         Err(status) => return status.into_response(),
     };
-    let Ok(body) = axum::body::to_bytes(body, app.max_body).await else {
-        return http::StatusCode::BAD_REQUEST.into_response();
+    let body = match super::streamable::read_body(body, app.max_body).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let msg = match message::parse(&body) {
         Ok(m) => m,

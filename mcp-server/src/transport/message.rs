@@ -3,7 +3,6 @@
 //! shape of a JSON-RPC error response (jsonrpsee's [`ErrorObject`] with the request's raw id).
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use axum::response::Response;
 use http::StatusCode;
@@ -20,13 +19,13 @@ use crate::rpc::{self, RequestCtx};
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "rpc::opt_cow_str")]
     jsonrpc: Option<Cow<'a, str>>,
     // Not `Option<&RawValue>` directly: that would turn `"id": null` into "no id" (a
     // notification) instead of an invalid request (PR-01).
     #[serde(default, borrow, deserialize_with = "present_raw")]
     id: Option<&'a RawValue>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "rpc::opt_cow_str")]
     method: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     params: Option<&'a RawValue>,
@@ -46,7 +45,12 @@ pub(crate) struct MetaPeek<'a> {
     #[serde(rename = "progressToken", default)]
     pub(crate) progress_token: Option<Value>,
     // serde needs literals here; a unit test checks them against `shared::mcp::meta`.
-    #[serde(rename = "io.modelcontextprotocol/protocolVersion", default, borrow)]
+    #[serde(
+        rename = "io.modelcontextprotocol/protocolVersion",
+        default,
+        borrow,
+        deserialize_with = "rpc::opt_cow_str"
+    )]
     pub(crate) version: Option<Cow<'a, str>>,
     #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default, borrow)]
     pub(crate) client_capabilities: Option<&'a RawValue>,
@@ -57,14 +61,25 @@ pub(crate) struct MetaPeek<'a> {
 pub(crate) struct ParamsPeek<'a> {
     #[serde(rename = "_meta", default, borrow)]
     pub(crate) meta: Option<MetaPeek<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "rpc::opt_cow_str")]
     pub(crate) name: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "rpc::opt_cow_str")]
     pub(crate) uri: Option<Cow<'a, str>>,
-    #[serde(rename = "protocolVersion", default, borrow)]
+    #[serde(
+        rename = "protocolVersion",
+        default,
+        borrow,
+        deserialize_with = "rpc::opt_cow_str"
+    )]
     pub(crate) protocol_version: Option<Cow<'a, str>>,
     #[serde(rename = "requestId", default)]
     pub(crate) request_id: Option<Value>,
+    /// `tools/call`'s `arguments` and `requestState`, raw: handed to the tool
+    /// ([`rpc::CallHint`]) so that the params are not parsed a third time.
+    #[serde(default, borrow)]
+    pub(crate) arguments: Option<&'a RawValue>,
+    #[serde(rename = "requestState", default, borrow)]
+    pub(crate) request_state: Option<&'a RawValue>,
     /// `completion/complete`'s `ref`, kept raw: read only for that method.
     #[serde(rename = "ref", default, borrow)]
     pub(crate) reference: Option<&'a RawValue>,
@@ -111,9 +126,14 @@ impl Message<'_> {
 }
 
 /// Parses one message (-32700 / -32600 as HTTP 400 on failure, PR-01..PR-03).
+///
+/// The body is checked as UTF-8 once, then read as `str`: `serde_json` reading bytes would
+/// validate each string and each borrowed raw value (`params`) again.
 pub(crate) fn parse(body: &[u8]) -> Result<Message<'_>, Response> {
-    let env: Envelope<'_> = serde_json::from_slice(body)
-        .map_err(|_| error_response(StatusCode::BAD_REQUEST, None, ErrorCode::ParseError.into()))?;
+    let parse_error =
+        || error_response(StatusCode::BAD_REQUEST, None, ErrorCode::ParseError.into());
+    let text = std::str::from_utf8(body).map_err(|_| parse_error())?;
+    let env: Envelope<'_> = serde_json::from_str(text).map_err(|_| parse_error())?;
     let invalid = |msg: &'static str| {
         error_response(
             StatusCode::BAD_REQUEST,
@@ -172,21 +192,39 @@ pub(crate) async fn run(
     params: Option<&str>,
     ctx: RequestCtx,
 ) -> String {
-    run_coded(app, id, method, params, ctx).await.0
+    run_coded(app, id, method, params, None, ctx).await.0
 }
 
-/// [`run`], with the JSON-RPC error code of the response when it is an error.
+/// [`run`], with the JSON-RPC error code of the response when it is an error. `peek`: what
+/// the transport read from `params`; a `tools/call` of a tool that never waits takes the
+/// synchronous twin of the method ([`rpc::sync_tool_module`]), with the tool's name and
+/// arguments located ([`rpc::CallHint`]).
 pub(crate) async fn run_coded(
     app: &App,
     id: Option<&str>,
     method: &str,
     params: Option<&str>,
-    ctx: RequestCtx,
+    peek: Option<&ParamsPeek<'_>>,
+    mut ctx: RequestCtx,
 ) -> (String, Option<i32>) {
     let rpc_id = id.map_or(Id::Null, parse_id);
+    let sync = method == "tools/call" && rpc::sync_tool(peek.and_then(|p| p.name.as_deref()));
+    let methods = if sync {
+        if let (Some(params), Some(peek)) = (params, peek) {
+            ctx.call = rpc::CallHint::new(
+                params,
+                peek.name.as_ref(),
+                peek.arguments,
+                peek.request_state,
+            );
+        }
+        &app.sync_tools
+    } else {
+        &app.methods
+    };
     let mut ext = Extensions::new();
-    ext.insert(Arc::new(ctx));
-    match rpc::dispatch(&app.methods, rpc_id, method, params, ext).await {
+    ext.insert(ctx);
+    match rpc::dispatch(methods, rpc_id, method, params, ext).await {
         Some(resp) => {
             let code = resp.as_error_code();
             let (raw, _, _ext) = resp.into_parts();
@@ -249,6 +287,7 @@ impl Message<'_> {
             self.id.map(RawValue::get),
             self.method(),
             self.params.map(RawValue::get),
+            Some(&self.peek),
             ctx,
         )
         .await
@@ -301,6 +340,44 @@ mod tests {
             error_json(None, &data),
             r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32022,"message":"Unsupported","data":[1]}}"#
         );
+    }
+
+    #[test]
+    fn tr01_a_body_that_is_not_utf8_is_a_parse_error() {
+        let r = parse(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xffing\"}").unwrap_err();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = parse(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} \xc3").unwrap_err();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let m = parse(
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"name\":\"\u{e9}\"}}"
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(m.peek.name.as_deref(), Some("\u{e9}"));
+    }
+
+    /// Issue 16 B: serde's `Cow` impl copied every peeked string into a `String` (one
+    /// allocation each, per request); they now borrow from the body unless escaped.
+    #[test]
+    fn peeked_strings_borrow_from_the_body_and_null_is_absent() {
+        let m = parse(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","uri":null,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#).unwrap();
+        assert!(matches!(m.method, Some(Cow::Borrowed("tools/call"))));
+        assert!(matches!(m.peek.name, Some(Cow::Borrowed("echo"))));
+        let meta = m.peek.meta.as_ref().unwrap();
+        assert!(matches!(meta.version, Some(Cow::Borrowed("2026-07-28"))));
+        assert!(m.peek.uri.is_none());
+        let m = parse(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"ech\u006f"}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.method(), "tools/call");
+        assert!(matches!(&m.peek.name, Some(Cow::Owned(n)) if n == "echo"));
+        // Not a string: the envelope is refused, the peek is empty, as before.
+        assert!(parse(br#"{"jsonrpc":"2.0","id":1,"method":5}"#).is_err());
+        assert!(parse(br#"{"jsonrpc":2,"id":1,"method":"ping"}"#).is_err());
+        assert!(parse(br#"{"jsonrpc":"2.0","id":1,"method":null}"#).is_err());
+        let m = parse(br#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"name":7}}"#).unwrap();
+        assert!(m.peek.name.is_none());
     }
 
     #[test]

@@ -10,10 +10,13 @@
 //! * [`session`], [`guard`] (Origin/Host, CORS), [`timeout`].
 //!
 //! Layers, outermost first: Origin/Host guard with CORS (TR-03, RS-23)
-//! → router → [`JwtAuthLayer`] (not on the PRM routes) → body limit (413) → timeout.
+//! → router → [`JwtAuthLayer`] (not on the PRM routes) → body limit (413) → timeout. The
+//! MCP endpoint's POST skips the router ([`front`]): guard → auth → timeout → handler, the
+//! handler enforcing the body limit itself.
 //!
 //! [`JwtAuthLayer`]: crate::auth::JwtAuthLayer
 
+mod front;
 mod guard;
 mod handle;
 #[cfg(feature = "ladder")]
@@ -53,6 +56,8 @@ pub(crate) use session::{SessionLimits, SessionStore};
 #[derive(Debug)]
 pub(crate) struct App {
     pub(crate) methods: Methods,
+    /// The synchronous `tools/call` for the tools that never wait (`rpc::sync_tool_module`).
+    pub(crate) sync_tools: Methods,
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) sessions: SessionStore,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -79,8 +84,20 @@ fn header<'a>(h: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
 }
 
 /// The whole HTTP service: outer layers applied around the router as plain tower services
-/// (no per-layer boxing or per-request clones, which `Router::layer` would add).
-pub(crate) type HttpService = guard::Guard<Router>;
+/// (no per-layer boxing or per-request clones, which `Router::layer` would add), and the MCP
+/// POST beside the router ([`front::Front`]).
+pub(crate) type HttpService = guard::Guard<front::Front>;
+
+/// The MCP endpoint's POST handler as a [`front::PostFn`].
+fn mcp_post(
+    app: Arc<App>,
+    req: axum::extract::Request,
+) -> futures_util::future::BoxFuture<
+    'static,
+    Result<axum::response::Response, std::convert::Infallible>,
+> {
+    Box::pin(async move { Ok(streamable::post(axum::extract::State(app), req).await) })
+}
 
 /// Builds the service. `mcp_path` is the resource URL's path (`/mcp` by default).
 pub(crate) fn service(
@@ -133,6 +150,13 @@ pub(crate) fn service(
             scopes: app.auth.scope_rules().all(),
             expires_at: u64::MAX,
         });
+        let post = front::PostService::new(
+            app.clone(),
+            mcp_post,
+            None,
+            Some(anonymous.clone()),
+            limits.1,
+        );
         let routes = routes.layer(
             ServiceBuilder::new()
                 .map_request(move |mut req: axum::extract::Request| {
@@ -144,8 +168,9 @@ pub(crate) fn service(
         );
         return ServiceBuilder::new()
             .layer(guard::GuardLayer::new(policy))
-            .service(routes);
+            .service(front::Front::new(mcp_path, Some(post), routes));
     };
+    let post = front::PostService::new(app.clone(), mcp_post, Some(&auth_layer), None, limits.1);
     // One ServiceBuilder, so the route is boxed once for the three layers.
     let protected = routes.layer(
         ServiceBuilder::new()
@@ -169,7 +194,11 @@ pub(crate) fn service(
     // headers; the auth layer never records the token (RS-19).
     ServiceBuilder::new()
         .layer(guard::GuardLayer::new(policy))
-        .service(public.merge(protected))
+        .service(front::Front::new(
+            mcp_path,
+            Some(post),
+            public.merge(protected),
+        ))
 }
 
 /// RFC 9728 document (RS-01..RS-05): exact resource, issuer, scopes, header-only bearer.

@@ -210,7 +210,9 @@ fn release_subject(counts: &SubjectCounts, subject: &str) {
 /// All live sessions.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionStore {
-    cache: moka::sync::Cache<Arc<str>, Arc<Session>>,
+    /// Hashed with foldhash (randomly seeded), not SipHash: the ids in it are ours (random),
+    /// so a client's lookups cannot build colliding entries (issue 16 B).
+    cache: moka::sync::Cache<Arc<str>, Arc<Session>, foldhash::fast::RandomState>,
     /// Live sessions, exact (moka's `entry_count` lags behind inserts).
     live: Arc<AtomicU64>,
     max: u64,
@@ -248,7 +250,7 @@ impl SessionStore {
                     on_evict.fetch_sub(1, Ordering::AcqRel);
                     release_subject(&subjects_on_evict, &v.subject);
                 })
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             live,
             max: limits.max,
             subjects,
@@ -266,7 +268,7 @@ impl SessionStore {
             cache: moka::sync::Cache::builder()
                 .max_capacity(limits.max.saturating_mul(2))
                 .time_to_idle(limits.idle)
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             shared: Some(Arc::new(redis)),
             ..Self::new(limits)
         }

@@ -13,7 +13,7 @@ use shared::mcp::header_value;
 use shared::mcp::{SESSION_VERSIONS, STATELESS_VERSION};
 
 use super::message::{Message, bad_request};
-use super::{H_METHOD, H_NAME, H_VERSION, header};
+use super::{H_METHOD, H_NAME, H_VERSION};
 use crate::rpc;
 
 /// `params.arguments` of a `tools/call`, raw.
@@ -36,14 +36,19 @@ fn mismatch(id: Option<&RawValue>, what: &'static str) -> Response {
 /// with no session).
 pub(super) fn check(headers: &HeaderMap, msg: &Message<'_>) -> Result<(), Response> {
     let id = msg.id;
-    for h in [&H_VERSION, &H_METHOD, &H_NAME] {
-        if headers.get_all(h).iter().nth(1).is_some() {
+    // Each header looked up once: its value, and whether it is repeated.
+    let mut values = [None; 3];
+    for (value, h) in values.iter_mut().zip([&H_VERSION, &H_METHOD, &H_NAME]) {
+        let mut all = headers.get_all(h).iter();
+        *value = all.next().and_then(|v| v.to_str().ok());
+        if all.next().is_some() {
             return Err(mismatch(id, "Duplicate MCP header"));
         }
     }
+    let [version_header, method_header, name_header] = values;
     let meta = msg.peek.meta.as_ref();
     let meta_version = meta.and_then(|m| m.version.as_deref());
-    let Some(hdr_version) = header(headers, &H_VERSION) else {
+    let Some(hdr_version) = version_header else {
         return Err(mismatch(id, "Missing MCP-Protocol-Version header"));
     };
     if let Some(mv) = meta_version
@@ -77,7 +82,7 @@ pub(super) fn check(headers: &HeaderMap, msg: &Message<'_>) -> Result<(), Respon
             ),
         ));
     }
-    match header(headers, &H_METHOD).and_then(header_value::decode) {
+    match method_header.and_then(header_value::decode) {
         None => return Err(mismatch(id, "Missing Mcp-Method header")),
         Some(m) if m != msg.method() => {
             return Err(mismatch(id, "Mcp-Method header does not match the body"));
@@ -90,7 +95,7 @@ pub(super) fn check(headers: &HeaderMap, msg: &Message<'_>) -> Result<(), Respon
         _ => None,
     };
     if let Some(expected) = named {
-        match header(headers, &H_NAME).and_then(header_value::decode) {
+        match name_header.and_then(header_value::decode) {
             None => return Err(mismatch(id, "Missing Mcp-Name header")),
             Some(n) if Some(&*n) != expected => {
                 return Err(mismatch(id, "Mcp-Name header does not match the body"));

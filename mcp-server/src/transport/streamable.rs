@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts as _, State};
 use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
 use http::StatusCode;
 use shared::mcp::STATELESS_VERSION;
 
@@ -27,9 +28,9 @@ pub(crate) async fn post(State(app): State<Arc<App>>, req: axum::extract::Reques
         Ok(Authenticated(auth)) => auth,
         Err(status) => return status.into_response(),
     };
-    let body = match axum::body::to_bytes(body, app.max_body).await {
+    let body = match read_body(body, app.max_body).await {
         Ok(b) => b,
-        Err(e) => return body_error(&e),
+        Err(r) => return r,
     };
     let headers = parts.headers;
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
@@ -71,14 +72,65 @@ pub(crate) async fn post(State(app): State<Arc<App>>, req: axum::extract::Reques
         .into_response()
 }
 
-/// 413 when the body exceeds the limit, 400 when it cannot be read.
-fn body_error(e: &axum::Error) -> Response {
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = src {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+/// The request body, at most `limit` bytes (413 beyond, 400 when it cannot be read). A body
+/// that arrives in one chunk (the usual case) is kept as it is, with no copy and no buffer
+/// list (`to_bytes` collects into a `VecDeque` first); more chunks are joined.
+pub(super) async fn read_body(mut body: axum::body::Body, limit: usize) -> Result<Bytes, Response> {
+    use http_body_util::BodyExt as _;
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<BytesMut> = None;
+    let mut len = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(StatusCode::BAD_REQUEST.into_response());
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        len = len.saturating_add(data.len());
+        if len > limit {
+            return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
         }
-        src = err.source();
+        match (&mut joined, first.take()) {
+            (Some(j), _) => j.extend_from_slice(&data),
+            (None, None) => first = Some(data),
+            (None, Some(f)) => {
+                let mut j = BytesMut::with_capacity(f.len() + data.len());
+                j.extend_from_slice(&f);
+                j.extend_from_slice(&data);
+                joined = Some(j);
+            }
+        }
     }
-    StatusCode::BAD_REQUEST.into_response()
+    Ok(match joined {
+        Some(j) => j.freeze(),
+        None => first.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunked(parts: &[&'static [u8]]) -> axum::body::Body {
+        let chunks = parts
+            .iter()
+            .map(|p| Ok::<_, std::convert::Infallible>(Bytes::from_static(p)))
+            .collect::<Vec<_>>();
+        axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+    }
+
+    #[tokio::test]
+    async fn read_body_joins_chunks_and_enforces_the_limit() {
+        let one = read_body(chunked(&[b"{\"a\":1}"]), 8).await.unwrap();
+        assert_eq!(&one[..], b"{\"a\":1}");
+        let three = read_body(chunked(&[b"ab", b"cd", b"ef"]), 6).await.unwrap();
+        assert_eq!(&three[..], b"abcdef");
+        let empty = read_body(chunked(&[]), 6).await.unwrap();
+        assert!(empty.is_empty());
+        let over = read_body(chunked(&[b"abcd", b"efg"]), 6).await.unwrap_err();
+        assert_eq!(over.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let over_one = read_body(chunked(&[b"abcdefg"]), 6).await.unwrap_err();
+        assert_eq!(over_one.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
 }

@@ -6,6 +6,7 @@ mod cli;
 mod dpop;
 mod elicit_cli;
 mod features;
+mod front;
 mod http_sse;
 mod jwks;
 mod legacy_limits;
