@@ -3,7 +3,7 @@
 #
 # Seven servers, each adding one layer to the one before, measured in the same run:
 #   bare      bare hyper, fixed JSON-RPC reply (auth-server/examples/bare_hyper.rs)
-#   stack     our axum/tower stack (Origin/Host guard, router, body limit, timeout), fixed reply
+#   stack     our stack (Origin/Host guard with CORS, the MCP POST beside the router, timeout), fixed reply
 #   auth      + the JWT auth layer, verified-token cache warm
 #   envelope  + body read and the JSON-RPC envelope parse (params peek, era decision)
 #   dispatch  + admission (scope check) and dispatch into the jsonrpsee RpcModule

@@ -12,6 +12,9 @@
 //!
 //! Hand-written (no crate does "one route outside the router"): a two-way `match` on method
 //! and path.
+//!
+//! A route added to the router for `POST <mcp path>` would never be reached: [`Front`]
+//! answers that method and path first (ADR 0015).
 
 use std::convert::Infallible;
 use std::sync::Arc;
