@@ -68,8 +68,8 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<Response, OAuthErro
 /// for it: `axum::Json` starts at 128 bytes and grows three times for an ES256 token
 /// response (issue 16 C).
 fn token_json(r: &TokenResponse) -> Response {
-    let tokens = r.access_token.secret().len()
-        + r.refresh_token.as_ref().map_or(0, |t| t.secret().len());
+    let tokens =
+        r.access_token.secret().len() + r.refresh_token.as_ref().map_or(0, |t| t.secret().len());
     let mut buf = Vec::with_capacity(tokens + 192);
     match serde_json::to_writer(&mut buf, r) {
         Ok(()) => (

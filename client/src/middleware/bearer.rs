@@ -110,8 +110,7 @@ pub(crate) async fn send_first(
     }
     let (token, generation) = manager.access_token().await.map_err(mw)?;
     let retry = req.try_clone();
-    let resp =
-        crate::dpop::send_with_token(next, req, &token, manager.dpop(), extensions).await?;
+    let resp = crate::dpop::send_with_token(next, req, &token, manager.dpop(), extensions).await?;
     Ok((resp, generation, retry))
 }
 

@@ -554,9 +554,7 @@ mod tests {
         let store = Arc::new(InMemoryTokenStore::default());
         let key =
             super::super::StoreKey::new("http://127.0.0.1:9", "http://127.0.0.1:9/mcp", "cli");
-        store
-            .save(&key, &set("stored", &clock, 3600))
-            .unwrap();
+        store.save(&key, &set("stored", &clock, 3600)).unwrap();
         let m = TokenManager::new(
             TokenEndpoint::new(
                 url::Url::parse("http://127.0.0.1:9/token").unwrap(),
