@@ -24,6 +24,12 @@
 //! time on CPU (all its threads, from `/proc/self/task/*/schedstat`) over the round; and a
 //! summary (ratio `bearer / plain` per round, median) on stderr. Exits 1 if any request
 //! failed.
+//!
+//! `FIXED=CLIENT:N` (for instruction counts under callgrind, which are repeatable where
+//! time is not): no warm-up and no rounds; sends exactly `N` requests with that client
+//! (`plain`, `plain+header` or `bearer`), `CONNS` in flight, and exits. The difference of
+//! two runs with different `N` divided by the difference of `N` is the client's cost per
+//! request, start-up excluded.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -150,6 +156,34 @@ async fn round(v: &Variant, url: &url::Url, conns: usize, d: Duration) -> Round 
     }
 }
 
+/// Exactly `n` requests with `v`, `conns` tasks taking turns from one counter (each loop is
+/// bounded by it); returns the number of failed requests.
+async fn fixed(v: &Variant, url: &url::Url, conns: usize, n: u64) -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let left = Arc::new(AtomicU64::new(n));
+    let mut tasks = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        let (v, url, left) = (v.clone(), url.clone(), Arc::clone(&left));
+        tasks.push(tokio::spawn(async move {
+            let mut failed = 0u64;
+            while left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(1))
+                .is_ok()
+            {
+                if !v.call(&url).await {
+                    failed += 1;
+                }
+            }
+            failed
+        }));
+    }
+    let mut failed = 0;
+    for t in tasks {
+        failed += t.await.unwrap_or(1);
+    }
+    failed
+}
+
 /// `5s`, `500ms`, `1m` or a plain number of seconds.
 fn parse_duration(s: &str) -> Option<Duration> {
     let (num, mul) = if let Some(n) = s.strip_suffix("ms") {
@@ -264,6 +298,19 @@ fn main() {
             });
             h.set_sensitive(true);
             variants.push(Variant::PlainHeader(plain, h));
+        }
+        if let Ok(spec) = std::env::var("FIXED") {
+            let (name, n) = spec.split_once(':').unwrap_or_else(|| usage());
+            let n: u64 = n.parse().unwrap_or_else(|_| usage());
+            let Some(v) = variants.iter().find(|v| v.name() == name) else {
+                usage()
+            };
+            let failed = fixed(v, &url, conns, n).await;
+            if failed > 0 {
+                eprintln!("{failed} requests failed");
+                std::process::exit(1);
+            }
+            return;
         }
         let warm = d.min(Duration::from_secs(1));
         for v in &variants {

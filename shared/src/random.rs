@@ -1,18 +1,22 @@
-//! Random values from the operating system's CSPRNG (aws-lc-rs `SystemRandom`).
+//! Random values from the operating system's CSPRNG (`getrandom(2)` on Linux, through the
+//! `getrandom` crate), hashing and constant-time comparison.
+//!
+//! Not aws-lc's `SystemRandom`: that one feeds a userspace DRBG which aws-lc seeds on its
+//! first use with its CPU-jitter entropy source, about 30 ms of pure computation, which
+//! dominated the MCP server's start-up (issue 16 C). The kernel's CSPRNG is ready as soon as
+//! the system has booted and costs one system call per value.
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Fills a buffer with `N` random bytes.
 ///
 /// # Panics
-/// Panics if the operating system's random source fails, which leaves no safe way to go on.
+/// Panics if the operating system's random source fails (on Linux: `getrandom(2)` refused,
+/// e.g. by a seccomp filter, and `/dev/urandom` unreadable), which leaves no safe way to go on.
 pub fn bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
-    SystemRandom::new()
-        .fill(&mut buf)
-        .expect("the system CSPRNG failed");
+    getrandom::fill(&mut buf).expect("the system CSPRNG failed");
     buf
 }
 
@@ -50,6 +54,17 @@ mod tests {
         let b = token();
         assert_eq!(a.len(), 43);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn bytes_have_the_asked_length_and_differ() {
+        let a = bytes::<32>();
+        let b = bytes::<32>();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+        assert_ne!(a, [0u8; 32]);
+        assert_eq!(bytes::<0>(), [0u8; 0]);
+        assert_eq!(bytes::<64>().len(), 64);
     }
 
     #[test]

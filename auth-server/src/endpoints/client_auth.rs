@@ -44,6 +44,10 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
     // RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
     let decode = |s: &str| -> String {
+        // Nothing to decode (the common case): the form decoder would return `s` itself.
+        if !s.contains(['%', '+', '&']) {
+            return s.to_owned();
+        }
         form_urlencoded::parse(format!("x={s}").as_bytes())
             .next()
             .map(|(_, v)| v.into_owned())
@@ -241,5 +245,34 @@ mod tests {
         let (id, secret) = basic_credentials(&h).unwrap().unwrap();
         assert_eq!(id, "my client");
         assert_eq!(secret, "s:cret");
+    }
+
+    /// The shortcut for credentials with nothing to decode gives what the form decoder gives,
+    /// and a form-encoded `&` still cuts the value as before (AS-30).
+    #[test]
+    fn basic_credentials_without_escapes_match_the_form_decoder_as30() {
+        for (id, secret) in [
+            ("mcp-service", "dev-service-secret"),
+            ("a b", "x+y"),
+            ("c%3Ad", "p%25q"),
+            ("e&f", "g=h"),
+            ("", "only-secret"),
+            ("ünï", "çødé"),
+        ] {
+            let mut h = HeaderMap::new();
+            let v = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+            h.insert(header::AUTHORIZATION, format!("Basic {v}").parse().unwrap());
+            let form = |s: &str| -> String {
+                form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            assert_eq!(
+                basic_credentials(&h).unwrap().unwrap(),
+                (form(id), form(secret)),
+                "{id}:{secret}"
+            );
+        }
     }
 }

@@ -42,15 +42,13 @@ pub(crate) fn resolve_scope(
     client: &ClientRecord,
     requested: Option<&str>,
 ) -> Result<ScopeSet, OAuthError> {
-    let allowed = client
-        .scopes
-        .clone()
-        .unwrap_or_else(|| state.offered_scopes.clone());
+    // Borrowed: the check needs no copy of either set (issue 16 C).
+    let allowed = client.scopes.as_ref().unwrap_or(&state.offered_scopes);
     let requested = match requested {
         Some(s) => ScopeSet::parse(s),
         None => {
             let default = ScopeSet::parse(&state.config.default_scope);
-            if default.is_subset_of(&allowed) {
+            if default.is_subset_of(allowed) {
                 default
             } else {
                 allowed.clone()

@@ -48,7 +48,7 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<Response, OAuthErro
         ));
     }
     let request = (state, params, &client, jkt);
-    let json = |r: TokenResponse| axum::Json(r).into_response();
+    let json = |r: TokenResponse| token_json(&r);
     let result = match grant_type {
         "authorization_code" => authorization_code(request).await.map(json),
         "refresh_token" => refresh_token(request).await.map(json),
@@ -62,6 +62,27 @@ async fn handle(state: &AppState, form: &FormPost) -> Result<Response, OAuthErro
         _ => Err(OAuthError::unsupported_grant_type("unsupported grant_type")),
     };
     result.map_err(|e| e.with_basic_challenge(basic))
+}
+
+/// The token response as JSON (what `axum::Json` renders), serialised into a buffer sized
+/// for it: `axum::Json` starts at 128 bytes and grows three times for an ES256 token
+/// response (issue 16 C).
+fn token_json(r: &TokenResponse) -> Response {
+    let tokens =
+        r.access_token.secret().len() + r.refresh_token.as_ref().map_or(0, |t| t.secret().len());
+    let mut buf = Vec::with_capacity(tokens + 192);
+    match serde_json::to_writer(&mut buf, r) {
+        Ok(()) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            buf,
+        )
+            .into_response(),
+        Err(e) => OAuthError::server_error(format!("token response not serialisable: {e}"))
+            .into_response(),
+    }
 }
 
 /// An authenticated token request: the state, the parameters and the client, which is what

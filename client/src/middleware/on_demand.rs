@@ -246,11 +246,8 @@ impl AuthOnDemand {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let manager = est.session.token_manager();
-        let (token, generation) = manager.access_token().await.map_err(mw)?;
-        let retry = req.try_clone();
-        let resp =
-            crate::dpop::send_with_token(next.clone(), req, &token, manager.dpop(), extensions)
-                .await?;
+        let (resp, generation, retry) =
+            super::bearer::send_first(manager, req, extensions, next.clone()).await?;
         let Some(retry) = retry else {
             return Ok(resp); // streaming body: cannot retry, the caller sees the 401/403
         };

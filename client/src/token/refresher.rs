@@ -13,6 +13,7 @@
 use std::sync::{Arc, RwLock};
 
 use futures_util::future::BoxFuture;
+use http::HeaderValue;
 use shared::clock::SharedClock;
 use shared::scope::ScopeSet;
 use shared::secret::AccessToken;
@@ -39,6 +40,24 @@ struct Current {
     /// A refresh of this generation failed (transiently) at this time: callers queued behind
     /// the gate do not hammer a failing token endpoint.
     failed: Option<(u64, u64)>,
+    /// `Authorization: Bearer <access token>` of `tokens`, built (and marked sensitive) once
+    /// per token set: a request with a fresh bearer token only clones it (a reference-count
+    /// increment) instead of formatting and validating the header again (issue 16 C).
+    /// `None` without tokens, for DPoP-bound ones, or when the token is not a valid header.
+    bearer: Option<HeaderValue>,
+}
+
+/// The `Authorization` value presenting `tokens` as a bearer token (`None`: DPoP-bound, or
+/// characters a header cannot carry; the slow path then reports that).
+fn bearer_header(tokens: Option<&TokenSet>) -> Option<HeaderValue> {
+    let tokens = tokens.filter(|t| !t.dpop_bound)?;
+    let mut v = HeaderValue::from_maybe_shared(bytes::Bytes::from(format!(
+        "Bearer {}",
+        tokens.access_token.secret()
+    )))
+    .ok()?;
+    v.set_sensitive(true);
+    Some(v)
 }
 
 /// How long a transient refresh failure is reused for the same generation.
@@ -98,6 +117,7 @@ impl TokenManager {
         Self {
             inner: Arc::new(Inner {
                 current: RwLock::new(Current {
+                    bearer: bearer_header(tokens.as_deref()),
                     tokens,
                     generation: 0,
                     requested: None,
@@ -208,8 +228,10 @@ impl TokenManager {
         if let (Some(d), Some(k)) = (self.inner.endpoint.dpop(), tokens.dpop_key.as_ref()) {
             d.adopt(k.secret());
         }
+        let bearer = bearer_header(Some(&tokens));
         let mut g = self.current_mut();
         g.tokens = Some(tokens);
+        g.bearer = bearer;
         g.generation += 1;
         if requested.is_some() {
             g.requested = requested;
@@ -224,7 +246,24 @@ impl TokenManager {
         }
         let mut g = self.current_mut();
         g.tokens = None;
+        g.bearer = None;
         g.generation += 1;
+    }
+
+    /// The hot path of [`crate::BearerAuth`]: the pre-built `Authorization: Bearer` header of
+    /// the current tokens and their generation, when they are fresh and presented as bearer
+    /// tokens (one read lock, one clock read, no allocation). `None` whenever
+    /// [`Self::access_token`] would do more than return the token as it is (no tokens,
+    /// stale, expired, DPoP): the caller then takes that path.
+    pub(crate) fn fresh_bearer_header(&self) -> Option<(HeaderValue, u64)> {
+        let now = self.inner.clock.now_unix();
+        let g = self.current();
+        let tokens = g.tokens.as_ref()?;
+        // `bearer` is `None` for DPoP-bound tokens.
+        if tokens.freshness(now) != Freshness::Fresh {
+            return None;
+        }
+        Some((g.bearer.clone()?, g.generation))
     }
 
     /// A usable access token and the generation it belongs to. Fresh: returned at once.
@@ -423,5 +462,113 @@ impl TokenManager {
         let token = new.access_token.clone();
         let generation = self.set_tokens(new, Some(union));
         Ok(Some((token, generation)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use shared::clock::{Clock as _, TestClock};
+
+    use super::*;
+    use crate::oauth::oauth_http_client;
+    use crate::oauth::token_endpoint::ClientCredentials;
+    use crate::token::InMemoryTokenStore;
+
+    fn manager(clock: &TestClock) -> TokenManager {
+        TokenManager::new(
+            TokenEndpoint::new(
+                url::Url::parse("http://127.0.0.1:9/token").unwrap(),
+                ClientCredentials::public("cli"),
+                None,
+                oauth_http_client(Duration::from_secs(1), Duration::from_secs(1), 0),
+            ),
+            Arc::new(InMemoryTokenStore::default()),
+            super::super::StoreKey::new("http://127.0.0.1:9", "http://127.0.0.1:9/mcp", "cli"),
+            Arc::new(clock.clone()),
+        )
+    }
+
+    fn set(token: &str, clock: &TestClock, lifetime: u64) -> TokenSet {
+        TokenSet::new(
+            AccessToken::new(token.into()),
+            None,
+            Some(lifetime),
+            clock.now_unix(),
+            None,
+        )
+    }
+
+    /// The pre-built header always belongs to the current token set: built on publish,
+    /// replaced with the tokens, gone after `clear`; sensitive; `None` whenever
+    /// `access_token` has more to do than hand out the token (stale, expired, DPoP-bound),
+    /// or the token cannot be a header (the slow path reports that) (CL-30, CL-33).
+    #[test]
+    fn fresh_bearer_header_follows_the_current_tokens_cl30_cl33() {
+        let clock = TestClock::starting_now();
+        let m = manager(&clock);
+        assert!(m.fresh_bearer_header().is_none());
+        let g1 = m.set_tokens(set("at-1", &clock, 3600), None);
+        let (h, g) = m.fresh_bearer_header().unwrap();
+        assert_eq!((h.to_str().unwrap(), g), ("Bearer at-1", g1));
+        assert!(h.is_sensitive());
+        let g2 = m.set_tokens(set("at-2", &clock, 3600), None);
+        let (h, g) = m.fresh_bearer_header().unwrap();
+        assert_eq!((h.to_str().unwrap(), g), ("Bearer at-2", g2));
+        // Stale (past 75% of the lifetime) and expired: the slow path refreshes.
+        clock.advance(Duration::from_secs(3600 - 299));
+        assert_eq!(
+            m.tokens().unwrap().freshness(clock.now_unix()),
+            Freshness::Stale
+        );
+        assert!(m.fresh_bearer_header().is_none());
+        clock.advance(Duration::from_secs(300));
+        assert!(m.fresh_bearer_header().is_none());
+        // No expiry: always fresh.
+        m.set_tokens(
+            TokenSet::new(AccessToken::new("at-3".into()), None, None, 0, None),
+            None,
+        );
+        assert_eq!(
+            m.fresh_bearer_header().unwrap().0.to_str().unwrap(),
+            "Bearer at-3"
+        );
+        m.clear();
+        assert!(m.fresh_bearer_header().is_none());
+        // DPoP-bound tokens need a proof per request.
+        let mut bound = set("at-4", &clock, 3600);
+        bound.dpop_bound = true;
+        m.set_tokens(bound, None);
+        assert!(m.fresh_bearer_header().is_none());
+        // Not a valid header value: no header; `access_token` still hands the token out and
+        // the middleware refuses it with a protocol error.
+        m.set_tokens(set("bad\ntoken", &clock, 3600), None);
+        assert!(m.fresh_bearer_header().is_none());
+    }
+
+    /// Tokens loaded from the store at construction get their header too.
+    #[test]
+    fn stored_tokens_get_their_header_at_construction() {
+        let clock = TestClock::starting_now();
+        let store = Arc::new(InMemoryTokenStore::default());
+        let key =
+            super::super::StoreKey::new("http://127.0.0.1:9", "http://127.0.0.1:9/mcp", "cli");
+        store.save(&key, &set("stored", &clock, 3600)).unwrap();
+        let m = TokenManager::new(
+            TokenEndpoint::new(
+                url::Url::parse("http://127.0.0.1:9/token").unwrap(),
+                ClientCredentials::public("cli"),
+                None,
+                oauth_http_client(Duration::from_secs(1), Duration::from_secs(1), 0),
+            ),
+            store,
+            key,
+            Arc::new(clock.clone()),
+        );
+        assert_eq!(
+            m.fresh_bearer_header().unwrap().0.to_str().unwrap(),
+            "Bearer stored"
+        );
     }
 }
