@@ -98,8 +98,13 @@ pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener, String> {
 }
 
 /// Logs to stderr; `RUST_LOG` overrides `default_filter` (e.g. `"info"`). Safe to call twice.
+/// Colours only when stderr is a terminal (and `NO_COLOR` is unset): log files and pipes get
+/// plain lines.
 pub fn init_tracing(default_filter: &str) {
+    use std::io::IsTerminal as _;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
+        .with_ansi(colour)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),

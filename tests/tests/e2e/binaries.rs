@@ -64,3 +64,51 @@ fn an_address_in_use_is_exit_1_for_both_servers() {
         );
     }
 }
+
+/// Log lines written to a file or a pipe carry no ANSI colour codes (they cost a few hundred
+/// bytes of escapes per line on the token path and garble log files); a terminal still gets
+/// colours.
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::process::Stdio;
+    for bin in SERVERS {
+        let mut args = vec!["--bind", "127.0.0.1:0"];
+        if bin == "http-oauth2-mock-server" {
+            args.push("--ephemeral-keys");
+        } else {
+            args.extend(["--auth-server", "http://127.0.0.1:1"]);
+        }
+        let mut child = Command::new(tests::workspace_binary(bin))
+            .args(&args)
+            .env("RUST_LOG", "debug")
+            .env_remove("NO_COLOR")
+            .env_remove("AUTH_SERVER__BIND")
+            .env_remove("MCP_SERVER__BIND")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binaries are built by `cargo build --workspace --bins`");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        // Bounded: the server prints `listening on` once, or exits (EOF).
+        while stdout.read_line(&mut line).unwrap() > 0 && !line.contains("listening on") {
+            line.clear();
+        }
+        assert!(line.contains("listening on"), "{bin} did not start");
+        child.kill().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        child.wait().unwrap();
+        assert!(!err.is_empty(), "{bin} logged nothing at debug");
+        assert!(
+            !err.contains('\u{1b}'),
+            "{bin}: colour codes in piped logs: {err:?}"
+        );
+    }
+}
