@@ -24,6 +24,9 @@
 #   (4 connections, CG_DURATION) after a warm-up: instructions per request, repeatable on a
 #   busy machine (user-space instructions only; kernel time is not counted).
 # MODE=both (default): callgrind, then wall clock.
+# HALF_CORE=1 (wall): a busy loop shares core 0 with the server under test, so each server
+#   gets about half a core and is saturated in it (wrk no longer the bottleneck); the
+#   ratios are then capacity ratios. p99 is not meaningful in this mode (CFS time slices).
 # Results: $OUT/wall.tsv (step mode round req_s p99 requests cpu_us_per_req server_util
 # wrk_util), $OUT/callgrind.tsv (and the callgrind.out files for
 # callgrind_annotate), then scripts/charts.py writes the SVG charts into $IMG.
@@ -153,6 +156,12 @@ if [ "$MODE" != callgrind ]; then
   for s in $STEPS; do  # warm-up, not reported
     DURATION=2s load "${res[$s]}" "$tmp/tok.$s" "" "" >/dev/null
   done
+  if [ "${HALF_CORE:-0}" = 1 ]; then
+    # A spinner shares core 0 with the server (same priority, CFS splits it about evenly), so
+    # every server, bare hyper included, is saturated within its share and wrk on core 1 is
+    # not the bottleneck: rates and CPU per request are then both capacity figures.
+    taskset -c 0 sh -c 'while :; do :; done' & pids+=("$!")
+  fi
   printf 'step\tmode\tround\treq_s\tp99\trequests\tcpu_us_per_req\tserver_util\twrk_util\n' > "$OUT/wall.tsv"
   for round in $(seq 1 "$REPEAT"); do
     for s in $STEPS; do
