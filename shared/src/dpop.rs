@@ -677,6 +677,30 @@ pub fn verify(
     }
 }
 
+/// RFC 9449 §4.3 steps 9-10, the same in both verifiers: `iat` inside the window, and the
+/// server nonce when the request asks for one.
+fn check_iat_and_nonce(
+    iat: u64,
+    nonce: Option<&str>,
+    request: &RequestContext<'_>,
+    policy: &ProofPolicy,
+) -> Result<(), ProofError> {
+    if iat.saturating_add(policy.iat_window) < request.now {
+        return Err(ProofError::Stale);
+    }
+    if iat > request.now.saturating_add(policy.iat_window) {
+        return Err(ProofError::FromTheFuture);
+    }
+    if let Some(is_current) = request.nonce {
+        match nonce {
+            None => return Err(ProofError::MissingNonce),
+            Some(n) if !is_current(n) => return Err(ProofError::WrongNonce),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// The general (reference) verifier: the header as a JSON value, the key through
 /// jsonwebtoken's `Jwk`, the signature and claims through `jsonwebtoken::decode`. Every
 /// input the fast path does not cover comes here.
@@ -711,19 +735,12 @@ fn verify_general(
     if normalize_htu(htu).as_deref() != Some(expected.as_str()) {
         return Err(ProofError::WrongUri);
     }
-    if iat.saturating_add(policy.iat_window) < request.now {
-        return Err(ProofError::Stale);
-    }
-    if iat > request.now.saturating_add(policy.iat_window) {
-        return Err(ProofError::FromTheFuture);
-    }
-    if let Some(is_current) = request.nonce {
-        match claims.get("nonce").and_then(|v| v.as_str()) {
-            None => return Err(ProofError::MissingNonce),
-            Some(n) if !is_current(n) => return Err(ProofError::WrongNonce),
-            Some(_) => {}
-        }
-    }
+    check_iat_and_nonce(
+        iat,
+        claims.get("nonce").and_then(|v| v.as_str()),
+        request,
+        policy,
+    )?;
     if let Some(token) = request.access_token {
         let got = claims
             .get("ath")

@@ -399,19 +399,7 @@ fn check(
     if !same_uri {
         return Err(ProofError::WrongUri);
     }
-    if iat.saturating_add(policy.iat_window) < request.now {
-        return Err(ProofError::Stale);
-    }
-    if iat > request.now.saturating_add(policy.iat_window) {
-        return Err(ProofError::FromTheFuture);
-    }
-    if let Some(is_current) = request.nonce {
-        match claims.nonce.as_deref() {
-            None => return Err(ProofError::MissingNonce),
-            Some(n) if !is_current(n) => return Err(ProofError::WrongNonce),
-            Some(_) => {}
-        }
-    }
+    super::check_iat_and_nonce(iat, claims.nonce.as_deref(), request, policy)?;
     if let Some(token) = request.access_token {
         let got = claims.ath.as_deref().ok_or(ProofError::MissingAth)?;
         if !ath_matches(got, token) {
