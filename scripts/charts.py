@@ -16,13 +16,14 @@ Ratios are medians of per-round ratios (each against the reference of the same r
 cost ratio is the reference's CPU µs per request divided by this one's.
 """
 
-import csv
 import os
 import statistics
 import sys
 from html import escape
 
-STEPS = ["bare", "stack", "auth", "envelope", "dispatch", "checks", "real"]
+# The TSV readers and the ladder's step names are bench/summary.py's (one definition).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
+from summary import STEPS, num, read_tsv  # noqa: E402
 LABELS = {
     "bare": "bare hyper, fixed reply",
     "stack": "+ axum/tower stack",
@@ -40,20 +41,6 @@ COLOURS = {
     "rate ratio": "#3b6ea8",
     "CPU cost ratio": "#2e8b57",
 }
-
-
-def read_tsv(path):
-    if not os.path.exists(path):
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
-
-
-def num(x):
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return None
 
 
 def median_ratio(rows, key, ref, this, value, invert=False):
