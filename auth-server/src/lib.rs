@@ -264,6 +264,10 @@ fn configured_clients(config: &Config, now: u64) -> Vec<ClientRecord> {
 }
 
 /// The full router with every layer (limits, tracing, faults, rate limits).
+///
+/// The layers wrap the routes once, as the fallback service of the returned router (issue 16
+/// C): a route added to the returned router would bypass them. To serve more routes, nest
+/// this router under yours (or put yours beside it), and give yours its own layers.
 pub fn router(state: Arc<AppState>) -> Router {
     middleware::apply(endpoints::routes(state.clone()), state)
 }
