@@ -380,10 +380,7 @@ pub type ResponseFuture<F, B, E> = Either<F, BoxFuture<'static, Result<Response<
 
 fn scope_ok<B: From<String>>(auth: &Authenticator, ctx: &AuthContext) -> Result<(), Response<B>> {
     match &auth.required_scopes {
-        Some(req) if !ctx.scopes.satisfies_all(req) => Err(forbidden_insufficient_scope(
-            &auth.resource_metadata_url,
-            req,
-        )),
+        Some(req) if !ctx.scopes.satisfies_all(req) => Err(forbidden_insufficient_scope(auth, req)),
         _ => Ok(()),
     }
 }

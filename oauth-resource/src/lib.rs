@@ -104,7 +104,7 @@ mod layer;
 mod profile;
 mod validate;
 
-pub use challenge::{forbidden_insufficient_scope, unauthorized};
+pub use challenge::{InsufficientScope, forbidden_insufficient_scope, unauthorized};
 pub use dpop::{DpopSettings, NonceSettings};
 pub use introspection::IntrospectionConfig;
 pub use jwks_cache::{JwksCache, JwksSettings, JwksSource, VerifyingKey, metadata_urls};

@@ -221,6 +221,36 @@ async fn token_without_the_required_scope_gets_403_insufficient_scope() {
     );
 }
 
+/// The layer's own `required_scopes` check answers like the MCP server's per-method one:
+/// with DPoP on, the 403 also carries the `DPoP` challenge (RFC 9449 §7.1; ADR 0014).
+#[tokio::test]
+async fn layer_scope_check_with_dpop_on_adds_the_dpop_challenge_rs07_ex07() {
+    let f = Fixture::start().await;
+    let svc = f.service_with(|b| b.dpop(crate::DpopSettings::default()));
+    let t = f.token(&claims(RESOURCE, now() + 600, "mcp:tools:read"));
+    let r = svc.oneshot(request(Some(&t))).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let schemes: Vec<String> = r
+        .headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(' ').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(schemes, ["Bearer", "DPoP"]);
+    let dpop = r
+        .headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .nth(1)
+        .unwrap();
+    assert!(
+        dpop.to_str()
+            .unwrap()
+            .contains(r#"error="insufficient_scope""#),
+        "{dpop:?}"
+    );
+}
+
 #[tokio::test]
 async fn valid_token_reaches_the_inner_service_with_the_auth_context_twice() {
     let f = Fixture::start().await;
