@@ -25,6 +25,8 @@ pub mod pkce;
 #[cfg(feature = "bin")]
 pub mod process;
 pub mod random;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod scope;
 pub mod secret;
 pub mod urls;

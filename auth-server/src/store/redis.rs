@@ -28,7 +28,7 @@
 use std::time::Duration;
 
 use redis::AsyncCommands as _;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use shared::clock::SharedClock;
 
 use crate::ratelimit::RateKey;
@@ -56,11 +56,6 @@ const GRANT_INITIAL_TTL_SECS: u64 = 3_600;
 /// How long a revocation marker for a grant that was already gone is kept.
 const REVOKED_STUB_TTL_SECS: u64 = 86_400;
 
-/// Timeouts of the connection to Redis: a request fails within about a second when Redis is
-/// gone (the endpoint answers 503 with `Retry-After`) instead of hanging.
-const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1_000);
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-
 /// The Redis store.
 pub(crate) struct RedisStore {
     conn: ConnectionManager,
@@ -82,15 +77,7 @@ impl RedisStore {
     /// Later outages are survived: the connection manager reconnects, and operations fail
     /// with a [`StoreError`] meanwhile.
     pub(crate) async fn connect(url: &str, prefix: &str, clock: SharedClock) -> StoreResult<Self> {
-        let client = redis::Client::open(url).map_err(err)?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(err)?;
+        let conn = shared::redis::connect(url).await.map_err(err)?;
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),

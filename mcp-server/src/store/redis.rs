@@ -16,14 +16,9 @@
 use std::time::Duration;
 
 use redis::Script;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use super::{Full, SessionRecord, StoreError, StoreResult, known_version};
-
-/// A request fails within about a second when Redis is gone (503 with `Retry-After`) instead
-/// of hanging; the manager reconnects on a later request once Redis is back.
-const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1_000);
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 const NOW_MS: &str = "local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -108,15 +103,7 @@ impl RedisSessions {
     /// Connects to `url` (`redis://HOST:PORT/DB`); fails when Redis cannot be reached now.
     /// Later outages are survived: operations fail with a [`StoreError`] meanwhile.
     pub(crate) async fn connect(url: &str, prefix: &str, idle: Duration) -> StoreResult<Self> {
-        let client = redis::Client::open(url).map_err(err)?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(err)?;
+        let conn = shared::redis::connect(url).await.map_err(err)?;
         let script = |body: &str| Script::new(&format!("{NOW_MS}{body}"));
         Ok(Self {
             conn,
