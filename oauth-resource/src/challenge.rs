@@ -2,7 +2,7 @@
 //! challenges written by [`shared::challenge::BearerChallenge`].
 
 use http::{HeaderValue, Response, StatusCode, header};
-use shared::challenge::BearerChallenge;
+use shared::challenge::{BearerChallenge, quote};
 use shared::scope::ScopeSet;
 
 use super::AuthError;
@@ -16,22 +16,6 @@ pub(crate) struct DpopChallenge<'a> {
     pub(crate) on_dpop: bool,
     /// A fresh `DPoP-Nonce` to send (with `use_dpop_nonce`).
     pub(crate) nonce: Option<String>,
-}
-
-/// Quotes an auth-param value (RFC 9110 §5.6.4), as [`BearerChallenge`] does.
-fn quote(out: &mut String, v: &str) {
-    out.push('"');
-    for c in v.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            ' '..='~' => out.push(c),
-            _ => out.push('?'),
-        }
-    }
-    out.push('"');
 }
 
 /// A challenge response: `WWW-Authenticate` from [`BearerChallenge`] (and, with DPoP on, a

@@ -84,8 +84,9 @@ impl<'a> BearerChallenge<'a> {
 }
 
 /// Quotes a value for an auth-param (RFC 9110 §5.6.4 quoted-string): `"` and `\` escaped,
-/// anything outside visible ASCII and space replaced by `?`.
-fn quote(out: &mut String, v: &str) {
+/// anything outside visible ASCII and space replaced by `?`. Used by every challenge builder
+/// (also the resource server's `DPoP` challenges).
+pub fn quote(out: &mut String, v: &str) {
     out.push('"');
     for c in v.chars() {
         match c {

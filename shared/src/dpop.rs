@@ -565,17 +565,18 @@ fn b64_json(part: &str) -> Result<serde_json::Value, ProofError> {
     serde_json::from_slice(&bytes).map_err(|_| ProofError::Malformed("not JSON"))
 }
 
-/// Checks the header of a JWS that must carry its own public key: `typ`, `alg` (asymmetric,
-/// allowed), `jwk` (public, of `alg`'s type). Returns the algorithm and the key.
-fn embedded_key(
+/// The JWS header's `typ` (when one is required; compared case-insensitively, RFC 7515
+/// §4.1.9 media types) and its `alg`: asymmetric and in `allowed`.
+fn header_alg(
     header: &serde_json::Value,
-    typ: &str,
+    typ: Option<&str>,
     allowed: &[Algorithm],
-) -> Result<(Algorithm, Jwk), ProofError> {
-    // typ is compared case-insensitively (RFC 7515 §4.1.9 media types).
-    match header.get("typ").and_then(|t| t.as_str()) {
-        Some(t) if t.eq_ignore_ascii_case(typ) => {}
-        _ => return Err(ProofError::WrongTyp),
+) -> Result<Algorithm, ProofError> {
+    if let Some(typ) = typ {
+        match header.get("typ").and_then(|t| t.as_str()) {
+            Some(t) if t.eq_ignore_ascii_case(typ) => {}
+            _ => return Err(ProofError::WrongTyp),
+        }
     }
     let alg_str = header
         .get("alg")
@@ -584,9 +585,19 @@ fn embedded_key(
     if alg_str.eq_ignore_ascii_case("none") || alg_str.starts_with("HS") {
         return Err(ProofError::SymmetricAlg);
     }
-    let alg = parse_alg(alg_str)
+    parse_alg(alg_str)
         .filter(|a| allowed.contains(a))
-        .ok_or(ProofError::AlgNotAllowed)?;
+        .ok_or(ProofError::AlgNotAllowed)
+}
+
+/// Checks the header of a JWS that must carry its own public key: `typ`, `alg` (asymmetric,
+/// allowed), `jwk` (public, of `alg`'s type). Returns the algorithm and the key.
+fn embedded_key(
+    header: &serde_json::Value,
+    typ: &str,
+    allowed: &[Algorithm],
+) -> Result<(Algorithm, Jwk), ProofError> {
+    let alg = header_alg(header, Some(typ), allowed)?;
     let jwk_value = header.get("jwk").ok_or(ProofError::BadJwk)?;
     let obj = jwk_value.as_object().ok_or(ProofError::BadJwk)?;
     if PRIVATE_MEMBERS.iter().any(|m| obj.contains_key(*m)) {
@@ -777,22 +788,7 @@ pub(crate) fn verify_with_jwks(
     allowed: &[Algorithm],
 ) -> Result<(Algorithm, serde_json::Value), ProofError> {
     let header = split_header(jws)?;
-    if let Some(typ) = typ {
-        match header.get("typ").and_then(|t| t.as_str()) {
-            Some(t) if t.eq_ignore_ascii_case(typ) => {}
-            _ => return Err(ProofError::WrongTyp),
-        }
-    }
-    let alg_str = header
-        .get("alg")
-        .and_then(|a| a.as_str())
-        .ok_or(ProofError::Malformed("no alg"))?;
-    if alg_str.eq_ignore_ascii_case("none") || alg_str.starts_with("HS") {
-        return Err(ProofError::SymmetricAlg);
-    }
-    let alg = parse_alg(alg_str)
-        .filter(|a| allowed.contains(a))
-        .ok_or(ProofError::AlgNotAllowed)?;
+    let alg = header_alg(&header, typ, allowed)?;
     let kid = header.get("kid").and_then(|k| k.as_str());
     let fits = |k: &&Jwk| {
         let type_ok = matches!(
