@@ -103,7 +103,7 @@ fn load_config(cli: &Cli) -> Result<Config, String> {
 fn main() -> ExitCode {
     use shared::process::{EXIT_CONFIG, EXIT_FAILURE, fail};
     let cli = Cli::parse();
-    shared::process::init_tracing("info");
+    let _logs = shared::process::init_server_tracing("info");
     let cfg = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => return fail(PROGRAM, e, EXIT_CONFIG),
@@ -133,10 +133,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match shared::process::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             return fail(

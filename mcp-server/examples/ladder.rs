@@ -10,16 +10,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (Some(bind), Some(issuer), Some(resource)) = (args.next(), args.next(), args.next()) else {
         return Err("usage: ladder BIND ISSUER RESOURCE".into());
     };
-    let single = std::env::var("TOKIO_WORKER_THREADS").is_ok_and(|v| v.trim() == "1");
-    let rt = if single {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    }
-    .enable_all()
-    .build()?;
+    let rt = shared::process::runtime()?;
     rt.block_on(async move {
-        shared::process::init_tracing("info");
+        let _logs = shared::process::init_server_tracing("info");
         let listener = tokio::net::TcpListener::bind(&bind).await?;
         let server =
             mcp_server::serve(listener, mcp_server::Config::new(&issuer, &resource)).await?;

@@ -68,17 +68,7 @@ fn load(cli: &Cli) -> Result<Config, String> {
 }
 
 fn main() -> ExitCode {
-    // One worker requested (e.g. a server pinned to one core): a current-thread runtime avoids
-    // the multi-thread scheduler's cross-thread wake-ups. Otherwise the multi-thread runtime,
-    // which honours TOKIO_WORKER_THREADS itself.
-    let single = std::env::var("TOKIO_WORKER_THREADS").is_ok_and(|v| v.trim() == "1");
-    let rt = if single {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    }
-    .enable_all()
-    .build();
+    let rt = shared::process::runtime();
     match rt {
         Ok(rt) => rt.block_on(run()),
         Err(e) => shared::process::fail(
@@ -92,7 +82,7 @@ fn main() -> ExitCode {
 async fn run() -> ExitCode {
     use shared::process::{EXIT_CONFIG, EXIT_FAILURE, fail};
     let cli = Cli::parse();
-    shared::process::init_tracing("info");
+    let _logs = shared::process::init_server_tracing("info");
     let cfg = match load(&cli) {
         Ok(c) => c,
         Err(e) => return fail(PROGRAM, e, EXIT_CONFIG),

@@ -97,20 +97,255 @@ pub async fn bind(addr: &str) -> Result<tokio::net::TcpListener, String> {
         .map_err(|e| format!("cannot bind {addr}: {e}"))
 }
 
-/// Logs to stderr; `RUST_LOG` overrides `default_filter` (e.g. `"info"`). Safe to call twice.
-/// Colours only when stderr is a terminal (and `NO_COLOR` is unset): log files and pipes get
-/// plain lines.
+/// Logs to stderr, every line written at once (the CLI: its lines and its output stay in
+/// order); `RUST_LOG` overrides `default_filter` (e.g. `"info"`). Safe to call twice. Colours
+/// only when stderr is a terminal (and `NO_COLOR` is unset): log files and pipes get plain
+/// lines.
 pub fn init_tracing(default_filter: &str) {
+    init(default_filter, 0);
+}
+
+/// The servers' logging: as [`init_tracing`], through [`log_sink`]: WARN and ERROR lines are
+/// written at once (with every line before them), INFO and below are batched and written
+/// within `LOG_FLUSH_MS` milliseconds (default [`DEFAULT_LOG_FLUSH_MS`]; `0` writes every line
+/// at once) or when 32 KiB are waiting, so a busy server makes one `write(2)` per batch
+/// instead of one per line (issue 16 C: the token endpoint's audit line cost a system call per
+/// token). [`print_listening`], [`fail`], a panic and dropping the returned [`LogGuard`] write
+/// what is waiting; a process killed with SIGKILL can lose the last `LOG_FLUSH_MS` of INFO
+/// lines (ADR 0017).
+#[must_use = "dropping the guard writes the waiting log lines: keep it until the end of main"]
+pub fn init_server_tracing(default_filter: &str) -> LogGuard {
+    let interval = std::env::var("LOG_FLUSH_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(DEFAULT_LOG_FLUSH_MS);
+    init(default_filter, interval);
+    LogGuard(())
+}
+
+fn init(default_filter: &str, interval_ms: u64) {
     use std::io::IsTerminal as _;
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let sink = log_sink::install(std::time::Duration::from_millis(interval_ms));
     let _ = tracing_subscriber::fmt()
         .with_ansi(colour)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(log_sink::MakeSinkWriter(sink))
         .try_init();
+}
+
+/// How long an INFO log line may wait before it is written, unless `LOG_FLUSH_MS` says
+/// otherwise.
+pub const DEFAULT_LOG_FLUSH_MS: u64 = 100;
+
+/// Returned by [`init_server_tracing`]: writes the waiting log lines when dropped.
+#[derive(Debug)]
+pub struct LogGuard(());
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        flush_logs();
+    }
+}
+
+/// Writes the log lines waiting in the buffer now (nothing when logging was not initialised
+/// by [`init_tracing`] or [`init_server_tracing`]).
+pub fn flush_logs() {
+    if let Some(sink) = log_sink::installed() {
+        sink.flush();
+    }
+}
+
+pub mod log_sink {
+    //! The log buffer (see [`init_server_tracing`](super::init_server_tracing)). Hand-written:
+    //! `tracing-appender`'s non-blocking writer wakes its worker thread for each line when
+    //! it is idle (a futex wake and two context switches per line for a server given one
+    //! core) and flushes whenever its channel is empty, so under load it costs more than one
+    //! `write(2)` per line; this sink batches by time and size on the logging thread and its
+    //! flusher thread sleeps on a condition variable while nothing waits.
+
+    use std::io::{self, Write};
+    use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+    use std::time::Duration;
+
+    /// Lines waiting beyond this many bytes are written at once.
+    pub const HIGH_WATER: usize = 32 * 1024;
+
+    type Out = Box<dyn Fn(&[u8]) -> io::Result<()> + Send + Sync>;
+
+    /// A buffer of log lines in front of an output (stderr for the servers).
+    pub struct Sink {
+        buf: Mutex<Vec<u8>>,
+        wake: Condvar,
+        interval: Duration,
+        out: Out,
+    }
+
+    impl std::fmt::Debug for Sink {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Sink")
+                .field("interval", &self.interval)
+                .finish()
+        }
+    }
+
+    impl Sink {
+        /// A sink writing to `out`; lines wait at most `interval` (zero: none wait). Call
+        /// [`Sink::run_flusher`] on a thread of its own for the time limit to hold.
+        pub fn new(interval: Duration, out: Out) -> Self {
+            Self {
+                buf: Mutex::new(Vec::with_capacity(HIGH_WATER + 1024)),
+                wake: Condvar::new(),
+                interval,
+                out,
+            }
+        }
+
+        fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
+            self.buf.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+
+        /// Adds one line; `urgent` (WARN, ERROR) writes it and everything before it now.
+        pub fn push(&self, line: &[u8], urgent: bool) -> io::Result<()> {
+            let mut buf = self.lock();
+            let was_empty = buf.is_empty();
+            buf.extend_from_slice(line);
+            if urgent || self.interval.is_zero() || buf.len() >= HIGH_WATER {
+                return self.write_out(&mut buf);
+            }
+            if was_empty {
+                self.wake.notify_one();
+            }
+            Ok(())
+        }
+
+        /// Writes what waits, in order (under the lock, so lines never interleave).
+        pub fn flush(&self) {
+            let mut buf = self.lock();
+            let _ = self.write_out(&mut buf);
+        }
+
+        fn write_out(&self, buf: &mut Vec<u8>) -> io::Result<()> {
+            if buf.is_empty() {
+                return Ok(());
+            }
+            let r = (self.out)(buf);
+            buf.clear();
+            if buf.capacity() > 4 * HIGH_WATER {
+                buf.shrink_to(HIGH_WATER + 1024); // after one very long line
+            }
+            r
+        }
+
+        /// The flusher: sleeps until a line waits, lets lines gather for `interval`, writes
+        /// them, and again. Never returns; run it on a thread of its own.
+        pub fn run_flusher(&self) {
+            loop {
+                let mut buf = self.lock();
+                while buf.is_empty() {
+                    buf = self.wake.wait(buf).unwrap_or_else(PoisonError::into_inner);
+                }
+                drop(buf);
+                std::thread::sleep(self.interval);
+                self.flush();
+            }
+        }
+    }
+
+    static SINK: OnceLock<Sink> = OnceLock::new();
+
+    /// The process's sink, once [`install`]ed.
+    pub fn installed() -> Option<&'static Sink> {
+        SINK.get()
+    }
+
+    /// Installs the process's stderr sink (once: later calls return the first) with its
+    /// flusher thread and a panic hook that writes what waits before the panic message.
+    pub fn install(interval: Duration) -> &'static Sink {
+        let mut first = false;
+        let sink = SINK.get_or_init(|| {
+            first = true;
+            Sink::new(
+                interval,
+                Box::new(|b: &[u8]| io::stderr().lock().write_all(b)),
+            )
+        });
+        if first {
+            if !interval.is_zero() {
+                let spawned = std::thread::Builder::new()
+                    .name("log-flush".into())
+                    .spawn(|| SINK.get().map_or((), Sink::run_flusher));
+                if spawned.is_err() {
+                    // No thread: nothing would enforce the time limit, so write at once.
+                    eprintln!("cannot start the log flusher thread; logging unbuffered");
+                }
+            }
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                super::flush_logs();
+                previous(info);
+            }));
+        }
+        sink
+    }
+
+    /// `MakeWriter` for `tracing_subscriber::fmt`: one [`SinkWriter`] per event, urgent for
+    /// WARN and ERROR.
+    #[derive(Debug, Clone, Copy)]
+    pub struct MakeSinkWriter(pub &'static Sink);
+
+    /// Writes one formatted event into the sink.
+    #[derive(Debug)]
+    pub struct SinkWriter {
+        sink: &'static Sink,
+        urgent: bool,
+    }
+
+    impl Write for SinkWriter {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.sink.push(b, self.urgent)?;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for MakeSinkWriter {
+        type Writer = SinkWriter;
+        fn make_writer(&'a self) -> SinkWriter {
+            SinkWriter {
+                sink: self.0,
+                urgent: true,
+            }
+        }
+        fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> SinkWriter {
+            SinkWriter {
+                sink: self.0,
+                // tracing orders levels by verbosity: ERROR < WARN < INFO.
+                urgent: *meta.level() <= tracing::Level::WARN,
+            }
+        }
+    }
+}
+
+/// The servers' tokio runtime: with `TOKIO_WORKER_THREADS=1` (a server given one core) a
+/// current-thread runtime, whose timers and I/O need no cross-thread wake-up (the multi-thread
+/// runtime with one worker wakes its driver through an eventfd when a request's timeout timer
+/// is registered: a `write(2)` per request, issue 16 C); otherwise the multi-thread runtime,
+/// which reads `TOKIO_WORKER_THREADS` itself. Both with I/O and time enabled.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let single = std::env::var("TOKIO_WORKER_THREADS").is_ok_and(|v| v.trim() == "1");
+    if single {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
 }
 
 /// Completes on SIGTERM (Unix) or Ctrl-C.
@@ -140,12 +375,14 @@ pub async fn shutdown_signal() {
 pub fn print_listening(tls: bool, addr: std::net::SocketAddr) {
     use std::io::Write as _;
     let scheme = if tls { "https" } else { "http" };
+    flush_logs(); // everything logged while starting is out before the ready line
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on {scheme}://{addr}").and_then(|()| out.flush());
 }
 
 /// Prints `PROGRAM: MESSAGE` to stderr and returns `code` as the process exit code.
 pub fn fail(program: &str, message: impl std::fmt::Display, code: u8) -> std::process::ExitCode {
+    flush_logs();
     eprintln!("{program}: {message}");
     std::process::ExitCode::from(code)
 }
@@ -188,6 +425,79 @@ pub fn redacted_store(store: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use log_sink::{HIGH_WATER, Sink};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    /// A sink whose output is a shared Vec, with the number of writes made.
+    fn recording(interval: Duration) -> (Sink, Arc<Mutex<(Vec<u8>, usize)>>) {
+        let out = Arc::new(Mutex::new((Vec::new(), 0)));
+        let o = out.clone();
+        let sink = Sink::new(
+            interval,
+            Box::new(move |b: &[u8]| {
+                let mut g = o.lock().unwrap();
+                g.0.extend_from_slice(b);
+                g.1 += 1;
+                Ok(())
+            }),
+        );
+        (sink, out)
+    }
+
+    #[test]
+    fn info_lines_wait_and_leave_in_one_write_on_flush() {
+        let (sink, out) = recording(Duration::from_secs(3600));
+        sink.push(b"a\n", false).unwrap();
+        sink.push(b"b\n", false).unwrap();
+        assert_eq!(out.lock().unwrap().1, 0, "nothing written before the flush");
+        sink.flush();
+        assert_eq!(*out.lock().unwrap(), (b"a\nb\n".to_vec(), 1));
+        sink.flush(); // nothing waits: no empty write
+        assert_eq!(out.lock().unwrap().1, 1);
+    }
+
+    #[test]
+    fn an_urgent_line_goes_at_once_after_the_lines_before_it() {
+        let (sink, out) = recording(Duration::from_secs(3600));
+        sink.push(b"info\n", false).unwrap();
+        sink.push(b"warn\n", true).unwrap();
+        assert_eq!(*out.lock().unwrap(), (b"info\nwarn\n".to_vec(), 1));
+    }
+
+    #[test]
+    fn zero_interval_writes_every_line_and_high_water_writes_the_batch() {
+        let (sink, out) = recording(Duration::ZERO);
+        sink.push(b"x\n", false).unwrap();
+        sink.push(b"y\n", false).unwrap();
+        assert_eq!(out.lock().unwrap().1, 2);
+
+        let (sink, out) = recording(Duration::from_secs(3600));
+        let line = vec![b'z'; 1024]; // HIGH_WATER is a multiple of it
+        let n = HIGH_WATER / line.len();
+        for _ in 0..n - 1 {
+            sink.push(&line, false).unwrap();
+        }
+        assert_eq!(out.lock().unwrap().1, 0);
+        sink.push(&line, false).unwrap(); // reaches HIGH_WATER
+        sink.push(&line, false).unwrap();
+        let g = out.lock().unwrap();
+        assert_eq!((g.0.len(), g.1), (n * line.len(), 1));
+    }
+
+    #[test]
+    fn the_flusher_writes_waiting_lines_within_the_interval() {
+        let (sink, out) = recording(Duration::from_millis(20));
+        let sink: &'static Sink = Box::leak(Box::new(sink));
+        std::thread::spawn(|| sink.run_flusher());
+        sink.push(b"late\n", false).unwrap();
+        let start = Instant::now();
+        // Bounded: the flusher writes within 20 ms; give up after 5 s.
+        while out.lock().unwrap().1 == 0 && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(*out.lock().unwrap(), (b"late\n".to_vec(), 1));
+    }
 
     #[test]
     fn store_urls_and_prefixes() {

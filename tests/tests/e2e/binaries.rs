@@ -112,3 +112,128 @@ fn logs_to_a_pipe_carry_no_colour_codes() {
         );
     }
 }
+
+/// One `client_credentials` token request over a raw socket (`mcp-service`, the built-in
+/// confidential client a loopback authorization server has); returns the status line.
+fn token_request(addr: &str) -> String {
+    use base64::Engine as _;
+    use std::io::{Read as _, Write as _};
+    let body = "grant_type=client_credentials&scope=mcp";
+    let basic = base64::engine::general_purpose::STANDARD.encode("mcp-service:dev-service-secret");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "POST /token HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {basic}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.lines().next().unwrap_or_default().to_owned()
+}
+
+/// A running authorization server whose stderr lines arrive on a channel.
+struct LoggingServer {
+    child: std::process::Child,
+    addr: String,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl LoggingServer {
+    fn start(flush_ms: &str) -> Self {
+        use std::io::{BufRead as _, BufReader};
+        use std::process::Stdio;
+        let mut child = Command::new(tests::workspace_binary("http-oauth2-mock-server"))
+            .args(["--bind", "127.0.0.1:0", "--ephemeral-keys"])
+            .env("RUST_LOG", "info")
+            .env("LOG_FLUSH_MS", flush_ms)
+            .env_remove("AUTH_SERVER__BIND")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binaries are built by `cargo build --workspace --bins`");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        // Bounded: the server prints `listening on` once, or exits (EOF).
+        while stdout.read_line(&mut line).unwrap() > 0 && !line.contains("listening on") {
+            line.clear();
+        }
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .expect("listening line")
+            .to_owned();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for l in stderr.lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, addr, lines }
+    }
+
+    /// The next line containing `needle` within `wait`.
+    fn wait_for(&self, needle: &str, wait: std::time::Duration) -> Option<String> {
+        let end = std::time::Instant::now() + wait;
+        loop {
+            let left = end.checked_duration_since(std::time::Instant::now())?;
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return Some(l),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+impl Drop for LoggingServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The servers batch INFO lines (issue 16 C, ADR 0017): the audit line `token issued` reaches
+/// the log within `LOG_FLUSH_MS` while the server runs, and when the interval is long, not
+/// before a graceful shutdown, which writes every waiting line before the process exits. The
+/// start-up lines are written before `listening on`.
+#[test]
+fn buffered_log_lines_are_written_within_the_interval_and_at_shutdown() {
+    use std::time::Duration;
+    let short = LoggingServer::start("50");
+    assert_eq!(token_request(&short.addr), "HTTP/1.1 200 OK");
+    assert!(
+        short
+            .wait_for("token issued", Duration::from_secs(10))
+            .is_some(),
+        "the audit line did not reach the log while the server ran"
+    );
+
+    let mut long = LoggingServer::start("600000");
+    assert_eq!(token_request(&long.addr), "HTTP/1.1 200 OK");
+    assert_eq!(
+        long.wait_for("token issued", Duration::from_millis(300)),
+        None,
+        "with a ten-minute interval the INFO line must still wait"
+    );
+    let pid = long.child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    assert!(long.child.wait().unwrap().success());
+    let issued = long.wait_for("token issued", Duration::from_secs(10));
+    assert!(
+        issued.is_some_and(|l| l.contains("client.id=mcp-service")),
+        "the waiting audit line was lost at shutdown"
+    );
+    assert!(
+        long.wait_for("shutting down", Duration::from_secs(10))
+            .is_some()
+    );
+}
