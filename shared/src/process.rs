@@ -429,8 +429,11 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
+    /// What a recording sink wrote, and in how many writes.
+    type Written = Arc<Mutex<(Vec<u8>, usize)>>;
+
     /// A sink whose output is a shared Vec, with the number of writes made.
-    fn recording(interval: Duration) -> (Sink, Arc<Mutex<(Vec<u8>, usize)>>) {
+    fn recording(interval: Duration) -> (Sink, Written) {
         let out = Arc::new(Mutex::new((Vec::new(), 0)));
         let o = out.clone();
         let sink = Sink::new(
