@@ -426,10 +426,14 @@ fi
 # signing code and claims) and does nothing else. Both serve on core 0 with one worker, from
 # the same key; REPEAT rounds alternate limit / AS at $CONNS connections with the same wrk
 # script (client_credentials for mcp-service, HTTP Basic: the AS checks it, the limit ignores
-# it). Ratio per round and median; the same for CPU µs per request.
+# it). Ratio per round and median; the same for CPU µs per request. A third server, the same
+# AS with RUST_LOG=warn (no `token issued` audit line), splits the gap into the audit logging
+# and the rest (HTTP stack, form, client authentication, policy): the ladder of this target.
 if want token-limit; then
 AUTH_SERVER__RATE_LIMITS__TOKEN_PER_MINUTE=0 start as-limit "$BIN/http-oauth2-mock-server" --bind 127.0.0.1:0 --keys-dir "$keys"
 tl_as="http://$ADDR/token"; tl_as_pid=$PID
+RUST_LOG=warn AUTH_SERVER__RATE_LIMITS__TOKEN_PER_MINUTE=0 start as-nolog "$BIN/http-oauth2-mock-server" --bind 127.0.0.1:0 --keys-dir "$keys"
+tl_nolog="http://$ADDR/token"; tl_nolog_pid=$PID
 start sign-only "$BIN/examples/sign_only" "$keys" 127.0.0.1:0
 tl_limit="http://$ADDR/token"; tl_limit_pid=$PID
 # The two answers must be alike (same shape, about the same size).
@@ -444,24 +448,27 @@ echo "## Token endpoint vs the sign-only limit server (client_credentials, ES256
 echo
 echo "- response bodies: AS ${#tl_as_body} bytes, limit ${#tl_limit_body} bytes"
 echo
-echo "| round | limit req/s | p99 | CPU µs/req | AS req/s | p99 | CPU µs/req | AS / limit | cost ratio | server core (limit / AS) | wrk core (limit / AS) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| round | limit req/s | p99 | CPU µs/req | AS req/s | p99 | CPU µs/req | AS / limit | cost ratio | AS without audit line: req/s, CPU µs/req | server core (limit / AS) | wrk core (limit / AS) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf 'round\tserver\treq_s\tp50\tp99\tcpu_us_per_req\tserver_util\twrk_util\n' > "$OUT/token-limit.tsv"
 DURATION=2s load "$tl_limit" scripts/bench/client_credentials.lua "$CONNS" >/dev/null
 DURATION=2s load "$tl_as" scripts/bench/client_credentials.lua "$CONNS" >/dev/null
+DURATION=2s load "$tl_nolog" scripts/bench/client_credentials.lua "$CONNS" >/dev/null
 tl_r=(); tl_c=()
 for round in $(seq 1 "$REPEAT"); do
   read -r l l50 l99 lc lu lw _ < <(load "$tl_limit" scripts/bench/client_credentials.lua "$CONNS" "$tl_limit_pid")
   read -r a a50 a99 ac au aw _ < <(load "$tl_as" scripts/bench/client_credentials.lua "$CONNS" "$tl_as_pid")
-  printf '%s\tlimit\t%s\t%s\t%s\t%s\t%s\t%s\n%s\tas\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-    "$round" "$l" "$l50" "$l99" "$lc" "$lu" "$lw" "$round" "$a" "$a50" "$a99" "$ac" "$au" "$aw" >> "$OUT/token-limit.tsv"
+  read -r q q50 q99 qc qu qw _ < <(load "$tl_nolog" scripts/bench/client_credentials.lua "$CONNS" "$tl_nolog_pid")
+  printf '%s\tlimit\t%s\t%s\t%s\t%s\t%s\t%s\n%s\tas\t%s\t%s\t%s\t%s\t%s\t%s\n%s\tas-nolog\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$round" "$l" "$l50" "$l99" "$lc" "$lu" "$lw" "$round" "$a" "$a50" "$a99" "$ac" "$au" "$aw" \
+    "$round" "$q" "$q50" "$q99" "$qc" "$qu" "$qw" >> "$OUT/token-limit.tsv"
   tl_r+=("$(ratio "$a" "$l")"); tl_c+=("$(cost_ratio "$lc" "$ac")")
-  echo "| $round | $l | $l99 | $lc | $a | $a99 | $ac | ${tl_r[-1]} | ${tl_c[-1]} | $lu / $au | $lw / $aw |"
+  echo "| $round | $l | $l99 | $lc | $a | $a99 | $ac | ${tl_r[-1]} | ${tl_c[-1]} | $q, $qc | $lu / $au | $lw / $aw |"
 done
 echo
 echo "- median AS / limit: $(printf '%s\n' "${tl_r[@]}" | sort -n | sed -n "$(( (REPEAT + 1) / 2 ))p") (target >= 0.9); median cost ratio: $(printf '%s\n' "${tl_c[@]}" | sort -n | sed -n "$(( (REPEAT + 1) / 2 ))p")"
 echo "- RSS after: AS $(rss_kb "$tl_as_pid") kB, limit $(rss_kb "$tl_limit_pid") kB"
-kill "$tl_as_pid" "$tl_limit_pid" 2>/dev/null || true
+kill "$tl_as_pid" "$tl_nolog_pid" "$tl_limit_pid" 2>/dev/null || true
 fi
 
 # ONLY=client (also in all): the client's overhead (issue 16 C: BearerAuth with a fresh token
