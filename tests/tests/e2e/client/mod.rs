@@ -10,6 +10,7 @@ mod middleware;
 mod mock;
 mod on_demand;
 mod refresh;
+mod replay;
 mod session;
 mod store_lock;
 mod targets;
