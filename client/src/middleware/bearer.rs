@@ -76,7 +76,7 @@ pub(crate) fn mw(e: ClientError) -> reqwest_middleware::Error {
 /// Whether `url` has the origin `origin`, compared field by field (scheme, host, port or the
 /// scheme's default) without building `url`'s [`Origin`] (which allocates). Like `Origin`'s
 /// equality, an opaque origin never matches.
-fn same_origin(origin: &Origin, url: &url::Url) -> bool {
+pub(crate) fn same_origin(origin: &Origin, url: &url::Url) -> bool {
     use url::Host;
     let Origin::Tuple(scheme, host, port) = origin else {
         return false;
@@ -92,7 +92,7 @@ fn same_origin(origin: &Origin, url: &url::Url) -> bool {
 }
 
 /// The future [`Middleware::handle`] returns (`reqwest_middleware`'s own `BoxFuture`).
-type HandleFuture<'a> = std::pin::Pin<
+pub(crate) type HandleFuture<'a> = std::pin::Pin<
     Box<dyn std::future::Future<Output = reqwest_middleware::Result<Response>> + Send + 'a>,
 >;
 
@@ -113,28 +113,12 @@ pub(crate) fn with_fresh_bearer(
     Some((generation, retry))
 }
 
-/// The first attempt of a request to an allow-listed origin: sends `req` with the manager's
-/// current token and returns the response, the token generation used and a clone of `req`
-/// for one retry (`None`: a streaming body): [`with_fresh_bearer`], else [`send_first_slow`]
-/// in a boxed future of its own.
-pub(crate) async fn send_first(
-    manager: &TokenManager,
-    mut req: Request,
-    extensions: &mut Extensions,
-    next: Next<'_>,
-) -> reqwest_middleware::Result<(Response, u64, Option<Request>)> {
-    match with_fresh_bearer(manager, &mut req) {
-        Some((generation, retry)) => Ok((next.run(req, extensions).await?, generation, retry)),
-        None => Box::pin(send_first_slow(manager, req, extensions, next)).await,
-    }
-}
-
 /// The first attempt without a fresh bearer header: the token from
 /// [`TokenManager::access_token`] (which may refresh or re-authorize), presented as a bearer or
 /// DPoP token. Callers box it (issue 16 C): its future (token endpoint call, DPoP proof and
 /// nonce retry; kilobytes) would otherwise be part of the future of every request, which
 /// `reqwest_middleware` allocates and moves per request.
-async fn send_first_slow(
+pub(crate) async fn send_first_slow(
     manager: &TokenManager,
     req: Request,
     extensions: &mut Extensions,
@@ -284,30 +268,6 @@ pub(crate) async fn step_up_and_retry(
 mod tests {
     use super::*;
 
-    /// Records the size of the future of the middleware after it (which `reqwest_middleware`
-    /// allocates per request), drops it unpolled and fails the request: nothing is sent.
-    struct FutureSize(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-
-    #[async_trait::async_trait]
-    impl Middleware for FutureSize {
-        async fn handle(
-            &self,
-            req: Request,
-            extensions: &mut Extensions,
-            next: Next<'_>,
-        ) -> reqwest_middleware::Result<Response> {
-            let fut = next.run(req, extensions);
-            self.0.store(
-                std::mem::size_of_val(&*fut),
-                std::sync::atomic::Ordering::SeqCst,
-            );
-            drop(fut);
-            Err(reqwest_middleware::Error::middleware(
-                std::io::Error::other("size probe"),
-            ))
-        }
-    }
-
     /// The future of [`BearerAuth::handle`], allocated and moved on every request, stays
     /// small: the refresh (CL-34), step-up (CL-35) and slow token paths are boxed on their
     /// own (issue 16 C). Before they were, it was over 3 kB.
@@ -337,7 +297,7 @@ mod tests {
         let size = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let url = url::Url::parse("http://127.0.0.1:9/mcp").unwrap();
         let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-            .with(FutureSize(size.clone()))
+            .with(crate::middleware::tests::FutureSize(size.clone()))
             .with(BearerAuth::new(manager, &url))
             .build();
         let err = client.post(url).body("{}").send().await.unwrap_err();

@@ -6,6 +6,7 @@
 mod discovery;
 mod dpop;
 mod enterprise;
+mod future_size;
 mod middleware;
 mod mock;
 mod on_demand;
