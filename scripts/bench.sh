@@ -477,7 +477,11 @@ fi
 # 0; REPEAT rounds, each running the plain client then the BearerAuth one for DURATION; the
 # token is a real access token from mint_tokens (the size matters: it is copied into every
 # request). PLAIN_HEADER=1 adds a third client: plain, with the same header pre-built.
+# MW_NOOP=1 (the default here; MW_NOOP=0 to skip) adds the floor of any reqwest_middleware
+# middleware: the same client with one pass-through middleware, without (`mw-noop`) and with
+# (`mw-noop+header`) the same pre-built header, so bearer - mw-noop+header is BearerAuth's own.
 if want client; then
+export MW_NOOP="${MW_NOOP:-1}"
 start client-bare "$BIN/examples/bare_hyper" 127.0.0.1:0
 cl_url="http://$ADDR/mcp"; cl_bare_pid=$PID
 "$BIN/examples/mint_tokens" "$keys" "http://127.0.0.1:9" "$cl_url" 1 > "$tmp/cl-token"

@@ -14,7 +14,11 @@
 //!   hour left, so it is never refreshed; the token endpoint is never called);
 //! * with `PLAIN_HEADER=1` also `plain+header`: the plain client sending the same
 //!   `Authorization: Bearer` header, pre-built once (what the bytes on the wire cost, apart
-//!   from the middleware).
+//!   from the middleware);
+//! * with `MW_NOOP=1` also `mw-noop` and `mw-noop+header`: the same client inside
+//!   `reqwest_middleware` with one pass-through middleware (no `Authorization` header; with
+//!   the same pre-built header set by the caller): the floor of any `reqwest_middleware`
+//!   middleware, so `bearer` minus `mw-noop+header` is what [`BearerAuth`] itself adds.
 //!
 //! The token is the first line of `TOKEN_FILE` (e.g. a real access token from
 //! `auth-server/examples/mint_tokens.rs`), else a 488-character stand-in of the same size.
@@ -27,7 +31,8 @@
 //!
 //! `FIXED=CLIENT:N` (for instruction counts under callgrind, which are repeatable where
 //! time is not): no warm-up and no rounds; sends exactly `N` requests with that client
-//! (`plain`, `plain+header` or `bearer`), `CONNS` in flight, and exits. The difference of
+//! (`plain`, `plain+header`, `bearer`, `mw-noop` or `mw-noop+header`, whatever the
+//! environment), `CONNS` in flight, and exits. The difference of
 //! two runs with different `N` divided by the difference of `N` is the client's cost per
 //! request, start-up excluded.
 
@@ -38,10 +43,27 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use http_oauth2_client::oauth::oauth_http_client;
 use http_oauth2_client::oauth::token_endpoint::{ClientCredentials, TokenEndpoint};
 use http_oauth2_client::{BearerAuth, InMemoryTokenStore, StoreKey, TokenManager, TokenSet};
-use reqwest_middleware::ClientWithMiddleware;
+use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
 use shared::secret::AccessToken;
 
 const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}"#;
+
+/// A middleware that only passes the request on: what `reqwest_middleware` itself costs
+/// (the middleware stack copied into every request builder, `Extensions`, the boxed futures of
+/// `Middleware::handle` and `Next::run`).
+struct Noop;
+
+#[async_trait::async_trait]
+impl Middleware for Noop {
+    async fn handle(
+        &self,
+        req: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        next.run(req, extensions).await
+    }
+}
 
 /// The clients under comparison.
 #[derive(Clone)]
@@ -49,6 +71,8 @@ enum Variant {
     Plain(reqwest::Client),
     PlainHeader(reqwest::Client, HeaderValue),
     Bearer(ClientWithMiddleware),
+    MwNoop(ClientWithMiddleware),
+    MwNoopHeader(ClientWithMiddleware, HeaderValue),
 }
 
 impl Variant {
@@ -57,6 +81,8 @@ impl Variant {
             Variant::Plain(_) => "plain",
             Variant::PlainHeader(..) => "plain+header",
             Variant::Bearer(_) => "bearer",
+            Variant::MwNoop(_) => "mw-noop",
+            Variant::MwNoopHeader(..) => "mw-noop+header",
         }
     }
 
@@ -79,23 +105,36 @@ impl Variant {
                     .send()
                     .await
             }
-            Variant::Bearer(c) => c
+            Variant::Bearer(c) | Variant::MwNoop(c) => c
                 .post(url.clone())
                 .header(CONTENT_TYPE, "application/json")
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| match e {
-                    reqwest_middleware::Error::Reqwest(e) => e,
-                    reqwest_middleware::Error::Middleware(e) => {
-                        eprintln!("middleware error: {e}");
-                        std::process::exit(1)
-                    }
-                }),
+                .map_err(reqwest_error),
+            Variant::MwNoopHeader(c, h) => c
+                .post(url.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .header(AUTHORIZATION, h.clone())
+                .body(body)
+                .send()
+                .await
+                .map_err(reqwest_error),
         };
         match resp {
             Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
             _ => false,
+        }
+    }
+}
+
+/// A middleware error ends the run (none of the middlewares here should produce one).
+fn reqwest_error(e: reqwest_middleware::Error) -> reqwest::Error {
+    match e {
+        reqwest_middleware::Error::Reqwest(e) => e,
+        reqwest_middleware::Error::Middleware(e) => {
+            eprintln!("middleware error: {e}");
+            std::process::exit(1)
         }
     }
 }
@@ -201,7 +240,7 @@ fn parse_duration(s: &str) -> Option<Duration> {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: client_load URL [CONNS] [DURATION] [ROUNDS]  (env TOKEN_FILE, PLAIN_HEADER=1)"
+        "usage: client_load URL [CONNS] [DURATION] [ROUNDS]  (env TOKEN_FILE, PLAIN_HEADER=1, MW_NOOP=1, FIXED=CLIENT:N)"
     );
     std::process::exit(2)
 }
@@ -290,19 +329,35 @@ fn main() {
         let bearer = reqwest_middleware::ClientBuilder::new(plain.clone())
             .with(BearerAuth::new(manager, &url))
             .build();
-        let mut variants = vec![Variant::Plain(plain.clone()), Variant::Bearer(bearer)];
-        if std::env::var("PLAIN_HEADER").is_ok_and(|v| v == "1") {
-            let mut h = HeaderValue::from_str(&format!("Bearer {token}")).unwrap_or_else(|_| {
-                eprintln!("the token is not a valid header value");
-                std::process::exit(2)
-            });
-            h.set_sensitive(true);
-            variants.push(Variant::PlainHeader(plain, h));
-        }
+        let mut h = HeaderValue::from_str(&format!("Bearer {token}")).unwrap_or_else(|_| {
+            eprintln!("the token is not a valid header value");
+            std::process::exit(2)
+        });
+        h.set_sensitive(true);
+        let noop = reqwest_middleware::ClientBuilder::new(plain.clone())
+            .with(Noop)
+            .build();
+        let all = [
+            Variant::Plain(plain.clone()),
+            Variant::Bearer(bearer),
+            Variant::PlainHeader(plain, h.clone()),
+            Variant::MwNoop(noop.clone()),
+            Variant::MwNoopHeader(noop, h),
+        ];
+        let on = |var: &str| std::env::var(var).is_ok_and(|v| v == "1");
+        let variants: Vec<Variant> = all
+            .iter()
+            .filter(|v| match v {
+                Variant::Plain(_) | Variant::Bearer(_) => true,
+                Variant::PlainHeader(..) => on("PLAIN_HEADER"),
+                Variant::MwNoop(_) | Variant::MwNoopHeader(..) => on("MW_NOOP"),
+            })
+            .cloned()
+            .collect();
         if let Ok(spec) = std::env::var("FIXED") {
             let (name, n) = spec.split_once(':').unwrap_or_else(|| usage());
             let n: u64 = n.parse().unwrap_or_else(|_| usage());
-            let Some(v) = variants.iter().find(|v| v.name() == name) else {
+            let Some(v) = all.iter().find(|v| v.name() == name) else {
                 usage()
             };
             let failed = fixed(v, &url, conns, n).await;
@@ -353,6 +408,14 @@ fn main() {
                 b.0 / p.0,
                 p.1 / b.1
             );
+            for (v, r) in variants.iter().zip(&rates).skip(2) {
+                eprintln!(
+                    "round {n}: {0}/plain req/s {1:.3}, plain/{0} CPU per request {2:.3}",
+                    v.name(),
+                    r.0 / p.0,
+                    p.1 / r.1
+                );
+            }
         }
         eprintln!(
             "median: bearer/plain req/s {:.3}, CPU cost ratio {:.3} (target >= 0.95)",

@@ -267,7 +267,14 @@ def summary(out):
                 f2(cr),
                 ">= 0.95",
                 "yes" if rr is not None and rr >= 0.95 else "no",
-                f"client core {f2(med(num(r['cpu_util']) for r in b))}",
+                f"client core {f2(med(num(r['cpu_util']) for r in b))}"
+                + (
+                    "; reqwest_middleware floor (pass-through middleware + the same header): "
+                    f"rate ratio {f2(med(per_round_ratios(cl, 'client', 'plain', 'mw-noop+header', 'req_s')))}, "
+                    f"cost ratio {f2(med(per_round_ratios(cl, 'client', 'plain', 'mw-noop+header', 'cpu_us_per_req', invert=True)))}"
+                    if any(r["client"] == "mw-noop+header" for r in cl)
+                    else ""
+                ),
             )
         )
 

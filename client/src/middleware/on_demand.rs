@@ -52,7 +52,9 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
 use url::Origin;
 
-use super::bearer::{mw, step_up_and_retry};
+use super::bearer::{
+    HandleFuture, Then, mw, same_origin, send_first_slow, step_up_and_retry, with_fresh_bearer,
+};
 use crate::config::OAuthConfig;
 use crate::error::{ClientError, ConfigError};
 use crate::oauth::challenge::{Challenge, bearer_challenge, dpop_challenge};
@@ -238,37 +240,108 @@ impl AuthOnDemand {
         self.establish(est.epoch, challenge).await.map(Some)
     }
 
-    async fn with_session(
+    /// CL-34 after a 401 with a session: when the server now names another authorization
+    /// server, a session there and its token; otherwise one refresh (if the token of
+    /// `generation` is still current); then `retry` once.
+    async fn refresh_or_migrate(
         &self,
         est: Arc<Established>,
-        req: Request,
+        resp: Response,
+        generation: u64,
+        retry: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let manager = est.session.token_manager();
-        let (resp, generation, retry) =
-            super::bearer::send_first(manager, req, extensions, next.clone()).await?;
-        let Some(retry) = retry else {
-            return Ok(resp); // streaming body: cannot retry, the caller sees the 401/403
-        };
-        match resp.status() {
-            StatusCode::UNAUTHORIZED => {
-                let challenge =
-                    bearer_challenge(resp.headers()).or_else(|| dpop_challenge(resp.headers()));
-                if let Some(new) = self.migrated(&est, challenge.as_ref()).await.map_err(mw)? {
-                    let m = new.session.token_manager();
-                    let (token, _) = m.access_token().await.map_err(mw)?;
-                    return crate::dpop::send_with_token(next, retry, &token, m.dpop(), extensions)
-                        .await;
-                }
-                let (token, _) = manager.refresh_if_current(generation).await.map_err(mw)?;
-                crate::dpop::send_with_token(next, retry, &token, manager.dpop(), extensions).await
-            }
-            StatusCode::FORBIDDEN => {
-                step_up_and_retry(manager, resp, retry, generation, extensions, next).await
-            }
-            _ => Ok(resp),
+        let challenge = bearer_challenge(resp.headers()).or_else(|| dpop_challenge(resp.headers()));
+        drop(resp);
+        if let Some(new) = self.migrated(&est, challenge.as_ref()).await.map_err(mw)? {
+            let m = new.session.token_manager();
+            let (token, _) = m.access_token().await.map_err(mw)?;
+            return crate::dpop::send_with_token(next, retry, &token, m.dpop(), extensions).await;
         }
+        let manager = est.session.token_manager();
+        let (token, _) = manager.refresh_if_current(generation).await.map_err(mw)?;
+        crate::dpop::send_with_token(next, retry, &token, manager.dpop(), extensions).await
+    }
+
+    /// After the first attempt with `est`'s token of `generation`: a 401 refreshes (or
+    /// follows a migration) and sends `retry` once, a 403 `insufficient_scope` steps up and
+    /// sends `retry` once (CL-35), anything else is `resp`; as [`super::bearer::retry_if_asked`],
+    /// the retries are boxed futures of their own.
+    fn retry_if_asked<'a>(
+        &'a self,
+        est: Arc<Established>,
+        resp: Response,
+        generation: u64,
+        retry: Request,
+        extensions: &'a mut Extensions,
+        next: Next<'a>,
+    ) -> Then<'a> {
+        match resp.status() {
+            StatusCode::UNAUTHORIZED => Then::Retry(Box::pin(
+                self.refresh_or_migrate(est, resp, generation, retry, extensions, next),
+            )),
+            StatusCode::FORBIDDEN => Then::Retry(Box::pin(async move {
+                let manager = est.session.token_manager();
+                step_up_and_retry(manager, resp, retry, generation, extensions, next).await
+            })),
+            _ => Then::Done(resp),
+        }
+    }
+
+    /// A request with a session: as [`super::BearerAuth`] (the fresh bearer header and its
+    /// retry clone before any future is built; the slow token path boxed).
+    fn with_session<'a>(
+        &'a self,
+        est: Arc<Established>,
+        mut req: Request,
+        extensions: &'a mut Extensions,
+        next: Next<'a>,
+    ) -> HandleFuture<'a> {
+        match with_fresh_bearer(est.session.token_manager(), &mut req) {
+            Some((generation, Some(retry))) => Box::pin(async move {
+                let resp = next.clone().run(req, extensions).await?;
+                match self.retry_if_asked(est, resp, generation, retry, extensions, next) {
+                    Then::Done(resp) => Ok(resp),
+                    Then::Retry(again) => again.await,
+                }
+            }),
+            // A streaming body: cannot retry, the caller sees the 401/403.
+            Some((_, None)) => next.run(req, extensions),
+            None => Box::pin(async move {
+                let (resp, generation, retry) =
+                    send_first_slow(est.session.token_manager(), req, extensions, next.clone())
+                        .await?;
+                let Some(retry) = retry else {
+                    return Ok(resp); // streaming body, as above
+                };
+                match self.retry_if_asked(est, resp, generation, retry, extensions, next) {
+                    Then::Done(resp) => Ok(resp),
+                    Then::Retry(again) => again.await,
+                }
+            }),
+        }
+    }
+
+    /// The first challenge without a session (`status`, `challenge`): establishes one
+    /// (single-flight) and sends `retry` once with its token, or fails with
+    /// [`ClientError::NotReplayed`] for a body that cannot be sent twice.
+    async fn authorize_and_retry(
+        &self,
+        status: StatusCode,
+        challenge: Challenge,
+        retry: Option<Request>,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        tracing::debug!(%status, "the server asks for authorization");
+        let est = self.establish(0, Some(&challenge)).await.map_err(mw)?;
+        let Some(retry) = retry else {
+            return Err(mw(ClientError::NotReplayed { status }));
+        };
+        let m = est.session.token_manager();
+        let (token, _) = m.access_token().await.map_err(mw)?;
+        crate::dpop::send_with_token(next, retry, &token, m.dpop(), extensions).await
     }
 }
 
@@ -287,52 +360,81 @@ fn asks_for_authorization(resp: &Response) -> Option<Challenge> {
     bearer_challenge(resp.headers()).or_else(|| dpop_challenge(resp.headers()))
 }
 
-#[async_trait::async_trait]
+/// Written out rather than with `#[async_trait]`, as [`super::BearerAuth`]'s (issue 16 C):
+/// that macro would box the whole body, discovery, login and migration included (7.7 kB), for
+/// every request.
 impl Middleware for AuthOnDemand {
-    async fn handle(
-        &self,
+    fn handle<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
         req: Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
+        extensions: &'life1 mut Extensions,
+        next: Next<'life2>,
+    ) -> HandleFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
         let url = req.url();
-        if !self.inner.origins.contains(&url.origin()) {
+        if !self.inner.origins.iter().any(|o| same_origin(o, url)) {
             // Not ours: pass through untouched (never leak a token to another host).
-            return next.run(req, extensions).await;
+            return next.run(req, extensions);
         }
         if url.scheme() != "https"
             && !self.inner.config.allow_insecure_http
             && !shared::urls::is_loopback_http(url)
         {
-            return Err(mw(ClientError::Config(ConfigError::InsecureHttp(
+            let e = mw(ClientError::Config(ConfigError::InsecureHttp(
                 url.origin().ascii_serialization(),
-            ))));
+            )));
+            return Box::pin(std::future::ready(Err(e)));
         }
         if let Some(est) = self.inner.current.load_full() {
-            return self.with_session(est, req, extensions, next).await;
+            return self.with_session(est, req, extensions, next);
         }
         // No session: the request goes out without a token.
-        let retry = req.try_clone();
-        let resp = next.clone().run(req, extensions).await?;
-        let Some(challenge) = asks_for_authorization(&resp) else {
-            return Ok(resp);
-        };
-        let status = resp.status();
-        drop(resp);
-        tracing::debug!(%status, "the server asks for authorization");
-        let est = self.establish(0, Some(&challenge)).await.map_err(mw)?;
-        let Some(retry) = retry else {
-            return Err(mw(ClientError::NotReplayed { status }));
-        };
-        let m = est.session.token_manager();
-        let (token, _) = m.access_token().await.map_err(mw)?;
-        crate::dpop::send_with_token(next, retry, &token, m.dpop(), extensions).await
+        Box::pin(async move {
+            let retry = req.try_clone();
+            let resp = next.clone().run(req, extensions).await?;
+            let Some(challenge) = asks_for_authorization(&resp) else {
+                return Ok(resp);
+            };
+            let status = resp.status();
+            drop(resp);
+            Box::pin(self.authorize_and_retry(status, challenge, retry, extensions, next)).await
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The future of [`AuthOnDemand::handle`], allocated and moved on every request, stays
+    /// small: discovery, login, migration, refresh and step-up are boxed on their own (issue
+    /// 16 C).
+    #[tokio::test]
+    async fn handle_future_stays_small_without_the_authorization_paths_cl34_cl35() {
+        let config = OAuthConfig::builder("http://127.0.0.1:9/mcp")
+            .headless()
+            .build()
+            .unwrap();
+        let size = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(crate::middleware::tests::FutureSize(size.clone()))
+            .with(AuthOnDemand::new(config))
+            .build();
+        let err = client
+            .post("http://127.0.0.1:9/mcp")
+            .body("{}")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("size probe"), "{err}");
+        let size = size.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(size > 0 && size <= 1024, "handle's future is {size} bytes");
+    }
 
     fn resp(status: u16, challenge: Option<&str>) -> Response {
         let mut b = http::Response::builder().status(status);

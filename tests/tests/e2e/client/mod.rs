@@ -6,10 +6,12 @@
 mod discovery;
 mod dpop;
 mod enterprise;
+mod future_size;
 mod middleware;
 mod mock;
 mod on_demand;
 mod refresh;
+mod replay;
 mod session;
 mod store_lock;
 mod targets;
