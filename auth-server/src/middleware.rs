@@ -42,9 +42,11 @@ pub(crate) fn apply(router: axum::Router, state: Arc<AppState>) -> axum::Router 
         // Back to axum's body type (what `Route` does for a layer inside the router).
         .map_request(|req: axum::http::Request<_>| req.map(Body::new))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        // Lazy: no timer (and no driver wake-up, a `write(2)`) for a request that finishes on
+        // its first poll, e.g. a `client_credentials` token (issue 16 C, ADR 0017).
+        .layer(shared::lazy_timeout::LazyTimeoutLayer::new(
             timeout,
+            StatusCode::SERVICE_UNAVAILABLE,
         ))
         .layer(axum::middleware::from_fn_with_state(state, guard))
         .service(router);

@@ -19,6 +19,8 @@ pub mod challenge;
 pub mod clock;
 pub mod dpop;
 pub mod jwt;
+#[cfg(feature = "tower")]
+pub mod lazy_timeout;
 pub mod mcp;
 pub mod oauth;
 pub mod pkce;

@@ -29,8 +29,8 @@ use http::Method;
 use tower::{Layer as _, Service};
 
 use super::App;
-use super::timeout::{LazyTimeout, LazyTimeoutFuture, LazyTimeoutLayer};
 use crate::auth::{AuthContext, JwtAuth, JwtAuthLayer};
+use shared::lazy_timeout::{LazyTimeout, LazyTimeoutFuture, LazyTimeoutLayer};
 
 /// The POST handler of the MCP endpoint (the real one, or a cost-ladder step's).
 pub(crate) type PostFn = fn(Arc<App>, Request) -> BoxFuture<'static, Result<Response, Infallible>>;

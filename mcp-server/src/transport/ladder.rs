@@ -18,7 +18,6 @@
 //! The step is read once, from `MCP_LADDER_STEP`, when the service is built.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{FromRequestParts as _, State};
@@ -29,7 +28,7 @@ use tower::ServiceBuilder;
 
 use super::front::{Front, PostFn, PostService};
 use super::handle::{Delivery, Exchange, handle_message};
-use super::{App, H_SESSION, H_VERSION, HttpService, guard, header, message, timeout};
+use super::{App, H_SESSION, H_VERSION, HttpService, guard, header, message};
 use crate::auth::{Authenticated, JwtAuthLayer};
 use crate::config::Config;
 use crate::rpc::Era;
@@ -56,8 +55,7 @@ pub(super) fn service(
         other => panic!("MCP_LADDER_STEP={other}: expected stack|auth|envelope|dispatch|checks"),
     };
     // The real service's shape: the POST beside an (unused here) router, inside the guard.
-    let timeout =
-        timeout::LazyTimeoutLayer(Duration::from_secs(config.limits.request_timeout_secs));
+    let timeout = super::request_timeout(config);
     let auth_layer = if step == "stack" { None } else { auth_layer };
     let post = PostService::new(app.clone(), handler, auth_layer, None, timeout);
     let routes = Router::new()

@@ -30,7 +30,6 @@ mod sse_legacy;
 mod stateless;
 mod streamable;
 mod subscriptions;
-mod timeout;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -140,7 +139,7 @@ pub(crate) fn service(
         .with_state(app.clone());
     let limits = (
         DefaultBodyLimit::max(config.limits.max_body_bytes),
-        timeout::LazyTimeoutLayer(Duration::from_secs(config.limits.request_timeout_secs)),
+        request_timeout(config),
     );
     let Some(auth_layer) = auth_layer else {
         // The unprotected test fixture: no PRM (nothing to discover), an anonymous context.
@@ -216,4 +215,14 @@ fn prm_document(config: &Config, resource_url: &str) -> String {
         doc["dpop_bound_access_tokens_required"] = json!(config.dpop.required);
     }
     doc.to_string()
+}
+
+/// The request timeout of every MCP route: 408 when a request has not been answered within
+/// `limits.request_timeout_secs` of its first `Pending` (no timer for a request answered on
+/// its first poll: `shared::lazy_timeout`, ADR 0017).
+pub(crate) fn request_timeout(config: &Config) -> shared::lazy_timeout::LazyTimeoutLayer {
+    shared::lazy_timeout::LazyTimeoutLayer::new(
+        Duration::from_secs(config.limits.request_timeout_secs),
+        http::StatusCode::REQUEST_TIMEOUT,
+    )
 }

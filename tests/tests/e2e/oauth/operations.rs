@@ -34,6 +34,28 @@ async fn fault_injection_drives_token_endpoint_failures() {
     assert_eq!(after["keys"][1]["kid"], before["keys"][0]["kid"]);
 }
 
+/// The request timeout (`request_timeout_ms`) still answers a request that hangs: 503
+/// `temporarily_unavailable`, and the next request is served (the timer is created lazily,
+/// at the first `Pending`: issue 16 C, ADR 0017).
+#[tokio::test]
+async fn a_hanging_token_request_times_out_with_503_temporarily_unavailable() {
+    let s = auth_server(|c| c.request_timeout_ms = 200).await;
+    let issuer = s.issuer();
+    let ok = || token_request(issuer).service_credentials().send();
+    assert!(
+        s.faults()
+            .set("token", auth_server::Fault::Delay { ms: 60_000 }, Some(1))
+    );
+    let started = std::time::Instant::now();
+    let res = ok().await;
+    assert_eq!(res.status(), 503);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let body = json(res).await;
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(body["error_description"], "the request timed out");
+    assert_eq!(ok().await.status(), 200);
+}
+
 #[tokio::test]
 async fn fault_endpoints_do_not_exist_unless_enabled() {
     let s = auth_server(|c| c.faults.enabled = false).await;
