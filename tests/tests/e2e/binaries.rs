@@ -70,8 +70,6 @@ fn an_address_in_use_is_exit_1_for_both_servers() {
 /// colours.
 #[test]
 fn logs_to_a_pipe_carry_no_colour_codes() {
-    use std::io::{BufRead as _, BufReader, Read as _};
-    use std::process::Stdio;
     for bin in SERVERS {
         let mut args = vec!["--bind", "127.0.0.1:0"];
         if bin == "http-oauth2-mock-server" {
@@ -79,32 +77,10 @@ fn logs_to_a_pipe_carry_no_colour_codes() {
         } else {
             args.extend(["--auth-server", "http://127.0.0.1:1"]);
         }
-        let mut child = Command::new(tests::workspace_binary(bin))
-            .args(&args)
-            .env("RUST_LOG", "debug")
-            .env_remove("NO_COLOR")
-            .env_remove("AUTH_SERVER__BIND")
-            .env_remove("MCP_SERVER__BIND")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binaries are built by `cargo build --workspace --bins`");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        // Bounded: the server prints `listening on` once, or exits (EOF).
-        while stdout.read_line(&mut line).unwrap() > 0 && !line.contains("listening on") {
-            line.clear();
-        }
-        assert!(line.contains("listening on"), "{bin} did not start");
-        child.kill().unwrap();
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        child.wait().unwrap();
+        let mut s = LoggingServer::start(bin, &args, &[("RUST_LOG", "debug")]);
+        s.child.kill().unwrap();
+        s.child.wait().unwrap();
+        let err = s.rest();
         assert!(!err.is_empty(), "{bin} logged nothing at debug");
         assert!(
             !err.contains('\u{1b}'),
@@ -144,16 +120,23 @@ struct LoggingServer {
 }
 
 impl LoggingServer {
-    fn start(flush_ms: &str) -> Self {
+    /// Starts `bin` with `args` and `env` (stdin closed, `NO_COLOR` and the bind variables
+    /// removed) and waits for its `listening on` line.
+    fn start(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         use std::io::{BufRead as _, BufReader};
         use std::process::Stdio;
-        let mut child = Command::new(tests::workspace_binary("http-oauth2-mock-server"))
-            .args(["--bind", "127.0.0.1:0", "--ephemeral-keys"])
-            .env("RUST_LOG", "info")
-            .env("LOG_FLUSH_MS", flush_ms)
+        let mut cmd = Command::new(tests::workspace_binary(bin));
+        cmd.args(args)
+            .env_remove("NO_COLOR")
             .env_remove("AUTH_SERVER__BIND")
+            .env_remove("MCP_SERVER__BIND")
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .spawn()
             .expect("the binaries are built by `cargo build --workspace --bins`");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -165,7 +148,7 @@ impl LoggingServer {
         let addr = line
             .trim()
             .strip_prefix("listening on http://")
-            .expect("listening line")
+            .unwrap_or_else(|| panic!("{bin} did not start"))
             .to_owned();
         let (tx, lines) = std::sync::mpsc::channel();
         let stderr = BufReader::new(child.stderr.take().unwrap());
@@ -177,6 +160,26 @@ impl LoggingServer {
             }
         });
         Self { child, addr, lines }
+    }
+
+    /// The authorization server with `LOG_FLUSH_MS=flush_ms`, logging at INFO.
+    fn auth_server(flush_ms: &str) -> Self {
+        Self::start(
+            "http-oauth2-mock-server",
+            &["--bind", "127.0.0.1:0", "--ephemeral-keys"],
+            &[("RUST_LOG", "info"), ("LOG_FLUSH_MS", flush_ms)],
+        )
+    }
+
+    /// Every line still to come, up to the end of stderr (call after the process ended).
+    fn rest(&self) -> String {
+        let mut all = String::new();
+        // Bounded: stderr closes when the process has exited; 10 s per line at most.
+        while let Ok(l) = self.lines.recv_timeout(std::time::Duration::from_secs(10)) {
+            all.push_str(&l);
+            all.push('\n');
+        }
+        all
     }
 
     /// The next line containing `needle` within `wait`.
@@ -207,7 +210,7 @@ impl Drop for LoggingServer {
 #[test]
 fn buffered_log_lines_are_written_within_the_interval_and_at_shutdown() {
     use std::time::Duration;
-    let short = LoggingServer::start("50");
+    let short = LoggingServer::auth_server("50");
     assert_eq!(token_request(&short.addr), "HTTP/1.1 200 OK");
     assert!(
         short
@@ -216,7 +219,7 @@ fn buffered_log_lines_are_written_within_the_interval_and_at_shutdown() {
         "the audit line did not reach the log while the server ran"
     );
 
-    let mut long = LoggingServer::start("600000");
+    let mut long = LoggingServer::auth_server("600000");
     assert_eq!(token_request(&long.addr), "HTTP/1.1 200 OK");
     assert_eq!(
         long.wait_for("token issued", Duration::from_millis(300)),
