@@ -273,26 +273,38 @@ pub mod log_sink {
     }
 
     /// Installs the process's stderr sink (once: later calls return the first) with its
-    /// flusher thread and a panic hook that writes what waits before the panic message.
+    /// flusher thread and a panic hook that writes what waits before the panic message. If
+    /// the thread cannot be started, nothing would enforce the time limit: the sink then
+    /// writes every line at once.
     pub fn install(interval: Duration) -> &'static Sink {
+        if let Some(sink) = SINK.get() {
+            return sink;
+        }
+        // The flusher is started first and handed the sink once it exists, so a failed
+        // spawn can still choose an unbuffered sink.
+        let (tx, rx) = std::sync::mpsc::channel::<&'static Sink>();
+        let flusher = !interval.is_zero()
+            && std::thread::Builder::new()
+                .name("log-flush".into())
+                .spawn(move || {
+                    if let Ok(sink) = rx.recv() {
+                        sink.run_flusher();
+                    }
+                })
+                .is_ok();
+        if !interval.is_zero() && !flusher {
+            eprintln!("cannot start the log flusher thread; logging unbuffered");
+        }
         let mut first = false;
         let sink = SINK.get_or_init(|| {
             first = true;
             Sink::new(
-                interval,
+                if flusher { interval } else { Duration::ZERO },
                 Box::new(|b: &[u8]| io::stderr().lock().write_all(b)),
             )
         });
         if first {
-            if !interval.is_zero() {
-                let spawned = std::thread::Builder::new()
-                    .name("log-flush".into())
-                    .spawn(|| SINK.get().map_or((), Sink::run_flusher));
-                if spawned.is_err() {
-                    // No thread: nothing would enforce the time limit, so write at once.
-                    eprintln!("cannot start the log flusher thread; logging unbuffered");
-                }
-            }
+            let _ = tx.send(sink);
             let previous = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
                 super::flush_logs();
