@@ -5,6 +5,7 @@
 //! "times": 1}`, `POST /_faults/rotate-keys`, `DELETE /_faults`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -52,8 +53,9 @@ pub(crate) struct FaultRequest {
 /// Active faults: endpoint -> (fault, remaining uses).
 type Rules = HashMap<String, (Fault, Option<u32>)>;
 
-/// Endpoint names faults can target.
-pub(crate) const ENDPOINTS: &[&str] = &[
+/// Endpoint names faults can target ([`endpoint_of`]'s answers), in the order of [`HitCounter`]'s
+/// counters.
+pub(crate) const ENDPOINTS: [&str; 7] = [
     "token",
     "authorize",
     "jwks",
@@ -155,26 +157,57 @@ pub(crate) fn endpoint_of(path: &str) -> Option<&'static str> {
     })
 }
 
-/// Request counts per endpoint name.
+/// Request counts per endpoint name: one atomic counter each, not a map behind a mutex
+/// (every request counted took a process-wide lock and a SipHash of the name; issue 16 C).
 #[derive(Debug, Default)]
-pub(crate) struct HitCounter(Mutex<HashMap<&'static str, u64>>);
+pub(crate) struct HitCounter([AtomicU64; ENDPOINTS.len()]);
 
 impl HitCounter {
-    pub(crate) fn hit(&self, endpoint: &'static str) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(endpoint)
-            .or_insert(0) += 1;
+    fn counter(&self, endpoint: &str) -> Option<&AtomicU64> {
+        ENDPOINTS
+            .iter()
+            .position(|e| *e == endpoint)
+            .map(|i| &self.0[i])
     }
-    /// The count for an endpoint.
+    pub(crate) fn hit(&self, endpoint: &'static str) {
+        if let Some(c) = self.counter(endpoint) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    /// The count for an endpoint (0 for a name that is not an endpoint).
     pub(crate) fn get(&self, endpoint: &str) -> u64 {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(endpoint)
-            .copied()
-            .unwrap_or(0)
+        self.counter(endpoint)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod hit_tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_has_its_own_counter() {
+        let hits = HitCounter::default();
+        let paths = [
+            "/token",
+            "/authorize",
+            "/authorize/decision",
+            "/jwks",
+            "/.well-known/jwks.json",
+            "/register",
+            "/revoke",
+            "/introspect",
+            "/.well-known/oauth-authorization-server",
+            "/.well-known/openid-configuration/tenant",
+        ];
+        for p in paths {
+            hits.hit(endpoint_of(p).unwrap());
+        }
+        let want = [1, 2, 2, 2, 1, 1, 1]; // in ENDPOINTS' order
+        for (name, n) in ENDPOINTS.iter().zip(want) {
+            assert_eq!(hits.get(name), n, "{name}");
+        }
+        assert_eq!(hits.get("nope"), 0);
+        assert_eq!(endpoint_of("/nope"), None);
     }
 }
