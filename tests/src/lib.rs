@@ -139,6 +139,50 @@ pub async fn authorize_code(
         .await
 }
 
+/// A command for one of the workspace's server binaries with `args` and `env`: stdin closed,
+/// stdout and stderr piped, and the variables that would change its address or its log
+/// colours (`AUTH_SERVER__BIND`, `MCP_SERVER__BIND`, `NO_COLOR`) removed.
+pub fn server_command(bin: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    use std::process::Stdio;
+    let mut cmd = std::process::Command::new(workspace_binary(bin));
+    cmd.args(args)
+        .env_remove("AUTH_SERVER__BIND")
+        .env_remove("MCP_SERVER__BIND")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// A REST API at `http://ADDR/api` protected by the MCP server's `JwtAuthLayer` (a real
+/// authorization server whose resource it is, a real challenge and PRM document): `routes`
+/// (paths under `/api/`) behind the layer. Returns the API's base URL and the authorization
+/// server; the API serves until the test's runtime ends.
+pub async fn protected_rest_api(routes: axum::Router) -> (String, auth_server::RunningServer) {
+    let listener = loopback_listener().await;
+    let api = format!("http://{}/api", listener.local_addr().expect("local addr"));
+    let a = {
+        let api = api.clone();
+        auth_server(move |c| c.resources = vec![api]).await
+    };
+    let layer = mcp_server::auth::JwtAuthLayer::builder()
+        .issuer(a.issuer())
+        .resource(&api)
+        .build()
+        .expect("auth layer");
+    let prm = serde_json::json!({"resource": api, "authorization_servers": [a.issuer()], "scopes_supported": ["mcp"]});
+    let app = routes.layer(layer).route(
+        "/.well-known/oauth-protected-resource/api",
+        axum::routing::get(move || async move { axum::Json(prm) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (api, a)
+}
+
 /// Path of a workspace binary built next to the test executable.
 pub fn workspace_binary(name: &str) -> PathBuf {
     let mut dir = std::env::current_exe().expect("current exe");

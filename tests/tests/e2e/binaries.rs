@@ -120,22 +120,11 @@ struct LoggingServer {
 }
 
 impl LoggingServer {
-    /// Starts `bin` with `args` and `env` (stdin closed, `NO_COLOR` and the bind variables
-    /// removed) and waits for its `listening on` line.
+    /// Starts `bin` with `args` and `env` ([`tests::server_command`]) and waits for its
+    /// `listening on` line.
     fn start(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         use std::io::{BufRead as _, BufReader};
-        use std::process::Stdio;
-        let mut cmd = Command::new(tests::workspace_binary(bin));
-        cmd.args(args)
-            .env_remove("NO_COLOR")
-            .env_remove("AUTH_SERVER__BIND")
-            .env_remove("MCP_SERVER__BIND")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
+        let mut cmd = tests::server_command(bin, args, env);
         let mut child = cmd
             .spawn()
             .expect("the binaries are built by `cargo build --workspace --bins`");

@@ -12,7 +12,6 @@ use axum::http::Extensions;
 use http_oauth2_client::{AuthOnDemand, OAuthConfig};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
-use serde_json::json;
 
 /// Records the size of the next middleware's future, drops it unpolled and fails the
 /// request: nothing is sent.
@@ -45,29 +44,11 @@ impl Middleware for FutureSize {
 /// challenge); the first request logs in headlessly, then the session's requests are probed.
 #[tokio::test]
 async fn auth_on_demand_future_with_a_session_stays_small_cl34_cl35() {
-    let listener = tests::loopback_listener().await;
-    let api = format!("http://{}/api", listener.local_addr().unwrap());
-    let a = {
-        let api = api.clone();
-        tests::auth_server(move |c| c.resources = vec![api]).await
-    };
-    let layer = mcp_server::auth::JwtAuthLayer::builder()
-        .issuer(a.issuer())
-        .resource(&api)
-        .build()
-        .unwrap();
-    let prm = json!({"resource": api, "authorization_servers": [a.issuer()], "scopes_supported": ["mcp"]});
-    let app = axum::Router::new()
-        .route(
-            "/api/items",
-            axum::routing::post(|body: String| async move { format!("got {}", body.len()) }),
-        )
-        .layer(layer)
-        .route(
-            "/.well-known/oauth-protected-resource/api",
-            axum::routing::get(move || async move { axum::Json(prm) }),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (api, _a) = tests::protected_rest_api(axum::Router::new().route(
+        "/api/items",
+        axum::routing::post(|body: String| async move { format!("got {}", body.len()) }),
+    ))
+    .await;
 
     let auth = AuthOnDemand::new(OAuthConfig::builder(&api).headless().build().unwrap());
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

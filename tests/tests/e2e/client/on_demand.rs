@@ -429,31 +429,15 @@ async fn never_login_fails_with_authorization_required_cl01() {
 /// login ran), and sent again it succeeds.
 #[tokio::test]
 async fn rest_client_logs_in_on_its_first_401_cl01_cl02() {
-    let listener = tests::loopback_listener().await;
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let api = format!("{base}/api");
-    let a = {
-        let api = api.clone();
-        tests::auth_server(move |c| c.resources = vec![api]).await
-    };
-    let layer = mcp_server::auth::JwtAuthLayer::builder()
-        .issuer(a.issuer())
-        .resource(&api)
-        .build()
-        .unwrap();
-    let prm = json!({"resource": api, "authorization_servers": [a.issuer()], "scopes_supported": ["mcp"]});
-    let app = axum::Router::new()
-        .route("/api/items", axum::routing::get(|| async { "[1,2,3]" }))
-        .route(
-            "/api/upload",
-            axum::routing::post(|body: String| async move { format!("got {}", body.len()) }),
-        )
-        .layer(layer)
-        .route(
-            "/.well-known/oauth-protected-resource/api",
-            axum::routing::get(move || async move { axum::Json(prm) }),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (api, a) = tests::protected_rest_api(
+        axum::Router::new()
+            .route("/api/items", axum::routing::get(|| async { "[1,2,3]" }))
+            .route(
+                "/api/upload",
+                axum::routing::post(|body: String| async move { format!("got {}", body.len()) }),
+            ),
+    )
+    .await;
 
     // Before: the API really refuses anonymous requests.
     let anon = reqwest::get(format!("{api}/items")).await.unwrap();

@@ -5,7 +5,6 @@
 //! allows it, and warns at start-up whenever they are in use.
 
 use std::io::{BufRead as _, BufReader, Read as _};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -22,14 +21,8 @@ enum Outcome {
 
 /// Starts the authorization server binary with `args` and `env`, bounded to 30 s.
 fn start(args: &[&str], env: &[(&str, &str)]) -> Outcome {
-    let mut cmd = Command::new(tests::workspace_binary(BIN));
-    cmd.args(args)
-        .env_remove("AUTH_SERVER__BIND")
-        .env_remove(ALLOW)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = tests::server_command(BIN, args, &[("RUST_LOG", "info")]);
+    cmd.env_remove(ALLOW);
     for (k, v) in env {
         cmd.env(k, v);
     }
